@@ -89,9 +89,14 @@ export function exitCodeOf(error: unknown): ExitCodeValue {
 export function describeError(error: unknown): string[] {
   if (error instanceof InputError) return error.issues.map(formatIssue);
   if (error instanceof PreconditionError)
-    return error.hint ? [`refused: ${error.message}`, `  hint: ${error.hint}`] : [`refused: ${error.message}`];
+    return error.hint
+      ? [`refused: ${error.message}`, `  hint: ${error.hint}`]
+      : [`refused: ${error.message}`];
   if (error instanceof IstioctlError)
-    return [`istioctl failed (exit ${error.exitCode ?? 'killed'}): ${error.message}`, `  command: istioctl ${error.args.join(' ')}`];
+    return [
+      `istioctl failed (exit ${error.exitCode ?? 'killed'}): ${error.message}`,
+      `  command: istioctl ${error.args.join(' ')}`,
+    ];
   if (error instanceof TimeoutError)
     return [`timed out: ${error.message}`, ...error.waitingFor.map((what) => `  not ready: ${what}`)];
   const message = error instanceof Error ? error.message : String(error);

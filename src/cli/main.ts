@@ -14,7 +14,9 @@ export interface CommandContext {
 /** Runs the CLI with `argv` (without node and script) and resolves to the process exit code. */
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
   const program = new Command('istio-installer')
-    .description('Installs, upgrades and uninstalls Istio from Rancher-compatible values and IstioOperator overlays.')
+    .description(
+      'Installs, upgrades and uninstalls Istio from Rancher-compatible values and IstioOperator overlays.',
+    )
     .option('--log-format <format>', 'log format on stderr: human or json', 'human')
     .option('--debug', 'print stack traces of internal errors')
     .exitOverride()
@@ -42,7 +44,11 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     }
     const log = createLogger(io.stderr, context.logFormat());
     for (const line of describeError(error)) log.error(line);
-    if (exitCodeOf(error) === ExitCode.bug && program.opts<{ debug?: boolean }>().debug && error instanceof Error)
+    if (
+      exitCodeOf(error) === ExitCode.bug &&
+      program.opts<{ debug?: boolean }>().debug &&
+      error instanceof Error
+    )
       io.stderr.write(`${error.stack ?? ''}\n`);
     return exitCodeOf(error);
   }

@@ -1,0 +1,169 @@
+// The pure pipeline: parsed values files + overlays + --set flags -> one validated, merged IstioOperator.
+import type { z } from 'zod';
+import type { Issue } from '../errors.js';
+import { istioOperatorSchema } from './iop-schema.js';
+import { formatPath, getAt, isObject, type DocPath, type Json, type JsonObject } from './json.js';
+import { istioOperatorListKeys, mergeDocuments, noListKeys } from './merge.js';
+import { applySetFlag, parseSetFlag, type SetFlag } from './set-path.js';
+import {
+  valuesToIstioOperator,
+  DEFAULT_NAMESPACE,
+  ISTIO_OPERATOR_API_VERSION,
+  ISTIO_OPERATOR_KIND,
+} from './values-to-iop.js';
+import { valuesSchema, type Values } from './values-schema.js';
+import { issueAt, nestedLocator, parseYamlSource, type Locator, type ParsedSource } from './yaml-source.js';
+import { toIssues, type LocatedData } from './zod-issues.js';
+
+export interface BuildInput {
+  /** Values files in the order given; later ones win, as with Helm's `-f`. */
+  values: readonly ParsedSource[];
+  /** Overlay files given on the command line, after the values' own `overlayFile` and `overlays`. */
+  overlays: readonly ParsedSource[];
+  /** `--set PATH=VALUE` arguments, applied last. */
+  sets: readonly string[];
+  namespace?: string;
+}
+
+export type BuildResult =
+  { ok: true; istioOperator: JsonObject; values: Values } | { ok: false; issues: Issue[] };
+
+/** Builds the IstioOperator, or reports every problem found in every input. Pure. */
+export function buildIstioOperator(input: BuildInput): BuildResult {
+  const loaded = loadValues(input.values);
+  if (!loaded.ok) return loaded;
+  const { values, where } = loaded;
+
+  const issues: Issue[] = [];
+  const overlays: ParsedSource[] = [];
+  for (const overlay of [...valueOverlays(values, where), ...input.overlays]) {
+    if ('issues' in overlay) issues.push(...overlay.issues);
+    else {
+      const problems = checkOverlay(overlay);
+      if (problems.length > 0) issues.push(...problems);
+      else overlays.push(overlay);
+    }
+  }
+  const sets: SetFlag[] = [];
+  input.sets.forEach((text, i) => {
+    const parsed = parseSetFlag(text, `--set[${i}]`);
+    if (parsed.ok) sets.push(parsed.flag);
+    else issues.push(parsed.issue);
+  });
+  if (issues.length > 0) return { ok: false, issues };
+
+  let merged = valuesToIstioOperator(values, input.namespace ?? DEFAULT_NAMESPACE);
+  for (const overlay of overlays)
+    merged = mergeDocuments(merged, overlay.value, istioOperatorListKeys) as JsonObject;
+
+  let spec = isObject(merged.spec) ? merged.spec : {};
+  sets.forEach((flag, i) => {
+    const applied = applySetFlag(spec, flag);
+    if (applied.ok) spec = applied.spec;
+    else issues.push({ file: `--set[${i}]`, path: flag.text, message: applied.message });
+  });
+  if (issues.length > 0) return { ok: false, issues };
+  merged = { ...merged, spec };
+
+  const final = istioOperatorSchema.safeParse(merged);
+  if (!final.success)
+    return {
+      ok: false,
+      issues: toIssues(final.error.issues, istioOperatorSchema, {
+        label: 'merged IstioOperator',
+        locate: () => undefined,
+        data: merged,
+      }),
+    };
+  return { ok: true, istioOperator: merged, values };
+}
+
+type ValuesResult = { ok: true; values: Values; where: LocatedData } | { ok: false; issues: Issue[] };
+
+function loadValues(sources: readonly ParsedSource[]): ValuesResult {
+  const issues: Issue[] = [];
+  let merged: Json | undefined = {};
+  for (const source of sources) {
+    if (source.value === undefined) continue;
+    if (!isObject(source.value)) {
+      issues.push(issueAt(source, [], 'a values file must be a map of keys'));
+      continue;
+    }
+    merged = mergeDocuments(merged, source.value, noListKeys);
+  }
+  if (issues.length > 0) return { ok: false, issues };
+  const where: LocatedData = {
+    label: sources.at(-1)?.label ?? 'values',
+    locate: lastWriterLocator(sources),
+    data: merged,
+  };
+  const parsed = valuesSchema.safeParse(merged ?? {});
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues, valuesSchema, where) };
+  return { ok: true, values: parsed.data, where };
+}
+
+/** Several values files: a key's position is where the last file that sets it writes it. */
+function lastWriterLocator(sources: readonly ParsedSource[]): Locator {
+  return (path) => {
+    let best: { depth: number; source: ParsedSource } | undefined;
+    for (const source of [...sources].reverse()) {
+      const depth = existingDepth(source.value, path);
+      if (depth === path.length) return source.locate(path);
+      if (!best || depth > best.depth) best = { depth, source };
+    }
+    return best?.source.locate(path);
+  };
+}
+
+function existingDepth(root: unknown, path: DocPath): number {
+  for (let depth = path.length; depth > 0; depth--)
+    if (getAt(root, path.slice(0, depth)) !== undefined) return depth;
+  return 0;
+}
+
+/** `overlayFile` then each of `overlays`, as parsed sources located inside the values file that wrote them. */
+function valueOverlays(values: Values, where: LocatedData): (ParsedSource | { issues: Issue[] })[] {
+  const out: (ParsedSource | { issues: Issue[] })[] = [];
+  const fromString = (text: string, path: DocPath) => {
+    const file = where.locate(path)?.file ?? where.label;
+    const parsed = parseYamlSource(text, `${file}#${formatPath(path)}`);
+    return parsed.ok ? parsed.source : { issues: parsed.issues };
+  };
+  if (values.overlayFile.trim() !== '') out.push(fromString(values.overlayFile, ['overlayFile']));
+  values.overlays.forEach((overlay, i) => {
+    if (typeof overlay === 'string') out.push(fromString(overlay, ['overlays', i]));
+    else {
+      const file = where.locate(['overlays', i])?.file ?? where.label;
+      out.push({ label: file, value: overlay as Json, locate: nestedLocator(where.locate, ['overlays', i]) });
+    }
+  });
+  return out;
+}
+
+/** One overlay on its own: exactly one IstioOperator whose fields istioctl would accept. Deletions (null) are always allowed. */
+function checkOverlay(overlay: ParsedSource): Issue[] {
+  if (overlay.value === undefined) return [issueAt(overlay, [], `empty: expected an ${ISTIO_OPERATOR_KIND}`)];
+  if (!isObject(overlay.value)) return [issueAt(overlay, [], `expected an ${ISTIO_OPERATOR_KIND} map`)];
+  const { apiVersion, kind } = overlay.value;
+  if (kind !== ISTIO_OPERATOR_KIND)
+    return [
+      issueAt(
+        overlay,
+        ['kind'],
+        `expected kind ${ISTIO_OPERATOR_KIND}, got ${kind === undefined ? 'none' : JSON.stringify(kind)}`,
+      ),
+    ];
+  if (apiVersion !== ISTIO_OPERATOR_API_VERSION)
+    return [
+      issueAt(
+        overlay,
+        ['apiVersion'],
+        `expected apiVersion ${ISTIO_OPERATOR_API_VERSION}, got ${apiVersion === undefined ? 'none' : JSON.stringify(apiVersion)}`,
+      ),
+    ];
+  const withoutDeletions = mergeDocuments(undefined, overlay.value, istioOperatorListKeys);
+  const result = istioOperatorSchema.safeParse(withoutDeletions);
+  return result.success
+    ? []
+    : toIssues(result.error.issues, istioOperatorSchema as z.ZodType, { ...overlay, data: withoutDeletions });
+}

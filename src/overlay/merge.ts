@@ -1,0 +1,93 @@
+// Deep merge with the semantics users expect from overlays: maps merge, named lists merge by key, other lists are replaced, null deletes.
+import { isObject, type DocPath, type Json, type JsonObject } from './json.js';
+
+/** Returns the identity of a list element at `listPath`, or undefined when that list is not merged by key. */
+export type ListKeyOf = (listPath: DocPath) => ((element: Json) => string | undefined) | undefined;
+
+const byName = (element: Json): string | undefined =>
+  isObject(element) && typeof element.name === 'string' ? `name:${element.name}` : undefined;
+const byNameOrPort = (element: Json): string | undefined =>
+  byName(element) ??
+  (isObject(element) && typeof element.port === 'number' ? `port:${element.port}` : undefined);
+const byKindAndName = (element: Json): string | undefined =>
+  isObject(element) && typeof element.name === 'string'
+    ? `${String(element.kind ?? '')}/${element.name}`
+    : undefined;
+
+function endsWith(path: DocPath, tail: readonly string[]): boolean {
+  if (path.length < tail.length) return false;
+  return tail.every((segment, i) => path[path.length - tail.length + i] === segment);
+}
+
+/**
+ * The IstioOperator lists that merge element by element: gateways by name (as Rancher documented and istioctl
+ * did before 1.24), and a component's service ports, env and k8s overlays.
+ */
+export const istioOperatorListKeys: ListKeyOf = (path) => {
+  if (path.length === 3 && path[0] === 'spec' && path[1] === 'components')
+    return path[2] === 'ingressGateways' || path[2] === 'egressGateways' ? byName : undefined;
+  if (endsWith(path, ['k8s', 'service', 'ports'])) return byNameOrPort;
+  if (endsWith(path, ['k8s', 'env'])) return byName;
+  if (endsWith(path, ['k8s', 'overlays'])) return byKindAndName;
+  return undefined;
+};
+
+/** Helm's rule for several values files: every list is replaced. */
+export const noListKeys: ListKeyOf = () => undefined;
+
+/** The marker, borrowed from strategic merge patch, that removes a keyed list element: `{name: x, $patch: delete}`. */
+export const PATCH_DIRECTIVE = '$patch';
+
+/** Merges `overlay` onto `base` without mutating either. */
+export function mergeDocuments(
+  base: Json | undefined,
+  overlay: Json | undefined,
+  listKeys: ListKeyOf,
+  path: DocPath = [],
+): Json | undefined {
+  if (overlay === undefined) return base;
+  if (overlay === null) return undefined;
+  if (isObject(overlay)) {
+    const out: JsonObject = isObject(base) ? { ...base } : {};
+    for (const [key, value] of Object.entries(overlay)) {
+      if (key === PATCH_DIRECTIVE) continue;
+      const merged = mergeDocuments(out[key], value, listKeys, [...path, key]);
+      if (merged === undefined) delete out[key];
+      else out[key] = merged;
+    }
+    return out;
+  }
+  if (Array.isArray(overlay)) {
+    const keyOf = listKeys(path);
+    if (keyOf && Array.isArray(base)) return mergeKeyedList(base, overlay, keyOf, listKeys, path);
+    return overlay.map((element, i) => stripNulls(element, listKeys, [...path, i]));
+  }
+  return overlay;
+}
+
+function mergeKeyedList(
+  base: readonly Json[],
+  overlay: readonly Json[],
+  keyOf: (element: Json) => string | undefined,
+  listKeys: ListKeyOf,
+  path: DocPath,
+): Json[] {
+  const out: (Json | undefined)[] = [...base];
+  for (const element of overlay) {
+    const key = keyOf(element);
+    const index =
+      key === undefined ? -1 : out.findIndex((existing) => existing !== undefined && keyOf(existing) === key);
+    if (isObject(element) && element[PATCH_DIRECTIVE] === 'delete') {
+      if (index >= 0) out[index] = undefined;
+      continue;
+    }
+    if (index >= 0) out[index] = mergeDocuments(out[index], element, listKeys, [...path, index]);
+    else out.push(stripNulls(element, listKeys, [...path, out.length]));
+  }
+  return out.filter((element): element is Json => element !== undefined);
+}
+
+/** New data carries no deletions: its nulls and delete markers have nothing to delete, so they are dropped. */
+function stripNulls(value: Json, listKeys: ListKeyOf, path: DocPath): Json {
+  return mergeDocuments(undefined, value, listKeys, path) ?? null;
+}

@@ -1,0 +1,414 @@
+// The chart's values, as the installer reads them: Rancher rancher-istio 104.x keys with their meaning, plus ours.
+// This zod schema is the single source of truth: values.schema.json, `istio-installer schema` and docs/values.md come from it.
+import { z } from 'zod';
+
+/** The Istio version installed when `tag` is not set: the newest istioctl bundled in the installer image. */
+export const DEFAULT_ISTIO_TAG = '1.29.1';
+
+export const PROFILES = [
+  'ambient',
+  'default',
+  'demo',
+  'empty',
+  'minimal',
+  'openshift',
+  'openshift-ambient',
+  'preview',
+  'remote',
+  'stable',
+] as const;
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const dns1123Label = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(
+    DNS1123_LABEL,
+    'must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending alphanumeric',
+  );
+
+/** Registry host (with optional port) and path, as in `registry.example.com:5000/istio`. */
+export const HUB_PATTERN = /^[a-zA-Z0-9]+([._-][a-zA-Z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
+/** An OCI tag: word characters, dots and dashes, at most 128, not starting with a dot or dash. */
+export const TAG_PATTERN = /^\w[\w.-]{0,127}$/;
+export const hub = z
+  .string()
+  .regex(HUB_PATTERN, 'must be an image registry and path such as "docker.io/istio"');
+export const tag = z.string().regex(TAG_PATTERN, 'must be a valid image tag such as "1.29.1"');
+
+/** An object section whose keys all have defaults, so an absent section means "all defaults". */
+function section<T extends z.core.$ZodLooseShape>(shape: T, description: string) {
+  // Every key of a section has a default, so `{}` is a valid input; TypeScript cannot see that for a generic shape.
+  return z
+    .strictObject(shape)
+    .prefault({} as z.input<z.ZodObject<T, z.core.$strict>>)
+    .describe(description);
+}
+/** Like `section`, but the chart (or a subchart) may carry further keys that the installer passes through untouched. */
+function openSection<T extends z.core.$ZodLooseShape>(shape: T, description: string) {
+  return z
+    .looseObject(shape)
+    .prefault({} as z.input<z.ZodObject<T, z.core.$loose>>)
+    .describe(description);
+}
+const freeMap = (description: string) => z.record(z.string(), z.unknown()).default({}).describe(description);
+const stringMap = (description: string) => z.record(z.string(), z.string()).default({}).describe(description);
+const enabled = (value: boolean, what: string) => z.boolean().default(value).describe(`Installs ${what}.`);
+const repository = (value: string, what: string) =>
+  z
+    .string()
+    .default(value)
+    .describe(`${what} image repository, without the registry (see global.cattle.systemDefaultRegistry).`);
+const imageTag = (what: string) =>
+  z.string().default('').describe(`${what} image tag; empty means the Istio version in \`tag\`.`);
+const serviceType = (value: string) =>
+  z
+    .enum(['ClusterIP', 'NodePort', 'LoadBalancer'])
+    .default(value as 'NodePort')
+    .describe('Kubernetes Service type of the gateway.');
+const hpaSpec = () =>
+  freeMap(
+    "HorizontalPodAutoscaler spec for the deployment (IstioOperator `k8s.hpaSpec`); empty leaves Istio's default.",
+  );
+const podDisruptionBudget = () =>
+  freeMap(
+    "PodDisruptionBudget spec (IstioOperator `k8s.podDisruptionBudget`); empty leaves Istio's default.",
+  );
+const resources = (what: string) =>
+  freeMap(`Container resources (requests/limits) of ${what}; empty leaves Istio's default.`);
+
+const servicePort = z.strictObject({
+  name: z.string().min(1).describe('Port name; also the key overlays merge ports on.'),
+  port: z.number().int().min(1).max(65535),
+  targetPort: z.union([z.number().int().min(1).max(65535), z.string()]).optional(),
+  nodePort: z.number().int().min(1).max(65535).optional(),
+  protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional(),
+});
+
+const extraGateway = z
+  .strictObject({
+    name: dns1123Label.describe(
+      'Gateway name: the Deployment and Service name, and the key overlays merge gateways on.',
+    ),
+    enabled: z.boolean().default(true).describe('Installs this gateway.'),
+    namespace: dns1123Label.optional().describe('Namespace of the gateway; default: the Istio namespace.'),
+    type: serviceType('LoadBalancer'),
+    ports: z
+      .array(servicePort)
+      .optional()
+      .describe('Service ports; default: status-port 15021, http2 80->8080, https 443->8443.'),
+    label: stringMap(
+      'Pod labels selecting this gateway; default: `app` and `istio` set to the gateway name.',
+    ),
+    serviceAnnotations: stringMap('Annotations on the gateway Service (cloud load balancer settings).'),
+    resources: resources('the gateway'),
+    hpaSpec: hpaSpec(),
+    podDisruptionBudget: podDisruptionBudget(),
+  })
+  .describe('An additional gateway next to the default one.');
+
+const gatewaySection = (isIngress: boolean) =>
+  section(
+    {
+      enabled: enabled(isIngress, isIngress ? 'the `istio-ingressgateway`' : 'the `istio-egressgateway`'),
+      type: serviceType('NodePort'),
+      hpaSpec: hpaSpec(),
+      podDisruptionBudget: podDisruptionBudget(),
+      resources: resources('the gateway'),
+      serviceAnnotations: stringMap('Annotations on the gateway Service.'),
+      extra: z
+        .array(extraGateway)
+        .default([])
+        .describe('Further gateways of this kind, each with its own name, Service type and ports.'),
+    },
+    isIngress
+      ? 'The default ingress gateway `istio-ingressgateway` and any extra ones.'
+      : 'The default egress gateway `istio-egressgateway` and any extra ones.',
+  );
+
+const imageRef = (repo: string, what: string, description: string) =>
+  openSection({ repository: repository(repo, what), tag: imageTag(what) }, description);
+
+export const valuesSchema = z
+  .strictObject({
+    // --- Rancher rancher-istio 104.x keys, same meaning ---
+    overlayFile: z
+      .string()
+      .default('')
+      .describe(
+        'A whole IstioOperator, as a YAML string, merged on top of what these values produce (before `overlays`).',
+      ),
+    tag: tag.default(DEFAULT_ISTIO_TAG).describe('Istio version to install (IstioOperator `spec.tag`).'),
+    forceInstall: z
+      .boolean()
+      .default(false)
+      .describe('Skips the version guards (skipped minors, downgrades, Istio < 1.6) and the prechecks.'),
+    installer: section(
+      {
+        repository: repository('rancher-istio/istio-installer', 'Installer'),
+        tag: z.string().default('').describe("Installer image tag; empty means the chart's appVersion."),
+        imagePullPolicy: z
+          .enum(['Always', 'IfNotPresent', 'Never'])
+          .default('IfNotPresent')
+          .describe('Pull policy of the installer image.'),
+        imagePullSecrets: z
+          .array(z.strictObject({ name: z.string().min(1) }))
+          .default([])
+          .describe('Secrets for pulling the installer image from a private registry.'),
+        resources: resources('the installer Jobs'),
+        podSecurityContext: freeMap(
+          'Extra pod securityContext fields for the installer Jobs (the restricted defaults stay).',
+        ),
+        proxy: section(
+          {
+            httpProxy: z.string().default('').describe('HTTP_PROXY for the installer Jobs.'),
+            httpsProxy: z.string().default('').describe('HTTPS_PROXY for the installer Jobs.'),
+            noProxy: z.string().default('').describe('NO_PROXY for the installer Jobs.'),
+          },
+          'Proxy environment of the installer Jobs.',
+        ),
+        timeouts: section(
+          {
+            readinessSeconds: z
+              .number()
+              .int()
+              .min(1)
+              .default(300)
+              .describe('istioctl `--readiness-timeout` per component, in seconds.'),
+            jobSeconds: z
+              .number()
+              .int()
+              .min(60)
+              .default(1800)
+              .describe('activeDeadlineSeconds of the installer Jobs.'),
+          },
+          'Time limits.',
+        ),
+        releaseMirror: section(
+          {
+            enabled: z
+              .boolean()
+              .default(false)
+              .describe(
+                'Serves Istio release artifacts inside the cluster for air-gapped upgrades and rollbacks.',
+              ),
+            url: z
+              .string()
+              .default('')
+              .describe("Mirror to fetch istioctl from; default: the chart's mirror Service when enabled."),
+          },
+          'Release mirror for air-gapped clusters.',
+        ),
+        debug: section(
+          {
+            secondsSleep: z
+              .number()
+              .int()
+              .min(0)
+              .default(0)
+              .describe('Seconds the installer sleeps before acting, to let a person exec into the pod.'),
+          },
+          'Debugging aids.',
+        ),
+      },
+      'The installer Jobs that run `istio-installer run`.',
+    ),
+    dns: section(
+      {
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Sets `ISTIO_META_DNS_CAPTURE: "true"` in the mesh\'s default proxy metadata (DNS proxying).',
+          ),
+      },
+      'DNS capture by the sidecars.',
+    ),
+    base: section(
+      { enabled: enabled(true, 'the base component (CRDs, cluster roles)') },
+      'Istio base component.',
+    ),
+    cni: section(
+      {
+        enabled: enabled(false, 'the Istio CNI node agent'),
+        repository: repository('istio/install-cni', 'CNI'),
+        tag: imageTag('CNI'),
+        logLevel: z.string().default('info').describe('CNI plugin log level (`values.cni.logLevel`).'),
+        excludeNamespaces: z
+          .array(z.string())
+          .default(['istio-system', 'kube-system'])
+          .describe('Namespaces the CNI plugin ignores.'),
+        platform: z
+          .enum(['', 'rke2', 'k3s'])
+          .default('')
+          .describe(
+            'Kubernetes distribution: `rke2` or `k3s` set their CNI bin/conf directories and the privileged install-cni these need.',
+          ),
+        resources: resources('the CNI agent'),
+      },
+      'Istio CNI (replaces the privileged istio-init container).',
+    ),
+    egressGateways: gatewaySection(false),
+    ingressGateways: gatewaySection(true),
+    istiodRemote: section(
+      { enabled: enabled(false, 'the istiod-remote component (remote clusters)') },
+      'Remote control plane component.',
+    ),
+    pilot: section(
+      {
+        enabled: enabled(true, 'istiod'),
+        repository: repository('istio/pilot', 'istiod'),
+        tag: imageTag('istiod'),
+        hpaSpec: hpaSpec(),
+        podDisruptionBudget: podDisruptionBudget(),
+        resources: resources('istiod'),
+        replicaCount: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('Fixed istiod replica count; unset leaves the autoscaler in charge.'),
+      },
+      'The control plane, istiod.',
+    ),
+    telemetry: section(
+      {
+        enabled: z.boolean().default(true).describe('Istio telemetry (`values.telemetry.enabled`).'),
+        v2: section(
+          { enabled: z.boolean().default(true).describe('Telemetry v2 (`values.telemetry.v2.enabled`).') },
+          'Telemetry v2.',
+        ),
+      },
+      'Mesh telemetry.',
+    ),
+    global: openSection(
+      {
+        cattle: openSection(
+          {
+            systemDefaultRegistry: z
+              .string()
+              .default('')
+              .describe("Private registry prefixed to every image (Rancher's system default registry)."),
+            psp: openSection(
+              {
+                enabled: z.boolean().default(false).describe('Ignored: PodSecurityPolicy no longer exists.'),
+              },
+              'Legacy.',
+            ),
+          },
+          'Settings Rancher passes to every chart.',
+        ),
+        proxy: imageRef(
+          'istio/proxyv2',
+          'Sidecar proxy',
+          'The sidecar proxy image (`values.global.proxy.image`).',
+        ),
+        proxy_init: imageRef(
+          'istio/proxyv2',
+          'Proxy init',
+          'The init container image (`values.global.proxy_init.image`).',
+        ),
+        defaultPodDisruptionBudget: openSection(
+          {
+            enabled: z
+              .boolean()
+              .default(true)
+              .describe(
+                'PodDisruptionBudgets for Istio deployments (`values.global.defaultPodDisruptionBudget`).',
+              ),
+          },
+          'Default PodDisruptionBudgets.',
+        ),
+      },
+      'Global settings shared with the subcharts; keys not listed here pass through.',
+    ),
+    kiali: openSection(
+      { enabled: z.boolean().default(true).describe('Installs the Kiali subchart.') },
+      'Kiali subchart values (passed through).',
+    ),
+    tracing: openSection(
+      {
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe("Installs the Jaeger subchart and points the mesh's zipkin tracer at it."),
+        contextPath: z.string().default('/jaeger').describe('Web root of the Jaeger UI.'),
+        zipkinAddress: z
+          .string()
+          .default('zipkin.istio-system.svc:9411')
+          .describe('Zipkin address the proxies report to.'),
+      },
+      'Jaeger tracing subchart values (passed through).',
+    ),
+    nodeSelector: stringMap(
+      'Node selector added to istiod, CNI and gateways, next to `kubernetes.io/os: linux`.',
+    ),
+    tolerations: z
+      .array(z.record(z.string(), z.unknown()))
+      .default([])
+      .describe('Tolerations added to istiod, CNI and gateways, next to `cattle.io/os=linux:NoSchedule`.'),
+
+    // --- added by rancher-istio ---
+    revision: z
+      .string()
+      .max(63, 'must be at most 63 characters')
+      .regex(
+        /^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+        'must be empty or a DNS-1123 label: lower-case letters, digits and "-", starting and ending alphanumeric',
+      )
+      .default('')
+      .describe('Istio revision to install (IstioOperator `spec.revision`); empty for the default revision.'),
+    profile: z.enum(PROFILES).default('default').describe('istioctl profile the IstioOperator starts from.'),
+    hub: z
+      .string()
+      .refine(
+        (value) => value === '' || HUB_PATTERN.test(value),
+        'must be empty or an image registry and path such as "docker.io/istio"',
+      )
+      .default('')
+      .describe(
+        'Registry and path of images not set one by one (ztunnel, ...); default `<systemDefaultRegistry or docker.io>/istio`.',
+      ),
+    meshConfig: freeMap('MeshConfig merged into `spec.meshConfig` (over what `dns` and `tracing` set).'),
+    values: freeMap('Merged into IstioOperator `spec.values` (over what the other keys set).'),
+    overlays: z
+      .array(z.union([z.record(z.string(), z.unknown()), z.string()]))
+      .default([])
+      .describe('IstioOperator overlays (documents or YAML strings) merged in order after `overlayFile`.'),
+    upgrade: section(
+      {
+        strategy: z
+          .enum(['InPlace', 'RevisionBased'])
+          .default('InPlace')
+          .describe(
+            '`InPlace` upgrades one minor at a time; `RevisionBased` installs a canary revision (up to two minors) and moves tags.',
+          ),
+        revisionTags: z
+          .array(dns1123Label)
+          .default([])
+          .describe('Revision tags moved to the new revision, besides `default`.'),
+        rollbackOnFailure: z
+          .boolean()
+          .default(false)
+          .describe('Re-applies the last good spec with its istioctl when an in-place upgrade fails.'),
+        removeOldRevision: z
+          .enum(['WhenUnused', 'Never', 'Always'])
+          .default('WhenUnused')
+          .describe('What happens to the previous revision after a revision-based upgrade.'),
+      },
+      'Upgrade behaviour.',
+    ),
+    uninstall: section(
+      {
+        purge: z
+          .boolean()
+          .default(false)
+          .describe("Also deletes Istio's CRDs, and with them every Istio resource users made."),
+      },
+      'Uninstall behaviour (the pre-delete hook).',
+    ),
+  })
+  .describe('rancher-istio chart values');
+
+export type Values = z.output<typeof valuesSchema>;
+export type ValuesInput = z.input<typeof valuesSchema>;

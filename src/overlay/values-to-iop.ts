@@ -1,0 +1,205 @@
+// Maps chart values to the base IstioOperator, reproducing Rancher's template and adding our keys.
+import { isObject, pruneEmptyMaps, type Json, type JsonObject } from './json.js';
+import { mergeDocuments, istioOperatorListKeys } from './merge.js';
+import type { Values } from './values-schema.js';
+
+export const ISTIO_OPERATOR_API_VERSION = 'install.istio.io/v1alpha1';
+export const ISTIO_OPERATOR_KIND = 'IstioOperator';
+export const DEFAULT_NAMESPACE = 'istio-system';
+
+/** Rancher pins every Istio pod to linux nodes and tolerates its own linux taint; users' settings are added to these. */
+const LINUX_NODE_SELECTOR = { 'kubernetes.io/os': 'linux' };
+const LINUX_TOLERATION: JsonObject = {
+  key: 'cattle.io/os',
+  operator: 'Equal',
+  value: 'linux',
+  effect: 'NoSchedule',
+};
+
+/** Rancher's fixed NodePorts for the default ingress gateway; existing firewalls and load balancers point at them. */
+const DEFAULT_INGRESS_PORTS: JsonObject[] = [
+  { name: 'status-port', port: 15021, targetPort: 15021 },
+  { name: 'http2', port: 80, targetPort: 8080, nodePort: 31380 },
+  { name: 'https', port: 443, targetPort: 8443, nodePort: 31390 },
+  { name: 'tcp', port: 31400, targetPort: 31400, nodePort: 31400 },
+  { name: 'tls', port: 15443, targetPort: 15443 },
+];
+/** Extra gateways get no fixed NodePorts, which would collide with the default gateway's. */
+const EXTRA_GATEWAY_PORTS: JsonObject[] = [
+  { name: 'status-port', port: 15021, targetPort: 15021 },
+  { name: 'http2', port: 80, targetPort: 8080 },
+  { name: 'https', port: 443, targetPort: 8443 },
+];
+
+/** CNI directories of Rancher's distributions, where the node's CNI plugins and configs really live. */
+const CNI_PLATFORM_DIRS: Record<'rke2' | 'k3s', { cniBinDir: string; cniConfDir: string }> = {
+  rke2: { cniBinDir: '/opt/cni/bin', cniConfDir: '/etc/cni/net.d' },
+  k3s: {
+    cniBinDir: '/var/lib/rancher/k3s/data/current/bin',
+    cniConfDir: '/var/lib/rancher/k3s/agent/etc/cni/net.d',
+  },
+};
+/** On RKE2 and K3s (SELinux, CIS profile) install-cni can only write the host's CNI config when privileged. */
+const PRIVILEGED_INSTALL_CNI: JsonObject = {
+  apiVersion: 'apps/v1',
+  kind: 'DaemonSet',
+  name: 'istio-cni-node',
+  patches: [
+    { path: 'spec.template.spec.containers.[name:install-cni].securityContext.privileged', value: true },
+  ],
+};
+
+/** `<registry>/<repository>:<tag>`, Rancher's full image reference; the registry part only when one is set. */
+export function imageReference(registry: string, repository: string, tag: string): string {
+  const prefix = registry ? `${registry.replace(/\/+$/, '')}/` : '';
+  return `${prefix}${repository}:${tag}`;
+}
+
+/** The IstioOperator these values describe, before any overlay. Pure. */
+export function valuesToIstioOperator(values: Values, namespace: string = DEFAULT_NAMESPACE): JsonObject {
+  const registry = values.global.cattle.systemDefaultRegistry;
+  const image = (repository: string, tag: string) => imageReference(registry, repository, tag || values.tag);
+  const placement = {
+    nodeSelector: { ...LINUX_NODE_SELECTOR, ...values.nodeSelector },
+    tolerations: withLinuxToleration(values.tolerations as Json[]),
+  };
+
+  const components: JsonObject = {
+    base: { enabled: values.base.enabled },
+    pilot: {
+      enabled: values.pilot.enabled,
+      k8s: {
+        ...placement,
+        hpaSpec: values.pilot.hpaSpec as Json,
+        podDisruptionBudget: values.pilot.podDisruptionBudget as Json,
+        resources: values.pilot.resources as Json,
+        ...(values.pilot.replicaCount !== undefined ? { replicaCount: values.pilot.replicaCount } : {}),
+      },
+    },
+    cni: {
+      enabled: values.cni.enabled,
+      k8s: {
+        ...placement,
+        resources: values.cni.resources as Json,
+        ...(values.cni.platform ? { overlays: [PRIVILEGED_INSTALL_CNI] } : {}),
+      },
+    },
+    istiodRemote: { enabled: values.istiodRemote.enabled },
+    ingressGateways: [
+      {
+        name: 'istio-ingressgateway',
+        enabled: values.ingressGateways.enabled,
+        k8s: gatewayK8s(values.ingressGateways, placement, DEFAULT_INGRESS_PORTS),
+      },
+      ...values.ingressGateways.extra.map((gateway) => extraGateway(gateway, placement)),
+    ],
+    egressGateways: [
+      {
+        name: 'istio-egressgateway',
+        enabled: values.egressGateways.enabled,
+        k8s: gatewayK8s(values.egressGateways, placement, undefined),
+      },
+      ...values.egressGateways.extra.map((gateway) => extraGateway(gateway, placement)),
+    ],
+  };
+
+  const meshConfig: JsonObject = {
+    defaultConfig: {
+      proxyMetadata: values.dns.enabled ? { ISTIO_META_DNS_CAPTURE: 'true' } : {},
+      ...(values.tracing.enabled ? { tracing: { zipkin: { address: values.tracing.zipkinAddress } } } : {}),
+    },
+  };
+
+  const istioValues: JsonObject = {
+    global: {
+      istioNamespace: namespace,
+      proxy: { image: image(values.global.proxy.repository, values.global.proxy.tag) },
+      proxy_init: { image: image(values.global.proxy_init.repository, values.global.proxy_init.tag) },
+      defaultPodDisruptionBudget: { enabled: values.global.defaultPodDisruptionBudget.enabled },
+    },
+    pilot: { image: image(values.pilot.repository, values.pilot.tag) },
+    telemetry: { enabled: values.telemetry.enabled, v2: { enabled: values.telemetry.v2.enabled } },
+    ...(values.cni.enabled
+      ? {
+          cni: {
+            image: image(values.cni.repository, values.cni.tag),
+            excludeNamespaces: values.cni.excludeNamespaces,
+            logLevel: values.cni.logLevel,
+            ...(values.cni.platform ? CNI_PLATFORM_DIRS[values.cni.platform] : {}),
+          },
+        }
+      : {}),
+  };
+
+  const spec: JsonObject = {
+    profile: values.profile,
+    hub: values.hub || `${registry ? registry.replace(/\/+$/, '') : 'docker.io'}/istio`,
+    tag: values.tag,
+    ...(values.revision ? { revision: values.revision } : {}),
+    components,
+    meshConfig,
+    values: istioValues,
+  };
+  const base = pruneEmptyMaps({
+    apiVersion: ISTIO_OPERATOR_API_VERSION,
+    kind: ISTIO_OPERATOR_KIND,
+    metadata: { name: 'rancher-istio' },
+    spec,
+  }) as JsonObject;
+
+  // The user's own meshConfig and values go on top, unpruned: an empty map they wrote may mean something (emptyDir: {}).
+  const user: JsonObject = { spec: {} };
+  if (Object.keys(values.meshConfig).length > 0)
+    (user.spec as JsonObject).meshConfig = values.meshConfig as Json;
+  if (Object.keys(values.values).length > 0) (user.spec as JsonObject).values = values.values as Json;
+  return mergeDocuments(base, user, istioOperatorListKeys) as JsonObject;
+}
+
+function withLinuxToleration(userTolerations: readonly Json[]): Json[] {
+  const same = (t: Json) =>
+    isObject(t) &&
+    t.key === LINUX_TOLERATION.key &&
+    t.value === LINUX_TOLERATION.value &&
+    t.effect === LINUX_TOLERATION.effect;
+  return userTolerations.some(same) ? [...userTolerations] : [LINUX_TOLERATION, ...userTolerations];
+}
+
+interface GatewayValues {
+  type: string;
+  hpaSpec: Record<string, unknown>;
+  podDisruptionBudget: Record<string, unknown>;
+  resources: Record<string, unknown>;
+  serviceAnnotations: Record<string, string>;
+}
+
+function gatewayK8s(
+  gateway: GatewayValues,
+  placement: JsonObject,
+  ports: JsonObject[] | undefined,
+): JsonObject {
+  return {
+    ...placement,
+    hpaSpec: gateway.hpaSpec as Json,
+    podDisruptionBudget: gateway.podDisruptionBudget as Json,
+    resources: gateway.resources as Json,
+    serviceAnnotations: gateway.serviceAnnotations,
+    service: { type: gateway.type, ...(ports ? { ports } : {}) },
+  };
+}
+
+function extraGateway(
+  gateway: Values['ingressGateways']['extra'][number],
+  placement: JsonObject,
+): JsonObject {
+  const label =
+    Object.keys(gateway.label).length > 0 ? gateway.label : { app: gateway.name, istio: gateway.name };
+  return {
+    name: gateway.name,
+    enabled: gateway.enabled,
+    ...(gateway.namespace ? { namespace: gateway.namespace } : {}),
+    label,
+    k8s: {
+      ...gatewayK8s(gateway, placement, (gateway.ports as JsonObject[] | undefined) ?? EXTRA_GATEWAY_PORTS),
+    },
+  };
+}
