@@ -58,7 +58,9 @@ const repository = (value: string, what: string) =>
   z
     .string()
     .default(value)
-    .describe(`${what} image repository, without the registry (see global.cattle.systemDefaultRegistry).`);
+    .describe(
+      `${what} image repository, without the registry (global.cattle.systemDefaultRegistry is prefixed). At its default with an empty tag, the image follows \`hub\` and \`tag\`; otherwise the full reference \`<registry>/<repository>:<tag>\` is pinned.`,
+    );
 const imageTag = (what: string) =>
   z.string().default('').describe(`${what} image tag; empty means the Istio version in \`tag\`.`);
 const serviceType = (value: string) =>

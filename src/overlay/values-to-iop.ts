@@ -55,10 +55,22 @@ export function imageReference(registry: string, repository: string, tag: string
   return `${prefix}${repository}:${tag}`;
 }
 
+/**
+ * `{image: <full reference>}` when the user chose a repository or tag of their own (Rancher's mirrored images),
+ * else nothing: the image then follows `spec.hub` and `spec.tag`, so an overlay or `--set tag=` that changes the
+ * version changes every image, as istioctl users expect.
+ */
+function pinnedImage(registry: string, repository: string, tag: string, defaultRepository: string, istioTag: string): JsonObject {
+  if (repository === defaultRepository && tag === '') return {};
+  return { image: imageReference(registry, repository, tag || istioTag) };
+}
+
 /** The IstioOperator these values describe, before any overlay. Pure. */
 export function valuesToIstioOperator(values: Values, namespace: string = DEFAULT_NAMESPACE): JsonObject {
   const registry = values.global.cattle.systemDefaultRegistry;
-  const image = (repository: string, tag: string) => imageReference(registry, repository, tag || values.tag);
+  const hub = values.hub || `${registry ? registry.replace(/\/+$/, '') : 'docker.io'}/istio`;
+  const image = (repository: string, tag: string, defaultRepository: string): JsonObject =>
+    pinnedImage(registry, repository, tag, defaultRepository, values.tag);
   const placement = {
     nodeSelector: { ...LINUX_NODE_SELECTOR, ...values.nodeSelector },
     tolerations: withLinuxToleration(values.tolerations as Json[]),
@@ -113,16 +125,16 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
   const istioValues: JsonObject = {
     global: {
       istioNamespace: namespace,
-      proxy: { image: image(values.global.proxy.repository, values.global.proxy.tag) },
-      proxy_init: { image: image(values.global.proxy_init.repository, values.global.proxy_init.tag) },
+      proxy: image(values.global.proxy.repository, values.global.proxy.tag, 'istio/proxyv2'),
+      proxy_init: image(values.global.proxy_init.repository, values.global.proxy_init.tag, 'istio/proxyv2'),
       defaultPodDisruptionBudget: { enabled: values.global.defaultPodDisruptionBudget.enabled },
     },
-    pilot: { image: image(values.pilot.repository, values.pilot.tag) },
+    pilot: image(values.pilot.repository, values.pilot.tag, 'istio/pilot'),
     telemetry: { enabled: values.telemetry.enabled, v2: { enabled: values.telemetry.v2.enabled } },
     ...(values.cni.enabled
       ? {
           cni: {
-            image: image(values.cni.repository, values.cni.tag),
+            ...image(values.cni.repository, values.cni.tag, 'istio/install-cni'),
             excludeNamespaces: values.cni.excludeNamespaces,
             logLevel: values.cni.logLevel,
             ...(values.cni.platform ? CNI_PLATFORM_DIRS[values.cni.platform] : {}),
@@ -133,7 +145,7 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
 
   const spec: JsonObject = {
     profile: values.profile,
-    hub: values.hub || `${registry ? registry.replace(/\/+$/, '') : 'docker.io'}/istio`,
+    hub,
     tag: values.tag,
     ...(values.revision ? { revision: values.revision } : {}),
     components,

@@ -1,0 +1,23 @@
+// Runs the CLI in-process with captured output; a test double for process IO, not for any of our logic.
+import { main } from '../../src/cli/main.js';
+import type { CliIO } from '../../src/cli/io.js';
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runCli(args: readonly string[], options: { cwd?: string; stdin?: string } = {}): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIO = {
+    stdout: { write: (text) => void (stdout += text) },
+    stderr: { write: (text) => void (stderr += text) },
+    readStdin: async () => options.stdin ?? '',
+    env: {},
+    cwd: options.cwd ?? process.cwd(),
+  };
+  const code = await main(args, io);
+  return { code, stdout, stderr };
+}
