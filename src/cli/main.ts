@@ -42,8 +42,12 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       if (error.exitCode === 0) return ExitCode.ok;
       return ExitCode.input;
     }
-    const log = createLogger(io.stderr, context.logFormat());
-    for (const line of describeError(error)) log.error(line);
+    // People get the bare lines (`FILE:LINE:COL  path: reason`); machines get one JSON object per line.
+    const lines = describeError(error);
+    if (context.logFormat() === 'json') {
+      const log = createLogger(io.stderr, 'json');
+      for (const line of lines) log.error(line, { exitCode: exitCodeOf(error) });
+    } else for (const line of lines) io.stderr.write(`${line}\n`);
     if (
       exitCodeOf(error) === ExitCode.bug &&
       program.opts<{ debug?: boolean }>().debug &&

@@ -16,12 +16,19 @@ export function editDistance(a: string, b: string): number {
   return previous[y.length] ?? 0;
 }
 
-/** The closest candidate within a distance proportional to the word's length, if any. */
+/** The closest candidate within a distance proportional to the word's length, or one the word abbreviates (`hpa` for `hpaSpec`). */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  const list = [...candidates];
+  const lower = word.toLowerCase();
+  const prefixed = list.filter((c) => lower.length >= 3 && (c.toLowerCase().startsWith(lower) || lower.startsWith(c.toLowerCase())));
+  if (prefixed.length === 1) return prefixed[0];
+  // `replicas` for `replicaCount`: a long shared start says more than the edit distance.
+  const shared = list.filter((c) => commonPrefix(lower, c.toLowerCase()) >= Math.max(4, Math.ceil(lower.length * 0.6)));
+  if (shared.length === 1) return shared[0];
   const limit = Math.max(1, Math.floor(word.length / 3));
   let best: string | undefined;
   let bestDistance = Infinity;
-  for (const candidate of candidates) {
+  for (const candidate of list) {
     const distance = editDistance(word, candidate);
     if (distance < bestDistance) {
       best = candidate;
@@ -29,4 +36,10 @@ export function closest(word: string, candidates: Iterable<string>): string | un
     }
   }
   return bestDistance <= limit ? best : undefined;
+}
+
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
