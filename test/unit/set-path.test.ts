@@ -1,0 +1,90 @@
+// istioctl's --set syntax: path parsing, type inference, and writing into a spec.
+import { applySetFlag, inferScalar, parseSetFlag } from '../../src/overlay/set-path.js';
+
+const parse = (text: string) => {
+  const result = parseSetFlag(text, '--set');
+  if (!result.ok) throw new Error(result.issue.message);
+  return result.flag;
+};
+
+describe('parseSetFlag', () => {
+  test('splits keys, indexes, selectors and escaped dots', () => {
+    expect(
+      parse('components.ingressGateways.[0].k8s.podAnnotations.prometheus\\.io/port=15020').path,
+    ).toEqual([
+      { kind: 'key', key: 'components' },
+      { kind: 'key', key: 'ingressGateways' },
+      { kind: 'index', index: 0 },
+      { kind: 'key', key: 'k8s' },
+      { kind: 'key', key: 'podAnnotations' },
+      { kind: 'key', key: 'prometheus.io/port' },
+    ]);
+    expect(parse('components.ingressGateways.[name:foo].enabled=true').path[2]).toEqual({
+      kind: 'match',
+      field: 'name',
+      value: 'foo',
+    });
+  });
+
+  test('a leading spec. is accepted, as paths are relative to spec', () => {
+    expect(parse('spec.profile=demo').path).toEqual([{ kind: 'key', key: 'profile' }]);
+  });
+
+  test('the value keeps everything after the first =', () => {
+    expect(parse('meshConfig.extensionProviders.[0].name=a=b').value).toBe('a=b');
+  });
+
+  test('tags, revisions and string maps stay strings', () => {
+    expect(parse('tag=1.30').value).toBe('1.30');
+    expect(parse('components.pilot.tag=2').value).toBe('2');
+    expect(parse('meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE=true').value).toBe('true');
+    expect(parse('components.pilot.k8s.env.[name:X].value=100').value).toBe('100');
+    expect(parse('components.pilot.k8s.podAnnotations.a=1').value).toBe('1');
+  });
+
+  test.each(['=x', 'a..b=1', 'a.[x].b=1', '[0].a=1'])('rejects %s', (text) => {
+    expect(parseSetFlag(text, '--set').ok).toBe(false);
+  });
+});
+
+describe('inferScalar', () => {
+  test.each([
+    ['3', 3],
+    ['-3', -3],
+    ['1.5', 1.5],
+    ['1e3', 1000],
+    ['true', true],
+    ['false', false],
+    ['True', 'True'],
+    ['1.2.3', '1.2.3'],
+    ['', ''],
+    ['99999999999999999999', 1e20], // too big for an integer, a float as in istioctl
+  ])('%s', (text, expected) => {
+    expect(inferScalar(text)).toBe(expected);
+  });
+});
+
+describe('applySetFlag', () => {
+  test('creates maps and lists on the way', () => {
+    const result = applySetFlag({}, parse('components.pilot.k8s.env.[name:A].value=1'));
+    expect(result).toEqual({
+      ok: true,
+      spec: { components: { pilot: { k8s: { env: [{ name: 'A', value: '1' }] } } } },
+    });
+  });
+
+  test('index equal to the length appends', () => {
+    const result = applySetFlag({ a: [1] }, parse('a.[1]=2'));
+    expect(result).toEqual({ ok: true, spec: { a: [1, 2] } });
+  });
+
+  test('does not mutate its input', () => {
+    const spec = { a: { b: 1 } };
+    applySetFlag(spec, parse('a.b=2'));
+    expect(spec).toEqual({ a: { b: 1 } });
+  });
+
+  test('refuses to index a map', () => {
+    expect(applySetFlag({ a: { b: 1 } }, parse('a.[0]=1')).ok).toBe(false);
+  });
+});
