@@ -2,8 +2,10 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, exitCodeOf, ExitCode, InputError } from '../errors.js';
 import { createLogger, type CliIO, type LogFormat } from './io.js';
+import { registerMirror } from './mirror.js';
 import { registerRender } from './render.js';
 import { registerSchema } from './schema.js';
+import { VERSION } from '../version.js';
 
 /** Everything a command's action needs besides its own options. */
 export interface CommandContext {
@@ -17,6 +19,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     .description(
       'Installs, upgrades and uninstalls Istio from Rancher-compatible values and IstioOperator overlays.',
     )
+    .version(VERSION)
     .option('--log-format <format>', 'log format on stderr: human or json', 'human')
     .option('--debug', 'print stack traces of internal errors')
     .exitOverride()
@@ -32,6 +35,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   };
   registerRender(program, context);
   registerSchema(program, context);
+  registerMirror(program, context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

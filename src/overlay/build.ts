@@ -31,7 +31,18 @@ export type BuildResult =
 /** Builds the IstioOperator, or reports every problem found in every input. Pure. */
 export function buildIstioOperator(input: BuildInput): BuildResult {
   const loaded = loadValues(input.values);
-  if (!loaded.ok) return loaded;
+  if (!loaded.ok) {
+    // The values are broken, so nothing can be merged; still report what is wrong with the other inputs.
+    const others = input.overlays.flatMap((overlay) => {
+      const kindIssues = checkOverlayKind(overlay);
+      return kindIssues.length > 0 ? kindIssues : checkOverlayFields(overlay);
+    });
+    const setIssues = input.sets.flatMap((text, i) => {
+      const parsed = parseSetFlag(text, `--set[${i}]`);
+      return parsed.ok ? [] : [parsed.issue];
+    });
+    return { ok: false, issues: [...loaded.issues, ...others, ...setIssues] };
+  }
   const { values, where } = loaded;
 
   const issues: Issue[] = [];
@@ -39,7 +50,7 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
   for (const overlay of [...valueOverlays(values, where), ...input.overlays]) {
     if ('issues' in overlay) issues.push(...overlay.issues);
     else {
-      const problems = checkOverlay(overlay);
+      const problems = checkOverlayKind(overlay);
       if (problems.length > 0) issues.push(...problems);
       else overlays.push(overlay);
     }
@@ -65,17 +76,20 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
   if (issues.length > 0) return { ok: false, issues };
   merged = { ...merged, spec };
 
+  // Validating the merged result once is the fast path. Only when it fails is each overlay validated on its
+  // own, so that every problem is reported at its file, line and key.
   const final = istioOperatorSchema.safeParse(merged);
-  if (!final.success)
-    return {
-      ok: false,
-      issues: toIssues(final.error.issues, istioOperatorSchema, {
-        label: 'merged IstioOperator',
-        locate: () => undefined,
-        data: merged,
-      }),
-    };
-  return { ok: true, istioOperator: merged, values };
+  if (final.success) return { ok: true, istioOperator: merged, values };
+  const located = overlays.flatMap(checkOverlayFields);
+  if (located.length > 0) return { ok: false, issues: located };
+  return {
+    ok: false,
+    issues: toIssues(final.error.issues, istioOperatorSchema, {
+      label: sets.length > 0 ? 'merged IstioOperator (after --set)' : 'merged IstioOperator',
+      locate: () => undefined,
+      data: merged,
+    }),
+  };
 }
 
 type ValuesResult = { ok: true; values: Values; where: LocatedData } | { ok: false; issues: Issue[] };
@@ -140,30 +154,33 @@ function valueOverlays(values: Values, where: LocatedData): (ParsedSource | { is
   return out;
 }
 
-/** One overlay on its own: exactly one IstioOperator whose fields istioctl would accept. Deletions (null) are always allowed. */
-function checkOverlay(overlay: ParsedSource): Issue[] {
+/** One overlay must be exactly one IstioOperator. */
+function checkOverlayKind(overlay: ParsedSource): Issue[] {
   if (overlay.value === undefined) return [issueAt(overlay, [], `empty: expected an ${ISTIO_OPERATOR_KIND}`)];
   if (!isObject(overlay.value)) return [issueAt(overlay, [], `expected an ${ISTIO_OPERATOR_KIND} map`)];
   const { apiVersion, kind } = overlay.value;
   if (kind !== ISTIO_OPERATOR_KIND)
-    return [
-      issueAt(
-        overlay,
-        ['kind'],
-        `expected kind ${ISTIO_OPERATOR_KIND}, got ${kind === undefined ? 'none' : JSON.stringify(kind)}`,
-      ),
-    ];
+    return [issueAt(overlay, ['kind'], `expected kind ${ISTIO_OPERATOR_KIND}, got ${describe(kind)}`)];
   if (apiVersion !== ISTIO_OPERATOR_API_VERSION)
     return [
       issueAt(
         overlay,
         ['apiVersion'],
-        `expected apiVersion ${ISTIO_OPERATOR_API_VERSION}, got ${apiVersion === undefined ? 'none' : JSON.stringify(apiVersion)}`,
+        `expected apiVersion ${ISTIO_OPERATOR_API_VERSION}, got ${describe(apiVersion)}`,
       ),
     ];
+  return [];
+}
+
+/** One overlay's fields, checked as istioctl would; deletions (null) are always allowed. */
+function checkOverlayFields(overlay: ParsedSource): Issue[] {
   const withoutDeletions = mergeDocuments(undefined, overlay.value, istioOperatorListKeys);
   const result = istioOperatorSchema.safeParse(withoutDeletions);
   return result.success
     ? []
     : toIssues(result.error.issues, istioOperatorSchema as z.ZodType, { ...overlay, data: withoutDeletions });
+}
+
+function describe(value: Json | undefined): string {
+  return value === undefined ? 'none' : JSON.stringify(value);
 }

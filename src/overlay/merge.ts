@@ -45,13 +45,25 @@ export function mergeDocuments(
   listKeys: ListKeyOf,
   path: DocPath = [],
 ): Json | undefined {
+  return mergeAt(base, overlay, listKeys, [...path]);
+}
+
+/** `path` is one stack shared by the whole walk (pushed and popped), since copying it per key dominated large merges. */
+function mergeAt(
+  base: Json | undefined,
+  overlay: Json | undefined,
+  listKeys: ListKeyOf,
+  path: (string | number)[],
+): Json | undefined {
   if (overlay === undefined) return base;
   if (overlay === null) return undefined;
   if (isObject(overlay)) {
     const out: JsonObject = isObject(base) ? { ...base } : {};
-    for (const [key, value] of Object.entries(overlay)) {
+    for (const key of Object.keys(overlay)) {
       if (key === PATCH_DIRECTIVE) continue;
-      const merged = mergeDocuments(out[key], value, listKeys, [...path, key]);
+      path.push(key);
+      const merged = mergeAt(out[key], overlay[key], listKeys, path);
+      path.pop();
       if (merged === undefined) delete out[key];
       else out[key] = merged;
     }
@@ -60,7 +72,7 @@ export function mergeDocuments(
   if (Array.isArray(overlay)) {
     const keyOf = listKeys(path);
     if (keyOf && Array.isArray(base)) return mergeKeyedList(base, overlay, keyOf, listKeys, path);
-    return overlay.map((element, i) => stripNulls(element, listKeys, [...path, i]));
+    return overlay.map((element, i) => stripNulls(element, listKeys, path, i));
   }
   return overlay;
 }
@@ -70,24 +82,40 @@ function mergeKeyedList(
   overlay: readonly Json[],
   keyOf: (element: Json) => string | undefined,
   listKeys: ListKeyOf,
-  path: DocPath,
+  path: (string | number)[],
 ): Json[] {
   const out: (Json | undefined)[] = [...base];
+  const indexByKey = new Map<string, number>();
+  out.forEach((element, i) => {
+    const key = element === undefined ? undefined : keyOf(element);
+    if (key !== undefined && !indexByKey.has(key)) indexByKey.set(key, i);
+  });
   for (const element of overlay) {
     const key = keyOf(element);
-    const index =
-      key === undefined ? -1 : out.findIndex((existing) => existing !== undefined && keyOf(existing) === key);
+    const index = key === undefined ? undefined : indexByKey.get(key);
     if (isObject(element) && element[PATCH_DIRECTIVE] === 'delete') {
-      if (index >= 0) out[index] = undefined;
+      if (index !== undefined && key !== undefined) {
+        out[index] = undefined;
+        indexByKey.delete(key);
+      }
       continue;
     }
-    if (index >= 0) out[index] = mergeDocuments(out[index], element, listKeys, [...path, index]);
-    else out.push(stripNulls(element, listKeys, [...path, out.length]));
+    if (index !== undefined) {
+      path.push(index);
+      out[index] = mergeAt(out[index], element, listKeys, path);
+      path.pop();
+    } else {
+      if (key !== undefined) indexByKey.set(key, out.length);
+      out.push(stripNulls(element, listKeys, path, out.length));
+    }
   }
   return out.filter((element): element is Json => element !== undefined);
 }
 
 /** New data carries no deletions: its nulls and delete markers have nothing to delete, so they are dropped. */
-function stripNulls(value: Json, listKeys: ListKeyOf, path: DocPath): Json {
-  return mergeDocuments(undefined, value, listKeys, path) ?? null;
+function stripNulls(value: Json, listKeys: ListKeyOf, path: (string | number)[], index: number): Json {
+  path.push(index);
+  const out = mergeAt(undefined, value, listKeys, path) ?? null;
+  path.pop();
+  return out;
 }

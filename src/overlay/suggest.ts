@@ -20,10 +20,14 @@ export function editDistance(a: string, b: string): number {
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
   const list = [...candidates];
   const lower = word.toLowerCase();
-  const prefixed = list.filter((c) => lower.length >= 3 && (c.toLowerCase().startsWith(lower) || lower.startsWith(c.toLowerCase())));
+  const prefixed = list.filter(
+    (c) => lower.length >= 3 && (c.toLowerCase().startsWith(lower) || lower.startsWith(c.toLowerCase())),
+  );
   if (prefixed.length === 1) return prefixed[0];
   // `replicas` for `replicaCount`: a long shared start says more than the edit distance.
-  const shared = list.filter((c) => commonPrefix(lower, c.toLowerCase()) >= Math.max(4, Math.ceil(lower.length * 0.6)));
+  const shared = list.filter(
+    (c) => commonPrefix(lower, c.toLowerCase()) >= Math.max(4, Math.ceil(lower.length * 0.6)),
+  );
   if (shared.length === 1) return shared[0];
   const limit = Math.max(1, Math.floor(word.length / 3));
   let best: string | undefined;

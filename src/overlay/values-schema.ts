@@ -147,7 +147,12 @@ export const valuesSchema = z
       .describe('Skips the version guards (skipped minors, downgrades, Istio < 1.6) and the prechecks.'),
     installer: section(
       {
-        repository: repository('rancher-istio/istio-installer', 'Installer'),
+        repository: z
+          .string()
+          .default('rancher-istio/istio-installer')
+          .describe(
+            'Installer image repository, without the registry (global.cattle.systemDefaultRegistry is prefixed).',
+          ),
         tag: z.string().default('').describe("Installer image tag; empty means the chart's appVersion."),
         imagePullPolicy: z
           .enum(['Always', 'IfNotPresent', 'Never'])

@@ -60,7 +60,13 @@ export function imageReference(registry: string, repository: string, tag: string
  * else nothing: the image then follows `spec.hub` and `spec.tag`, so an overlay or `--set tag=` that changes the
  * version changes every image, as istioctl users expect.
  */
-function pinnedImage(registry: string, repository: string, tag: string, defaultRepository: string, istioTag: string): JsonObject {
+function pinnedImage(
+  registry: string,
+  repository: string,
+  tag: string,
+  defaultRepository: string,
+  istioTag: string,
+): JsonObject {
   if (repository === defaultRepository && tag === '') return {};
   return { image: imageReference(registry, repository, tag || istioTag) };
 }

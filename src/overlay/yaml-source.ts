@@ -1,4 +1,5 @@
 // Parses one YAML text into plain data plus a locator that maps a key path back to its line and column.
+import { FAILSAFE_SCHEMA, loadAll, Type, types, YAMLException } from 'js-yaml';
 import {
   isMap,
   isPair,
@@ -6,18 +7,17 @@ import {
   isSeq,
   LineCounter,
   parseAllDocuments,
-  Scalar,
-  visit,
+  parseDocument,
   type Document,
   type Node,
 } from 'yaml';
 import type { Issue } from '../errors.js';
-import { formatPath, type DocPath, type Json } from './json.js';
+import { formatPath, type DocPath, type Json, type JsonObject } from './json.js';
 
 /** Inputs larger than this are refused before parsing: a values file or overlay is never megabytes of YAML by accident. */
 export const MAX_INPUT_BYTES = 8 * 1024 * 1024;
-/** Aliases expanded beyond this count are treated as an alias bomb ("billion laughs"). */
-export const MAX_ALIAS_COUNT = 100;
+/** A document may never expand (through aliases) to more nodes than this, or than its own length in characters. */
+export const MIN_NODE_BUDGET = 100_000;
 
 export interface Position {
   file: string;
@@ -38,7 +38,11 @@ export interface ParsedSource {
 
 export type ParseResult = { ok: true; source: ParsedSource } | { ok: false; issues: Issue[] };
 
-/** Parses exactly one YAML document; every syntax problem, duplicate key or limit breach is reported with its position. */
+/**
+ * Parses exactly one YAML document. The fast path is js-yaml (about ten times faster than `yaml` on a 2 MB
+ * overlay); `yaml`, which keeps source positions, runs only when something must be located: a syntax error or
+ * a key that an error message points at.
+ */
 export function parseYamlSource(
   text: string,
   label: string,
@@ -51,72 +55,125 @@ export function parseYamlSource(
       issues: [{ file: label, path: '', message: `input is ${size} bytes, over the limit of ${maxBytes}` }],
     };
 
-  const lines = new LineCounter();
-  const documents = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  const at = (offset: number): { line: number; col: number } => lines.linePos(offset);
-  const issues: Issue[] = [];
-  for (const document of documents) {
-    for (const error of document.errors) {
-      const { line, col } = at(error.pos[0]);
-      const message = error.code === 'DUPLICATE_KEY' ? 'duplicate key' : firstLine(error.message);
-      issues.push({ file: label, line, col, path: '', message });
-    }
+  let documents: unknown[];
+  try {
+    documents = loadAll(text, undefined, { schema: SOURCE_KEEPING_SCHEMA, filename: label });
+  } catch (error) {
+    return { ok: false, issues: preciseIssues(text, label, error) };
   }
-  if (issues.length > 0) return { ok: false, issues };
-  if (documents.length > 1) {
-    const { line, col } = at(documents[1]?.range[0] ?? 0);
+  if (documents.length > 1) return { ok: false, issues: preciseIssues(text, label, undefined) };
+  let cached: Locator | undefined;
+  const locate: Locator = (path) => (cached ??= positionsOf(text, label))(path);
+  if (documents.length === 0 || documents[0] === null || documents[0] === undefined)
+    return { ok: true, source: { label, value: undefined, locate } };
+
+  const budget = { nodes: Math.max(MIN_NODE_BUDGET, text.length) };
+  const value = toPlainData(documents[0], undefined, budget);
+  if (value === undefined)
     return {
       ok: false,
       issues: [
-        {
-          file: label,
-          line,
-          col,
-          path: '',
-          message: `expected one YAML document, found ${documents.length}`,
-        },
+        { file: label, path: '', message: 'refused: aliases expand too much (a "billion laughs" document)' },
       ],
     };
-  }
-
-  const document = documents[0];
-  if (!document || document.contents === null)
-    return {
-      ok: true,
-      source: { label, value: undefined, locate: () => ({ file: label, line: 1, col: 1 }) },
-    };
-
-  keepTagsAsWritten(document);
-  let value: Json;
-  try {
-    value = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Json;
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return {
-      ok: false,
-      issues: [{ file: label, path: '', message: `refused: ${firstLine(reason)} (aliases expand too much)` }],
-    };
-  }
-  return { ok: true, source: { label, value, locate: locatorFor(document, label, at) } };
+  return { ok: true, source: { label, value, locate } };
 }
 
-/**
- * `tag: 1.20` is a float to YAML, which would become "1.2". Istio tags are strings, so every `tag` (and
- * `compatibilityVersion`) scalar keeps the exact text the user wrote.
- */
-function keepTagsAsWritten(document: Document): void {
-  visit(document, {
-    Pair(_, pair) {
-      if (!isScalar(pair.key) || !isScalar(pair.value)) return;
-      const key = String(pair.key.value);
-      if ((key === 'tag' || key === 'compatibilityVersion') && typeof pair.value.value === 'number') {
-        const written = pair.value.source ?? String(pair.value.value);
-        const replacement = new Scalar(written);
-        replacement.range = pair.value.range;
-        pair.value = replacement;
-      }
-    },
+/** A number as js-yaml read it, with the text it was written as, so `tag: 1.20` can stay "1.20". */
+class WrittenNumber {
+  constructor(
+    readonly text: string,
+    readonly value: number,
+  ) {}
+}
+
+function keepingSource(type: Type): Type {
+  return new Type(type.tag, {
+    kind: 'scalar',
+    resolve: (data: string) => type.resolve(data),
+    construct: (data: string) => new WrittenNumber(data, type.construct(data) as number),
   });
+}
+
+/** YAML 1.2's core schema (as `yaml` uses it), with numbers that remember how they were written. */
+const SOURCE_KEEPING_SCHEMA = FAILSAFE_SCHEMA.extend({
+  implicit: [types.null, types.bool, keepingSource(types.int), keepingSource(types.float)],
+});
+
+/** Image tags and versions are strings to Istio, whatever YAML thinks they look like. */
+const KEYS_KEPT_AS_WRITTEN = new Set(['tag', 'compatibilityVersion']);
+
+/**
+ * Copies js-yaml's result into plain JSON data: numbers unwrapped (or kept as written under `tag`), aliases
+ * expanded into copies. Returns undefined when the copy would exceed the node budget: an alias bomb.
+ */
+function toPlainData(node: unknown, key: string | undefined, budget: { nodes: number }): Json | undefined {
+  if (--budget.nodes < 0) return undefined;
+  if (node instanceof WrittenNumber)
+    return key !== undefined && KEYS_KEPT_AS_WRITTEN.has(key) ? node.text : node.value;
+  if (Array.isArray(node)) {
+    const out: Json[] = [];
+    for (const item of node) {
+      const copy = toPlainData(item, undefined, budget);
+      if (copy === undefined) return undefined;
+      out.push(copy);
+    }
+    return out;
+  }
+  if (node !== null && typeof node === 'object') {
+    const out: JsonObject = {};
+    for (const [childKey, child] of Object.entries(node)) {
+      const copy = toPlainData(child, childKey, budget);
+      if (copy === undefined) return undefined;
+      out[childKey] = copy;
+    }
+    return out;
+  }
+  return node as Json;
+}
+
+/** The error path: `yaml` finds every problem, each with its line and column. */
+function preciseIssues(text: string, label: string, fastPathError: unknown): Issue[] {
+  const lines = new LineCounter();
+  const documents = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const issues: Issue[] = [];
+  for (const document of documents)
+    for (const error of document.errors) {
+      const { line, col } = lines.linePos(error.pos[0]);
+      issues.push({
+        file: label,
+        line,
+        col,
+        path: '',
+        message: error.code === 'DUPLICATE_KEY' ? 'duplicate key' : firstLine(error.message),
+      });
+    }
+  if (issues.length > 0) return issues;
+  if (documents.length > 1) {
+    const { line, col } = lines.linePos(documents[1]?.range[0] ?? 0);
+    return [
+      { file: label, line, col, path: '', message: `expected one YAML document, found ${documents.length}` },
+    ];
+  }
+  // The two parsers disagree: report js-yaml's own finding, which carries a position too.
+  if (fastPathError instanceof YAMLException)
+    return [
+      {
+        file: label,
+        line: fastPathError.mark.line + 1,
+        col: fastPathError.mark.column + 1,
+        path: '',
+        message: fastPathError.reason,
+      },
+    ];
+  return [{ file: label, path: '', message: `cannot parse: ${String(fastPathError)}` }];
+}
+
+/** Builds the position index with `yaml`; only called when an issue needs a location. */
+function positionsOf(text: string, label: string): Locator {
+  const lines = new LineCounter();
+  const document = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
+  return locatorFor(document, label, (offset) => lines.linePos(offset));
 }
 
 function locatorFor(

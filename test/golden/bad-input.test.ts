@@ -34,7 +34,9 @@ test('a file over the size limit is refused before parsing', async () => {
   writeFileSync(path.join(tmp, 'big.yaml'), `a: "${'x'.repeat(MAX_INPUT_BYTES)}"\n`);
   const run = await runCli(['render', '-f', 'big.yaml'], { cwd: tmp });
   expect(run.code).toBe(2);
-  expect(run.stderr).toContain(`big.yaml  file is ${MAX_INPUT_BYTES + 6} bytes, over the limit of ${MAX_INPUT_BYTES}`);
+  expect(run.stderr).toContain(
+    `big.yaml  file is ${MAX_INPUT_BYTES + 6} bytes, over the limit of ${MAX_INPUT_BYTES}`,
+  );
 });
 
 test('stdin over the size limit is refused too', async () => {

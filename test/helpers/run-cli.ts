@@ -8,7 +8,10 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCli(args: readonly string[], options: { cwd?: string; stdin?: string } = {}): Promise<CliRun> {
+export async function runCli(
+  args: readonly string[],
+  options: { cwd?: string; stdin?: string } = {},
+): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const io: CliIO = {

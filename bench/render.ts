@@ -1,0 +1,115 @@
+// `npm run bench`: cold start and render time of the CLI, side by side with `node -e ''` (the floor) and the unbundled build.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const WARMUP = 3;
+
+/** An overlay of about 2 MB: 500 extra gateways, each with ports, env, annotations and k8s patches. */
+function bigOverlay(): string {
+  const gateways = Array.from({ length: 500 }, (_, i) => ({
+    name: `gateway-${i}`,
+    enabled: true,
+    namespace: `team-${i % 20}`,
+    label: { istio: `gateway-${i}`, app: `gateway-${i}`, team: `team-${i % 20}` },
+    k8s: {
+      env: Array.from({ length: 12 }, (_, j) => ({
+        name: `GATEWAY_SETTING_${j}`,
+        value: `value-${i}-${j}-${'x'.repeat(40)}`,
+      })),
+      podAnnotations: Object.fromEntries(
+        Array.from({ length: 8 }, (_, j) => [
+          `example.com/annotation-${j}`,
+          `gateway-${i}-${'y'.repeat(60)}`,
+        ]),
+      ),
+      serviceAnnotations: {
+        'service.beta.kubernetes.io/aws-load-balancer-type': 'nlb',
+        'example.com/owner': `team-${i % 20}`,
+      },
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '2', memory: '1Gi' } },
+      service: {
+        type: 'LoadBalancer',
+        ports: Array.from({ length: 6 }, (_, j) => ({
+          name: `port-${j}`,
+          port: 8000 + j,
+          targetPort: 18000 + j,
+        })),
+      },
+      overlays: [
+        {
+          kind: 'Deployment',
+          name: `gateway-${i}`,
+          patches: Array.from({ length: 4 }, (_, j) => ({
+            path: `spec.template.metadata.labels.extra-${j}`,
+            value: `v${j}-${'z'.repeat(30)}`,
+          })),
+        },
+      ],
+    },
+  }));
+  return stringify({
+    apiVersion: 'install.istio.io/v1alpha1',
+    kind: 'IstioOperator',
+    spec: { components: { ingressGateways: gateways } },
+  });
+}
+
+function time(command: string, args: string[]): number[] {
+  const samples: number[] = [];
+  for (let i = 0; i < WARMUP + RUNS; i++) {
+    const start = process.hrtime.bigint();
+    const result = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    if (result.status !== 0)
+      throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr.toString()}`);
+    if (i >= WARMUP) samples.push(ms);
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+const median = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)] ?? NaN;
+
+function main(): void {
+  execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-render-'));
+  const overlay = path.join(dir, 'big-overlay.yaml');
+  writeFileSync(overlay, bigOverlay());
+  const sizeMb = statSync(overlay).size / 1024 / 1024;
+
+  const bundled = path.resolve('bin/istio-installer.cjs');
+  const unbundled = path.resolve('dist/cli/entry.js');
+  const rows: [string, string[]][] = [
+    ["node -e ''  (floor)", ['-e', '']],
+    ['istio-installer --version', [bundled, '--version']],
+    ['istio-installer render -f examples/values.yaml', [bundled, 'render', '-f', 'examples/values.yaml']],
+    [
+      `istio-installer render --overlay (${sizeMb.toFixed(1)} MB, 500 gateways)`,
+      [bundled, 'render', '--overlay', overlay],
+    ],
+    [
+      'unbundled dist/cli/entry.js render -f examples/values.yaml',
+      [unbundled, 'render', '-f', 'examples/values.yaml'],
+    ],
+  ];
+  const results = rows.map(([label, args]) => ({ label, samples: time(process.execPath, args) }));
+  const floor = median(results[0]?.samples ?? []);
+
+  process.stdout.write(
+    `node ${process.version}, ${RUNS} runs after ${WARMUP} warm-up runs, milliseconds\n\n`,
+  );
+  process.stdout.write(
+    '| command | min | median | max | median - floor |\n| --- | ---: | ---: | ---: | ---: |\n',
+  );
+  for (const { label, samples } of results) {
+    const row = [samples[0], median(samples), samples.at(-1), median(samples) - floor].map((n) =>
+      (n ?? NaN).toFixed(0),
+    );
+    process.stdout.write(`| ${label} | ${row.join(' | ')} |\n`);
+  }
+}
+
+main();

@@ -1,0 +1,6 @@
+// `npm run docs`: rewrites the generated documentation files from their sources.
+import { writeFileSync } from 'node:fs';
+import { renderValuesDoc } from './values-doc.js';
+
+writeFileSync('docs/values.md', renderValuesDoc());
+process.stderr.write('wrote docs/values.md\n');
