@@ -1,0 +1,11 @@
+// Jest settings of the cluster tier (`npm run test:cluster`): the rig's smoke tests, one at a time on real clusters.
+import unit from './jest.config.js';
+
+export default {
+  ...unit,
+  testMatch: ['<rootDir>/test/cluster/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/'],
+  // Each file starts its own control plane and runs real helm/istioctl on two shared cores.
+  testTimeout: 15 * 60_000,
+  maxWorkers: 1,
+};

@@ -1,0 +1,47 @@
+// Reproduces the product container image's tool layout for the process kubelet: `istio-installer` and the newest
+// `istioctl` on PATH, every bundled istioctl at `$ISTIOCTL_DIR/<version>/istioctl`.
+import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ISTIO_VERSIONS, type ToolPaths } from './tools.js';
+
+/** The checkout whose `bin/istio-installer.js` (and built `dist/`) the rig runs. */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ImageLayout {
+  /** Directories that go first on the pod's PATH. */
+  path: string[];
+  /** Environment the image sets (the pod's own env overrides it). */
+  env: Record<string, string>;
+}
+
+/**
+ * Builds the layout under `dir`. ISTIOCTL_DIR points at `dir/istioctl` rather than the image's default
+ * `/usr/local/lib/istioctl`, so nothing is written outside the cluster's directory.
+ */
+export function buildImageLayout(dir: string, tools: ToolPaths, repoRoot: string = REPO_ROOT): ImageLayout {
+  const bin = join(dir, 'bin');
+  const istioctlDir = join(dir, 'istioctl');
+  mkdirSync(bin, { recursive: true });
+  for (const version of ISTIO_VERSIONS) {
+    mkdirSync(join(istioctlDir, version), { recursive: true });
+    symlinkSync(tools.istioctl[version], join(istioctlDir, version, 'istioctl'));
+  }
+  const newest = ISTIO_VERSIONS[ISTIO_VERSIONS.length - 1];
+  if (newest) symlinkSync(tools.istioctl[newest], join(bin, 'istioctl'));
+  // The image's `istio-installer` runs the repo's CLI (package.json's bin entry) with the node running the rig.
+  const wrapper = join(bin, 'istio-installer');
+  const script = join(repoRoot, installerBin(repoRoot));
+  writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${script}' "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  return { path: [bin], env: { ISTIOCTL_DIR: istioctlDir } };
+}
+
+function installerBin(repoRoot: string): string {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    bin?: Record<string, string>;
+  };
+  const entry = pkg.bin?.['istio-installer'];
+  if (!entry) throw new Error(`package.json of ${repoRoot} has no bin entry istio-installer`);
+  return entry;
+}

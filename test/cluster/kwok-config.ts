@@ -1,0 +1,196 @@
+// The kwok Stages the rig runs: fake nodes that stay Ready, and pods made Running/Ready (Job pods Succeeded) except
+// the ones the process kubelet runs for real.
+import { stringify } from 'yaml';
+import { KUBE_VERSION } from './tools.js';
+
+/** Label kwok puts no hands on: nodes carrying it are the fake ones kwok keeps alive. */
+export const KWOK_NODE_LABEL = { key: 'type', value: 'kwok' } as const;
+
+/** Pods with these labels are run as local processes instead of being faked (see process-kubelet.ts). */
+export const INSTALLER_POD_LABELS = {
+  'app.kubernetes.io/name': 'rancher-istio',
+  'app.kubernetes.io/component': 'installer',
+} as const;
+export const PROCESS_KUBELET_LABEL = 'rancher-istio.test/process-kubelet';
+
+export function isProcessKubeletPod(labels: Record<string, string> | undefined): boolean {
+  if (!labels) return false;
+  const installer = Object.entries(INSTALLER_POD_LABELS).every(([k, v]) => labels[k] === v);
+  return installer || labels[PROCESS_KUBELET_LABEL] === 'true';
+}
+
+/** The same test as `isProcessKubeletPod`, as a kwok (gojq) expression yielding a boolean. */
+const PROCESS_KUBELET_JQ =
+  '.metadata.labels | ((.["app.kubernetes.io/name"] == "rancher-istio" and ' +
+  '.["app.kubernetes.io/component"] == "installer") or .["' +
+  PROCESS_KUBELET_LABEL +
+  '"] == "true")';
+
+const notProcessKubeletPod = { key: PROCESS_KUBELET_JQ, operator: 'NotIn', values: ['true'] };
+const notDeleting = { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' };
+const readyNotTrue = {
+  key: '.status.conditions.[] | select( .type == "Ready" ) | .status',
+  operator: 'NotIn',
+  values: ['True'],
+};
+
+const nodeReady = `{{ $now := Now }}
+conditions:
+{{ range NodeConditions }}
+- type: {{ .type | Quote }}
+  status: {{ .status | Quote }}
+  reason: {{ .reason | Quote }}
+  message: {{ .message | Quote }}
+  lastHeartbeatTime: {{ $now | Quote }}
+  lastTransitionTime: {{ $now | Quote }}
+{{ end }}
+addresses:
+- type: InternalIP
+  address: {{ NodeIP | Quote }}
+- type: Hostname
+  address: {{ .metadata.name | Quote }}
+allocatable: {cpu: "32", memory: 128Gi, pods: "110"}
+capacity: {cpu: "32", memory: 128Gi, pods: "110"}
+nodeInfo:
+  architecture: amd64
+  operatingSystem: linux
+  kubeletVersion: ${KUBE_VERSION}
+  containerRuntimeVersion: kwok
+  osImage: kwok
+  kernelVersion: kwok
+phase: Running
+`;
+
+const nodeHeartbeat = `{{ $now := Now }}
+conditions:
+{{ range .status.conditions }}
+- type: {{ .type | Quote }}
+  status: {{ .status | Quote }}
+  reason: {{ .reason | Quote }}
+  message: {{ .message | Quote }}
+  lastHeartbeatTime: {{ $now | Quote }}
+  lastTransitionTime: {{ .lastTransitionTime | Quote }}
+{{ end }}
+`;
+
+const podRunning = `{{ $now := Now }}
+phase: Running
+startTime: {{ $now | Quote }}
+conditions:
+- {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }}}
+{{ range .spec.readinessGates }}
+- {type: {{ .conditionType | Quote }}, status: "True", lastTransitionTime: {{ $now | Quote }}}
+{{ end }}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: true
+  started: true
+  restartCount: 0
+  state: {running: {startedAt: {{ $now | Quote }}}}
+{{ end }}
+initContainerStatuses:
+{{ range .spec.initContainers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: true
+  restartCount: 0
+  state: {terminated: {exitCode: 0, reason: Completed, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }}}}
+{{ end }}
+{{ with NodeIPWith .spec.nodeName }}
+hostIP: {{ . | Quote }}
+hostIPs: [{ip: {{ . | Quote }}}]
+{{ end }}
+{{ with PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+podIP: {{ . | Quote }}
+podIPs: [{ip: {{ . | Quote }}}]
+{{ end }}
+`;
+
+const podSucceeded = `{{ $now := Now }}
+phase: Succeeded
+conditions:
+- {type: Ready, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }}}
+- {type: ContainersReady, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }}}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: false
+  started: false
+  restartCount: 0
+  state: {terminated: {exitCode: 0, reason: Completed, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }}}}
+{{ end }}
+`;
+
+function stage(
+  name: string,
+  kind: 'Node' | 'Pod',
+  matchExpressions: object[],
+  next: object,
+  delayMs?: number,
+) {
+  return {
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind: 'Stage',
+    metadata: { name },
+    spec: {
+      resourceRef: { apiGroup: 'v1', kind },
+      selector: { matchExpressions },
+      ...(delayMs ? { delay: { durationMilliseconds: delayMs } } : {}),
+      next,
+    },
+  };
+}
+
+/** The multi-document kwok configuration file (`kwok -c`); kwok itself ships no default stages. */
+export function kwokConfigYaml(): string {
+  const stages = [
+    stage('rig-node-ready', 'Node', [readyNotTrue], { statusTemplate: nodeReady }),
+    // Leases (--node-lease-duration-seconds) keep nodes alive; this refreshes the conditions now and then too.
+    stage(
+      'rig-node-heartbeat',
+      'Node',
+      [
+        {
+          key: '.status.conditions.[] | select( .type == "Ready" ) | .status',
+          operator: 'In',
+          values: ['True'],
+        },
+      ],
+      { statusTemplate: nodeHeartbeat },
+      30_000,
+    ),
+    stage(
+      'rig-pod-running',
+      'Pod',
+      [
+        notDeleting,
+        { key: '.status.phase', operator: 'In', values: ['Pending'] },
+        readyNotTrue,
+        notProcessKubeletPod,
+      ],
+      { statusTemplate: podRunning },
+    ),
+    stage(
+      'rig-job-pod-succeeded',
+      'Pod',
+      [
+        notDeleting,
+        { key: '.status.phase', operator: 'In', values: ['Running'] },
+        { key: '.metadata.ownerReferences.[].kind', operator: 'In', values: ['Job'] },
+        notProcessKubeletPod,
+      ],
+      { statusTemplate: podSucceeded },
+    ),
+    // Deleting pods (process-kubelet ones included, whose process the rig stops) go away at once: no kubelet
+    // would otherwise ever confirm the graceful deletion.
+    stage('rig-pod-delete', 'Pod', [{ key: '.metadata.deletionTimestamp', operator: 'Exists' }], {
+      delete: true,
+    }),
+  ];
+  return stages.map((s) => stringify(s)).join('---\n');
+}

@@ -1,0 +1,601 @@
+// The "process kubelet": runs the installer's Job pods as real local processes (volumes bind-mounted in a private
+// mount namespace, a real ServiceAccount token), records their output as the pod log and reports their exit status.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isProcessKubeletPod } from './kwok-config.js';
+import { KubeHttp, KubeHttpError, type Json } from './kube-http.js';
+
+const SANDBOX = join(dirname(fileURLToPath(import.meta.url)), 'pod-sandbox.sh');
+
+// Only the fields the process kubelet reads.
+interface KeyToPath {
+  key: string;
+  path: string;
+}
+interface ObjectSource {
+  name: string;
+  items?: KeyToPath[];
+  optional?: boolean;
+}
+interface DownwardItem {
+  path: string;
+  fieldRef?: { fieldPath: string };
+}
+interface ProjectedSource {
+  serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string };
+  configMap?: ObjectSource;
+  secret?: ObjectSource;
+  downwardAPI?: { items?: DownwardItem[] };
+}
+interface Volume {
+  name: string;
+  configMap?: ObjectSource;
+  secret?: ObjectSource & { secretName?: string };
+  projected?: { sources?: ProjectedSource[] };
+  downwardAPI?: { items?: DownwardItem[] };
+  emptyDir?: object;
+}
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    fieldRef?: { fieldPath: string };
+    secretKeyRef?: { name: string; key: string; optional?: boolean };
+    configMapKeyRef?: { name: string; key: string; optional?: boolean };
+  };
+}
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  env?: EnvVar[];
+  envFrom?: { prefix?: string; configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
+  terminationMessagePolicy?: string;
+}
+export interface Pod {
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+  };
+  spec: {
+    nodeName?: string;
+    serviceAccountName?: string;
+    containers: Container[];
+    initContainers?: Container[];
+    volumes?: Volume[];
+  };
+  status?: { phase?: string; hostIP?: string };
+}
+
+export interface ProcessKubeletOptions {
+  /** Admin client of the rig's apiserver (reads pods, ConfigMaps, Secrets; requests tokens; writes pod status). */
+  kube: KubeHttp;
+  /** Host and port pods see as KUBERNETES_SERVICE_HOST/PORT. */
+  apiHost: string;
+  apiPort: number;
+  /** Where pod volumes and logs are written. */
+  workDir: string;
+  /** The container image as the rig reproduces it: PATH entries and environment (pod env wins). */
+  imagePath: string[];
+  imageEnv: Record<string, string>;
+  /** How often pods are listed; polling keeps the kubelet immune to dropped watches and apiserver restarts. */
+  pollMs?: number;
+  log?: (line: string) => void;
+}
+
+class PodFailure extends Error {}
+/** A referenced ConfigMap or Secret that does not exist (yet): a kubelet keeps the pod waiting, so do we. */
+class MissingObject extends PodFailure {}
+
+/** How long a pod waits for the ConfigMaps and Secrets it mounts, like a kubelet's ContainerCreating. */
+const VOLUME_WAIT_MS = 60_000;
+
+interface Running {
+  pod: Pod;
+  children: Set<ChildProcess>;
+  stopping: boolean;
+}
+
+export class ProcessKubelet {
+  private readonly running = new Map<string, Running>();
+  private readonly seen = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: ProcessKubeletOptions) {
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), this.opts.pollMs ?? 500);
+  }
+
+  /** Stops polling and kills every pod process still running. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([...this.running.values()].map((r) => this.kill(r)));
+  }
+
+  /** The combined stdout/stderr of a pod's container, as far as it has run (empty if it never ran). */
+  logs(namespace: string, pod: string, container?: string): string {
+    const file = this.logPath(namespace, pod, container);
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  logPath(namespace: string, pod: string, container?: string): string {
+    return join(this.opts.workDir, 'logs', `${namespace}_${pod}${container ? `_${container}` : ''}.log`);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const list = await this.opts.kube.get<{ items: Pod[] }>('/api/v1/pods');
+      const present = new Set<string>();
+      for (const pod of list.items) {
+        if (!isProcessKubeletPod(pod.metadata.labels)) continue;
+        present.add(pod.metadata.uid);
+        const run = this.running.get(pod.metadata.uid);
+        if (run && pod.metadata.deletionTimestamp) void this.kill(run);
+        if (run || this.seen.has(pod.metadata.uid)) continue;
+        if (!pod.spec.nodeName || pod.metadata.deletionTimestamp) continue;
+        if (pod.status?.phase && pod.status.phase !== 'Pending') continue;
+        this.seen.add(pod.metadata.uid);
+        void this.runPod(pod);
+      }
+      for (const run of this.running.values()) if (!present.has(run.pod.metadata.uid)) void this.kill(run);
+    } catch (err) {
+      this.log(`process-kubelet: listing pods failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async kill(run: Running): Promise<void> {
+    if (run.stopping) return;
+    run.stopping = true;
+    const exits = [...run.children].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          signalGroup(child, 'SIGTERM');
+          setTimeout(() => signalGroup(child, 'SIGKILL'), 5_000).unref();
+        }),
+    );
+    await Promise.all(exits);
+  }
+
+  private async runPod(pod: Pod): Promise<void> {
+    const { namespace, name, uid } = pod.metadata;
+    const run: Running = { pod, children: new Set(), stopping: false };
+    this.running.set(uid, run);
+    const podDir = join(this.opts.workDir, 'pods', uid);
+    const startedAt = new Date().toISOString();
+    this.log(`process-kubelet: running pod ${namespace}/${name}`);
+    let exitCode = 1;
+    let failed: Container | undefined;
+    let message = '';
+    try {
+      const volumes = await this.volumesWhenAvailable(pod, podDir);
+      await this.setStatus(pod, runningStatus(pod, startedAt));
+      for (const container of pod.spec.initContainers ?? []) {
+        exitCode = await this.runContainer(run, container, volumes, podDir);
+        if (exitCode !== 0) {
+          failed = container;
+          break;
+        }
+      }
+      if (!failed) {
+        const codes = await Promise.all(
+          pod.spec.containers.map((c) =>
+            this.runContainer(run, c, volumes, podDir).then((code) => ({ c, code })),
+          ),
+        );
+        const bad = codes.find((r) => r.code !== 0);
+        exitCode = bad ? bad.code : 0;
+        failed = bad?.c;
+      }
+      if (failed && failed.terminationMessagePolicy === 'FallbackToLogsOnError') {
+        message = this.logs(namespace, name).split('\n').slice(-80).join('\n');
+      }
+    } catch (err) {
+      message = err instanceof Error ? err.message : String(err);
+      failed = pod.spec.containers[0];
+      exitCode = 128;
+      this.appendLog(pod, `process-kubelet: cannot start pod: ${message}\n`);
+    }
+    this.running.delete(uid);
+    this.log(`process-kubelet: pod ${namespace}/${name} exited ${exitCode}`);
+    if (run.stopping) return;
+    await this.setStatus(pod, finishedStatus(pod, startedAt, exitCode, failed?.name, message)).catch((err) =>
+      this.log(`process-kubelet: status of ${namespace}/${name}: ${String(err)}`),
+    );
+  }
+
+  private appendLog(pod: Pod, text: string): void {
+    const file = this.logPath(pod.metadata.namespace, pod.metadata.name);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text, { flag: 'a' });
+  }
+
+  private runContainer(
+    run: Running,
+    c: Container,
+    volumes: Map<string, string>,
+    podDir: string,
+  ): Promise<number> {
+    const pod = run.pod;
+    return (async () => {
+      const env = await this.containerEnv(pod, c);
+      const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a) => expandVars(a, env));
+      if (argv.length === 0) {
+        throw new PodFailure(
+          `container ${c.name} has no command: the rig cannot know image ${c.image}'s entrypoint`,
+        );
+      }
+      const mountsFile = join(podDir, `${c.name}.mounts`);
+      const lines = (c.volumeMounts ?? []).map((m) => {
+        const src = volumes.get(m.name);
+        if (!src) throw new PodFailure(`container ${c.name} mounts unknown volume ${m.name}`);
+        return [m.subPath ? join(src, m.subPath) : src, m.mountPath, m.readOnly ? 'ro' : 'rw'].join('\t');
+      });
+      writeFileSync(mountsFile, lines.join('\n') + '\n');
+      const workdir = c.workingDir ?? join(podDir, 'workdir');
+      mkdirSync(workdir, { recursive: true });
+      const logFile = this.logPath(pod.metadata.namespace, pod.metadata.name);
+      mkdirSync(dirname(logFile), { recursive: true });
+      const out = createWriteStream(logFile, { flags: 'a' });
+      const child = spawn(
+        'unshare',
+        ['--mount', '--propagation', 'private', '--', 'bash', SANDBOX, mountsFile, workdir, '--', ...argv],
+        { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      );
+      run.children.add(child);
+      child.stdout?.pipe(out, { end: false });
+      child.stderr?.pipe(out, { end: false });
+      return await new Promise<number>((resolve) => {
+        child.on('error', (err) => {
+          out.end(`process-kubelet: ${err.message}\n`);
+          resolve(127);
+        });
+        child.on('close', (code, signal) => {
+          run.children.delete(child);
+          out.end();
+          resolve(code ?? (signal ? 128 + signalNumber(signal) : 1));
+        });
+      });
+    })();
+  }
+
+  /** Image env, then the API address a kubelet injects, then the container's own env (which wins). */
+  private async containerEnv(pod: Pod, c: Container): Promise<Record<string, string>> {
+    const { imageEnv, imagePath, apiHost, apiPort } = this.opts;
+    const env: Record<string, string> = {
+      PATH: [
+        ...imagePath,
+        '/usr/local/sbin',
+        '/usr/local/bin',
+        '/usr/sbin',
+        '/usr/bin',
+        '/sbin',
+        '/bin',
+      ].join(':'),
+      HOME: '/root',
+      HOSTNAME: pod.metadata.name,
+      ...imageEnv,
+      KUBERNETES_SERVICE_HOST: apiHost,
+      KUBERNETES_SERVICE_PORT: String(apiPort),
+      KUBERNETES_SERVICE_PORT_HTTPS: String(apiPort),
+      KUBERNETES_PORT: `tcp://${apiHost}:${apiPort}`,
+      KUBERNETES_PORT_443_TCP: `tcp://${apiHost}:${apiPort}`,
+    };
+    const ns = pod.metadata.namespace;
+    for (const from of c.envFrom ?? []) {
+      const ref = from.configMapRef ?? from.secretRef;
+      if (!ref) continue;
+      const data = from.configMapRef
+        ? await this.configMapData(ns, ref.name, false)
+        : await this.secretData(ns, ref.name, false);
+      for (const [k, v] of Object.entries(data ?? {})) env[`${from.prefix ?? ''}${k}`] = v.toString('utf8');
+    }
+    for (const e of c.env ?? []) {
+      const value = await this.envValue(pod, e, env);
+      if (value !== undefined) env[e.name] = value;
+    }
+    return env;
+  }
+
+  private async envValue(pod: Pod, e: EnvVar, env: Record<string, string>): Promise<string | undefined> {
+    if (e.value !== undefined) return expandVars(e.value, env);
+    const from = e.valueFrom;
+    if (from?.fieldRef) return fieldValue(pod, from.fieldRef.fieldPath);
+    const ns = pod.metadata.namespace;
+    const keyRef = from?.secretKeyRef ?? from?.configMapKeyRef;
+    if (keyRef) {
+      const data = from?.secretKeyRef
+        ? await this.secretData(ns, keyRef.name, keyRef.optional ?? false)
+        : await this.configMapData(ns, keyRef.name, keyRef.optional ?? false);
+      const v = data?.[keyRef.key];
+      if (v === undefined && !keyRef.optional)
+        throw new PodFailure(`env ${e.name}: key ${keyRef.key} not found`);
+      return v?.toString('utf8');
+    }
+    return '';
+  }
+
+  private async configMapData(ns: string, name: string, optional: boolean) {
+    const cm = await this.getOptional(
+      `/api/v1/namespaces/${ns}/configmaps/${name}`,
+      optional,
+      `ConfigMap ${name}`,
+    );
+    if (!cm) return undefined;
+    const out: Record<string, Buffer> = {};
+    for (const [k, v] of Object.entries((cm.data ?? {}) as Record<string, string>))
+      out[k] = Buffer.from(v, 'utf8');
+    for (const [k, v] of Object.entries((cm.binaryData ?? {}) as Record<string, string>))
+      out[k] = Buffer.from(v, 'base64');
+    return out;
+  }
+
+  private async secretData(ns: string, name: string, optional: boolean) {
+    const s = await this.getOptional(`/api/v1/namespaces/${ns}/secrets/${name}`, optional, `Secret ${name}`);
+    if (!s) return undefined;
+    const out: Record<string, Buffer> = {};
+    for (const [k, v] of Object.entries((s.data ?? {}) as Record<string, string>))
+      out[k] = Buffer.from(v, 'base64');
+    return out;
+  }
+
+  private async getOptional(path: string, optional: boolean, what: string): Promise<Json | undefined> {
+    try {
+      return await this.opts.kube.get(path);
+    } catch (err) {
+      if (err instanceof KubeHttpError && err.status === 404) {
+        if (optional) return undefined;
+        throw new MissingObject(`${what} not found`);
+      }
+      throw err;
+    }
+  }
+
+  private async volumesWhenAvailable(pod: Pod, podDir: string): Promise<Map<string, string>> {
+    const deadline = Date.now() + VOLUME_WAIT_MS;
+    for (;;) {
+      try {
+        return await this.materializeVolumes(pod, podDir);
+      } catch (err) {
+        if (!(err instanceof MissingObject) || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  }
+
+  /** Writes every volume's files under the pod dir; returns volume name -> host directory. */
+  private async materializeVolumes(pod: Pod, podDir: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const ns = pod.metadata.namespace;
+    for (const v of pod.spec.volumes ?? []) {
+      const dir = join(podDir, 'volumes', v.name);
+      mkdirSync(dir, { recursive: true });
+      out.set(v.name, dir);
+      const files: Record<string, Buffer> = {};
+      if (v.emptyDir) continue;
+      if (v.configMap) {
+        Object.assign(
+          files,
+          select(await this.configMapData(ns, v.configMap.name, !!v.configMap.optional), v.configMap),
+        );
+      } else if (v.secret) {
+        const name = v.secret.secretName ?? v.secret.name;
+        Object.assign(files, select(await this.secretData(ns, name, !!v.secret.optional), v.secret));
+      } else if (v.downwardAPI) {
+        Object.assign(files, downward(pod, v.downwardAPI.items));
+      } else if (v.projected) {
+        for (const s of v.projected.sources ?? []) {
+          if (s.serviceAccountToken) {
+            files[s.serviceAccountToken.path] = Buffer.from(await this.token(pod, s.serviceAccountToken));
+          } else if (s.configMap) {
+            Object.assign(
+              files,
+              select(await this.configMapData(ns, s.configMap.name, !!s.configMap.optional), s.configMap),
+            );
+          } else if (s.secret) {
+            Object.assign(
+              files,
+              select(await this.secretData(ns, s.secret.name, !!s.secret.optional), s.secret),
+            );
+          } else if (s.downwardAPI) {
+            Object.assign(files, downward(pod, s.downwardAPI.items));
+          }
+        }
+      } else {
+        throw new PodFailure(
+          `volume ${v.name}: only configMap, secret, projected, downwardAPI and emptyDir run here`,
+        );
+      }
+      for (const [path, data] of Object.entries(files)) {
+        mkdirSync(dirname(join(dir, path)), { recursive: true });
+        writeFileSync(join(dir, path), data, { mode: 0o644 });
+      }
+    }
+    return out;
+  }
+
+  /** A bound token from the TokenRequest API, exactly what a kubelet would project: RBAC then judges the pod. */
+  private async token(pod: Pod, src: { audience?: string; expirationSeconds?: number }): Promise<string> {
+    const sa = pod.spec.serviceAccountName ?? 'default';
+    const res = await this.opts.kube.post<{ status: { token: string } }>(
+      `/api/v1/namespaces/${pod.metadata.namespace}/serviceaccounts/${sa}/token`,
+      {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: {
+          audiences: src.audience ? [src.audience] : [],
+          expirationSeconds: src.expirationSeconds ?? 3607,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid },
+        },
+      },
+    );
+    return res.status.token;
+  }
+
+  private async setStatus(pod: Pod, status: Json): Promise<void> {
+    const { namespace, name } = pod.metadata;
+    await this.opts.kube.mergePatch(`/api/v1/namespaces/${namespace}/pods/${name}/status`, { status });
+  }
+}
+
+function select(data: Record<string, Buffer> | undefined, src: ObjectSource): Record<string, Buffer> {
+  if (!data) return {};
+  if (!src.items) return data;
+  const out: Record<string, Buffer> = {};
+  for (const item of src.items) {
+    const v = data[item.key];
+    if (v === undefined) {
+      if (src.optional) continue;
+      throw new PodFailure(`${src.name}: key ${item.key} not found`);
+    }
+    out[item.path] = v;
+  }
+  return out;
+}
+
+function downward(pod: Pod, items: DownwardItem[] | undefined): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const item of items ?? []) {
+    if (item.fieldRef) out[item.path] = Buffer.from(fieldValue(pod, item.fieldRef.fieldPath));
+  }
+  return out;
+}
+
+function fieldValue(pod: Pod, path: string): string {
+  const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
+  if (m) return (m[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[m[2] ?? ''] ?? '';
+  switch (path) {
+    case 'metadata.name':
+      return pod.metadata.name;
+    case 'metadata.namespace':
+      return pod.metadata.namespace;
+    case 'metadata.uid':
+      return pod.metadata.uid;
+    case 'metadata.labels':
+      return kvLines(pod.metadata.labels);
+    case 'metadata.annotations':
+      return kvLines(pod.metadata.annotations);
+    case 'spec.nodeName':
+      return pod.spec.nodeName ?? '';
+    case 'spec.serviceAccountName':
+      return pod.spec.serviceAccountName ?? 'default';
+    case 'status.hostIP':
+    case 'status.podIP':
+      return '127.0.0.1';
+    default:
+      throw new PodFailure(`fieldRef ${path} is not supported by the process kubelet`);
+  }
+}
+
+const kvLines = (m: Record<string, string> | undefined): string =>
+  Object.entries(m ?? {})
+    .map(([k, v]) => `${k}="${v}"`)
+    .join('\n');
+
+/** Kubernetes' $(VAR) expansion in command, args and env values; $$ escapes, unknown names stay as written. */
+export function expandVars(s: string, env: Record<string, string>): string {
+  return s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (whole, name: string | undefined) => {
+    if (whole === '$$') return '$';
+    return name !== undefined && env[name] !== undefined ? env[name] : whole;
+  });
+}
+
+function runningStatus(pod: Pod, startedAt: string): Json {
+  const t = startedAt;
+  return {
+    phase: 'Running',
+    startTime: t,
+    conditions: [
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: t },
+      { type: 'Initialized', status: 'True', lastTransitionTime: t },
+      { type: 'Ready', status: 'True', lastTransitionTime: t },
+      { type: 'ContainersReady', status: 'True', lastTransitionTime: t },
+    ],
+    containerStatuses: pod.spec.containers.map((c) => ({
+      name: c.name,
+      image: c.image,
+      imageID: '',
+      ready: true,
+      started: true,
+      restartCount: 0,
+      state: { running: { startedAt: t } },
+    })),
+  };
+}
+
+function finishedStatus(
+  pod: Pod,
+  startedAt: string,
+  exitCode: number,
+  failed: string | undefined,
+  msg: string,
+): Json {
+  const t = new Date().toISOString();
+  const ok = exitCode === 0;
+  const reason = ok ? 'PodCompleted' : 'PodFailed';
+  return {
+    phase: ok ? 'Succeeded' : 'Failed',
+    conditions: [
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: startedAt },
+      { type: 'Initialized', status: 'True', lastTransitionTime: startedAt },
+      { type: 'Ready', status: 'False', reason, lastTransitionTime: t },
+      { type: 'ContainersReady', status: 'False', reason, lastTransitionTime: t },
+    ],
+    containerStatuses: pod.spec.containers.map((c) => {
+      const code = c.name === failed ? exitCode : 0;
+      return {
+        name: c.name,
+        image: c.image,
+        imageID: '',
+        ready: false,
+        started: false,
+        restartCount: 0,
+        state: {
+          terminated: {
+            exitCode: code,
+            reason: code === 0 ? 'Completed' : 'Error',
+            ...(code !== 0 && msg ? { message: msg } : {}),
+            startedAt,
+            finishedAt: t,
+          },
+        },
+      };
+    }),
+  };
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    // The sandbox is a process-group leader (detached), so its whole tree gets the signal.
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+const signalNumber = (s: NodeJS.Signals): number => SIGNALS[s] ?? 1;

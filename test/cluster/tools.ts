@@ -1,0 +1,390 @@
+// Pinned test tools (istioctl x2, helm v3/v4, kube control plane, kubectl, kwok, etcd): where each lives in the
+// cache outside the repo, and how `npm run tools` builds a missing one from the Go module proxy.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
+
+/**
+ * Istio minors the rig carries, older first. The Go module proxy reachable here serves only a few istio.io/istio
+ * commits, none of them the exact tag of every patch release, so each entry names the commit it is built from.
+ */
+export const ISTIO_BUILDS = [
+  {
+    // A release-1.30 commit of 2026-08-26, the day before the 1.30.4 tag (4220640); the newest 1.30 commit the
+    // proxy serves. Labelled 1.30.4 because that is the release it became.
+    version: '1.30.4',
+    module: 'v0.0.0-20260826214018-9739e10eb9d7',
+  },
+  {
+    // Exactly the 1.31.0 tag (eed52eb, also 1.31.0-rc.4).
+    version: '1.31.0',
+    module: 'v0.0.0-20260827124520-eed52ebb66ad',
+  },
+] as const;
+
+export type IstioVersion = (typeof ISTIO_BUILDS)[number]['version'];
+export const ISTIO_VERSIONS: readonly IstioVersion[] = ISTIO_BUILDS.map((b) => b.version);
+/** The hub release builds of 1.30+ compile in (1.30 moved the default registry off docker.io). */
+export const ISTIO_HUB = 'registry.istio.io/release';
+
+/**
+ * The exact istio.io/api, client-go and go-control-plane pseudo-versions that istio's go.mod asks for are not on
+ * the proxy; the nearest versions it serves are pinned instead (API additions only, checked by compiling).
+ */
+const ISTIO_DEPENDENCY_PINS: Record<string, string> = {
+  'istio.io/api': 'v1.31.1',
+  'istio.io/client-go': 'v1.31.1',
+  'github.com/envoyproxy/go-control-plane/envoy': 'v1.37.1-0.20260729145720-a2d8c7492908',
+  'github.com/envoyproxy/go-control-plane/contrib': 'v1.36.1-0.20260729145720-a2d8c7492908',
+};
+
+/** Kubernetes minor both Istio minors support (1.30: 1.32–1.36; 1.31: 1.33–1.37). */
+export const KUBE_VERSION = 'v1.36.3';
+export const HELM3_VERSION = 'v3.22.0';
+export const HELM4_VERSION = 'v4.3.1';
+export const KWOK_VERSION = 'v0.8.0';
+export const ETCD_VERSION = 'v3.6.8';
+
+export type KubeBinary = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl';
+const KUBE_BINARIES: readonly KubeBinary[] = [
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+];
+
+export interface ToolPaths {
+  istioctl: Record<IstioVersion, string>;
+  helm3: string;
+  helm4: string;
+  kubeApiserver: string;
+  kubeControllerManager: string;
+  kubeScheduler: string;
+  kubectl: string;
+  kwok: string;
+  etcd: string;
+}
+
+/** Root of the tool cache; one `<tool>/<version>/<binary>` directory per tool. */
+export function toolsDir(): string {
+  return process.env.RANCHER_ISTIO_TOOLS ?? join(homedir(), '.cache', 'rancher-istio', 'tools');
+}
+
+/** Absolute paths of every pinned tool (whether built yet or not; see `missingTools`). */
+export function toolPaths(root: string = toolsDir()): ToolPaths {
+  const at = (tool: string, version: string, binary = tool): string => join(root, tool, version, binary);
+  const istioctl = Object.fromEntries(ISTIO_VERSIONS.map((v) => [v, at('istioctl', v)])) as Record<
+    IstioVersion,
+    string
+  >;
+  return {
+    istioctl,
+    helm3: at('helm', HELM3_VERSION, 'helm'),
+    helm4: at('helm', HELM4_VERSION, 'helm'),
+    kubeApiserver: at('kube-apiserver', KUBE_VERSION),
+    kubeControllerManager: at('kube-controller-manager', KUBE_VERSION),
+    kubeScheduler: at('kube-scheduler', KUBE_VERSION),
+    kubectl: at('kubectl', KUBE_VERSION),
+    kwok: at('kwok', KWOK_VERSION),
+    etcd: at('etcd', ETCD_VERSION),
+  };
+}
+
+/** Paths of pinned tools not yet in the cache. */
+export function missingTools(root: string = toolsDir()): string[] {
+  const p = toolPaths(root);
+  const all = [
+    ...Object.values(p.istioctl),
+    p.helm3,
+    p.helm4,
+    p.kubeApiserver,
+    p.kubeControllerManager,
+    p.kubeScheduler,
+    p.kubectl,
+    p.kwok,
+    p.etcd,
+  ];
+  return all.filter((f) => !existsSync(f));
+}
+
+export class ToolBuildError extends Error {
+  constructor(
+    readonly tool: string,
+    readonly reason: string,
+  ) {
+    super(`${tool}: ${reason}`);
+    this.name = 'ToolBuildError';
+  }
+}
+
+/** One cache entry: `<root>/<tool>/<version>/<binary>`, produced by `build(outDir)` writing `<outDir>/<binary>`. */
+interface ToolSpec {
+  label: string;
+  tool: string;
+  version: string;
+  binary: string;
+  build: (outDir: string) => Promise<void>;
+}
+
+type Log = (line: string) => void;
+
+/** Go's own cgo-free, path-free release settings; `nice` because builds share two cores with people working. */
+async function go(args: string[], cwd: string, extraEnv: Record<string, string> = {}): Promise<string> {
+  const r = await execa('nice', ['-n', '10', 'go', ...args], {
+    cwd,
+    env: { CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-buildvcs=false', ...extraEnv },
+    reject: false,
+    all: true,
+  });
+  if (r.exitCode !== 0) {
+    const tail = (r.all ?? '').split('\n').slice(-25).join('\n');
+    throw new Error(`go ${args.join(' ')} failed (exit ${r.exitCode}):\n${tail}`);
+  }
+  return r.stdout;
+}
+
+/** The go.mod of a module version, read from the module cache after downloading it. */
+async function moduleGoMod(modulePath: string, version: string, cwd: string): Promise<string> {
+  const out = await go(['mod', 'download', '-json', `${modulePath}@${version}`], cwd, {
+    GOFLAGS: '-mod=mod',
+  });
+  const info = JSON.parse(out) as { GoMod?: string; Error?: string };
+  if (info.Error || !info.GoMod)
+    throw new Error(`cannot download ${modulePath}@${version}: ${info.Error ?? '?'}`);
+  return readFileSync(info.GoMod, 'utf8');
+}
+
+/**
+ * Builds `pkg` inside a throwaway wrapper module that requires `require` and applies `replace`; the wrapper is
+ * what lets modules whose own go.mod has `replace` (kubernetes, etcd) or unreachable pins (istio) build.
+ */
+async function buildInWrapper(opts: {
+  require: Record<string, string>;
+  replace?: Record<string, string>;
+  pkg: string;
+  out: string;
+  ldflags: string[];
+}): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'rancher-istio-gobuild-'));
+  try {
+    const req = Object.entries(opts.require).map(([m, v]) => `\t${m} ${v}`);
+    const rep = Object.entries(opts.replace ?? {}).map(([m, v]) => `\t${m} => ${m} ${v}`);
+    const goMod = [
+      'module rancher-istio.test/toolbuild',
+      '',
+      'go 1.26.0',
+      '',
+      'require (',
+      ...req,
+      ')',
+      ...(rep.length ? ['', 'replace (', ...rep, ')'] : []),
+      '',
+    ].join('\n');
+    writeFileSync(join(dir, 'go.mod'), goMod);
+    const mainVersion = Object.values(opts.require)[0] ?? '';
+    // `go get pkg@version` resolves the package's imports and records their checksums in go.sum.
+    const modulePathOfPkg = Object.keys(opts.require).find(
+      (m) => opts.pkg === m || opts.pkg.startsWith(`${m}/`),
+    );
+    const getArg = modulePathOfPkg
+      ? `${opts.pkg}@${opts.require[modulePathOfPkg]}`
+      : `${opts.pkg}@${mainVersion}`;
+    await go(['get', getArg], dir);
+    await go(['build', '-trimpath', '-ldflags', opts.ldflags.join(' '), '-o', opts.out, opts.pkg], dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `go install module/pkg@version` into `outDir`: for modules whose go.mod has no `replace`. */
+async function goInstall(pkg: string, version: string, outDir: string, ldflags: string[]): Promise<void> {
+  await go(['install', '-trimpath', '-ldflags', ldflags.join(' '), `${pkg}@${version}`], tmpdir(), {
+    GOBIN: outDir,
+  });
+}
+
+const goArch = (): string => ({ x64: 'amd64', arm64: 'arm64' })[process.arch as string] ?? process.arch;
+
+function istioctlSpec(build: (typeof ISTIO_BUILDS)[number]): ToolSpec {
+  const commit = build.module.split('-').at(-1) ?? '';
+  const v = 'istio.io/istio/pkg/version';
+  return {
+    label: `istioctl ${build.version}`,
+    tool: 'istioctl',
+    version: build.version,
+    binary: 'istioctl',
+    build: (outDir) =>
+      buildInWrapper({
+        require: { 'istio.io/istio': build.module },
+        replace: ISTIO_DEPENDENCY_PINS,
+        pkg: 'istio.io/istio/istioctl/cmd/istioctl',
+        out: join(outDir, 'istioctl'),
+        ldflags: [
+          '-s',
+          '-w',
+          `-X ${v}.buildVersion=${build.version}`,
+          `-X ${v}.buildGitRevision=${commit}`,
+          `-X ${v}.buildStatus=Clean`,
+          `-X ${v}.buildTag=${build.version}`,
+          `-X ${v}.buildHub=${ISTIO_HUB}`,
+          `-X ${v}.buildOS=linux`,
+          `-X ${v}.buildArch=${goArch()}`,
+        ],
+      }),
+  };
+}
+
+function helmSpec(major: 3 | 4, version: string): ToolSpec {
+  const mod = `helm.sh/helm/v${major}`;
+  return {
+    label: `helm ${version}`,
+    tool: 'helm',
+    version,
+    binary: 'helm',
+    build: async (outDir) => {
+      const ldflags = [
+        '-s',
+        '-w',
+        `-X ${mod}/internal/version.version=${version}`,
+        `-X ${mod}/internal/version.metadata=`,
+        `-X ${mod}/internal/version.gitTreeState=clean`,
+      ];
+      if (major === 3) {
+        // helm 3's Makefile derives the Kubernetes version it assumes (Capabilities.KubeVersion) from client-go.
+        const goMod = await moduleGoMod(mod, version, tmpdir());
+        const m = /k8s\.io\/client-go v0\.(\d+)\./.exec(goMod);
+        if (!m) throw new Error('no k8s.io/client-go requirement in helm go.mod');
+        for (const pkg of ['pkg/lint/rules', 'pkg/chartutil']) {
+          ldflags.push(`-X ${mod}/${pkg}.k8sVersionMajor=1`, `-X ${mod}/${pkg}.k8sVersionMinor=${m[1]}`);
+        }
+      }
+      await goInstall(`${mod}/cmd/helm`, version, outDir, ldflags);
+    },
+  };
+}
+
+/** Replace every staging module kubernetes requires (v0.0.0 => ./staging/...) by its published v0.X.Y. */
+async function kubeStagingPins(): Promise<Record<string, string>> {
+  const goMod = await moduleGoMod('k8s.io/kubernetes', KUBE_VERSION, tmpdir());
+  const staging = [...goMod.matchAll(/^\s*(k8s\.io\/[\w.-]+) => \.\/staging\//gm)].map((m) => m[1] ?? '');
+  const required = new Set([...goMod.matchAll(/^\s*(k8s\.io\/[\w.-]+) v0\.0\.0\b/gm)].map((m) => m[1] ?? ''));
+  const published = KUBE_VERSION.replace(/^v1\./, 'v0.');
+  return Object.fromEntries(staging.filter((m) => required.has(m)).map((m) => [m, published]));
+}
+
+function kubeSpec(binary: KubeBinary): ToolSpec {
+  const [major, minor] = KUBE_VERSION.replace(/^v/, '').split('.');
+  return {
+    label: `${binary} ${KUBE_VERSION}`,
+    tool: binary,
+    version: KUBE_VERSION,
+    binary,
+    build: async (outDir) => {
+      // The ldflags kubernetes' hack/lib/version.sh sets, so the server reports its real version.
+      const ldflags = ['-s', '-w'];
+      for (const pkg of ['k8s.io/client-go/pkg/version', 'k8s.io/component-base/version']) {
+        ldflags.push(
+          `-X ${pkg}.gitVersion=${KUBE_VERSION}`,
+          `-X ${pkg}.gitMajor=${major}`,
+          `-X ${pkg}.gitMinor=${minor}`,
+          `-X ${pkg}.gitTreeState=clean`,
+          `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`,
+        );
+      }
+      await buildInWrapper({
+        require: { 'k8s.io/kubernetes': KUBE_VERSION },
+        replace: await kubeStagingPins(),
+        pkg: `k8s.io/kubernetes/cmd/${binary}`,
+        out: join(outDir, binary),
+        ldflags,
+      });
+    },
+  };
+}
+
+/** Every pinned tool, cheapest first so a quick run reports the common failures early. */
+export function toolSpecs(): ToolSpec[] {
+  return [
+    {
+      label: `kwok ${KWOK_VERSION}`,
+      tool: 'kwok',
+      version: KWOK_VERSION,
+      binary: 'kwok',
+      build: (outDir) =>
+        goInstall('sigs.k8s.io/kwok/cmd/kwok', KWOK_VERSION, outDir, [
+          '-s',
+          '-w',
+          `-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}`,
+          `-X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBE_VERSION}`,
+        ]),
+    },
+    {
+      label: `etcd ${ETCD_VERSION}`,
+      tool: 'etcd',
+      version: ETCD_VERSION,
+      binary: 'etcd',
+      // etcd's server module has `replace` lines for its sibling modules; as a dependency they are ignored.
+      build: (outDir) =>
+        buildInWrapper({
+          require: { 'go.etcd.io/etcd/server/v3': ETCD_VERSION },
+          pkg: 'go.etcd.io/etcd/server/v3',
+          out: join(outDir, 'etcd'),
+          ldflags: ['-s', '-w'],
+        }),
+    },
+    helmSpec(3, HELM3_VERSION),
+    helmSpec(4, HELM4_VERSION),
+    ...KUBE_BINARIES.map(kubeSpec),
+    ...ISTIO_BUILDS.map(istioctlSpec),
+  ];
+}
+
+/** Builds every missing tool into a temp dir beside its final place, then renames it in, so half tools never count. */
+export async function buildTools(
+  root: string = toolsDir(),
+  log: Log = (l) => process.stderr.write(`${l}\n`),
+) {
+  const failures: ToolBuildError[] = [];
+  for (const spec of toolSpecs()) {
+    const finalDir = join(root, spec.tool, spec.version);
+    if (existsSync(join(finalDir, spec.binary))) {
+      log(`tools: ${spec.label}: cached`);
+      continue;
+    }
+    mkdirSync(join(root, spec.tool), { recursive: true });
+    const tmp = mkdtempSync(join(root, spec.tool, `.${spec.version}.partial-`));
+    const started = Date.now();
+    log(`tools: ${spec.label}: building…`);
+    try {
+      await spec.build(tmp);
+      if (!existsSync(join(tmp, spec.binary))) throw new Error(`the build produced no ${spec.binary}`);
+      rmSync(finalDir, { recursive: true, force: true });
+      renameSync(tmp, finalDir);
+      log(`tools: ${spec.label}: built in ${Math.round((Date.now() - started) / 1000)}s`);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      const cause = err instanceof Error ? err.message : String(err);
+      failures.push(new ToolBuildError(spec.label, cause));
+      log(`tools: ${spec.label}: FAILED\n${cause}`);
+    }
+  }
+  if (failures.length > 0) {
+    throw new Error(`tools failed to build:\n${failures.map((f) => `  ${f.tool}`).join('\n')}`);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const started = Date.now();
+  buildTools()
+    .then(() => {
+      process.stderr.write(
+        `tools: all present in ${toolsDir()} (${Math.round((Date.now() - started) / 1000)}s)\n`,
+      );
+    })
+    .catch((err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    });
+}
