@@ -3,7 +3,9 @@
 import { z } from 'zod';
 
 /** The Istio version installed when `tag` is not set: the newest istioctl bundled in the installer image. */
-export const DEFAULT_ISTIO_TAG = '1.29.1';
+export const DEFAULT_ISTIO_TAG = '1.31.0';
+/** Where Istio publishes release images since 1.30 (before: docker.io/istio). */
+export const DEFAULT_ISTIO_HUB = 'registry.istio.io/release';
 
 export const PROFILES = [
   'ambient',
@@ -34,7 +36,7 @@ export const TAG_PATTERN = /^\w[\w.-]{0,127}$/;
 export const hub = z
   .string()
   .regex(HUB_PATTERN, 'must be an image registry and path such as "docker.io/istio"');
-export const tag = z.string().regex(TAG_PATTERN, 'must be a valid image tag such as "1.29.1"');
+export const tag = z.string().regex(TAG_PATTERN, 'must be a valid image tag such as "1.31.0"');
 
 /** An object section whose keys all have defaults, so an absent section means "all defaults". */
 function section<T extends z.core.$ZodLooseShape>(shape: T, description: string) {
@@ -374,7 +376,7 @@ export const valuesSchema = z
       )
       .default('')
       .describe(
-        'Registry and path of images not set one by one (ztunnel, ...); default `<systemDefaultRegistry or docker.io>/istio`.',
+        'Registry and path of the Istio images; default `<systemDefaultRegistry>/istio` when a registry is set, else `registry.istio.io/release`.',
       ),
     meshConfig: freeMap('MeshConfig merged into `spec.meshConfig` (over what `dns` and `tracing` set).'),
     values: freeMap('Merged into IstioOperator `spec.values` (over what the other keys set).'),

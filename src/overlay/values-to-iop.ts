@@ -1,7 +1,7 @@
 // Maps chart values to the base IstioOperator, reproducing Rancher's template and adding our keys.
 import { isObject, pruneEmptyMaps, type Json, type JsonObject } from './json.js';
 import { mergeDocuments, istioOperatorListKeys } from './merge.js';
-import type { Values } from './values-schema.js';
+import { DEFAULT_ISTIO_HUB, type Values } from './values-schema.js';
 
 export const ISTIO_OPERATOR_API_VERSION = 'install.istio.io/v1alpha1';
 export const ISTIO_OPERATOR_KIND = 'IstioOperator';
@@ -74,7 +74,7 @@ function pinnedImage(
 /** The IstioOperator these values describe, before any overlay. Pure. */
 export function valuesToIstioOperator(values: Values, namespace: string = DEFAULT_NAMESPACE): JsonObject {
   const registry = values.global.cattle.systemDefaultRegistry;
-  const hub = values.hub || `${registry ? registry.replace(/\/+$/, '') : 'docker.io'}/istio`;
+  const hub = values.hub || (registry ? `${registry.replace(/\/+$/, '')}/istio` : DEFAULT_ISTIO_HUB);
   const image = (repository: string, tag: string, defaultRepository: string): JsonObject =>
     pinnedImage(registry, repository, tag, defaultRepository, values.tag);
   const placement = {
