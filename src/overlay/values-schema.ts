@@ -176,6 +176,20 @@ export const valuesSchema = z
           },
           'Proxy environment of the installer Jobs.',
         ),
+        backoffLimit: z
+          .number()
+          .int()
+          .min(0)
+          .default(1)
+          .describe(
+            'Retries of a failed installer Job (Job `backoffLimit`); the installer is idempotent, so one retry rides out a transient failure.',
+          ),
+        ttlSecondsAfterFinished: z
+          .number()
+          .int()
+          .min(0)
+          .default(86400)
+          .describe('Seconds a finished installer Job (and its log) is kept before Kubernetes deletes it.'),
         timeouts: section(
           {
             readinessSeconds: z
@@ -205,6 +219,21 @@ export const valuesSchema = z
               .string()
               .default('')
               .describe("Mirror to fetch istioctl from; default: the chart's mirror Service when enabled."),
+            resources: freeMap(
+              'Container resources (requests/limits) of the mirror Deployment (chart only; the installer ignores it).',
+            ),
+            service: section(
+              {
+                type: z
+                  .enum(['ClusterIP', 'NodePort', 'LoadBalancer'])
+                  .default('ClusterIP')
+                  .describe(
+                    'Service type of the mirror; `NodePort` or `LoadBalancer` expose it outside the cluster.',
+                  ),
+                annotations: stringMap('Annotations on the mirror Service.'),
+              },
+              'The mirror Service `<release>-mirror`, port 8080 (chart only).',
+            ),
           },
           'Release mirror for air-gapped clusters.',
         ),
@@ -350,12 +379,14 @@ export const valuesSchema = z
       'Jaeger tracing subchart values (passed through).',
     ),
     nodeSelector: stringMap(
-      'Node selector added to istiod, CNI and gateways, next to `kubernetes.io/os: linux`.',
+      "Node selector added to istiod, CNI, gateways and the chart's own pods, next to `kubernetes.io/os: linux`.",
     ),
     tolerations: z
       .array(z.record(z.string(), z.unknown()))
       .default([])
-      .describe('Tolerations added to istiod, CNI and gateways, next to `cattle.io/os=linux:NoSchedule`.'),
+      .describe(
+        "Tolerations added to istiod, CNI, gateways and the chart's own pods, next to `cattle.io/os=linux:NoSchedule`.",
+      ),
 
     // --- added by rancher-istio ---
     revision: z
@@ -406,6 +437,20 @@ export const valuesSchema = z
           .describe('What happens to the previous revision after a revision-based upgrade.'),
       },
       'Upgrade behaviour.',
+    ),
+    monitoring: section(
+      {
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'ServiceMonitor for istiod and PodMonitor for the Envoy proxies, rendered only where the `monitoring.coreos.com/v1` API exists (chart only).',
+          ),
+        labels: stringMap(
+          'Extra labels on the ServiceMonitor and PodMonitor, for a Prometheus that selects monitors by label.',
+        ),
+      },
+      'Prometheus Operator monitors (rancher-monitoring).',
     ),
     uninstall: section(
       {
