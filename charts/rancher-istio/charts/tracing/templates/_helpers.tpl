@@ -1,0 +1,21 @@
+{{/* Named templates of the tracing subchart: rancher-istio's label set, image reference and restricted pod settings. */}}
+
+{{- define "tracing.labels" -}}
+{{ include "tracing.selectorLabels" . }}
+app: jaeger
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: tracing
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: rancher-istio
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "tracing.selectorLabels" -}}
+app.kubernetes.io/name: jaeger
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "tracing.image" -}}
+{{- $registry := .Values.global.cattle.systemDefaultRegistry | default .Values.image.registry -}}
+{{ trimSuffix "/" $registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}

@@ -1,0 +1,92 @@
+{{/* Named templates shared by the chart's objects: labels, image references, restricted security contexts, scheduling. */}}
+
+{{/* helm.sh/chart value: chart name and version, "+" replaced because label values cannot carry it. */}}
+{{- define "rancher-istio.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Labels of every object. The name is fixed (not nameOverride-able) because the installer Job's pods are found by
+app.kubernetes.io/name=rancher-istio + component=installer. Call with (dict "ctx" $ "component" "installer").
+*/}}
+{{- define "rancher-istio.labels" -}}
+{{ include "rancher-istio.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: rancher-istio
+helm.sh/chart: {{ include "rancher-istio.chart" .ctx }}
+{{- end -}}
+
+{{- define "rancher-istio.selectorLabels" -}}
+app.kubernetes.io/name: rancher-istio
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* An image reference with Rancher's system default registry in front: [<registry>/]<repository>:<tag>. */}}
+{{- define "rancher-istio.image" -}}
+{{- $registry := .ctx.Values.global.cattle.systemDefaultRegistry -}}
+{{- if $registry -}}{{ trimSuffix "/" $registry }}/{{ end -}}{{ .repository }}:{{ .tag }}
+{{- end -}}
+
+{{- define "rancher-istio.installerImage" -}}
+{{- include "rancher-istio.image" (dict "ctx" . "repository" .Values.installer.repository "tag" (.Values.installer.tag | default .Chart.AppVersion)) -}}
+{{- end -}}
+
+{{- define "rancher-istio.serviceAccountName" -}}
+{{ .Release.Name }}-installer
+{{- end -}}
+
+{{- define "rancher-istio.mirrorName" -}}
+{{ .Release.Name }}-mirror
+{{- end -}}
+
+{{/* The URL the installer fetches istioctl releases from: the user's mirror, else the chart's own when enabled. */}}
+{{- define "rancher-istio.mirrorUrl" -}}
+{{- if .Values.installer.releaseMirror.url -}}
+{{ .Values.installer.releaseMirror.url }}
+{{- else if .Values.installer.releaseMirror.enabled -}}
+http://{{ include "rancher-istio.mirrorName" . }}.{{ .Release.Namespace }}.svc:8080
+{{- end -}}
+{{- end -}}
+
+{{/*
+Pod securityContext of every pod: the restricted Pod Security Standard with a fixed non-root user, so the install and
+the uninstall Job run as the same user. The user's installer.podSecurityContext adds fields; it cannot loosen these.
+*/}}
+{{- define "rancher-istio.podSecurityContext" -}}
+{{- $restricted := dict "runAsNonRoot" true "runAsUser" 65532 "runAsGroup" 65532 "fsGroup" 65532 "seccompProfile" (dict "type" "RuntimeDefault") -}}
+{{- toYaml (merge $restricted (deepCopy (.Values.installer.podSecurityContext | default dict))) -}}
+{{- end -}}
+
+{{- define "rancher-istio.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Linux nodes only (Rancher taints Windows-mixed clusters' linux nodes with cattle.io/os=linux), plus the user's. */}}
+{{- define "rancher-istio.scheduling" -}}
+nodeSelector:
+  {{- toYaml (merge (dict "kubernetes.io/os" "linux") (deepCopy (.Values.nodeSelector | default dict))) | nindent 2 }}
+tolerations:
+  - key: cattle.io/os
+    operator: Equal
+    value: linux
+    effect: NoSchedule
+  {{- with .Values.tolerations }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end -}}
+
+{{- define "rancher-istio.imagePullSecrets" -}}
+{{- with .Values.installer.imagePullSecrets -}}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,106 @@
+// The chart's generated files (values.yaml, values.schema.json, Chart.yaml versions, README values tables) match their
+// sources, and the chart's values and scenario files are what the installer accepts. Fix drift with `npm run docs`.
+import { readdirSync, readFileSync } from 'node:fs';
+import { load } from 'js-yaml';
+import {
+  CHART_DIR,
+  CHART_DIRS,
+  expectedChartFiles,
+  kubeVersionRange,
+  parseValuesComments,
+} from '../../scripts/chart-files.js';
+import { DEFAULT_ISTIO_TAG, valuesSchema } from '../../src/overlay/values-schema.js';
+
+const read = (path: string) => readFileSync(path, 'utf8');
+
+describe('generated chart files', () => {
+  test.each(Object.entries(expectedChartFiles()))(
+    '%s is up to date (run `npm run docs`)',
+    (path, expected) => {
+      expect(read(path)).toBe(expected);
+    },
+  );
+
+  test('Chart.yaml: appVersion is the default Istio version and kubeVersion the range it supports', () => {
+    const chart = load(read(`${CHART_DIR}/Chart.yaml`)) as {
+      appVersion: string;
+      kubeVersion: string;
+      annotations: Record<string, string>;
+    };
+    expect(chart.appVersion).toBe(DEFAULT_ISTIO_TAG);
+    expect(chart.kubeVersion).toBe(kubeVersionRange(DEFAULT_ISTIO_TAG));
+    expect(chart.annotations['catalog.cattle.io/kube-version']).toBe(chart.kubeVersion);
+  });
+
+  test('kubeVersionRange turns a supported minor span into an inclusive Helm range', () => {
+    expect(kubeVersionRange('1.30.4')).toBe('>= 1.32.0-0 < 1.37.0-0');
+    expect(() => kubeVersionRange('1.2.0')).toThrow(/ISTIO_KUBE_SUPPORT/);
+  });
+});
+
+describe('chart values', () => {
+  test.each(CHART_DIRS)('every key of %s/values.yaml has a `# --` comment', (dir) => {
+    const { rows, undocumented } = parseValuesComments(read(`${dir}/values.yaml`));
+    expect(undocumented).toEqual([]);
+    expect(rows.length).toBeGreaterThan(5);
+  });
+
+  test("values.yaml holds exactly the schema's defaults", () => {
+    const fromFile = valuesSchema.parse(load(read(`${CHART_DIR}/values.yaml`)));
+    expect(fromFile).toEqual(valuesSchema.parse({}));
+  });
+
+  const scenarios = readdirSync(`${CHART_DIR}/ci`).filter((f) => f.endsWith('-values.yaml'));
+  test('the scenarios the issue names are all there', () => {
+    expect(scenarios.sort()).toEqual(
+      [
+        'airgap-values.yaml',
+        'defaults-values.yaml',
+        'everything-values.yaml',
+        'minimal-values.yaml',
+        'rancher-104-values.yaml',
+        'rke2-cni-values.yaml',
+      ].sort(),
+    );
+  });
+
+  test.each(scenarios)('ci/%s is accepted by the installer schema', (file) => {
+    const result = valuesSchema.safeParse(load(read(`${CHART_DIR}/ci/${file}`)) ?? {});
+    expect(result.error?.issues ?? []).toEqual([]);
+  });
+
+  test('ci/rancher-104-values.yaml is the Rancher 104.x values fixture, unchanged', () => {
+    const body = (text: string) => text.replace(/^(#.*\n)+/, '');
+    expect(body(read(`${CHART_DIR}/ci/rancher-104-values.yaml`))).toBe(
+      body(read('test/fixtures/rancher-104-values.yaml')),
+    );
+  });
+});
+
+describe('parseValuesComments', () => {
+  test('reads helm-docs comments: paths from indentation, continuation lines, list items skipped', () => {
+    const text = [
+      '# file header, not a key comment',
+      '',
+      '# -- Top level.',
+      'a: 1',
+      'b:',
+      '  # -- Nested',
+      '  # over two lines.',
+      '  c: [x]',
+      '  # -- A list of maps.',
+      '  d:',
+      '    - name: n',
+      '      value: v',
+      '  e: {}',
+      '',
+    ].join('\n');
+    const { rows, undocumented } = parseValuesComments(text);
+    expect(rows).toEqual([
+      { key: 'a', type: 'int', default: '1', description: 'Top level.' },
+      { key: 'b.c', type: 'list', default: '["x"]', description: 'Nested over two lines.' },
+      { key: 'b.d', type: 'list', default: '[{"name":"n","value":"v"}]', description: 'A list of maps.' },
+    ]);
+    expect(undocumented).toEqual(['b.e']);
+  });
+});
