@@ -1,0 +1,259 @@
+// Obtains the istioctl of an Istio version: from the image, from the local cache, or from a release mirror, verified.
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InputError, PreconditionError } from '../errors.js';
+import { findIstioctl, INDEX_URL_PATH, type MirrorIndex } from './mirror-index.js';
+import { isIstioVersion, type ReleaseArch, type ReleaseOs } from './release-name.js';
+import { hashFile, parseIndex } from './store.js';
+
+export interface ObtainIstioctlRequest {
+  version: string;
+  /** Base URL of the mirror, e.g. http://rancher-istio-mirror.istio-system.svc:8080; undefined = no mirror. */
+  mirrorUrl: string | undefined;
+  os?: ReleaseOs;
+  arch?: ReleaseArch;
+}
+
+export interface ObtainIstioctlDeps {
+  fetch: typeof globalThis.fetch;
+  /** Where downloaded binaries are kept, e.g. /tmp/istio-installer/istioctl. */
+  cacheDir: string;
+  /** ISTIOCTL_DIR of the image: `<dir>/<version>/istioctl` for every bundled version. */
+  bundledDir?: string;
+  log?: {
+    info(message: string, fields?: Record<string, unknown>): void;
+    warn(message: string, fields?: Record<string, unknown>): void;
+  };
+  /** Attempts per request for transient failures (connection errors, 429, 5xx). */
+  attempts?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ObtainedIstioctl {
+  path: string;
+  source: 'bundled' | 'cache' | 'mirror';
+  sha256?: string;
+}
+
+/** The istioctl cache directory under $TMPDIR (the only writable place in the image). */
+export function defaultCacheDir(env: Readonly<Record<string, string | undefined>>): string {
+  return join(env.TMPDIR || '/tmp', 'istio-installer', 'istioctl');
+}
+
+/** Istio's os/arch names for the platform this process runs on. */
+export function hostPlatform(
+  platform: string = process.platform,
+  arch: string = process.arch,
+): { os: ReleaseOs; arch: ReleaseArch } {
+  const os: ReleaseOs = platform === 'darwin' ? 'osx' : platform === 'win32' ? 'win' : 'linux';
+  const istioArch: ReleaseArch = arch === 'arm64' ? 'arm64' : arch === 'arm' ? 'armv7' : 'amd64';
+  return { os, arch: istioArch };
+}
+
+class TransientFailure extends Error {}
+
+function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Retries what is transient, with exponential backoff; anything else fails at once. */
+async function withRetries<T>(
+  attempts: number,
+  sleep: (ms: number) => Promise<void>,
+  action: (attempt: number) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await action(attempt);
+    } catch (error) {
+      if (!(error instanceof TransientFailure) || attempt >= attempts) throw error;
+      await sleep(200 * 2 ** (attempt - 1));
+    }
+  }
+}
+
+async function fetchIndex(
+  indexUrl: string,
+  deps: Required<Pick<ObtainIstioctlDeps, 'fetch' | 'attempts' | 'sleep'>>,
+): Promise<MirrorIndex> {
+  const text = await withRetries(deps.attempts, deps.sleep, async () => {
+    let response: Response;
+    try {
+      response = await deps.fetch(indexUrl, { headers: { accept: 'application/json' } });
+    } catch (error) {
+      throw new TransientFailure(`cannot reach ${indexUrl}: ${describeFetchError(error)}`);
+    }
+    if (isTransientStatus(response.status))
+      throw new TransientFailure(`${indexUrl} answered ${response.status}`);
+    if (response.status !== 200)
+      throw new PreconditionError(`${indexUrl} answered ${response.status}; is this a release mirror?`);
+    return response.text();
+  }).catch((error: unknown) => {
+    if (error instanceof TransientFailure)
+      throw new PreconditionError(`release mirror unavailable: ${error.message}`);
+    throw error;
+  });
+  try {
+    return parseIndex(text, indexUrl);
+  } catch (error) {
+    throw new PreconditionError(
+      `${indexUrl} is not a valid mirror index: ${(error as Error).message.split('\n')[0]}`,
+    );
+  }
+}
+
+function describeFetchError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
+}
+
+/** Downloads `url` into `destination`, resuming after a dropped connection; returns size and sha256. */
+async function download(
+  url: string,
+  destination: string,
+  deps: Required<Pick<ObtainIstioctlDeps, 'fetch' | 'attempts' | 'sleep'>>,
+): Promise<{ size: number; sha256: string }> {
+  const file = await open(destination, 'w', 0o700);
+  let hash: Hash = createHash('sha256');
+  let written = 0;
+  let etag: string | undefined;
+  try {
+    await withRetries(deps.attempts, deps.sleep, async () => {
+      const headers: Record<string, string> = {};
+      if (written > 0 && etag) {
+        headers.range = `bytes=${written}-`;
+        headers['if-range'] = etag;
+      }
+      let response: Response;
+      try {
+        response = await deps.fetch(url, { headers });
+      } catch (error) {
+        throw new TransientFailure(`cannot reach ${url}: ${describeFetchError(error)}`);
+      }
+      if (isTransientStatus(response.status))
+        throw new TransientFailure(`${url} answered ${response.status}`);
+      const resumed =
+        response.status === 206 && response.headers.get('content-range')?.startsWith(`bytes ${written}-`);
+      if (response.status === 200 || (response.status === 206 && !resumed)) {
+        if (response.status === 206) throw new PreconditionError(`${url} answered an unexpected range`);
+        hash = createHash('sha256');
+        written = 0;
+        await file.truncate(0);
+      } else if (!resumed) {
+        throw new PreconditionError(`${url} answered ${response.status}`);
+      }
+      etag = response.headers.get('etag') ?? undefined;
+      if (!response.body) throw new PreconditionError(`${url} answered without a body`);
+      try {
+        for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+          hash.update(chunk);
+          await file.write(chunk, 0, chunk.length, written);
+          written += chunk.length;
+        }
+      } catch (error) {
+        throw new TransientFailure(
+          `download of ${url} broke off after ${written} bytes: ${describeFetchError(error)}`,
+        );
+      }
+    }).catch((error: unknown) => {
+      if (error instanceof TransientFailure)
+        throw new PreconditionError(`release mirror unavailable: ${error.message}`);
+      throw error;
+    });
+    return { size: written, sha256: hash.digest('hex') };
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The path of a verified istioctl for `version`: the image's own if bundled, else a cached download whose
+ * sha256 still matches the mirror's index, else a fresh download from the mirror checked against that index.
+ * A missing version or a checksum mismatch is a PreconditionError (exit 3) naming the URL.
+ */
+export async function obtainIstioctl(
+  request: ObtainIstioctlRequest,
+  deps: ObtainIstioctlDeps,
+): Promise<ObtainedIstioctl> {
+  const { version } = request;
+  if (!isIstioVersion(version))
+    throw new InputError([{ path: 'version', message: `"${version}" is not an Istio version` }]);
+  if (deps.bundledDir) {
+    const bundled = join(deps.bundledDir, version, 'istioctl');
+    if (await exists(bundled)) return { path: bundled, source: 'bundled' };
+  }
+  if (!request.mirrorUrl)
+    throw new PreconditionError(
+      `istioctl ${version} is not in this image and no release mirror is configured`,
+      'enable installer.releaseMirror or set installer.releaseMirror.url',
+    );
+  let base: URL;
+  try {
+    base = new URL(request.mirrorUrl);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new InputError([
+      { path: 'installer.releaseMirror.url', message: `"${request.mirrorUrl}" is not an http(s) URL` },
+    ]);
+  }
+  const root = base.href.replace(/\/+$/, '');
+  const platform = {
+    ...hostPlatform(),
+    ...(request.os ? { os: request.os } : {}),
+    ...(request.arch ? { arch: request.arch } : {}),
+  };
+  const resolved = {
+    fetch: deps.fetch,
+    attempts: deps.attempts ?? 3,
+    sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+  };
+
+  const indexUrl = root + INDEX_URL_PATH;
+  const index = await fetchIndex(indexUrl, resolved);
+  const entry = findIstioctl(index, version, platform.os, platform.arch);
+  if (!entry) {
+    const available = index.versions.map((v) => v.version).join(', ') || 'none';
+    throw new PreconditionError(
+      `istioctl ${version} for ${platform.os}-${platform.arch} is not in the release mirror at ${indexUrl}`,
+      `versions there: ${available}; add it with "istio-installer mirror add --dir DIR istioctl-${version}-${platform.os}-${platform.arch}.tar.gz"`,
+    );
+  }
+
+  const dir = join(deps.cacheDir, version, `${platform.os}-${platform.arch}`);
+  const cached = join(dir, 'istioctl');
+  if (await exists(cached)) {
+    const { sha256 } = await hashFile(cached);
+    if (sha256 === entry.sha256) return { path: cached, source: 'cache', sha256 };
+    deps.log?.warn('cached istioctl does not match the mirror index; downloading again', { path: cached });
+    await rm(cached, { force: true });
+  }
+
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const url = root + entry.url;
+  const temp = join(dir, `.istioctl.${randomBytes(6).toString('hex')}.part`);
+  try {
+    deps.log?.info('downloading istioctl from the release mirror', { version, url });
+    const got = await download(url, temp, resolved);
+    if (got.size !== entry.size || got.sha256 !== entry.sha256)
+      throw new PreconditionError(
+        `istioctl ${version} from ${url} failed verification: sha256 ${got.sha256} (${got.size} bytes), ` +
+          `the index at ${indexUrl} says ${entry.sha256} (${entry.size} bytes)`,
+        'the mirror content is corrupt or was changed; run "istio-installer mirror verify" on it',
+      );
+    await chmod(temp, 0o755);
+    await rename(temp, cached);
+    deps.log?.info('istioctl verified and cached', { version, path: cached, sha256: got.sha256 });
+    return { path: cached, source: 'mirror', sha256: got.sha256 };
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
