@@ -21,7 +21,7 @@ echo "api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"
 echo "path-istioctl=$(istioctl version --remote=false --short 2>/dev/null || istioctl version --remote=false)"
 echo "dir-istioctl=$("$ISTIOCTL_DIR/${OLDER}/istioctl" version --remote=false --short 2>/dev/null || true)"
 echo "installer=$(command -v istio-installer)"
-exit {{ .Values.exitCode }}
+exit "$EXIT_CODE"
 `;
 
 function writeSmokeChart(dir: string): void {
@@ -78,6 +78,8 @@ spec:
         env:
         - name: POD_NAME
           valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        - name: EXIT_CODE
+          value: {{ .Values.exitCode | quote }}
         - name: GREETING
           valueFrom: {configMapKeyRef: {name: {{ .Release.Name }}-config, key: greeting}}
         volumeMounts:

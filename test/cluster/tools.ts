@@ -1,6 +1,15 @@
 // Pinned test tools (istioctl x2, helm v3/v4, kube control plane, kubectl, kwok, etcd): where each lives in the
 // cache outside the repo, and how `npm run tools` builds a missing one from the Go module proxy.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -360,6 +369,7 @@ export async function buildTools(
     try {
       await spec.build(tmp);
       if (!existsSync(join(tmp, spec.binary))) throw new Error(`the build produced no ${spec.binary}`);
+      chmodSync(tmp, 0o755);
       rmSync(finalDir, { recursive: true, force: true });
       renameSync(tmp, finalDir);
       log(`tools: ${spec.label}: built in ${Math.round((Date.now() - started) / 1000)}s`);
