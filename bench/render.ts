@@ -80,7 +80,7 @@ function main(): void {
   writeFileSync(overlay, bigOverlay());
   const sizeMb = statSync(overlay).size / 1024 / 1024;
 
-  const bundled = path.resolve('bin/istio-installer.cjs');
+  const bundled = path.resolve('bin/istio-installer.js');
   const unbundled = path.resolve('dist/cli/entry.js');
   const rows: [string, string[]][] = [
     ["node -e ''  (floor)", ['-e', '']],

@@ -1,4 +1,4 @@
-// The process entry point bundled into dist/istio-installer.cjs: runs the CLI and sets the exit code.
+// The process entry point bundled into dist/bundle/entry.mjs: runs the CLI and sets the exit code.
 import { main } from './main.js';
 import { processIO } from './io.js';
 

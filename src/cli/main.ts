@@ -5,6 +5,11 @@ import { createLogger, type CliIO, type LogFormat } from './io.js';
 import { registerMirror } from './mirror.js';
 import { registerRender } from './render.js';
 import { registerSchema } from './schema.js';
+import { registerPlan } from './plan.js';
+import { registerInstall } from './install.js';
+import { registerUninstall } from './uninstall.js';
+import { registerStatus } from './status.js';
+import { registerRun } from './run.js';
 import { VERSION } from '../version.js';
 
 /** Everything a command's action needs besides its own options. */
@@ -35,6 +40,11 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   };
   registerRender(program, context);
   registerSchema(program, context);
+  registerPlan(program, context);
+  registerInstall(program, context);
+  registerUninstall(program, context);
+  registerStatus(program, context);
+  registerRun(program, context);
   registerMirror(program, context);
 
   try {

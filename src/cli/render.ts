@@ -1,7 +1,13 @@
 // `istio-installer render`: prints the merged IstioOperator for the given values, overlays and --set flags.
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
-import { buildIstioOperator, loadSources, renderDocument, type OutputFormat } from '../overlay/index.js';
+import {
+  buildIstioOperator,
+  loadSources,
+  renderDocument,
+  type OutputFormat,
+  type Values,
+} from '../overlay/index.js';
 import type { JsonObject } from '../overlay/json.js';
 import { collect, oneOf, type CommandContext } from './main.js';
 
@@ -27,7 +33,10 @@ export function withInputOptions(command: Command): Command {
 }
 
 /** Loads every input and builds the IstioOperator; all problems become one InputError. */
-export async function resolveInputs(options: InputOptions, context: CommandContext): Promise<JsonObject> {
+export async function resolveInputs(
+  options: InputOptions,
+  context: CommandContext,
+): Promise<{ istioOperator: JsonObject; values: Values }> {
   const deps = { readStdin: () => context.io.readStdin(), cwd: context.io.cwd };
   const [values, overlays] = await Promise.all([
     loadSources(options.values, deps, 'values'),
@@ -42,7 +51,7 @@ export async function resolveInputs(options: InputOptions, context: CommandConte
     namespace: options.namespace,
   });
   if (!result.ok) throw new InputError(result.issues);
-  return result.istioOperator;
+  return { istioOperator: result.istioOperator, values: result.values };
 }
 
 export function registerRender(program: Command, context: CommandContext): void {
@@ -51,7 +60,7 @@ export function registerRender(program: Command, context: CommandContext): void 
     .option('-o, --output <format>', 'yaml or json', 'yaml')
     .action(async (options: InputOptions & { output: string }) => {
       const format = oneOf<OutputFormat>('--output', options.output, ['yaml', 'json']);
-      const istioOperator = await resolveInputs(options, context);
+      const { istioOperator } = await resolveInputs(options, context);
       context.io.stdout.write(renderDocument(istioOperator, format));
     });
 }

@@ -2,7 +2,7 @@
 import { execa } from 'execa';
 import path from 'node:path';
 
-const bin = path.resolve('bin/istio-installer.cjs');
+const bin = path.resolve('bin/istio-installer.js');
 const run = (args: string[], input?: string) =>
   execa(process.execPath, [bin, ...args], { reject: false, input: input ?? '' });
 

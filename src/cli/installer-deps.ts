@@ -1,0 +1,90 @@
+// Builds the installer's dependencies for a CLI run: the Kubernetes client, istioctl lookup, temp files, the logger.
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { InstallerDeps } from '../installer/deps.js';
+import { formatIstioVersion, type IstioVersion } from '../installer/istio-version.js';
+import { execaRunner } from '../installer/istioctl.js';
+import { clientNodeKube } from '../installer/kube.js';
+import { defaultCacheDir, hostPlatform, obtainIstioctl } from '../mirror/client.js';
+import { createLogger } from './io.js';
+import type { CommandContext } from './main.js';
+
+/** Where the image keeps one istioctl per bundled Istio version: `<dir>/<version>/istioctl`. */
+export const DEFAULT_ISTIOCTL_DIR = '/usr/local/lib/istioctl';
+
+export interface ClusterOptions {
+  kubeconfig?: string;
+  istioctl?: string;
+  mirrorUrl?: string;
+}
+
+/** Options every command that talks to the cluster shares. */
+export function withClusterOptions(command: Command): Command {
+  return command
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig to use (default: in-cluster credentials, $KUBECONFIG, ~/.kube/config)',
+    )
+    .option(
+      '--istioctl <path>',
+      'istioctl binary to use for every version (default: $ISTIOCTL_DIR/<version>/istioctl, then the mirror)',
+    )
+    .option(
+      '--mirror-url <url>',
+      'release mirror to download a missing istioctl from (default: $RELEASE_MIRROR_URL)',
+    );
+}
+
+export async function installerDeps(
+  options: ClusterOptions,
+  context: CommandContext,
+): Promise<InstallerDeps> {
+  const env = context.io.env;
+  const log = createLogger(context.io.stderr, context.logFormat());
+  const kube = await clientNodeKube(options.kubeconfig ?? undefined);
+  let workDir: string | undefined;
+  const explicit = options.istioctl ?? env.ISTIOCTL;
+  return {
+    kube,
+    runner: execaRunner(),
+    log,
+    now: () => new Date(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    env: {
+      ...env,
+      ...(options.kubeconfig ? { KUBECONFIG: path.resolve(context.io.cwd, options.kubeconfig) } : {}),
+    },
+    holder: env.POD_NAME || `${hostname()}/${process.pid}`,
+    async istioctlFor(version: IstioVersion | undefined) {
+      if (explicit) return explicit;
+      if (!version) return 'istioctl';
+      const obtained = await obtainIstioctl(
+        {
+          version: formatIstioVersion(version),
+          mirrorUrl: options.mirrorUrl ?? (env.RELEASE_MIRROR_URL || undefined),
+          ...hostPlatform(),
+        },
+        {
+          fetch: globalThis.fetch,
+          cacheDir: defaultCacheDir(env),
+          bundledDir: env.ISTIOCTL_DIR || DEFAULT_ISTIOCTL_DIR,
+          log,
+        },
+      );
+      if (obtained.source !== 'bundled')
+        log.info(`using istioctl ${formatIstioVersion(version)} from the ${obtained.source}`, {
+          path: obtained.path,
+        });
+      return obtained.path;
+    },
+    async writeTempFile(name, content) {
+      workDir ??= await mkdtemp(path.join(env.TMPDIR || tmpdir(), 'istio-installer-'));
+      const file = path.join(workDir, name);
+      await writeFile(file, content, { mode: 0o600 });
+      await chmod(file, 0o600);
+      return file;
+    },
+  };
+}

@@ -1,0 +1,21 @@
+// `istio-installer status`: installed revisions and versions, health, and the last applied spec and outcome.
+import type { Command } from 'commander';
+import { readClusterState } from '../installer/read-state.js';
+import { formatStatus, statusReport } from '../installer/status.js';
+import { installerDeps, withClusterOptions, type ClusterOptions } from './installer-deps.js';
+import { oneOf, type CommandContext } from './main.js';
+
+export function registerStatus(program: Command, context: CommandContext): void {
+  withClusterOptions(program.command('status'))
+    .description('show installed Istio revisions, their health, and what the installer last applied')
+    .option('-n, --namespace <namespace>', 'Istio namespace', 'istio-system')
+    .option('-o, --output <format>', 'human or json', 'human')
+    .action(async (options: ClusterOptions & { namespace: string; output: string }) => {
+      const format = oneOf('--output', options.output, ['human', 'json'] as const);
+      const deps = await installerDeps(options, context);
+      const report = statusReport(await readClusterState(deps.kube, options.namespace));
+      context.io.stdout.write(
+        format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report),
+      );
+    });
+}

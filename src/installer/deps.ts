@@ -1,0 +1,43 @@
+// What the installer's steps need from the outside world, gathered in one object so tests can replace each part.
+import type { Logger } from '../cli/io.js';
+import type { IstioVersion } from './istio-version.js';
+import type { ProcessRunner } from './istioctl.js';
+import type { Kube } from './kube.js';
+
+export interface InstallerDeps {
+  kube: Kube;
+  runner: ProcessRunner;
+  log: Logger;
+  now: () => Date;
+  sleep: (ms: number) => Promise<void>;
+  /** Environment for istioctl (KUBECONFIG, proxies, HOME). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Path of an istioctl for this version (bundled, cached or from the mirror); undefined version: the default one. */
+  istioctlFor(version: IstioVersion | undefined): Promise<string>;
+  /** Writes a file only istioctl reads (the spec, the mesh config) and returns its path. */
+  writeTempFile(name: string, content: string): Promise<string>;
+  /** Identifies this run in the lock and the record: pod name or host/pid. */
+  holder: string;
+}
+
+/** Runs one named phase, logging its start and its duration. */
+export async function phase<T>(
+  deps: Pick<InstallerDeps, 'log' | 'now'>,
+  name: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const started = deps.now().getTime();
+  deps.log.info(`- ${name}`);
+  try {
+    const result = await work();
+    deps.log.info(`  done: ${name} (${((deps.now().getTime() - started) / 1000).toFixed(1)}s)`, {
+      phase: name,
+    });
+    return result;
+  } catch (error) {
+    deps.log.warn(`  failed: ${name} (${((deps.now().getTime() - started) / 1000).toFixed(1)}s)`, {
+      phase: name,
+    });
+    throw error;
+  }
+}

@@ -1,0 +1,228 @@
+// The Kubernetes operations the installer uses, as one narrow interface, and its implementation on @kubernetes/client-node.
+import type {
+  CoreV1Event,
+  KubeConfig,
+  V1ConfigMap,
+  V1Deployment,
+  V1Lease,
+  V1MutatingWebhookConfiguration,
+  V1Namespace,
+  V1Pod,
+  V1Service,
+  V1ValidatingWebhookConfiguration,
+  V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { TimeoutError } from '../errors.js';
+
+/** Everything the installer reads or writes through the API server; injected, so unit tests pass a recording fake. */
+export interface Kube {
+  /** The API server URL, for messages. */
+  server: string;
+  listDeployments(namespace: string | undefined, labelSelector?: string): Promise<V1Deployment[]>;
+  listServices(namespace: string): Promise<V1Service[]>;
+  listPods(labelSelector: string): Promise<V1Pod[]>;
+  listNamespaces(labelSelector?: string): Promise<V1Namespace[]>;
+  namespaceExists(name: string): Promise<boolean>;
+  createNamespace(name: string): Promise<void>;
+  listMutatingWebhooks(): Promise<V1MutatingWebhookConfiguration[]>;
+  listValidatingWebhooks(): Promise<V1ValidatingWebhookConfiguration[]>;
+  deleteMutatingWebhook(name: string): Promise<void>;
+  deleteValidatingWebhook(name: string): Promise<void>;
+  getConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
+  /** Creates or replaces the ConfigMap (replace is unconditional: the lock serialises writers). */
+  applyConfigMap(configMap: V1ConfigMap): Promise<V1ConfigMap>;
+  listEvents(namespace: string, fieldSelector?: string): Promise<CoreV1Event[]>;
+  createEvent(namespace: string, event: CoreV1Event): Promise<void>;
+  getLease(namespace: string, name: string): Promise<V1Lease | undefined>;
+  /** Creates the Lease; resolves false when one already exists (409). */
+  createLease(namespace: string, lease: V1Lease): Promise<boolean>;
+  /** Replaces the Lease at its resourceVersion; resolves false when someone else changed it first (409). */
+  replaceLease(namespace: string, lease: V1Lease): Promise<boolean>;
+  deleteLease(namespace: string, name: string): Promise<void>;
+  listCustomResourceDefinitions(): Promise<V1CustomResourceDefinition[]>;
+  /** How many objects of one custom resource kind exist, cluster-wide. */
+  countCustomObjects(group: string, version: string, plural: string): Promise<number>;
+}
+
+/** HTTP statuses and socket errors worth another try: conflicts on read-modify-write aside, the server was busy or away. */
+export function isTransient(error: unknown): boolean {
+  const code = statusOf(error);
+  if (code !== undefined) return code === 429 || code >= 500;
+  const text = String((error as { code?: string })?.code ?? (error as Error)?.message ?? error);
+  return /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|socket hang up|fetch failed/i.test(text);
+}
+
+export function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export interface RetryOptions {
+  attempts: number;
+  baseDelayMs: number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export const defaultRetry: RetryOptions = {
+  attempts: 5,
+  baseDelayMs: 500,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/**
+ * Retries a call on transient failures with exponential backoff. When the API server stays unreachable, the
+ * failure becomes a TimeoutError naming it (exit 5), not a stack trace.
+ */
+export async function withRetry<T>(
+  what: string,
+  server: string,
+  call: () => Promise<T>,
+  options: RetryOptions = defaultRetry,
+): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= options.attempts; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      lastError = error;
+      if (attempt < options.attempts) await options.sleep(options.baseDelayMs * 2 ** (attempt - 1));
+    }
+  }
+  const reason = statusOf(lastError) ? `HTTP ${statusOf(lastError)}` : describeNetworkError(lastError);
+  throw new TimeoutError(
+    `the Kubernetes API server ${server} did not answer ${what} after ${options.attempts} attempts (${reason})`,
+  );
+}
+
+function describeNetworkError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string } })?.cause?.code;
+  const code = (error as { code?: string })?.code;
+  return String(cause ?? code ?? (error as Error)?.message ?? error);
+}
+
+/** The real Kube, on @kubernetes/client-node: in-cluster credentials, else KUBECONFIG, else ~/.kube/config. */
+export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = defaultRetry): Promise<Kube> {
+  const k8s = await import('@kubernetes/client-node');
+  const config: KubeConfig = new k8s.KubeConfig();
+  if (kubeconfig) config.loadFromFile(kubeconfig);
+  else config.loadFromDefault();
+  const server = config.getCurrentCluster()?.server ?? 'unknown';
+  const core = config.makeApiClient(k8s.CoreV1Api);
+  const apps = config.makeApiClient(k8s.AppsV1Api);
+  const admission = config.makeApiClient(k8s.AdmissionregistrationV1Api);
+  const coordination = config.makeApiClient(k8s.CoordinationV1Api);
+  const extensions = config.makeApiClient(k8s.ApiextensionsV1Api);
+  const custom = config.makeApiClient(k8s.CustomObjectsApi);
+  const call = <T>(what: string, fn: () => Promise<T>) => withRetry(what, server, fn, retry);
+  const orUndefinedOn404 = async <T>(promise: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await promise;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  };
+  const falseOn409 = async (promise: Promise<unknown>): Promise<boolean> => {
+    try {
+      await promise;
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 409) return false;
+      throw error;
+    }
+  };
+  const ignore404 = async (promise: Promise<unknown>): Promise<void> => {
+    await orUndefinedOn404(promise);
+  };
+
+  return {
+    server,
+    listDeployments: (namespace, labelSelector) =>
+      call('list Deployments', async () =>
+        namespace
+          ? (await apps.listNamespacedDeployment({ namespace, labelSelector })).items
+          : (await apps.listDeploymentForAllNamespaces({ labelSelector })).items,
+      ),
+    listServices: (namespace) =>
+      call('list Services', async () => (await core.listNamespacedService({ namespace })).items),
+    listPods: (labelSelector) =>
+      call('list Pods', async () => (await core.listPodForAllNamespaces({ labelSelector })).items),
+    listNamespaces: (labelSelector) =>
+      call('list Namespaces', async () => (await core.listNamespace({ labelSelector })).items),
+    namespaceExists: (name) =>
+      call(
+        'read Namespace',
+        async () => (await orUndefinedOn404(core.readNamespace({ name }))) !== undefined,
+      ),
+    createNamespace: (name) =>
+      call('create Namespace', async () => {
+        await falseOn409(core.createNamespace({ body: { metadata: { name } } }));
+      }),
+    listMutatingWebhooks: () =>
+      call(
+        'list MutatingWebhookConfigurations',
+        async () => (await admission.listMutatingWebhookConfiguration()).items,
+      ),
+    listValidatingWebhooks: () =>
+      call(
+        'list ValidatingWebhookConfigurations',
+        async () => (await admission.listValidatingWebhookConfiguration()).items,
+      ),
+    deleteMutatingWebhook: (name) =>
+      call('delete MutatingWebhookConfiguration', () =>
+        ignore404(admission.deleteMutatingWebhookConfiguration({ name })),
+      ),
+    deleteValidatingWebhook: (name) =>
+      call('delete ValidatingWebhookConfiguration', () =>
+        ignore404(admission.deleteValidatingWebhookConfiguration({ name })),
+      ),
+    getConfigMap: (namespace, name) =>
+      call('read ConfigMap', () => orUndefinedOn404(core.readNamespacedConfigMap({ namespace, name }))),
+    applyConfigMap: (configMap) =>
+      call('write ConfigMap', async () => {
+        const namespace = configMap.metadata?.namespace ?? '';
+        const name = configMap.metadata?.name ?? '';
+        const existing = await orUndefinedOn404(core.readNamespacedConfigMap({ namespace, name }));
+        if (!existing) return core.createNamespacedConfigMap({ namespace, body: configMap });
+        return core.replaceNamespacedConfigMap({
+          namespace,
+          name,
+          body: {
+            ...configMap,
+            metadata: { ...configMap.metadata, resourceVersion: existing.metadata?.resourceVersion },
+          },
+        });
+      }),
+    listEvents: (namespace, fieldSelector) =>
+      call('list Events', async () => (await core.listNamespacedEvent({ namespace, fieldSelector })).items),
+    createEvent: (namespace, event) =>
+      call('create Event', async () => {
+        await core.createNamespacedEvent({ namespace, body: event });
+      }),
+    getLease: (namespace, name) =>
+      call('read Lease', () => orUndefinedOn404(coordination.readNamespacedLease({ namespace, name }))),
+    createLease: (namespace, lease) =>
+      call('create Lease', () => falseOn409(coordination.createNamespacedLease({ namespace, body: lease }))),
+    replaceLease: (namespace, lease) =>
+      call('replace Lease', () =>
+        falseOn409(
+          coordination.replaceNamespacedLease({ namespace, name: lease.metadata?.name ?? '', body: lease }),
+        ),
+      ),
+    deleteLease: (namespace, name) =>
+      call('delete Lease', () => ignore404(coordination.deleteNamespacedLease({ namespace, name }))),
+    listCustomResourceDefinitions: () =>
+      call(
+        'list CustomResourceDefinitions',
+        async () => (await extensions.listCustomResourceDefinition()).items,
+      ),
+    countCustomObjects: (group, version, plural) =>
+      call(`list ${plural}.${group}`, async () => {
+        const list = (await custom.listClusterCustomObject({ group, version, plural })) as {
+          items?: unknown[];
+        };
+        return list.items?.length ?? 0;
+      }),
+  };
+}

@@ -1,0 +1,279 @@
+// Decides what a run does (install, upgrade in place or by canary, reconfigure, repair, nothing, or refuse) and why. Pure.
+import { createPatch } from 'diff';
+import type { JsonObject } from '../overlay/json.js';
+import {
+  compareVersions,
+  formatIstioVersion,
+  minorDistance,
+  revisionName,
+  type IstioVersion,
+} from './istio-version.js';
+import { controlPlaneOf, defaultRevision, type ClusterState, type ControlPlane } from './state.js';
+
+export type PlanKind =
+  'install' | 'upgrade-in-place' | 'upgrade-canary' | 'reconfigure' | 'repair' | 'nothing';
+
+export interface Desired {
+  /** The merged IstioOperator from render. */
+  istioOperator: JsonObject;
+  version: IstioVersion | undefined;
+  /** `spec.revision`, empty for the default revision. */
+  revision: string;
+  strategy: 'InPlace' | 'RevisionBased';
+  revisionTags: readonly string[];
+  force: boolean;
+}
+
+export interface Plan {
+  kind: PlanKind;
+  /** One sentence a person reads in the plan and the logs. */
+  reason: string;
+  /** The IstioOperator to apply (for a canary, with its new revision set). */
+  istioOperator: JsonObject;
+  /** The revision the spec installs (`default` for none). */
+  revision: string;
+  fromVersion: IstioVersion | undefined;
+  toVersion: IstioVersion | undefined;
+  /** For a canary: the revision that served until now. */
+  previousRevision: string | undefined;
+  /** Revision tags to point at `revision` once it is ready. */
+  moveTags: string[];
+  /** Guards that forceInstall overrode, for the log. */
+  overridden: string[];
+}
+
+export interface Refusal {
+  refused: true;
+  message: string;
+  hint: string;
+}
+
+const versionText = (version: IstioVersion | undefined) =>
+  version ? formatIstioVersion(version) : 'unknown';
+
+/** Decides what to do; every guard can be overridden by `force` (Rancher's forceInstall), which the plan then lists. */
+export function planAction(state: ClusterState, desired: Desired, desiredHash: string): Plan | Refusal {
+  const overridden: string[] = [];
+  const guard = (message: string, hint: string): Refusal | undefined => {
+    if (desired.force) {
+      overridden.push(message);
+      return undefined;
+    }
+    return { refused: true, message, hint };
+  };
+
+  if (state.legacyPilot) {
+    const refusal = guard(
+      'an Istio 1.5 or older control plane (Deployment istio-pilot) is installed; istioctl cannot upgrade it',
+      'uninstall the old Istio first (istioctl x uninstall --purge of that version), or set forceInstall: true',
+    );
+    if (refusal) return refusal;
+  }
+
+  const plan = (kind: PlanKind, reason: string, extra: Partial<Plan> = {}): Plan => ({
+    kind,
+    reason,
+    istioOperator: desired.istioOperator,
+    revision: desired.revision || 'default',
+    fromVersion: undefined,
+    toVersion: desired.version,
+    previousRevision: undefined,
+    moveTags: [],
+    overridden,
+    ...extra,
+  });
+
+  if (desired.strategy === 'RevisionBased') return planCanary(state, desired, desiredHash, guard, plan);
+
+  const current = controlPlaneOf(state, desired.revision);
+  if (!current) {
+    const others = state.controlPlanes.map((p) => `${p.revision} (${versionText(p.version)})`).join(', ');
+    return plan(
+      'install',
+      others
+        ? `no control plane of revision ${desired.revision || 'default'}; installed: ${others}`
+        : 'no Istio control plane is installed',
+    );
+  }
+  return planAgainst(current, state, desired, desiredHash, guard, plan, 1);
+}
+
+type Guard = (message: string, hint: string) => Refusal | undefined;
+type MakePlan = (kind: PlanKind, reason: string, extra?: Partial<Plan>) => Plan;
+
+/** Same revision: compare versions, then specs. `maxMinors` is how far one step may go. */
+function planAgainst(
+  current: ControlPlane,
+  state: ClusterState,
+  desired: Desired,
+  desiredHash: string,
+  guard: Guard,
+  plan: MakePlan,
+  maxMinors: number,
+): Plan | Refusal {
+  const from = current.version;
+  const to = desired.version;
+  const extra = { fromVersion: from, revision: current.revision };
+  if (from && to) {
+    const order = compareVersions(to, from);
+    if (order < 0) {
+      const refusal = guard(
+        `downgrade from ${formatIstioVersion(from)} to ${formatIstioVersion(to)} of revision ${current.revision}: istioctl does not support downgrades`,
+        `keep tag ${formatIstioVersion(from)}, or install ${formatIstioVersion(to)} as a separate revision and move the tags back; forceInstall: true applies it anyway`,
+      );
+      if (refusal) return refusal;
+    }
+    const distance = minorDistance(from, to);
+    if (distance > maxMinors) {
+      const next = `${from.major}.${from.minor + 1}`;
+      const refusal = guard(
+        `upgrade from ${formatIstioVersion(from)} to ${formatIstioVersion(to)} skips ${distance - 1} minor release(s); in-place upgrades go one minor at a time`,
+        `upgrade to the latest ${next}.x first, or set upgrade.strategy: RevisionBased (a canary may skip one minor)`,
+      );
+      if (refusal) return refusal;
+    }
+    if (order !== 0)
+      return plan(
+        'upgrade-in-place',
+        `upgrade ${current.revision} in place from ${formatIstioVersion(from)} to ${formatIstioVersion(to)}`,
+        extra,
+      );
+  } else if (!from) {
+    const refusal = guard(
+      `cannot tell the Istio version of Deployment ${current.namespace}/${current.deployment} from its image ${current.image}`,
+      'set forceInstall: true to apply the spec without the version checks',
+    );
+    if (refusal) return refusal;
+  }
+
+  const healthy =
+    current.ready && state.gateways.filter((g) => g.revision === current.revision).every((g) => g.ready);
+  const record = state.record?.current;
+  if (!healthy)
+    return plan(
+      'repair',
+      `revision ${current.revision} is not ready (${current.readyReplicas}/${current.replicas} istiod replicas, or a gateway); re-applying`,
+      extra,
+    );
+  if (!record || record.outcome !== 'succeeded' || record.revision !== current.revision)
+    return plan(
+      'reconfigure',
+      'no successful install of this revision is on record; applying the spec',
+      extra,
+    );
+  if (record.specSha256 !== desiredHash)
+    return plan(
+      'reconfigure',
+      `the spec changed since ${record.time} (sha256 ${record.specSha256.slice(0, 12)} -> ${desiredHash.slice(0, 12)})`,
+      extra,
+    );
+  return plan(
+    'nothing',
+    `Istio ${versionText(from)} (revision ${current.revision}) is installed with this exact spec and healthy`,
+    extra,
+  );
+}
+
+function planCanary(
+  state: ClusterState,
+  desired: Desired,
+  desiredHash: string,
+  guard: Guard,
+  plan: MakePlan,
+): Plan | Refusal {
+  const target = desired.revision || (desired.version ? revisionName(desired.version) : '');
+  if (!target)
+    return {
+      refused: true,
+      message: `tag ${String(desired.istioOperator.spec && (desired.istioOperator.spec as JsonObject).tag)} is not a version, so no revision name can be made from it`,
+      hint: 'set `revision` explicitly',
+    };
+  const tags = ['default', ...desired.revisionTags.filter((tag) => tag !== 'default')];
+  const spec = { ...(desired.istioOperator.spec as JsonObject), revision: target };
+  const istioOperator = { ...desired.istioOperator, spec };
+  const desiredWithRevision = { ...desired, istioOperator, revision: target };
+
+  const activeRevision = defaultRevision(state);
+  const active = activeRevision ? controlPlaneOf(state, activeRevision) : undefined;
+  const existing = controlPlaneOf(state, target);
+  const tagsToMove = tags.filter((tag) => state.tags[tag] !== target);
+
+  if (existing) {
+    const result = planAgainst(existing, state, desiredWithRevision, desiredHash, guard, plan, 0);
+    if ('refused' in result) return result;
+    if (result.kind === 'nothing' && tagsToMove.length > 0)
+      return {
+        ...result,
+        kind: 'reconfigure',
+        istioOperator,
+        reason: `revision ${target} is installed; moving tags ${tagsToMove.join(', ')} to it`,
+        moveTags: tagsToMove,
+        previousRevision: activeRevision,
+      };
+    return {
+      ...result,
+      istioOperator,
+      moveTags: tagsToMove,
+      previousRevision: activeRevision !== target ? activeRevision : undefined,
+    };
+  }
+  if (!active)
+    return plan('install', `no Istio control plane is installed; installing revision ${target}`, {
+      istioOperator,
+      revision: target,
+      moveTags: tags,
+    });
+
+  const from = active.version;
+  const to = desired.version;
+  if (from && to) {
+    if (compareVersions(to, from) < 0) {
+      const refusal = guard(
+        `canary of ${formatIstioVersion(to)} is older than the active revision ${active.revision} (${formatIstioVersion(from)})`,
+        'a downgrade is done by moving the tags back to an older revision that is still installed; forceInstall: true installs it anyway',
+      );
+      if (refusal) return refusal;
+    }
+    const distance = minorDistance(from, to);
+    if (distance > 2) {
+      const refusal = guard(
+        `canary upgrade from ${formatIstioVersion(from)} to ${formatIstioVersion(to)} spans ${distance} minor releases; revision-based upgrades may go at most two`,
+        `install ${from.major}.${from.minor + 2}.x first`,
+      );
+      if (refusal) return refusal;
+    }
+  }
+  return plan(
+    'upgrade-canary',
+    `install ${versionText(to)} as revision ${target} next to ${active.revision} (${versionText(from)}), then move tags ${tags.join(', ')}`,
+    {
+      istioOperator,
+      revision: target,
+      fromVersion: from,
+      previousRevision: active.revision,
+      moveTags: tags,
+    },
+  );
+}
+
+/** A unified diff of the spec to apply against the last one applied (or against nothing). */
+export function specDiff(lastApplied: string | undefined, next: string): string {
+  if (lastApplied === next) return '';
+  return createPatch('IstioOperator', lastApplied ?? '', next, 'last applied', 'to apply', { context: 3 })
+    .split('\n')
+    .slice(2)
+    .join('\n');
+}
+
+/** The lines `plan` prints. */
+export function describePlan(plan: Plan): string[] {
+  const lines = [`plan: ${plan.kind}`, `  why: ${plan.reason}`];
+  if (plan.kind !== 'nothing')
+    lines.push(
+      `  revision: ${plan.revision}, Istio ${versionText(plan.fromVersion)} -> ${versionText(plan.toVersion)}`,
+    );
+  if (plan.moveTags.length > 0)
+    lines.push(`  then: point revision tags ${plan.moveTags.join(', ')} at ${plan.revision}`);
+  for (const guard of plan.overridden) lines.push(`  forced past: ${guard}`);
+  return lines;
+}

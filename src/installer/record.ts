@@ -1,0 +1,111 @@
+// The installer's record of what it applied, kept in the ConfigMap `istio-installer-state`: encoding and decoding. Pure.
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { z } from 'zod';
+import { sortKeysDeep, type Json } from '../overlay/json.js';
+
+export const RECORD_CONFIGMAP = 'istio-installer-state';
+export const HISTORY_LENGTH = 10;
+
+const entrySchema = z.object({
+  action: z.string(),
+  outcome: z.enum(['succeeded', 'failed', 'rolled-back', 'uninstalled']),
+  specSha256: z.string(),
+  istioVersion: z.string(),
+  revision: z.string(),
+  chartVersion: z.string(),
+  installerVersion: z.string(),
+  time: z.string(),
+  message: z.string().optional(),
+});
+export type RecordEntry = z.infer<typeof entrySchema>;
+
+const recordSchema = z.object({
+  current: entrySchema,
+  lastGood: entrySchema.optional(),
+  history: z.array(entrySchema),
+});
+
+export interface InstallRecord {
+  /** The latest run's outcome. */
+  current: RecordEntry;
+  /** The latest successful install, whose spec a rollback re-applies. */
+  lastGood: RecordEntry | undefined;
+  /** Newest first, at most HISTORY_LENGTH entries. */
+  history: RecordEntry[];
+  /** The IstioOperator of `current`, as YAML. */
+  spec: string | undefined;
+  /** The IstioOperator of `lastGood`, as YAML. */
+  lastGoodSpec: string | undefined;
+}
+
+/** sha256 of the spec's canonical JSON: key order and formatting do not change it. */
+export function specHash(istioOperator: Json): string {
+  return createHash('sha256')
+    .update(JSON.stringify(sortKeysDeep(istioOperator)))
+    .digest('hex');
+}
+
+/** The record after one more run; a success also becomes the last good one, which a rollback returns to. */
+export function nextRecord(
+  previous: InstallRecord | undefined,
+  entry: RecordEntry,
+  spec: string | undefined,
+): InstallRecord {
+  const good = entry.outcome === 'succeeded';
+  return {
+    current: entry,
+    lastGood: good ? entry : previous?.lastGood,
+    history: [entry, ...(previous?.history ?? [])].slice(0, HISTORY_LENGTH),
+    spec,
+    lastGoodSpec: good ? spec : previous?.lastGoodSpec,
+  };
+}
+
+export interface RecordConfigMapData {
+  data: Record<string, string>;
+  binaryData: Record<string, string>;
+}
+
+/** Specs are gzipped because a ConfigMap holds at most 1 MiB and overlays can be large. */
+export function encodeRecord(record: InstallRecord): RecordConfigMapData {
+  const binaryData: Record<string, string> = {};
+  if (record.spec !== undefined) binaryData['spec.yaml.gz'] = gzipSync(record.spec).toString('base64');
+  if (record.lastGoodSpec !== undefined)
+    binaryData['last-good-spec.yaml.gz'] = gzipSync(record.lastGoodSpec).toString('base64');
+  const { current, lastGood, history } = record;
+  return { data: { 'record.json': JSON.stringify({ current, lastGood, history }, null, 2) }, binaryData };
+}
+
+/** Reads a record back; a damaged one is reported as undefined (the installer then acts as if there were none). */
+export function decodeRecord(
+  data: Record<string, string> | undefined,
+  binaryData: Record<string, string> | undefined,
+): InstallRecord | undefined {
+  const json = data?.['record.json'];
+  if (!json) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  const result = recordSchema.safeParse(parsed);
+  if (!result.success) return undefined;
+  return {
+    current: result.data.current,
+    lastGood: result.data.lastGood,
+    history: result.data.history,
+    spec: gunzipText(binaryData?.['spec.yaml.gz']),
+    lastGoodSpec: gunzipText(binaryData?.['last-good-spec.yaml.gz']),
+  };
+}
+
+function gunzipText(base64: string | undefined): string | undefined {
+  if (!base64) return undefined;
+  try {
+    return gunzipSync(Buffer.from(base64, 'base64')).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,78 @@
+// `status`: what is installed, whether it is healthy, and what the installer last applied. Pure formatting of the state.
+import { formatIstioVersion, type IstioVersion } from './istio-version.js';
+import type { RecordEntry } from './record.js';
+import { staleWebhooks, type ClusterState } from './state.js';
+
+export interface StatusReport {
+  namespace: string;
+  healthy: boolean;
+  revisions: { revision: string; version: string; ready: string; tags: string[] }[];
+  gateways: { name: string; namespace: string; revision: string; version: string; ready: boolean }[];
+  staleWebhooks: string[];
+  lastApplied: RecordEntry | null;
+  lastGood: RecordEntry | null;
+  history: RecordEntry[];
+  lastAppliedSpec: string | null;
+}
+
+export function statusReport(state: ClusterState): StatusReport {
+  const version = (v: { version: IstioVersion | undefined }) =>
+    v.version ? formatIstioVersion(v.version) : 'unknown';
+  const revisions = state.controlPlanes.map((plane) => ({
+    revision: plane.revision,
+    version: version(plane),
+    ready: `${plane.readyReplicas}/${plane.replicas}`,
+    tags: Object.entries(state.tags)
+      .filter(([, revision]) => revision === plane.revision)
+      .map(([tag]) => tag),
+  }));
+  const gateways = state.gateways.map((g) => ({
+    name: g.name,
+    namespace: g.namespace,
+    revision: g.revision,
+    version: version(g),
+    ready: g.ready,
+  }));
+  return {
+    namespace: state.namespace,
+    healthy:
+      state.controlPlanes.length > 0 &&
+      state.controlPlanes.every((p) => p.ready) &&
+      state.gateways.every((g) => g.ready),
+    revisions,
+    gateways,
+    staleWebhooks: staleWebhooks(state).map((w) => `${w.kind}/${w.name}`),
+    lastApplied: state.record?.current ?? null,
+    lastGood: state.record?.lastGood ?? null,
+    history: state.record?.history ?? [],
+    lastAppliedSpec: state.record?.spec ?? null,
+  };
+}
+
+/** The human form of the report. */
+export function formatStatus(report: StatusReport): string {
+  const lines = [
+    `Istio in ${report.namespace}: ${report.revisions.length === 0 ? 'not installed' : report.healthy ? 'healthy' : 'NOT healthy'}`,
+  ];
+  for (const r of report.revisions)
+    lines.push(
+      `  revision ${r.revision}: Istio ${r.version}, istiod ${r.ready} ready${r.tags.length ? `, tags ${r.tags.join(', ')}` : ''}`,
+    );
+  for (const g of report.gateways)
+    lines.push(
+      `  gateway ${g.namespace}/${g.name}: Istio ${g.version}, revision ${g.revision}, ${g.ready ? 'ready' : 'NOT ready'}`,
+    );
+  for (const w of report.staleWebhooks)
+    lines.push(`  stale webhook ${w} (calls a Service that does not exist)`);
+  const last = report.lastApplied;
+  if (last)
+    lines.push(
+      `last run: ${last.action} ${last.outcome} at ${last.time}: Istio ${last.istioVersion}, revision ${last.revision}, spec sha256 ${last.specSha256.slice(0, 12)}, chart ${last.chartVersion || '-'}${last.message ? ` (${last.message})` : ''}`,
+    );
+  else lines.push('last run: none on record');
+  if (report.lastGood && report.lastGood !== last)
+    lines.push(`last good: Istio ${report.lastGood.istioVersion} at ${report.lastGood.time}`);
+  if (report.history.length > 1)
+    lines.push(`history: ${report.history.map((h) => `${h.time} ${h.action} ${h.outcome}`).join('; ')}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,135 @@
+// `uninstall`: removes every control plane, gateway and Istio webhook; keeps the CRDs and users' Istio resources unless purging.
+import { TimeoutError } from '../errors.js';
+import { phase, type InstallerDeps } from './deps.js';
+import { writeRecord } from './history.js';
+import { formatIstioVersion, compareVersions } from './istio-version.js';
+import { istioctl, uninstallArgs } from './istioctl.js';
+import { acquireLock } from './lock.js';
+import { readClusterState } from './read-state.js';
+import type { ClusterState } from './state.js';
+
+export interface UninstallRequest {
+  namespace: string;
+  purge: boolean;
+  chartVersion: string;
+  timeoutSeconds: number;
+}
+
+/** Leftovers istioctl uninstall is known to leave behind (istio/istio issues); deleted when nothing serves them. */
+export const KNOWN_LEFTOVER_WEBHOOKS = ['istio-revision-tag-default', 'istiod-default-validator'];
+
+/** How many objects of each Istio CRD exist: what a purge deletes. */
+export async function countIstioResources(
+  deps: Pick<InstallerDeps, 'kube'>,
+): Promise<{ kinds: number; objects: number; byKind: string[] }> {
+  const crds = (await deps.kube.listCustomResourceDefinitions()).filter((crd) =>
+    crd.spec.group.endsWith('istio.io'),
+  );
+  const counts = await Promise.all(
+    crds.map(async (crd) => {
+      const version = crd.spec.versions.find((v) => v.storage)?.name ?? crd.spec.versions[0]?.name ?? 'v1';
+      const count = await deps.kube.countCustomObjects(crd.spec.group, version, crd.spec.names.plural);
+      return { name: `${crd.spec.names.plural}.${crd.spec.group}`, count };
+    }),
+  );
+  const used = counts.filter((c) => c.count > 0);
+  return {
+    kinds: crds.length,
+    objects: used.reduce((sum, c) => sum + c.count, 0),
+    byKind: used.map((c) => `${c.count} ${c.name}`),
+  };
+}
+
+export async function uninstall(request: UninstallRequest, deps: InstallerDeps): Promise<string> {
+  const started = deps.now().getTime();
+  if (!(await deps.kube.namespaceExists(request.namespace)))
+    return `nothing to uninstall: namespace ${request.namespace} does not exist`;
+  const lock = await phase(deps, 'take the lock', () =>
+    acquireLock(deps.kube, request.namespace, { holder: deps.holder, durationSeconds: 60, now: deps.now }),
+  );
+  try {
+    const state = await phase(deps, 'read cluster state', () =>
+      readClusterState(deps.kube, request.namespace),
+    );
+    const revisions = [
+      ...new Set([...state.controlPlanes.map((p) => p.revision), ...state.gateways.map((g) => g.revision)]),
+    ];
+    // The newest installed version's istioctl knows every component that may be there.
+    const newest = state.controlPlanes
+      .map((p) => p.version)
+      .filter((v) => v !== undefined)
+      .sort(compareVersions)
+      .at(-1);
+    const needIstioctl = request.purge || revisions.length > 0;
+    const tool = needIstioctl
+      ? istioctl(await deps.istioctlFor(newest), deps.runner, deps.env, (line) => deps.log.info(line))
+      : undefined;
+    const timeoutMs = request.timeoutSeconds * 1000;
+
+    if (request.purge && tool) {
+      const { kinds, objects, byKind } = await countIstioResources(deps);
+      deps.log.warn(
+        `purge: deleting ${kinds} Istio CRDs and with them ${objects} Istio resource(s) users made${byKind.length ? `: ${byKind.join(', ')}` : ''}`,
+      );
+      await phase(deps, 'istioctl uninstall --purge', () => tool.run(uninstallArgs('', true), timeoutMs));
+    } else if (tool) {
+      for (const revision of revisions)
+        await phase(deps, `istioctl uninstall --revision ${revision}`, () =>
+          tool.run(uninstallArgs(revision, false), timeoutMs),
+        );
+    }
+    const removed = await phase(deps, 'remove leftover webhooks', () =>
+      removeLeftoverWebhooks(request.namespace, deps),
+    );
+    await phase(deps, 'verify', () => waitUntilGone(request, deps));
+    await writeRecord(deps, request.namespace, state.record, {
+      action: request.purge ? 'purge' : 'uninstall',
+      outcome: 'uninstalled',
+      specSha256: state.record?.current.specSha256 ?? '',
+      istioVersion: newest ? formatIstioVersion(newest) : '',
+      revision: revisions.join(',') || 'none',
+      chartVersion: request.chartVersion,
+      message: `removed revisions ${revisions.join(', ') || 'none'}; ${removed.length} leftover webhook(s) deleted${request.purge ? '; CRDs purged' : '; CRDs and Istio resources kept'}`,
+    });
+    const seconds = ((deps.now().getTime() - started) / 1000).toFixed(1);
+    return revisions.length === 0 && removed.length === 0
+      ? `nothing to uninstall: no Istio control plane found (${seconds}s)`
+      : `uninstalled Istio revisions ${revisions.join(', ') || 'none'}${request.purge ? ' and its CRDs' : ' (CRDs and Istio resources kept)'} (${seconds}s)`;
+  } finally {
+    await lock.release().catch(() => undefined);
+  }
+}
+
+/** Deletes Istio webhooks whose Services are gone, and the known leftovers; returns their names. */
+async function removeLeftoverWebhooks(namespace: string, deps: InstallerDeps): Promise<string[]> {
+  const state = await readClusterState(deps.kube, namespace);
+  const live = new Set(state.services);
+  const removed: string[] = [];
+  for (const webhook of state.webhooks) {
+    const orphaned =
+      webhook.services.length > 0 &&
+      webhook.services.every((s) => s.startsWith(`${namespace}/`) && !live.has(s));
+    if (!orphaned && !(KNOWN_LEFTOVER_WEBHOOKS.includes(webhook.name) && state.controlPlanes.length === 0))
+      continue;
+    if (webhook.kind === 'MutatingWebhookConfiguration') await deps.kube.deleteMutatingWebhook(webhook.name);
+    else await deps.kube.deleteValidatingWebhook(webhook.name);
+    removed.push(webhook.name);
+    deps.log.info(`deleted leftover ${webhook.kind} ${webhook.name}`);
+  }
+  return removed;
+}
+
+async function waitUntilGone(request: UninstallRequest, deps: InstallerDeps): Promise<ClusterState> {
+  const deadline = deps.now().getTime() + request.timeoutSeconds * 1000;
+  for (;;) {
+    const state = await readClusterState(deps.kube, request.namespace);
+    const left = [
+      ...state.controlPlanes.map((p) => `Deployment ${p.namespace}/${p.deployment}`),
+      ...state.gateways.map((g) => `Deployment ${g.namespace}/${g.name}`),
+    ];
+    if (left.length === 0) return state;
+    if (deps.now().getTime() >= deadline)
+      throw new TimeoutError('Istio components are still there after uninstall', left);
+    await deps.sleep(2000);
+  }
+}

@@ -1,0 +1,167 @@
+// An in-memory fake of the installer's Kube interface, for unit tests of our own logic (the rig tests use a real API server).
+import type {
+  CoreV1Event,
+  V1ConfigMap,
+  V1Deployment,
+  V1Lease,
+  V1MutatingWebhookConfiguration,
+  V1Namespace,
+  V1Pod,
+  V1Service,
+  V1ValidatingWebhookConfiguration,
+  V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import type { Kube } from '../../src/installer/kube.js';
+
+/** Matches the simple `key=value` and `key in (a,b)` selectors the installer uses. */
+function matches(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
+  if (!selector) return true;
+  return selector.split(/,(?![^(]*\))/).every((term) => {
+    const inMatch = /^\s*([\w./-]+)\s+in\s+\(([^)]*)\)\s*$/.exec(term);
+    if (inMatch)
+      return (inMatch[2] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .includes(labels?.[inMatch[1] ?? ''] ?? '\u0000');
+    const [key, value] = term.split('=');
+    return labels?.[(key ?? '').trim()] === (value ?? '').trim();
+  });
+}
+
+export class FakeKube implements Kube {
+  server = 'https://fake-kube.invalid';
+  deployments: V1Deployment[] = [];
+  services: V1Service[] = [];
+  pods: V1Pod[] = [];
+  namespaces: V1Namespace[] = [];
+  mutating: V1MutatingWebhookConfiguration[] = [];
+  validating: V1ValidatingWebhookConfiguration[] = [];
+  configMaps = new Map<string, V1ConfigMap>();
+  leases = new Map<string, V1Lease>();
+  events: CoreV1Event[] = [];
+  crds: V1CustomResourceDefinition[] = [];
+  customObjectCounts = new Map<string, number>();
+  /** Every mutating call, in order, so tests can assert that nothing was written. */
+  writes: string[] = [];
+  private version = 1;
+
+  async listDeployments(namespace: string | undefined, labelSelector?: string) {
+    return this.deployments.filter(
+      (d) =>
+        (!namespace || d.metadata?.namespace === namespace) && matches(d.metadata?.labels, labelSelector),
+    );
+  }
+  async listServices(namespace: string) {
+    return this.services.filter((s) => s.metadata?.namespace === namespace);
+  }
+  async listPods(labelSelector: string) {
+    return this.pods.filter((p) => matches(p.metadata?.labels, labelSelector));
+  }
+  async listNamespaces(labelSelector?: string) {
+    return this.namespaces.filter((n) => matches(n.metadata?.labels, labelSelector));
+  }
+  async namespaceExists(name: string) {
+    return this.namespaces.some((n) => n.metadata?.name === name);
+  }
+  async createNamespace(name: string) {
+    this.writes.push(`create Namespace ${name}`);
+    this.namespaces.push({ metadata: { name } });
+  }
+  async listMutatingWebhooks() {
+    return this.mutating;
+  }
+  async listValidatingWebhooks() {
+    return this.validating;
+  }
+  async deleteMutatingWebhook(name: string) {
+    this.writes.push(`delete MutatingWebhookConfiguration ${name}`);
+    this.mutating = this.mutating.filter((w) => w.metadata?.name !== name);
+  }
+  async deleteValidatingWebhook(name: string) {
+    this.writes.push(`delete ValidatingWebhookConfiguration ${name}`);
+    this.validating = this.validating.filter((w) => w.metadata?.name !== name);
+  }
+  async getConfigMap(namespace: string, name: string) {
+    return this.configMaps.get(`${namespace}/${name}`);
+  }
+  async applyConfigMap(configMap: V1ConfigMap) {
+    this.writes.push(`apply ConfigMap ${configMap.metadata?.namespace}/${configMap.metadata?.name}`);
+    const stored = {
+      ...configMap,
+      metadata: { ...configMap.metadata, uid: 'uid-1', resourceVersion: String(this.version++) },
+    };
+    this.configMaps.set(`${configMap.metadata?.namespace}/${configMap.metadata?.name}`, stored);
+    return stored;
+  }
+  async listEvents(namespace: string) {
+    return this.events.filter((e) => e.metadata?.namespace === namespace);
+  }
+  async createEvent(namespace: string, event: CoreV1Event) {
+    this.writes.push(`create Event ${event.reason}`);
+    this.events.push({ ...event, metadata: { ...event.metadata, namespace } });
+  }
+  async getLease(namespace: string, name: string) {
+    return this.leases.get(`${namespace}/${name}`);
+  }
+  async createLease(namespace: string, lease: V1Lease) {
+    const key = `${namespace}/${lease.metadata?.name}`;
+    if (this.leases.has(key)) return false;
+    this.writes.push(`create Lease ${key}`);
+    this.leases.set(key, {
+      ...lease,
+      metadata: { ...lease.metadata, resourceVersion: String(this.version++) },
+    });
+    return true;
+  }
+  async replaceLease(namespace: string, lease: V1Lease) {
+    const key = `${namespace}/${lease.metadata?.name}`;
+    const current = this.leases.get(key);
+    if (!current || current.metadata?.resourceVersion !== lease.metadata?.resourceVersion) return false;
+    this.writes.push(`replace Lease ${key}`);
+    this.leases.set(key, {
+      ...lease,
+      metadata: { ...lease.metadata, resourceVersion: String(this.version++) },
+    });
+    return true;
+  }
+  async deleteLease(namespace: string, name: string) {
+    this.writes.push(`delete Lease ${namespace}/${name}`);
+    this.leases.delete(`${namespace}/${name}`);
+  }
+  async listCustomResourceDefinitions() {
+    return this.crds;
+  }
+  async countCustomObjects(group: string, _version: string, plural: string) {
+    return this.customObjectCounts.get(`${plural}.${group}`) ?? 0;
+  }
+}
+
+/** An istiod Deployment as istioctl makes it. */
+export function istiodDeployment(options: {
+  revision?: string;
+  version: string;
+  ready?: boolean;
+  namespace?: string;
+}): V1Deployment {
+  const revision = options.revision ?? 'default';
+  const name = revision === 'default' ? 'istiod' : `istiod-${revision}`;
+  const ready = options.ready ?? true;
+  return {
+    metadata: {
+      name,
+      namespace: options.namespace ?? 'istio-system',
+      generation: 1,
+      labels: { app: 'istiod', 'istio.io/rev': revision },
+    },
+    spec: {
+      replicas: 1,
+      selector: {},
+      template: {
+        spec: {
+          containers: [{ name: 'discovery', image: `registry.istio.io/release/pilot:${options.version}` }],
+        },
+      },
+    },
+    status: { observedGeneration: 1, readyReplicas: ready ? 1 : 0, updatedReplicas: 1, replicas: 1 },
+  };
+}

@@ -1,0 +1,138 @@
+// The install flow's decisions end to end with fakes: a no-op calls no istioctl and writes nothing; a refusal changes nothing.
+import { PreconditionError } from '../../../src/errors.js';
+import type { InstallerDeps } from '../../../src/installer/deps.js';
+import { install, type InstallRequest } from '../../../src/installer/install.js';
+import type { ProcessRunner } from '../../../src/installer/istioctl.js';
+import { encodeRecord, nextRecord, RECORD_CONFIGMAP, specHash } from '../../../src/installer/record.js';
+import { FakeKube, istiodDeployment } from '../../helpers/fake-kube.js';
+
+const istioOperator = {
+  apiVersion: 'install.istio.io/v1alpha1',
+  kind: 'IstioOperator',
+  spec: { tag: '1.31.0', components: { pilot: { enabled: true } } },
+};
+
+const request = (extra: Partial<InstallRequest> = {}): InstallRequest => ({
+  istioOperator,
+  namespace: 'istio-system',
+  strategy: 'InPlace',
+  revisionTags: [],
+  removeOldRevision: 'WhenUnused',
+  rollbackOnFailure: false,
+  force: false,
+  readinessSeconds: 300,
+  chartVersion: '0.1.0',
+  dryRun: false,
+  ...extra,
+});
+
+function deps(kube: FakeKube): InstallerDeps & { istioctlCalls: string[][] } {
+  const istioctlCalls: string[][] = [];
+  const runner: ProcessRunner = {
+    async run(_file, args) {
+      istioctlCalls.push([...args]);
+      return { exitCode: 0, stdout: '', stderr: '', timedOut: false };
+    },
+  };
+  return {
+    kube,
+    runner,
+    istioctlCalls,
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    now: () => new Date('2026-11-21T00:00:00Z'),
+    sleep: async () => undefined,
+    env: {},
+    istioctlFor: async () => '/fake/istioctl',
+    writeTempFile: async (name) => `/tmp/fake/${name}`,
+    holder: 'test',
+  };
+}
+
+function installedCluster(hash: string): FakeKube {
+  const kube = new FakeKube();
+  kube.namespaces.push({ metadata: { name: 'istio-system' } });
+  kube.deployments.push(istiodDeployment({ version: '1.31.0' }));
+  const entry = {
+    action: 'install',
+    outcome: 'succeeded' as const,
+    specSha256: hash,
+    istioVersion: '1.31.0',
+    revision: 'default',
+    chartVersion: '0.1.0',
+    installerVersion: '0.1.0',
+    time: '2026-11-20T00:00:00Z',
+  };
+  const encoded = encodeRecord(nextRecord(undefined, entry, 'spec: {}\n'));
+  kube.configMaps.set(`istio-system/${RECORD_CONFIGMAP}`, {
+    metadata: { name: RECORD_CONFIGMAP, namespace: 'istio-system' },
+    ...encoded,
+  });
+  return kube;
+}
+
+test('same version, same spec, healthy: nothing to do, no istioctl, no writes', async () => {
+  const kube = installedCluster(specHash(istioOperator));
+  const d = deps(kube);
+  const result = await install(request(), d);
+  expect(result.plan.kind).toBe('nothing');
+  expect(result.summary).toMatch(
+    /^nothing to do: Istio 1.31.0 \(revision default\) is installed with this exact spec and healthy/,
+  );
+  expect(d.istioctlCalls).toEqual([]);
+  expect(kube.writes).toEqual([]);
+});
+
+test('a refused plan throws PreconditionError and changes nothing', async () => {
+  const kube = installedCluster('x');
+  const d = deps(kube);
+  const downgrade = { ...istioOperator, spec: { ...istioOperator.spec, tag: '1.30.4' } };
+  await expect(install(request({ istioOperator: downgrade }), d)).rejects.toThrow(PreconditionError);
+  expect(d.istioctlCalls).toEqual([]);
+  expect(kube.writes).toEqual([]);
+});
+
+test('dry run prints the plan and changes nothing', async () => {
+  const kube = new FakeKube();
+  const d = deps(kube);
+  const result = await install(request({ dryRun: true }), d);
+  expect(result.summary).toBe('dry run: would install (no Istio control plane is installed)');
+  expect(d.istioctlCalls).toEqual([]);
+  expect(kube.writes).toEqual([]);
+});
+
+test('a spec change runs prechecks then one istioctl install with the merged spec, under the lock', async () => {
+  const kube = installedCluster('old-hash');
+  kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
+  kube.mutating.push({
+    metadata: { name: 'istio-sidecar-injector', labels: { 'istio.io/rev': 'default' } },
+    webhooks: [
+      {
+        name: 'x',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        clientConfig: { service: { name: 'istiod', namespace: 'istio-system' } },
+      },
+    ],
+  });
+  const d = deps(kube);
+  const result = await install(request(), d);
+  expect(result.plan.kind).toBe('reconfigure');
+  expect(d.istioctlCalls).toEqual([
+    ['x', 'precheck'],
+    [
+      'analyze',
+      '--all-namespaces',
+      '--meshConfigFile',
+      '/tmp/fake/mesh-config.yaml',
+      '--failure-threshold',
+      'Error',
+    ],
+    ['install', '-y', '-f', '/tmp/fake/istio-operator.yaml', '--readiness-timeout', '300s'],
+  ]);
+  expect(kube.writes).toEqual([
+    'create Lease istio-system/istio-installer-lock',
+    'apply ConfigMap istio-system/istio-installer-state',
+    'create Event ReconfigureSucceeded',
+    'delete Lease istio-system/istio-installer-lock',
+  ]);
+});

@@ -1,0 +1,57 @@
+// What "installed" means for a spec, and how what is missing is reported.
+import { parseIstioVersion } from '../../../src/installer/istio-version.js';
+import { readClusterState } from '../../../src/installer/read-state.js';
+import { expectedObjects, problems } from '../../../src/installer/verify.js';
+import type { JsonObject } from '../../../src/overlay/json.js';
+import { FakeKube, istiodDeployment } from '../../helpers/fake-kube.js';
+
+const spec: JsonObject = {
+  apiVersion: 'install.istio.io/v1alpha1',
+  kind: 'IstioOperator',
+  spec: {
+    components: {
+      pilot: { enabled: true },
+      ingressGateways: [
+        { name: 'istio-ingressgateway', enabled: true },
+        { name: 'off', enabled: false },
+        { name: 'team-gw', enabled: true, namespace: 'team' },
+      ],
+    },
+  },
+};
+
+test('expects istiod, its injector webhook and every enabled gateway', () => {
+  expect(
+    expectedObjects(spec, 'istio-system', '1-31-0').map((o) => `${o.kind} ${o.namespace}/${o.name}`),
+  ).toEqual([
+    'Deployment istio-system/istiod-1-31-0',
+    'MutatingWebhookConfiguration istio-system/istio-sidecar-injector-1-31-0',
+    'Deployment istio-system/istio-ingressgateway',
+    'Deployment team/team-gw',
+  ]);
+});
+
+test('names what is missing, not ready, or at the wrong version', async () => {
+  const kube = new FakeKube();
+  kube.deployments.push(istiodDeployment({ version: '1.30.4' }));
+  kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
+  kube.mutating.push({
+    metadata: { name: 'istio-sidecar-injector', labels: { 'istio.io/rev': 'default' } },
+    webhooks: [
+      {
+        name: 'x',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        clientConfig: { service: { name: 'istiod', namespace: 'istio-system' } },
+      },
+    ],
+  });
+  const state = await readClusterState(kube, 'istio-system');
+  expect(
+    problems(expectedObjects(spec, 'istio-system', 'default'), state, parseIstioVersion('1.31.0'), 'default'),
+  ).toEqual([
+    'Deployment istio-system/istiod: runs 1.30.4, expected 1.31.0',
+    'Deployment istio-system/istio-ingressgateway: missing',
+    'Deployment team/team-gw: missing',
+  ]);
+});
