@@ -1,0 +1,375 @@
+// helm v3 and v4 lint and render the chart for every ci/ scenario; the rendered objects keep the chart's promises:
+// labels, restricted pods, registry prefix, hooks and the installer contract, narrow RBAC, optional parts.
+import { readFileSync } from 'node:fs';
+import { load } from 'js-yaml';
+import { valuesSchema } from '../../src/overlay/values-schema.js';
+import { CHART, HELMS, NAMESPACE, RELEASE, SCENARIOS, helm, renderChart, type KubeObject } from './render.js';
+import { KUBE_VERSION } from '../cluster/tools.js';
+
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: { name: string; value?: string }[];
+  securityContext?: {
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    runAsNonRoot?: boolean;
+    privileged?: boolean;
+    capabilities?: { drop?: string[]; add?: string[] };
+    seccompProfile?: { type: string };
+  };
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface PodSpec {
+  serviceAccountName?: string;
+  securityContext?: {
+    runAsNonRoot?: boolean;
+    runAsUser?: number;
+    runAsGroup?: number;
+    seccompProfile?: { type: string };
+  };
+  nodeSelector?: Record<string, string>;
+  tolerations?: { key?: string; value?: string; effect?: string }[];
+  imagePullSecrets?: { name: string }[];
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: { name: string; emptyDir?: object; configMap?: { name: string } }[];
+}
+interface PodTemplate {
+  metadata: { labels: Record<string, string> };
+  spec: PodSpec;
+}
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+const CHART_YAML = load(readFileSync(`${CHART}/Chart.yaml`, 'utf8')) as {
+  appVersion: string;
+  version: string;
+};
+const find = (objects: KubeObject[], kind: string, name: string) =>
+  objects.find((o) => o.kind === kind && o.metadata.name === name);
+const get = (objects: KubeObject[], kind: string, name: string): KubeObject => {
+  const o = find(objects, kind, name);
+  if (!o)
+    throw new Error(`no ${kind} ${name} in ${objects.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  return o;
+};
+const podTemplate = (o: KubeObject) => (o.spec as { template: PodTemplate }).template;
+const workloads = (objects: KubeObject[]) => objects.filter((o) => ['Deployment', 'Job'].includes(o.kind));
+const allContainers = (pod: PodTemplate) => [...pod.spec.containers, ...(pod.spec.initContainers ?? [])];
+const envOf = (c: Container) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+const rules = (o: KubeObject) => (o as unknown as { rules: Rule[] }).rules;
+const WRITE_VERBS = ['create', 'update', 'patch', 'delete', 'deletecollection', 'escalate', 'bind', '*'];
+
+describe.each(HELMS)('helm %s', (_version, binary) => {
+  test.each(SCENARIOS)('lints ci/%s-values.yaml', async (scenario) => {
+    const r = await helm(binary, [
+      'lint',
+      CHART,
+      '--strict',
+      '--namespace',
+      NAMESPACE,
+      '--kube-version',
+      KUBE_VERSION,
+      '-f',
+      `${CHART}/ci/${scenario}-values.yaml`,
+    ]);
+    expect(r.all).not.toMatch(/\[(ERROR|WARNING)\]/);
+    expect(r.exitCode).toBe(0);
+  });
+
+  test('lint rejects a key the installer schema does not know', async () => {
+    const r = await helm(binary, [
+      'lint',
+      CHART,
+      '--kube-version',
+      KUBE_VERSION,
+      '--set',
+      'pilot.replicas=2',
+    ]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.all).toMatch(/replicas/);
+  });
+
+  describe.each(SCENARIOS)('ci/%s-values.yaml', (scenario) => {
+    let objects: KubeObject[];
+    let values: Record<string, unknown>;
+    beforeAll(async () => {
+      objects = (await renderChart(binary, scenario, ['--api-versions', 'monitoring.coreos.com/v1'])).objects;
+      values = (load(readFileSync(`${CHART}/ci/${scenario}-values.yaml`, 'utf8')) ?? {}) as Record<
+        string,
+        unknown
+      >;
+    });
+
+    test('every object carries the app.kubernetes.io labels and helm.sh/chart', () => {
+      expect(objects.length).toBeGreaterThan(10);
+      for (const o of objects) {
+        const labels = o.metadata.labels ?? {};
+        for (const key of ['name', 'instance', 'version', 'component', 'managed-by'])
+          expect([`${o.kind}/${o.metadata.name}`, labels[`app.kubernetes.io/${key}`]]).toEqual([
+            `${o.kind}/${o.metadata.name}`,
+            expect.any(String),
+          ]);
+        expect(labels['app.kubernetes.io/instance']).toBe(RELEASE);
+        expect(labels['helm.sh/chart']).toMatch(/^(rancher-istio|kiali|tracing)-\d+\.\d+\.\d+/);
+      }
+    });
+
+    test('every pod is restricted, linux-only, and pulls from the system default registry with its secrets', () => {
+      const registry = (values.global as { cattle?: { systemDefaultRegistry?: string } } | undefined)?.cattle
+        ?.systemDefaultRegistry;
+      expect(workloads(objects).length).toBeGreaterThanOrEqual(2);
+      for (const w of workloads(objects)) {
+        const pod = podTemplate(w);
+        const where = `${w.kind}/${w.metadata.name}`;
+        expect([where, pod.spec.securityContext]).toEqual([
+          where,
+          expect.objectContaining({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }),
+        ]);
+        expect(pod.spec.nodeSelector?.['kubernetes.io/os']).toBe('linux');
+        expect(pod.spec.tolerations).toContainEqual(
+          expect.objectContaining({ key: 'cattle.io/os', value: 'linux', effect: 'NoSchedule' }),
+        );
+        for (const c of allContainers(pod)) {
+          expect([where, c.name, c.securityContext]).toEqual([
+            where,
+            c.name,
+            expect.objectContaining({
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ['ALL'] },
+            }),
+          ]);
+          if (registry) expect(c.image.startsWith(`${registry}/`)).toBe(true);
+        }
+        if (registry) expect(pod.spec.imagePullSecrets).toEqual([{ name: 'private-registry' }]);
+      }
+    });
+
+    test('install and uninstall Jobs are hooks running `istio-installer run` with the same identity', () => {
+      const install = get(objects, 'Job', `${RELEASE}-install`);
+      const uninstall = get(objects, 'Job', `${RELEASE}-uninstall`);
+      expect(install.metadata.annotations?.['helm.sh/hook']).toBe('post-install,post-upgrade');
+      expect(uninstall.metadata.annotations?.['helm.sh/hook']).toBe('pre-delete');
+      const pods = [install, uninstall].map(podTemplate);
+      for (const [job, action] of [
+        [install, 'install'],
+        [uninstall, 'uninstall'],
+      ] as const) {
+        expect(job.metadata.annotations?.['helm.sh/hook-delete-policy']).toBe('before-hook-creation');
+        const spec = job.spec as Record<string, unknown>;
+        expect(spec.backoffLimit).toEqual(expect.any(Number));
+        expect(spec.ttlSecondsAfterFinished).toEqual(expect.any(Number));
+        expect(spec.activeDeadlineSeconds).toEqual(expect.any(Number));
+        const pod = podTemplate(job);
+        expect(pod.metadata.labels).toMatchObject({
+          'app.kubernetes.io/name': 'rancher-istio',
+          'app.kubernetes.io/component': 'installer',
+          'app.kubernetes.io/instance': RELEASE,
+        });
+        const [c] = pod.spec.containers;
+        expect(c?.command).toEqual(['istio-installer']);
+        expect(c?.args).toEqual(['run', '--action', action]);
+        const env = envOf(c as Container);
+        expect(env).toMatchObject({
+          RELEASE_NAME: RELEASE,
+          ISTIO_NAMESPACE: NAMESPACE,
+          CHART_VERSION: CHART_YAML.version,
+          VALUES_FILE: '/etc/istio-installer/values/values.yaml',
+          OVERLAY_DIR: '/etc/istio-installer/overlays',
+          HOME: '/tmp',
+          TMPDIR: '/tmp',
+        });
+        expect(env.FORCE_INSTALL).toBe(values.forceInstall === true ? 'true' : 'false');
+        expect(c?.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+        expect(pod.spec.volumes).toContainEqual({ name: 'tmp', emptyDir: {} });
+      }
+      expect(pods[0]?.spec.serviceAccountName).toBe(`${RELEASE}-installer`);
+      expect(pods[1]?.spec.serviceAccountName).toBe(pods[0]?.spec.serviceAccountName);
+      expect(pods[0]?.spec.securityContext?.runAsUser).toBe(65532);
+      expect(pods[1]?.spec.securityContext).toEqual(pods[0]?.spec.securityContext);
+      const installer = values.installer as { repository?: string; tag?: string } | undefined;
+      const image = `${installer?.repository ?? 'rancher-istio/istio-installer'}:${installer?.tag || CHART_YAML.appVersion}`;
+      expect(pods[0]?.spec.containers[0]?.image.endsWith(image)).toBe(true);
+    });
+
+    test('the values ConfigMap is what the installer accepts, without overlays; overlays keep their order', () => {
+      const data = (
+        get(objects, 'ConfigMap', `${RELEASE}-installer-values`) as unknown as {
+          data: Record<string, string>;
+        }
+      ).data;
+      const chartValues = load(data['values.yaml'] ?? '') as Record<string, unknown>;
+      expect(chartValues).not.toHaveProperty('overlayFile');
+      expect(chartValues).not.toHaveProperty('overlays');
+      expect(valuesSchema.safeParse(chartValues).error?.issues ?? []).toEqual([]);
+      expect(chartValues.tag).toBe(values.tag ?? CHART_YAML.appVersion);
+
+      const overlays =
+        (
+          get(objects, 'ConfigMap', `${RELEASE}-installer-overlays`) as {
+            data?: Record<string, string> | null;
+          }
+        ).data ?? {};
+      const expected: unknown[] = [];
+      if (values.overlayFile) expected.push(load(values.overlayFile as string));
+      for (const o of (values.overlays as unknown[] | undefined) ?? [])
+        expected.push(typeof o === 'string' ? load(o) : o);
+      const keys = Object.keys(overlays).sort();
+      expect(keys.map((k) => load(overlays[k] ?? ''))).toEqual(expected);
+      if (values.overlayFile) expect(keys[0]).toBe('00-overlayFile.yaml');
+      expect(keys.filter((k) => k.startsWith('10-'))).toEqual(
+        ((values.overlays as unknown[] | undefined) ?? []).map(
+          (_, i) => `10-overlays-${String(i).padStart(3, '0')}.yaml`,
+        ),
+      );
+    });
+
+    test('RBAC: no wildcard verbs, no pods/exec, writes only on named kinds, escalate/bind only on named roles', () => {
+      const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
+      expect(roles.length).toBeGreaterThanOrEqual(5);
+      for (const role of roles) {
+        for (const rule of rules(role)) {
+          const where = `${role.kind}/${role.metadata.name} ${JSON.stringify(rule)}`;
+          expect([where, rule.verbs.includes('*')]).toEqual([where, false]);
+          expect([where, (rule.resources ?? []).some((r) => r === 'pods/exec' || r === '*/*')]).toEqual([
+            where,
+            false,
+          ]);
+          if ((rule.resources ?? []).includes('*'))
+            expect([where, rule.verbs.filter((v) => WRITE_VERBS.includes(v))]).toEqual([where, []]);
+          if (rule.verbs.includes('escalate') || rule.verbs.includes('bind'))
+            expect([where, (rule.resourceNames ?? []).length > 0]).toEqual([where, true]);
+        }
+      }
+      const installerRole = get(objects, 'ClusterRole', `${RELEASE}-installer-${NAMESPACE}`);
+      const crdRule = rules(installerRole).find((r) => r.resources?.includes('customresourcedefinitions'));
+      const purge = (values.uninstall as { purge?: boolean } | undefined)?.purge === true;
+      expect(crdRule?.verbs.includes('delete')).toBe(purge);
+      const secretRules = roles
+        .filter((r) => r.kind === 'ClusterRole')
+        .flatMap(rules)
+        .filter((r) => r.resources?.includes('secrets'));
+      expect(secretRules).toEqual([]);
+      for (const [name, aggregate] of [
+        ['istio-admin', 'admin'],
+        ['istio-edit', 'edit'],
+        ['istio-view', 'view'],
+      ] as const) {
+        const role = get(objects, 'ClusterRole', name);
+        expect(role.metadata.labels?.[`rbac.authorization.k8s.io/aggregate-to-${aggregate}`]).toBe('true');
+        const groups = rules(role).flatMap((r) => r.apiGroups ?? []);
+        for (const g of [
+          'networking.istio.io',
+          'security.istio.io',
+          'telemetry.istio.io',
+          'extensions.istio.io',
+        ])
+          expect(groups).toContain(g);
+        const verbs = new Set(rules(role).flatMap((r) => r.verbs));
+        expect(verbs.has('delete')).toBe(aggregate !== 'view');
+      }
+    });
+
+    test('optional parts follow their switches: Kiali, Jaeger, release mirror, monitors', () => {
+      const on = (key: string, dflt: boolean) => {
+        const section = values[key] as { enabled?: boolean } | undefined;
+        return section?.enabled ?? dflt;
+      };
+      expect(Boolean(find(objects, 'Deployment', 'kiali'))).toBe(on('kiali', true));
+      const tracing = on('tracing', false);
+      expect(Boolean(find(objects, 'Deployment', 'jaeger'))).toBe(tracing);
+      for (const [svc, port] of [
+        ['tracing', 16686],
+        ['zipkin', 9411],
+        ['jaeger-collector', 9411],
+      ] as const) {
+        const s = find(objects, 'Service', svc) as { spec: { ports: { port: number }[] } } | undefined;
+        expect(Boolean(s)).toBe(tracing);
+        if (s) expect(s.spec.ports.map((p) => p.port)).toContain(port);
+      }
+      const mirrorOn =
+        (values.installer as { releaseMirror?: { enabled?: boolean } } | undefined)?.releaseMirror
+          ?.enabled === true;
+      const mirror = find(objects, 'Deployment', `${RELEASE}-mirror`);
+      expect(Boolean(mirror)).toBe(mirrorOn);
+      const env = envOf(
+        podTemplate(get(objects, 'Job', `${RELEASE}-install`)).spec.containers[0] as Container,
+      );
+      expect(env.RELEASE_MIRROR_ENABLED).toBe(String(mirrorOn));
+      if (mirror) {
+        const pod = podTemplate(mirror);
+        expect(pod.metadata.labels['app.kubernetes.io/component']).toBe('mirror');
+        expect(pod.spec.containers[0]?.args).toEqual([
+          'mirror',
+          'serve',
+          '--dir',
+          '/usr/share/istio-mirror',
+          '--port',
+          '8080',
+        ]);
+        const svc = get(objects, 'Service', `${RELEASE}-mirror`) as unknown as {
+          spec: { ports: { port: number }[] };
+        };
+        expect(svc.spec.ports.map((p) => p.port)).toEqual([8080]);
+        expect(env.RELEASE_MIRROR_URL).toBe(`http://${RELEASE}-mirror.${NAMESPACE}.svc:8080`);
+      }
+      const monitors = on('monitoring', true);
+      expect(Boolean(find(objects, 'ServiceMonitor', `${RELEASE}-istiod`))).toBe(monitors);
+      expect(Boolean(find(objects, 'PodMonitor', `${RELEASE}-envoy`))).toBe(monitors);
+    });
+  });
+
+  test('monitors are not rendered where the monitoring.coreos.com/v1 API is absent', async () => {
+    const { objects } = await renderChart(binary, 'everything');
+    expect(objects.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/'))).toEqual([]);
+  });
+
+  test('Rancher 104.x values: installer image and Kiali URLs keep their meaning', async () => {
+    const { objects } = await renderChart(binary, 'rancher-104');
+    const job = podTemplate(get(objects, 'Job', `${RELEASE}-install`));
+    expect(job.spec.containers[0]?.image).toBe('rancher/istio-installer:1.23.2-rancher1');
+    const secret = get(objects, 'Secret', 'kiali') as unknown as { data: Record<string, string> };
+    const config = load(Buffer.from(secret.data['config.yaml'] ?? '', 'base64').toString()) as {
+      auth: { strategy: string };
+      server: { web_root: string };
+      external_services: Record<string, { url?: string; internal_url?: string }>;
+    };
+    expect(config.auth.strategy).toBe('token');
+    expect(config.server.web_root).toBe('/kiali');
+    expect(config.external_services.prometheus?.url).toBe(
+      'http://rancher-monitoring-prometheus.cattle-monitoring-system.svc:9090',
+    );
+    expect(config.external_services.grafana?.internal_url).toBe(
+      'http://rancher-monitoring-grafana.cattle-monitoring-system.svc:80',
+    );
+    expect(config.external_services.tracing?.internal_url).toBe(
+      'http://tracing.istio-system.svc:16686/jaeger',
+    );
+  });
+
+  test('proxy settings reach both Jobs in both spellings; unset ones are absent', async () => {
+    const every = await renderChart(binary, 'everything');
+    const env = envOf(
+      podTemplate(get(every.objects, 'Job', `${RELEASE}-uninstall`)).spec.containers[0] as Container,
+    );
+    expect(env).toMatchObject({
+      HTTP_PROXY: 'http://proxy.example.com:3128',
+      http_proxy: 'http://proxy.example.com:3128',
+      NO_PROXY: '.svc,.cluster.local,10.0.0.0/8',
+      no_proxy: '.svc,.cluster.local,10.0.0.0/8',
+    });
+    const defaults = await renderChart(binary, 'defaults');
+    const plain = envOf(
+      podTemplate(get(defaults.objects, 'Job', `${RELEASE}-install`)).spec.containers[0] as Container,
+    );
+    expect(Object.keys(plain).filter((k) => /proxy/i.test(k))).toEqual([]);
+  });
+});
