@@ -8,7 +8,8 @@ import { Command } from 'commander';
 import { REPO_ROOT } from './image.js';
 import { startCluster } from './rig.js';
 
-const STATE_DIR = join(REPO_ROOT, '.cluster');
+/** `.cluster` of the checkout; tests point it elsewhere so they never touch a developer's running cluster. */
+const STATE_DIR = process.env.RANCHER_ISTIO_CLUSTER_DIR ?? join(REPO_ROOT, '.cluster');
 const STATE_FILE = join(STATE_DIR, 'state.json');
 const KUBECONFIG = join(STATE_DIR, 'kubeconfig');
 const SERVE_LOG = join(STATE_DIR, 'serve.log');

@@ -1,0 +1,138 @@
+// Tests of the rig itself: which pods run for real and which kwok fakes, stopping deleted pods, the bounded
+// lifetime, and `cluster:up` / `cluster:down`.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { isProcessKubeletPod } from './kwok-config.js';
+import { KubeHttp } from './kube-http.js';
+import { expandVars } from './process-kubelet.js';
+import { REPO_ROOT } from './image.js';
+import { startCluster, type Cluster } from './rig.js';
+import { eventually, podFinished } from './testkit.js';
+import { toolPaths } from './tools.js';
+
+describe('process kubelet pod selection and $(VAR) expansion', () => {
+  test('installer pods need both chart labels; the rig label alone is enough', () => {
+    const installer = {
+      'app.kubernetes.io/name': 'rancher-istio',
+      'app.kubernetes.io/component': 'installer',
+    };
+    expect(isProcessKubeletPod(installer)).toBe(true);
+    expect(isProcessKubeletPod({ 'app.kubernetes.io/name': 'rancher-istio' })).toBe(false);
+    expect(isProcessKubeletPod({ ...installer, 'app.kubernetes.io/name': 'kiali' })).toBe(false);
+    expect(isProcessKubeletPod({ 'rancher-istio.test/process-kubelet': 'true' })).toBe(true);
+    expect(isProcessKubeletPod(undefined)).toBe(false);
+  });
+
+  test('expands known variables, keeps unknown ones, $$ escapes', () => {
+    expect(expandVars('a=$(A) b=$(B) $$(A)', { A: '1' })).toBe('a=1 b=$(B) $(A)');
+  });
+});
+
+describe('a running rig', () => {
+  let cluster: Cluster;
+  const ns = 'default';
+
+  beforeAll(async () => {
+    cluster = await startCluster({ lifetimeMs: 20 * 60_000, nodes: 2 });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const createPod = (name: string, labels: Record<string, string>, script: string) =>
+    cluster.kube.post(`/api/v1/namespaces/${ns}/pods`, {
+      metadata: { name, labels },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [{ name: 'c', image: 'x/y:1', command: ['/bin/sh', '-c', script] }],
+      },
+    });
+
+  test('installer-labelled pods run as processes; other pods are only faked Running by kwok', async () => {
+    await createPod(
+      'installer',
+      { 'app.kubernetes.io/name': 'rancher-istio', 'app.kubernetes.io/component': 'installer' },
+      'echo ran for real',
+    );
+    await createPod('bystander', { 'app.kubernetes.io/name': 'rancher-istio' }, 'echo should never run');
+
+    expect((await podFinished(cluster, ns, 'installer')).phase).toBe('Succeeded');
+    expect(cluster.podLogs(ns, 'installer')).toBe('ran for real\n');
+
+    const bystander = await eventually('kwok to make the bystander Ready', 60_000, async () => {
+      const pod = await cluster.kube.get<{ status?: { phase?: string; podIP?: string } }>(
+        `/api/v1/namespaces/${ns}/pods/bystander`,
+      );
+      return pod.status?.phase === 'Running' ? pod : undefined;
+    });
+    expect(bystander.status?.podIP).toMatch(/^10\.244\./);
+    expect(cluster.podLogs(ns, 'bystander')).toBe('');
+  });
+
+  test('deleting a running pod stops its process', async () => {
+    await createPod(
+      'sleeper',
+      { 'rancher-istio.test/process-kubelet': 'true' },
+      'trap "echo got SIGTERM; exit 0" TERM; echo started; while :; do sleep 0.2; done',
+    );
+    await eventually('the sleeper to start', 60_000, async () =>
+      cluster.podLogs(ns, 'sleeper').includes('started') ? true : undefined,
+    );
+    await cluster.kube.delete(`/api/v1/namespaces/${ns}/pods/sleeper`);
+    await eventually('the sleeper to get SIGTERM', 30_000, async () =>
+      cluster.podLogs(ns, 'sleeper').includes('got SIGTERM') ? true : undefined,
+    );
+  });
+});
+
+describe('lifetime and the cluster:up / cluster:down commands', () => {
+  test('a cluster stops by itself once its lifetime is over', async () => {
+    const cluster = await startCluster({ lifetimeMs: 15_000, nodes: 1 });
+    await cluster.kube.get('/readyz');
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      cluster.stopped.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 60_000))),
+    ]);
+    clearTimeout(timer);
+    expect(stopped).toBe(true);
+    await expect(cluster.kube.get('/readyz')).rejects.toThrow();
+    expect(existsSync(cluster.dir)).toBe(false);
+  });
+
+  test('up leaves a running cluster and its kubeconfig; down stops it', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'rig-cli-'));
+    const env = { RANCHER_ISTIO_CLUSTER_DIR: stateDir };
+    const cli = join(REPO_ROOT, 'test', 'cluster', 'cli.ts');
+    const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+    try {
+      const up = await execa(tsx, [cli, 'up', '--lifetime', '10'], { env, reject: false });
+      expect(up.stderr).toContain('cluster: up at');
+      expect(up.exitCode).toBe(0);
+      const kubeconfig = up.stdout.trim();
+      expect(kubeconfig).toBe(join(stateDir, 'kubeconfig'));
+      const nodes = await execa(toolPaths().kubectl, [
+        `--kubeconfig=${kubeconfig}`,
+        'get',
+        'nodes',
+        '-o',
+        'name',
+      ]);
+      expect(nodes.stdout.split('\n')).toHaveLength(3);
+
+      const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { server: string };
+      const down = await execa(tsx, [cli, 'down'], { env, reject: false });
+      expect(down.exitCode).toBe(0);
+      expect(existsSync(join(stateDir, 'state.json'))).toBe(false);
+      expect(existsSync(kubeconfig)).toBe(false);
+      const pki = { ca: '/dev/null' };
+      await expect(new KubeHttp({ server: state.server, ...pki }).get('/readyz')).rejects.toThrow();
+    } finally {
+      await execa(tsx, [cli, 'down'], { env, reject: false });
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
