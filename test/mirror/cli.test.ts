@@ -170,13 +170,14 @@ test('a plain HTTP server from the built CLI answers health checks', async () =>
     [bin, 'mirror', 'serve', '--dir', work.path, '--host', '127.0.0.1', '--port', '0'],
     { reject: false },
   );
-  const url = await new Promise<string>((done) => {
+  const url = await new Promise<string>((done, fail) => {
     let seen = '';
     serve.stderr!.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
       const match = /url=(http:\/\/\S+)/.exec(seen);
       if (match) done(match[1]!);
     });
+    void serve.then(() => fail(new Error(`serve exited early: ${seen}`)));
   });
   expect((await get(`${url}/healthz`)).status).toBe(503);
   serve.kill('SIGINT');
