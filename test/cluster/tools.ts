@@ -14,6 +14,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
+import { ensureGo, ensureHostCommands } from './prerequisites.js';
 
 /**
  * Istio minors the rig carries, older first. The Go module proxy reachable here serves only a few istio.io/istio
@@ -139,9 +140,12 @@ interface ToolSpec {
 
 type Log = (line: string) => void;
 
+/** The `go` binary the builds use: the host's, or a toolchain fetched by `ensureGo`. */
+let goCommand = 'go';
+
 /** Go's own cgo-free, path-free release settings; `nice` because builds share two cores with people working. */
 async function go(args: string[], cwd: string, extraEnv: Record<string, string> = {}): Promise<string> {
-  const r = await execa('nice', ['-n', '10', 'go', ...args], {
+  const r = await execa('nice', ['-n', '10', goCommand, ...args], {
     cwd,
     env: { CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-buildvcs=false', ...extraEnv },
     reject: false,
@@ -356,6 +360,19 @@ export async function buildTools(
   log: Log = (l) => process.stderr.write(`${l}\n`),
 ) {
   const failures: ToolBuildError[] = [];
+  try {
+    await ensureHostCommands(log);
+  } catch (err) {
+    throw new ToolBuildError('host commands', err instanceof Error ? err.message : String(err));
+  }
+  const specs = toolSpecs().filter((s) => !existsSync(join(root, s.tool, s.version, s.binary)));
+  if (specs.length > 0) {
+    try {
+      goCommand = await ensureGo(root, log);
+    } catch (err) {
+      throw new ToolBuildError('go', err instanceof Error ? err.message : String(err));
+    }
+  }
   for (const spec of toolSpecs()) {
     const finalDir = join(root, spec.tool, spec.version);
     if (existsSync(join(finalDir, spec.binary))) {
