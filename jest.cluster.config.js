@@ -3,7 +3,11 @@ import unit from './jest.config.js';
 
 export default {
   ...unit,
-  testMatch: ['<rootDir>/test/cluster/**/*.test.ts', '<rootDir>/test/chart/**/*.test.ts'],
+  testMatch: [
+    '<rootDir>/test/cluster/**/*.test.ts',
+    '<rootDir>/test/chart/**/*.test.ts',
+    '<rootDir>/test/e2e/**/*.test.ts',
+  ],
   testPathIgnorePatterns: ['/node_modules/'],
   // Each file starts its own control plane and runs real helm/istioctl on two shared cores.
   testTimeout: 15 * 60_000,

@@ -1,5 +1,5 @@
-// Reproduces the product container image's tool layout for the process kubelet: `istio-installer` and the newest
-// `istioctl` on PATH, every bundled istioctl at `$ISTIOCTL_DIR/<version>/istioctl`.
+// Reproduces the product container image (see Dockerfile) for the process kubelet: `istio-installer` and the newest
+// `istioctl` on PATH, every bundled istioctl at `$ISTIOCTL_DIR/<version>/istioctl`, its ENV/WORKDIR/ENTRYPOINT/CMD.
 import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,11 @@ export interface ImageLayout {
   path: string[];
   /** Environment the image sets (the pod's own env overrides it). */
   env: Record<string, string>;
+  /** The image's ENTRYPOINT and CMD, used when a container sets no `command` (or no `args`). */
+  entrypoint: string[];
+  cmd: string[];
+  /** The image's WORKDIR, used when a container sets no `workingDir`. */
+  workingDir: string;
 }
 
 /**
@@ -34,7 +39,14 @@ export function buildImageLayout(dir: string, tools: ToolPaths, repoRoot: string
   const script = join(repoRoot, installerBin(repoRoot));
   writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${script}' "$@"\n`);
   chmodSync(wrapper, 0o755);
-  return { path: [bin], env: { ISTIOCTL_DIR: istioctlDir } };
+  // ENV, WORKDIR, ENTRYPOINT and CMD as the Dockerfile sets them.
+  return {
+    path: [bin],
+    env: { ISTIOCTL_DIR: istioctlDir, NODE_ENV: 'production', HOME: '/tmp', TMPDIR: '/tmp' },
+    entrypoint: [wrapper],
+    cmd: ['--help'],
+    workingDir: '/tmp',
+  };
 }
 
 function installerBin(repoRoot: string): string {

@@ -22,4 +22,4 @@ while IFS=$'\t' read -r src dst mode; do
 done <"$mounts"
 
 cd "$workdir"
-exec "$@"
+exec -- "$@"

@@ -5,6 +5,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isProcessKubeletPod } from './kwok-config.js';
+import type { ImageLayout } from './image.js';
 import { KubeHttp, KubeHttpError, type Json } from './kube-http.js';
 
 const SANDBOX = join(dirname(fileURLToPath(import.meta.url)), 'pod-sandbox.sh');
@@ -84,9 +85,8 @@ export interface ProcessKubeletOptions {
   apiPort: number;
   /** Where pod volumes and logs are written. */
   workDir: string;
-  /** The container image as the rig reproduces it: PATH entries and environment (pod env wins). */
-  imagePath: string[];
-  imageEnv: Record<string, string>;
+  /** The container image as the rig reproduces it (image.ts); every process-kubelet pod runs "in" it. */
+  image: ImageLayout;
   /** How often pods are listed; polling keeps the kubelet immune to dropped watches and apiserver restarts. */
   pollMs?: number;
   log?: (line: string) => void;
@@ -242,12 +242,12 @@ export class ProcessKubelet {
     const pod = run.pod;
     return (async () => {
       const env = await this.containerEnv(pod, c);
-      const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a) => expandVars(a, env));
-      if (argv.length === 0) {
-        throw new PodFailure(
-          `container ${c.name} has no command: the rig cannot know image ${c.image}'s entrypoint`,
-        );
-      }
+      // Kubernetes' rule: `command` replaces ENTRYPOINT (and drops CMD), `args` replaces CMD.
+      const { entrypoint, cmd } = this.opts.image;
+      const argv = (c.command ? [...c.command, ...(c.args ?? [])] : [...entrypoint, ...(c.args ?? cmd)]).map(
+        (a) => expandVars(a, env),
+      );
+      if (argv.length === 0) throw new PodFailure(`container ${c.name} has nothing to run`);
       const mountsFile = join(podDir, `${c.name}.mounts`);
       const lines = (c.volumeMounts ?? []).map((m) => {
         const src = volumes.get(m.name);
@@ -255,7 +255,7 @@ export class ProcessKubelet {
         return [m.subPath ? join(src, m.subPath) : src, m.mountPath, m.readOnly ? 'ro' : 'rw'].join('\t');
       });
       writeFileSync(mountsFile, lines.join('\n') + '\n');
-      const workdir = c.workingDir ?? join(podDir, 'workdir');
+      const workdir = c.workingDir ?? this.opts.image.workingDir;
       mkdirSync(workdir, { recursive: true });
       const logFile = this.logPath(pod.metadata.namespace, pod.metadata.name);
       mkdirSync(dirname(logFile), { recursive: true });
@@ -284,10 +284,10 @@ export class ProcessKubelet {
 
   /** Image env, then the API address a kubelet injects, then the container's own env (which wins). */
   private async containerEnv(pod: Pod, c: Container): Promise<Record<string, string>> {
-    const { imageEnv, imagePath, apiHost, apiPort } = this.opts;
+    const { image, apiHost, apiPort } = this.opts;
     const env: Record<string, string> = {
       PATH: [
-        ...imagePath,
+        ...image.path,
         '/usr/local/sbin',
         '/usr/local/bin',
         '/usr/sbin',
@@ -295,9 +295,8 @@ export class ProcessKubelet {
         '/sbin',
         '/bin',
       ].join(':'),
-      HOME: '/root',
       HOSTNAME: pod.metadata.name,
-      ...imageEnv,
+      ...image.env,
       KUBERNETES_SERVICE_HOST: apiHost,
       KUBERNETES_SERVICE_PORT: String(apiPort),
       KUBERNETES_SERVICE_PORT_HTTPS: String(apiPort),

@@ -72,6 +72,20 @@ describe('a running rig', () => {
     expect(cluster.podLogs(ns, 'bystander')).toBe('');
   });
 
+  test('a container without command runs the image ENTRYPOINT, istio-installer of this checkout', async () => {
+    await cluster.kube.post(`/api/v1/namespaces/${ns}/pods`, {
+      metadata: { name: 'entrypoint', labels: { 'rancher-istio.test/process-kubelet': 'true' } },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [{ name: 'installer', image: 'x/installer:1', args: ['--version'] }],
+      },
+    });
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const status = await podFinished(cluster, ns, 'entrypoint');
+    expect(cluster.podLogs(ns, 'entrypoint')).toContain(pkg.version);
+    expect(status.phase).toBe('Succeeded');
+  });
+
   test('deleting a running pod stops its process', async () => {
     await createPod(
       'sleeper',

@@ -304,14 +304,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return true;
     });
 
-    const image = buildImageLayout(join(dir, 'image'), tools);
     kubelet = new ProcessKubelet({
       kube,
       apiHost: '127.0.0.1',
       apiPort,
       workDir: join(dir, 'process-kubelet'),
-      imagePath: image.path,
-      imageEnv: image.env,
+      image: buildImageLayout(join(dir, 'image'), tools),
       log,
     });
     kubelet.start();
