@@ -11,13 +11,12 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { sep } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { PreconditionError } from '../errors.js';
 import { contentTypeOf, decideRange, ifRangeMatches, notModified } from './http-semantics.js';
 import { artifactFile, indexFile, indexRecords, type ArtifactRecord } from './mirror-index.js';
 import { METRICS_CONTENT_TYPE, MirrorMetrics } from './metrics.js';
 import { resolveRoute, type Route } from './routes.js';
+import { ClientGone, sendFileRange } from './send-file.js';
 import { parseIndex } from './store.js';
 
 export interface ServerLog {
@@ -61,9 +60,9 @@ interface Representation {
   lastModified: Date;
   contentType: string;
   headers: Record<string, string>;
-  body(start: number, end: number): Readable;
-  /** Bytes actually read for the body so far (for the bytes metric). */
-  bytesRead(): number;
+  /** Writes bytes start..end (inclusive) and ends the response; resolves to the body bytes handed over. */
+  send(res: ServerResponse, start: number, end: number): Promise<number>;
+  /** Frees what the representation holds when no body is sent (HEAD, 304, 416). */
   release(): Promise<void>;
 }
 
@@ -78,7 +77,7 @@ interface LoadedIndex {
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 // Files are streamed in chunks of this size: large enough for loopback line rate, small enough for 64 clients.
-const STREAM_CHUNK = 256 * 1024;
+const STREAM_CHUNK = 128 * 1024;
 
 function quoteEtag(hex: string): string {
   return `"${hex}"`;
@@ -89,19 +88,18 @@ function memoryRepresentation(
   contentType: string,
   lastModified: Date,
   headers: Record<string, string>,
+  etag?: string,
 ): Representation {
-  let sent = 0;
   return {
     size: body.length,
-    etag: quoteEtag(createHash('sha256').update(body).digest('hex')),
+    etag: etag ?? quoteEtag(createHash('sha256').update(body).digest('hex')),
     lastModified,
     contentType,
     headers,
-    body: (start, end) => {
-      sent = end - start + 1;
-      return Readable.from([body.subarray(start, end + 1)]);
+    send: async (res, start, end) => {
+      res.end(body.subarray(start, end + 1));
+      return end - start + 1;
     },
-    bytesRead: () => sent,
     release: async () => {},
   };
 }
@@ -216,7 +214,6 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
       await handle.close();
       throw new IndexMismatch(path, info.size, record.size);
     }
-    let stream: ReturnType<FileHandle['createReadStream']> | undefined;
     const headers: Record<string, string> = { 'cache-control': IMMUTABLE };
     if (record.kind === 'istioctl') headers['content-disposition'] = 'attachment; filename="istioctl"';
     // RFC 9530: lets a client check what it got without a second request for the checksum.
@@ -227,14 +224,16 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
       lastModified: info.mtime,
       contentType: contentTypeOf(record.name),
       headers,
-      body: (start, end) => {
-        stream = handle.createReadStream({ start, end, highWaterMark: STREAM_CHUNK, autoClose: true });
-        return stream;
+      send: async (res, start, end) => {
+        try {
+          const sent = await sendFileRange(handle.fd, res, start, end, STREAM_CHUNK);
+          res.end();
+          return sent;
+        } finally {
+          await handle.close();
+        }
       },
-      bytesRead: () => stream?.bytesRead ?? 0,
-      release: async () => {
-        if (!stream) await handle.close();
-      },
+      release: () => handle.close(),
     };
   };
 
@@ -256,12 +255,13 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
         });
       case 'index':
         if (!loaded) return undefined;
-        return {
-          ...memoryRepresentation(loaded.body, 'application/json', loaded.lastModified, {
-            'cache-control': 'no-cache',
-          }),
-          etag: loaded.etag,
-        };
+        return memoryRepresentation(
+          loaded.body,
+          'application/json',
+          loaded.lastModified,
+          { 'cache-control': 'no-cache' },
+          loaded.etag,
+        );
       case 'checksum': {
         const record = loaded?.files.get(`${route.version}/${route.file}`);
         if (!record) return undefined;
@@ -389,18 +389,20 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
       res.end();
       return;
     }
+    let sent = 0;
     try {
-      await pipeline(representation.body(start, end), res);
+      sent = await representation.send(res, start, end);
     } catch (error) {
-      if (res.destroyed && !res.writableFinished) {
+      if (error instanceof ClientGone) {
+        sent = error.sent;
         metrics.abort(routeLabel);
       } else {
         metrics.error(routeLabel);
         log.error('failed to send body', { path: target, reason: (error as Error).message });
-        res.destroy();
       }
+      res.destroy();
     } finally {
-      metrics.sent(routeLabel, representation.bytesRead());
+      metrics.sent(routeLabel, sent);
     }
   };
 

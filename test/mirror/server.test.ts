@@ -375,8 +375,13 @@ describe('limits and lifecycle', () => {
       const socket = await openSocket(s.address.port);
       socket.write(`GET ${RELEASE} HTTP/1.1\r\nHost: x\r\n\r\n`);
       socket.pause();
-      await until(() => s.metrics.openConnections === 0);
-      expect(s.metrics.render()).toMatch(/^istio_mirror_http_aborted_total\{route="release"\} 1$/m);
+      await until(() => /^istio_mirror_http_aborted_total\{route="release"\} 1$/m.test(s.metrics.render()));
+      expect(s.metrics.openConnections).toBe(0);
+      const sentBeforeCut = Number(
+        /^istio_mirror_http_response_bytes_total\{route="release"\} (\d+)$/m.exec(s.metrics.render())?.[1],
+      );
+      expect(sentBeforeCut).toBeGreaterThan(0);
+      expect(sentBeforeCut).toBeLessThan(64 * 1024 ** 2);
       expect(await drain(socket)).toBeLessThan(64 * 1024 ** 2);
     } finally {
       await s.close();
