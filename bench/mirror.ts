@@ -1,5 +1,5 @@
 // Benchmarks the release mirror against Debian's nginx serving the same directory on loopback, side by side.
-// Usage: npm run build && npm run bench:mirror [-- --duration 3 --size 256]
+// Usage: npm run build && npm run bench:mirror [-- --duration 3 --size 256 --nginx-workers auto]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import {
@@ -24,11 +24,21 @@ const VERSION = '1.99.0';
 const FILE = `istio-${VERSION}-linux-amd64.tar.gz`;
 const FILE_PATH = `/istio/istio/releases/download/${VERSION}/${FILE}`;
 const CONCURRENCY = [1, 16, 64];
+const ROUNDS = 3;
+
+/** The NODE_OPTIONS the image sets, so the server is measured as it ships. */
+function imageNodeOptions(): string {
+  const match = /^\s*NODE_OPTIONS=(\S+)/m.exec(readFileSync('Dockerfile', 'utf8'));
+  if (!match) throw new Error('Dockerfile sets no NODE_OPTIONS');
+  return match[1]!;
+}
 const INDEX_CLIENTS = 16;
 
 interface Options {
   durationMs: number;
   sizeMb: number;
+  /** nginx worker processes: Debian's default is `auto` (one per core). */
+  nginxWorkers: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -38,7 +48,10 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`${flag} must be a positive number`);
     return parsed;
   };
-  return { durationMs: value('--duration', 3) * 1000, sizeMb: value('--size', 256) };
+  const workersAt = argv.indexOf('--nginx-workers');
+  const nginxWorkers = workersAt === -1 ? 'auto' : (argv[workersAt + 1] ?? '');
+  if (!/^(auto|[1-9]\d*)$/.test(nginxWorkers)) throw new Error('--nginx-workers must be auto or a count');
+  return { durationMs: value('--duration', 3) * 1000, sizeMb: value('--size', 256), nginxWorkers };
 }
 
 /** Installs nginx-light with apt-get when it is missing and we may; otherwise says how. */
@@ -84,10 +97,10 @@ async function makeReleaseArchive(work: string, sizeMb: number): Promise<string>
   return archive;
 }
 
-function nginxConfig(work: string, mirror: string, port: number): string {
+function nginxConfig(work: string, mirror: string, port: number, workers: string): string {
   const temp = (name: string) => join(work, 'nginx', name);
   return `
-worker_processes 1;
+worker_processes ${workers};
 daemon off;
 pid ${temp('nginx.pid')};
 error_log ${temp('error.log')} warn;
@@ -231,6 +244,7 @@ async function main(): Promise<void> {
   const cli = resolve('bin/istio-installer.js');
   if (!existsSync(resolve('dist/bundle/entry.mjs'))) throw new Error('run "npm run build" first');
   ensureNginx();
+  const nodeOptions = imageNodeOptions();
 
   const work = mkdtempSync(join(tmpdir(), 'bench-mirror-'));
   // nginx's worker runs as nobody and must read the files.
@@ -257,12 +271,10 @@ async function main(): Promise<void> {
     const mirrorProcess = spawn(
       process.execPath,
       [cli, 'mirror', 'serve', '--dir', mirror, '--host', '127.0.0.1', '--port', String(ours)],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: nodeOptions } },
     );
     mkdirSync(join(work, 'nginx'));
-    writeFileSync(join(work, 'nginx', 'nginx.conf'), nginxConfig(work, mirror, theirs));
+    writeFileSync(join(work, 'nginx', 'nginx.conf'), nginxConfig(work, mirror, theirs, options.nginxWorkers));
     const nginxProcess = spawn(
       NGINX,
       ['-c', join(work, 'nginx', 'nginx.conf'), '-e', join(work, 'nginx', 'error.log')],
@@ -284,11 +296,11 @@ async function main(): Promise<void> {
 
     const rows: [string, string, string, string][] = [];
     const seconds = options.durationMs / 1000;
-    console.error(`measuring: ${seconds} s per run, 2 rounds, servers alternating ...`);
+    console.error(`measuring: ${seconds} s per run, ${ROUNDS} rounds, servers alternating ...`);
     for (const clients of CONCURRENCY) {
       const results = new Map<string, number[]>(targets.map((t) => [t.name, []]));
-      for (let round = 0; round < 2; round++) {
-        for (const target of round === 0 ? targets : [...targets].reverse()) {
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
           let sampler: NodeJS.Timeout | undefined;
           if (clients === 64)
             sampler = setInterval(
@@ -310,8 +322,8 @@ async function main(): Promise<void> {
       ]);
     }
     const rates = new Map<string, number[]>(targets.map((t) => [t.name, []]));
-    for (let round = 0; round < 2; round++)
-      for (const target of round === 0 ? targets : [...targets].reverse())
+    for (let round = 0; round < ROUNDS; round++)
+      for (const target of round % 2 === 0 ? targets : [...targets].reverse())
         rates.get(target.name)!.push(await requestRate(target.port, INDEX_CLIENTS, options.durationMs));
     const [rn, ro] = targets.map((t) => median(rates.get(t.name)!));
     rows.push([
@@ -329,7 +341,8 @@ async function main(): Promise<void> {
       r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
     const nginxVersion = spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim();
     console.log(
-      `node ${process.version}, ${nginxVersion} (1 worker, sendfile on), loopback, ${seconds} s per run, median of 2`,
+      `node ${process.version} (NODE_OPTIONS=${nodeOptions}, as in the image), ${nginxVersion} (worker_processes ${options.nginxWorkers}, sendfile on), ` +
+        `loopback, ${seconds} s per run, median of ${ROUNDS}`,
     );
     console.log(line(['', 'nginx', 'istio-installer', 'ratio']));
     for (const row of rows) console.log(line(row));
