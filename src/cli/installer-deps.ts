@@ -57,6 +57,7 @@ export async function installerDeps(
       ...(options.kubeconfig ? { KUBECONFIG: path.resolve(context.io.cwd, options.kubeconfig) } : {}),
     },
     holder: env.POD_NAME || `${hostname()}/${process.pid}`,
+    lockSeconds: Number(env.ISTIO_INSTALLER_LOCK_SECONDS) > 0 ? Number(env.ISTIO_INSTALLER_LOCK_SECONDS) : 60,
     async istioctlFor(version: IstioVersion | undefined) {
       if (explicit) return explicit;
       if (!version) return 'istioctl';

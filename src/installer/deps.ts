@@ -18,6 +18,8 @@ export interface InstallerDeps {
   writeTempFile(name: string, content: string): Promise<string>;
   /** Identifies this run in the lock and the record: pod name or host/pid. */
   holder: string;
+  /** How long the lock outlives a run that died without releasing it. */
+  lockSeconds: number;
 }
 
 /** Runs one named phase, logging its start and its duration. */

@@ -93,7 +93,11 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
   if (!(await deps.kube.namespaceExists(request.namespace)))
     await deps.kube.createNamespace(request.namespace);
   const lock = await phase(deps, 'take the lock', () =>
-    acquireLock(deps.kube, request.namespace, { holder: deps.holder, durationSeconds: 60, now: deps.now }),
+    acquireLock(deps.kube, request.namespace, {
+      holder: deps.holder,
+      durationSeconds: deps.lockSeconds,
+      now: deps.now,
+    }),
   );
   try {
     // Another run may have acted between the first read and the lock: decide again on fresh state.
@@ -215,11 +219,16 @@ async function precheck(plan: Plan, tool: ReturnType<typeof istioctl>, deps: Ins
     try {
       await tool.run(analyzeArgs(meshConfigFile), 300_000);
     } catch (error) {
-      if (error instanceof IstioctlError && error.exitCode === 79)
+      if (error instanceof IstioctlError && error.exitCode === 79) {
+        const findings = error.stderr
+          .split('\n')
+          .map((line) => line.trim())
+          .filter((line) => /^Error \[IST\d+\]/.test(line));
         throw new PreconditionError(
-          `istioctl analyze found errors in the mesh configuration: ${error.message}`,
+          `istioctl analyze found ${findings.length || 'some'} error(s) in the mesh's configuration${findings.length ? `: ${findings.join('; ')}` : ''}`,
           'fix them, or set forceInstall: true to skip the prechecks',
         );
+      }
       throw error;
     }
   });

@@ -128,10 +128,11 @@ export function istioctl(
           [causeFromOutput(result.stderr, result.stdout)],
         );
       if (result.exitCode !== 0)
+        // istioctl reports findings on stdout and errors on stderr; the error keeps both.
         throw new IstioctlError(
           args,
           result.exitCode,
-          result.stderr,
+          `${result.stdout}${result.stderr}`,
           causeFromOutput(result.stderr, result.stdout),
         );
       return result.stdout;

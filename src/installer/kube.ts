@@ -12,7 +12,7 @@ import type {
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { TimeoutError } from '../errors.js';
+import { PreconditionError, TimeoutError } from '../errors.js';
 
 /** Everything the installer reads or writes through the API server; injected, so unit tests pass a recording fake. */
 export interface Kube {
@@ -84,7 +84,7 @@ export async function withRetry<T>(
     try {
       return await call();
     } catch (error) {
-      if (!isTransient(error)) throw error;
+      if (!isTransient(error)) throw refusal(what, error);
       lastError = error;
       if (attempt < options.attempts) await options.sleep(options.baseDelayMs * 2 ** (attempt - 1));
     }
@@ -93,6 +93,33 @@ export async function withRetry<T>(
   throw new TimeoutError(
     `the Kubernetes API server ${server} did not answer ${what} after ${options.attempts} attempts (${reason})`,
   );
+}
+
+/** A 4xx answer (forbidden, invalid) is the API server refusing: exit 3 with its own words, not a stack trace. */
+function refusal(what: string, error: unknown): unknown {
+  const code = statusOf(error);
+  if (code === undefined || code < 400 || code >= 500) return error;
+  return new PreconditionError(
+    `the Kubernetes API server refused to ${what}: HTTP ${code}: ${statusMessage(error)}`,
+    code === 403
+      ? "the installer's ServiceAccount lacks this permission; check the chart's ClusterRole"
+      : undefined,
+  );
+}
+
+function statusMessage(error: unknown): string {
+  const body = (error as { body?: unknown }).body;
+  if (typeof body === 'string') {
+    try {
+      const parsed = JSON.parse(body) as { message?: string };
+      if (parsed.message) return parsed.message;
+    } catch {
+      return body.slice(0, 300);
+    }
+  }
+  if (body && typeof body === 'object' && 'message' in body)
+    return String((body as { message: unknown }).message);
+  return (error as Error).message?.split('\n')[0] ?? String(error);
 }
 
 function describeNetworkError(error: unknown): string {

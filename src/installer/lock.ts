@@ -5,6 +5,14 @@ import type { Kube } from './kube.js';
 
 export const LOCK_NAME = 'istio-installer-lock';
 
+/** A Lease's times are MicroTime: the API server rejects JavaScript's millisecond ISO strings. */
+class MicroTime extends Date {
+  override toISOString(): string {
+    return super.toISOString().replace(/Z$/, '000Z');
+  }
+}
+const micro = (date: Date | undefined) => (date ? new MicroTime(date.getTime()) : undefined);
+
 export interface LockOptions {
   holder: string;
   durationSeconds: number;
@@ -25,7 +33,7 @@ export function leaseExpiry(lease: V1Lease): Date | undefined {
 }
 
 function leaseBody(namespace: string, options: LockOptions, base?: V1Lease): V1Lease {
-  const now = options.now();
+  const now = micro(options.now());
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
@@ -72,7 +80,14 @@ export async function acquireLock(kube: Kube, namespace: string, options: LockOp
   const renew = async () => {
     const current = await kube.getLease(namespace, LOCK_NAME);
     if (released || !current || current.spec?.holderIdentity !== options.holder) return;
-    await kube.replaceLease(namespace, { ...current, spec: { ...current.spec, renewTime: options.now() } });
+    await kube.replaceLease(namespace, {
+      ...current,
+      spec: {
+        ...current.spec,
+        acquireTime: micro(current.spec?.acquireTime),
+        renewTime: micro(options.now()),
+      },
+    });
   };
   const timer = setInterval(() => void renew().catch(() => undefined), (options.durationSeconds * 1000) / 3);
   timer.unref();

@@ -270,7 +270,7 @@ export function describePlan(plan: Plan): string[] {
   const lines = [`plan: ${plan.kind}`, `  why: ${plan.reason}`];
   if (plan.kind !== 'nothing')
     lines.push(
-      `  revision: ${plan.revision}, Istio ${versionText(plan.fromVersion)} -> ${versionText(plan.toVersion)}`,
+      `  revision: ${plan.revision}, Istio ${plan.fromVersion ? `${versionText(plan.fromVersion)} -> ` : ''}${versionText(plan.toVersion)}`,
     );
   if (plan.moveTags.length > 0)
     lines.push(`  then: point revision tags ${plan.moveTags.join(', ')} at ${plan.revision}`);

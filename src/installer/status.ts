@@ -70,7 +70,7 @@ export function formatStatus(report: StatusReport): string {
       `last run: ${last.action} ${last.outcome} at ${last.time}: Istio ${last.istioVersion}, revision ${last.revision}, spec sha256 ${last.specSha256.slice(0, 12)}, chart ${last.chartVersion || '-'}${last.message ? ` (${last.message})` : ''}`,
     );
   else lines.push('last run: none on record');
-  if (report.lastGood && report.lastGood !== last)
+  if (report.lastGood && report.lastGood.time !== last?.time)
     lines.push(`last good: Istio ${report.lastGood.istioVersion} at ${report.lastGood.time}`);
   if (report.history.length > 1)
     lines.push(`history: ${report.history.map((h) => `${h.time} ${h.action} ${h.outcome}`).join('; ')}`);

@@ -45,7 +45,11 @@ export async function uninstall(request: UninstallRequest, deps: InstallerDeps):
   if (!(await deps.kube.namespaceExists(request.namespace)))
     return `nothing to uninstall: namespace ${request.namespace} does not exist`;
   const lock = await phase(deps, 'take the lock', () =>
-    acquireLock(deps.kube, request.namespace, { holder: deps.holder, durationSeconds: 60, now: deps.now }),
+    acquireLock(deps.kube, request.namespace, {
+      holder: deps.holder,
+      durationSeconds: deps.lockSeconds,
+      now: deps.now,
+    }),
   );
   try {
     const state = await phase(deps, 'read cluster state', () =>

@@ -45,6 +45,7 @@ function deps(kube: FakeKube): InstallerDeps & { istioctlCalls: string[][] } {
     istioctlFor: async () => '/fake/istioctl',
     writeTempFile: async (name) => `/tmp/fake/${name}`,
     holder: 'test',
+    lockSeconds: 60,
   };
 }
 

@@ -1,0 +1,254 @@
+// The installer's lifecycle on a real API server with real istioctl 1.30 and 1.31: install, no-op, reconfigure,
+// in-place upgrade, refusals, locking, a killed run, a vanished API server, and uninstall with and without purge.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startCluster, type Cluster } from '../cluster/rig.js';
+import { ApiRelay, cli, startCli, valuesFile, whenStderrHas } from './helpers.js';
+
+const NAMESPACE = 'istio-system';
+let cluster: Cluster;
+let dir: string;
+let kubeconfig: string;
+
+const values = (tag: string, extra = '') =>
+  valuesFile(
+    dir,
+    `values-${tag}-${Math.random().toString(36).slice(2)}.yaml`,
+    `tag: "${tag}"\ninstaller:\n  timeouts:\n    readinessSeconds: 120\n${extra}`,
+  );
+
+async function istiodImage(): Promise<string> {
+  const deployment = await cluster.kube.get<{
+    spec: { template: { spec: { containers: { image: string }[] } } };
+  }>(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istiod`);
+  return deployment.spec.template.spec.containers[0]?.image ?? '';
+}
+
+beforeAll(async () => {
+  cluster = await startCluster({ lifetimeMs: 40 * 60_000, nodes: 2 });
+  dir = mkdtempSync(path.join(tmpdir(), 'e2e-lifecycle-'));
+  kubeconfig = cluster.kubeconfigPath;
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+test('fresh install of 1.30.4 succeeds, verified and recorded', async () => {
+  const result = await cli(['install', '-f', values('1.30.4')], kubeconfig);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  expect(result.exitCode).toBe(0);
+  expect(result.stdout).toMatch(/^install: Istio 1\.30\.4 \(revision default\) installed and ready/);
+  expect(await istiodImage()).toBe('registry.istio.io/release/pilot:1.30.4');
+  const status = await cli(['status', '-o', 'json'], kubeconfig);
+  const report = JSON.parse(status.stdout) as {
+    healthy: boolean;
+    lastApplied: { outcome: string; istioVersion: string };
+  };
+  expect(report).toMatchObject({
+    healthy: true,
+    lastApplied: { outcome: 'succeeded', istioVersion: '1.30.4' },
+  });
+  const events = await cluster.kube.get<{ items: { reason: string }[] }>(
+    `/api/v1/namespaces/${NAMESPACE}/events?fieldSelector=involvedObject.name=istio-installer-state`,
+  );
+  expect(events.items.map((e) => e.reason)).toContain('InstallSucceeded');
+});
+
+test('a re-run with the same inputs does nothing and never calls istioctl install', async () => {
+  const result = await cli(['install', '-f', values('1.30.4')], kubeconfig);
+  expect(result.exitCode).toBe(0);
+  expect(result.stdout).toMatch(/^nothing to do: /);
+  expect(result.stderr).not.toContain('istioctl install');
+});
+
+test('an overlay that adds a gateway reconfigures, and the default gateway stays', async () => {
+  const overlay = valuesFile(
+    dir,
+    'gateway.yaml',
+    'apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  components:\n    ingressGateways:\n      - name: internal-gateway\n        enabled: true\n        label: {istio: internal-gateway}\n',
+  );
+  const plan = await cli(['plan', '-f', values('1.30.4'), '--overlay', overlay], kubeconfig);
+  expect(plan.stdout).toMatch(/^plan: reconfigure/);
+  expect(plan.stdout).toContain('+      - enabled: true');
+  const result = await cli(['install', '-f', values('1.30.4'), '--overlay', overlay], kubeconfig);
+  expect(result.exitCode).toBe(0);
+  const gateways = await cluster.kube.get<{ items: { metadata: { name: string } }[] }>(
+    `/apis/apps/v1/namespaces/${NAMESPACE}/deployments?labelSelector=operator.istio.io/component%3DIngressGateways`,
+  );
+  expect(gateways.items.map((d) => d.metadata.name).sort()).toEqual([
+    'internal-gateway',
+    'istio-ingressgateway',
+  ]);
+});
+
+test('a downgrade is refused with exit 3 and changes nothing', async () => {
+  const result = await cli(['install', '-f', values('1.30.0')], kubeconfig);
+  expect(result.exitCode).toBe(3);
+  expect(result.stderr).toContain('refused: downgrade from 1.30.4 to 1.30.0');
+  expect(await istiodImage()).toBe('registry.istio.io/release/pilot:1.30.4');
+});
+
+test("in-place upgrade 1.30.4 -> 1.31.0 with 1.31.0's istioctl", async () => {
+  const result = await cli(['install', '-f', values('1.31.0')], kubeconfig);
+  expect(result.stderr).toMatch(
+    /plan: upgrade-in-place\n\s+why: upgrade default in place from 1\.30\.4 to 1\.31\.0/,
+  );
+  expect(result.exitCode).toBe(0);
+  expect(await istiodImage()).toBe('registry.istio.io/release/pilot:1.31.0');
+});
+
+test('an upgrade that skips a minor is refused (istiod made to look like 1.29)', async () => {
+  await cluster.kubectl([
+    '-n',
+    NAMESPACE,
+    'set',
+    'image',
+    'deployment/istiod',
+    'discovery=registry.istio.io/release/pilot:1.29.3',
+  ]);
+  const result = await cli(['install', '-f', values('1.31.0')], kubeconfig);
+  expect(result.exitCode).toBe(3);
+  expect(result.stderr).toContain('skips 1 minor release(s)');
+  expect(result.stderr).toContain('hint: upgrade to the latest 1.30.x first');
+  await cluster.kubectl([
+    '-n',
+    NAMESPACE,
+    'set',
+    'image',
+    'deployment/istiod',
+    'discovery=registry.istio.io/release/pilot:1.31.0',
+  ]);
+});
+
+test('a run while another holds the lock exits 3 naming the holder', async () => {
+  const now = new Date().toISOString().replace('Z', '000Z');
+  await cluster.kubectl(
+    ['-n', NAMESPACE, 'create', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'istio-installer-lock' },
+      spec: { holderIdentity: 'job-elsewhere', leaseDurationSeconds: 600, acquireTime: now, renewTime: now },
+    }),
+  );
+  const result = await cli(
+    ['install', '-f', values('1.31.0', 'meshConfig: {accessLogFile: /dev/stdout}\n')],
+    kubeconfig,
+  );
+  expect(result.exitCode).toBe(3);
+  expect(result.stderr).toContain('holder job-elsewhere');
+  await cluster.kubectl(['-n', NAMESPACE, 'delete', 'lease', 'istio-installer-lock']);
+});
+
+test('two concurrent runs: one acts, the other exits 3', async () => {
+  const file = values('1.31.0', 'meshConfig: {accessLogEncoding: JSON}\n');
+  const results = await Promise.all([
+    cli(['install', '-f', file], kubeconfig),
+    cli(['install', '-f', file], kubeconfig),
+  ]);
+  expect(results.map((r) => r.exitCode).sort()).toEqual([0, 3]);
+});
+
+test('an installer killed with SIGKILL mid-install leaves a lock that expires; the re-run converges', async () => {
+  const file = values('1.31.0', 'meshConfig: {accessLogFile: /dev/killed}\n');
+  const child = startCli(['install', '-f', file], kubeconfig);
+  await whenStderrHas(child, '- istioctl install');
+  process.kill(-(child.pid as number), 'SIGKILL');
+  await child;
+  const blocked = await cli(['install', '-f', file], kubeconfig);
+  expect(blocked.exitCode).toBe(3);
+  await new Promise((resolve) => setTimeout(resolve, 9_000));
+  const rerun = await cli(['install', '-f', file], kubeconfig);
+  expect(rerun.exitCode).toBe(0);
+  expect(rerun.stdout).toMatch(/Istio 1\.31\.0 \(revision default\) installed and ready/);
+});
+
+test('the API server vanishing mid-run gives exit 4 or 5 with a clear message; the re-run converges', async () => {
+  const relay = await ApiRelay.create(cluster);
+  const relayed = relay.kubeconfig(cluster, dir);
+  const file = values('1.31.0', 'meshConfig: {accessLogFile: /dev/vanished}\n');
+  const child = startCli(['install', '-f', file], relayed);
+  await whenStderrHas(child, '- istioctl install');
+  await relay.stop();
+  const failed = await child;
+  expect([4, 5]).toContain(failed.exitCode);
+  expect(String(failed.stderr)).toMatch(/^(istioctl failed \(exit \d+\)|timed out): /m);
+  expect(String(failed.stderr)).not.toMatch(/\n\s+at /);
+  await relay.start();
+  await new Promise((resolve) => setTimeout(resolve, 9_000));
+  const rerun = await cli(['install', '-f', file], relayed);
+  expect(rerun.exitCode).toBe(0);
+  await relay.stop();
+});
+
+test('istioctl analyze findings refuse an install with exit 3, naming each finding', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'broken-vs', namespace: 'default' },
+      spec: {
+        hosts: ['broken.example.com'],
+        http: [{ route: [{ destination: { host: 'no-such-service.default.svc.cluster.local' } }] }],
+      },
+    }),
+  );
+  const result = await cli(['install', '-f', values('1.31.0')], kubeconfig);
+  expect(result.exitCode).toBe(3);
+  expect(result.stderr).toMatch(
+    /refused: istioctl analyze found 1 error\(s\) in the mesh's configuration: Error \[IST0101\] \(VirtualService default\/broken-vs\) Referenced host not found/,
+  );
+  const forced = await cli(['install', '-f', values('1.31.0', 'forceInstall: true\n')], kubeconfig);
+  expect(forced.exitCode).toBe(0);
+  await cluster.kubectl(['-n', 'default', 'delete', 'virtualservice', 'broken-vs']);
+});
+
+test('uninstall removes the control plane and webhooks, keeps the CRDs and a user VirtualService; a second uninstall succeeds', async () => {
+  await cluster.kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'user-vs', namespace: 'default' },
+      spec: {
+        hosts: ['example.com'],
+        http: [{ route: [{ destination: { host: 'kubernetes.default.svc.cluster.local' } }] }],
+      },
+    }),
+  );
+  const result = await cli(['uninstall'], kubeconfig);
+  expect(result.exitCode).toBe(0);
+  expect(result.stdout).toMatch(/^uninstalled Istio revisions default \(CRDs and Istio resources kept\)/);
+  const deployments = await cluster.kube.get<{ items: unknown[] }>(
+    `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`,
+  );
+  expect(deployments.items).toHaveLength(0);
+  const webhooks = await cluster.kube.get<{ items: { metadata: { name: string } }[] }>(
+    '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+  );
+  expect(webhooks.items.filter((w) => w.metadata.name.startsWith('istio'))).toEqual([]);
+  const vs = await cluster.kube.get<{ metadata: { name: string } }>(
+    '/apis/networking.istio.io/v1/namespaces/default/virtualservices/user-vs',
+  );
+  expect(vs.metadata.name).toBe('user-vs');
+  const again = await cli(['uninstall'], kubeconfig);
+  expect(again.exitCode).toBe(0);
+  expect(again.stdout).toMatch(/^nothing to uninstall/);
+});
+
+test('uninstall --purge logs how many user resources go, then removes the CRDs', async () => {
+  const reinstall = await cli(['install', '-f', values('1.31.0')], kubeconfig);
+  expect(`${reinstall.exitCode} ${reinstall.stderr}`).toMatch(/^0 /);
+  const result = await cli(['uninstall', '--purge'], kubeconfig);
+  expect(result.exitCode).toBe(0);
+  expect(result.stderr).toMatch(
+    /purge: deleting \d+ Istio CRDs and with them 1 Istio resource\(s\) users made: 1 virtualservices\.networking\.istio\.io/,
+  );
+  const crds = await cluster.kube.get<{ items: { spec: { group: string } }[] }>(
+    '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+  );
+  expect(crds.items.filter((c) => c.spec.group.endsWith('istio.io'))).toEqual([]);
+});
