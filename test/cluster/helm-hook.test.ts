@@ -160,6 +160,7 @@ describe('helm hooks on the rig', () => {
     expect(log).toMatch(new RegExp(`path-istioctl=.*${NEWER?.replace(/\./g, '\\.')}`));
     expect(log).toMatch(new RegExp(`dir-istioctl=.*${OLDER?.replace(/\./g, '\\.')}`));
     expect(log).toMatch(/installer=\/.*istio-installer/);
+    expect((await cluster.kubectl(['logs', '-n', ns, `job/${release}-hook`])).stdout).toBe(log.trimEnd());
 
     // The chart's Deployment pods never ran anywhere: kwok made them Ready, which is what --wait waited for.
     const deploy = await cluster.kube.get<{ status?: { readyReplicas?: number } }>(

@@ -58,6 +58,9 @@ nodeInfo:
   containerRuntimeVersion: kwok
   osImage: kwok
   kernelVersion: kwok
+daemonEndpoints:
+  kubeletEndpoint:
+    Port: {{ NodePort }}
 phase: Running
 `;
 
@@ -193,4 +196,34 @@ export function kwokConfigYaml(): string {
     }),
   ];
   return stages.map((s) => stringify(s)).join('---\n');
+}
+
+/** API of kwok's `Logs` objects: which file kwok's kubelet server returns as a container's log. */
+export const KWOK_LOGS_API = { group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'logs' } as const;
+
+/**
+ * The CRD kwok needs for `--enable-crds=Logs` (kwok does not install it). The schema is left open: only kwok
+ * reads these objects, and only the rig writes them.
+ */
+export function kwokLogsCrd(): object {
+  const { group, version, plural } = KWOK_LOGS_API;
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}` },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: { kind: 'Logs', listKind: 'LogsList', plural, singular: plural },
+      versions: [
+        {
+          name: version,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      ],
+    },
+  };
 }

@@ -5,7 +5,9 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isProcessKubeletPod } from './kwok-config.js';
+import { CriLogWriter } from './cri-log.js';
 import type { ImageLayout } from './image.js';
+import { KWOK_LOGS_API } from './kwok-config.js';
 import { KubeHttp, KubeHttpError, type Json } from './kube-http.js';
 
 const SANDBOX = join(dirname(fileURLToPath(import.meta.url)), 'pod-sandbox.sh');
@@ -192,6 +194,7 @@ export class ProcessKubelet {
     let message = '';
     try {
       const volumes = await this.volumesWhenAvailable(pod, podDir);
+      await this.publishLogs(pod);
       await this.setStatus(pod, runningStatus(pod, startedAt));
       for (const container of pod.spec.initContainers ?? []) {
         exitCode = await this.runContainer(run, container, volumes, podDir);
@@ -266,17 +269,25 @@ export class ProcessKubelet {
         { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
       );
       run.children.add(child);
-      child.stdout?.pipe(out, { end: false });
-      child.stderr?.pipe(out, { end: false });
+      const cri = new CriLogWriter(createWriteStream(this.criLogPath(pod, c.name), { flags: 'a' }));
+      child.stdout?.on('data', (d: Buffer) => {
+        out.write(d);
+        cri.write('stdout', d);
+      });
+      child.stderr?.on('data', (d: Buffer) => {
+        out.write(d);
+        cri.write('stderr', d);
+      });
       return await new Promise<number>((resolve) => {
+        // Resolve only once the log is on disk: the pod's final status must never precede its log.
         child.on('error', (err) => {
-          out.end(`process-kubelet: ${err.message}\n`);
-          resolve(127);
+          cri.end();
+          out.end(`process-kubelet: ${err.message}\n`, () => resolve(127));
         });
         child.on('close', (code, signal) => {
           run.children.delete(child);
-          out.end();
-          resolve(code ?? (signal ? 128 + signalNumber(signal) : 1));
+          cri.end();
+          out.end(() => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
         });
       });
     })();
@@ -402,7 +413,8 @@ export class ProcessKubelet {
         );
       } else if (v.secret) {
         const name = v.secret.secretName ?? v.secret.name;
-        Object.assign(files, select(await this.secretData(ns, name, !!v.secret.optional), v.secret));
+        const data = await this.secretData(ns, name, !!v.secret.optional);
+        Object.assign(files, select(data, { ...v.secret, name }));
       } else if (v.downwardAPI) {
         Object.assign(files, downward(pod, v.downwardAPI.items));
       } else if (v.projected) {
@@ -452,6 +464,33 @@ export class ProcessKubelet {
       },
     );
     return res.status.token;
+  }
+
+  private criLogPath(pod: Pod, container: string): string {
+    const { namespace, name } = pod.metadata;
+    return join(this.opts.workDir, 'cri-logs', `${namespace}_${name}_${container}.log`);
+  }
+
+  /** Tells kwok's kubelet server where each container's log is, so `kubectl logs` reads it through the apiserver. */
+  private async publishLogs(pod: Pod): Promise<void> {
+    const { namespace, name, uid } = pod.metadata;
+    mkdirSync(join(this.opts.workDir, 'cri-logs'), { recursive: true });
+    const containers = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+    for (const c of containers) writeFileSync(this.criLogPath(pod, c.name), '', { flag: 'a' });
+    const { group, version, plural } = KWOK_LOGS_API;
+    try {
+      await this.opts.kube.post(`/apis/${group}/${version}/namespaces/${namespace}/${plural}`, {
+        apiVersion: `${group}/${version}`,
+        kind: 'Logs',
+        // Owned by the pod, so the garbage collector removes it with the pod.
+        metadata: { name, ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid }] },
+        spec: {
+          logs: containers.map((c) => ({ containers: [c.name], logsFile: this.criLogPath(pod, c.name) })),
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof KubeHttpError && err.status === 409)) throw err;
+    }
   }
 
   private async setStatus(pod: Pod, status: Json): Promise<void> {

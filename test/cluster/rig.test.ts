@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { PassThrough } from 'node:stream';
+import { CriLogWriter } from './cri-log.js';
 import { isProcessKubeletPod } from './kwok-config.js';
 import { KubeHttp } from './kube-http.js';
 import { expandVars } from './process-kubelet.js';
@@ -12,7 +14,7 @@ import { startCluster, type Cluster } from './rig.js';
 import { eventually, podFinished } from './testkit.js';
 import { toolPaths } from './tools.js';
 
-describe('process kubelet pod selection and $(VAR) expansion', () => {
+describe('process kubelet pod selection, CRI logs and $(VAR) expansion', () => {
   test('installer pods need both chart labels; the rig label alone is enough', () => {
     const installer = {
       'app.kubernetes.io/name': 'rancher-istio',
@@ -23,6 +25,19 @@ describe('process kubelet pod selection and $(VAR) expansion', () => {
     expect(isProcessKubeletPod({ ...installer, 'app.kubernetes.io/name': 'kiali' })).toBe(false);
     expect(isProcessKubeletPod({ 'rancher-istio.test/process-kubelet': 'true' })).toBe(true);
     expect(isProcessKubeletPod(undefined)).toBe(false);
+  });
+
+  test('CRI log lines: one per complete line and stream, partial lines held until their newline or the end', () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    const cri = new CriLogWriter(out, () => new Date('2026-01-02T03:04:05.678Z'));
+    cri.write('stdout', 'one\ntw');
+    cri.write('stderr', 'err\n');
+    cri.write('stdout', 'o\nthree');
+    cri.end();
+    const t = '2026-01-02T03:04:05.678Z';
+    expect(text).toBe(`${t} stdout F one\n${t} stderr F err\n${t} stdout F two\n${t} stdout F three\n`);
   });
 
   test('expands known variables, keeps unknown ones, $$ escapes', () => {
@@ -61,6 +76,10 @@ describe('a running rig', () => {
 
     expect((await podFinished(cluster, ns, 'installer')).phase).toBe('Succeeded');
     expect(cluster.podLogs(ns, 'installer')).toBe('ran for real\n');
+    // The same log through the apiserver, which proxies to kwok's kubelet server.
+    const viaApi = await cluster.kubectl(['logs', 'installer', '-n', ns]);
+    expect(viaApi.stderr).toBe('');
+    expect(viaApi.stdout).toBe('ran for real');
 
     const bystander = await eventually('kwok to make the bystander Ready', 60_000, async () => {
       const pod = await cluster.kube.get<{ status?: { phase?: string; podIP?: string } }>(

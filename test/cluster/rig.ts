@@ -17,7 +17,7 @@ import { execa, type Result } from 'execa';
 import { stringify } from 'yaml';
 import { buildImageLayout } from './image.js';
 import { KubeHttp, KubeHttpError } from './kube-http.js';
-import { KWOK_NODE_LABEL, kwokConfigYaml } from './kwok-config.js';
+import { KWOK_NODE_LABEL, kwokConfigYaml, kwokLogsCrd } from './kwok-config.js';
 import { makePki, type Pki } from './pki.js';
 import { ProcessKubelet } from './process-kubelet.js';
 import { KUBE_VERSION, missingTools, toolPaths, type ToolPaths } from './tools.js';
@@ -179,7 +179,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
   try {
     const pki = await makePki(pkiDir);
-    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = await Promise.all([
+    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort, kwokPort] = await Promise.all([
+      freePort(),
       freePort(),
       freePort(),
       freePort(),
@@ -227,6 +228,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--allow-privileged=true',
       '--profiling=false',
       '--endpoint-reconciler-type=none',
+      // Pod logs are proxied to the node's kubelet endpoint: kwok's server, on loopback with a cert of our CA.
+      '--kubelet-preferred-address-types=InternalIP',
+      `--kubelet-certificate-authority=${pki.caCert}`,
+      `--kubelet-client-certificate=${pki.adminCert}`,
+      `--kubelet-client-key=${pki.adminKey}`,
     ]);
     await waitFor('the apiserver to be ready', 120_000, async () => {
       await kube.get('/readyz');
@@ -257,6 +263,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--leader-elect=false',
     ]);
 
+    await kube.post('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', kwokLogsCrd());
+    await waitFor('the kwok Logs CRD to be established', 60_000, async () => {
+      const crd = await kube.get<{ status?: { conditions?: { type: string; status: string }[] } }>(
+        '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/logs.kwok.x-k8s.io',
+      );
+      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
+    });
     const kwokConfig = join(dir, 'kwok.yaml');
     writeFileSync(kwokConfig, kwokConfigYaml());
     run('kwok', [
@@ -268,6 +281,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--node-lease-duration-seconds=40',
       `--cidr=${POD_CIDR}`,
       '--node-ip=127.0.0.1',
+      // kwok's kubelet server: serves `kubectl logs` from the files named in Logs objects (process-kubelet.ts).
+      '--enable-crds=Logs',
+      `--server-address=127.0.0.1:${kwokPort}`,
+      `--node-port=${kwokPort}`,
+      `--tls-cert-file=${pki.servingCert}`,
+      `--tls-private-key-file=${pki.servingKey}`,
     ]);
 
     const nodeNames = Array.from({ length: opts.nodes ?? 3 }, (_, i) => `rig-node-${i}`);

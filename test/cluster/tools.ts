@@ -196,15 +196,10 @@ async function buildInWrapper(opts: {
       '',
     ].join('\n');
     writeFileSync(join(dir, 'go.mod'), goMod);
-    const mainVersion = Object.values(opts.require)[0] ?? '';
     // `go get pkg@version` resolves the package's imports and records their checksums in go.sum.
-    const modulePathOfPkg = Object.keys(opts.require).find(
-      (m) => opts.pkg === m || opts.pkg.startsWith(`${m}/`),
-    );
-    const getArg = modulePathOfPkg
-      ? `${opts.pkg}@${opts.require[modulePathOfPkg]}`
-      : `${opts.pkg}@${mainVersion}`;
-    await go(['get', getArg], dir);
+    const owner = Object.entries(opts.require).find(([m]) => opts.pkg === m || opts.pkg.startsWith(`${m}/`));
+    if (!owner) throw new Error(`${opts.pkg} belongs to none of the required modules`);
+    await go(['get', `${opts.pkg}@${owner[1]}`], dir);
     await go(['build', '-trimpath', '-ldflags', opts.ldflags.join(' '), '-o', opts.out, opts.pkg], dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
