@@ -2,6 +2,7 @@
 import { IstioctlError, PreconditionError, TimeoutError } from '../errors.js';
 import { isObject, type JsonObject } from '../overlay/json.js';
 import { renderDocument } from '../overlay/output.js';
+import { parseYamlSource } from '../overlay/yaml-source.js';
 import { phase, type InstallerDeps } from './deps.js';
 import { writeRecord } from './history.js';
 import { formatIstioVersion, parseIstioVersion, type IstioVersion } from './istio-version.js';
@@ -234,6 +235,15 @@ async function precheck(plan: Plan, tool: ReturnType<typeof istioctl>, deps: Ins
   });
 }
 
+/** Istio's own pods (istiod, gateways) carry their revision label too; they are not its users. */
+function isIstioComponent(labels: Record<string, string> | undefined): boolean {
+  return (
+    labels?.app === 'istiod' ||
+    labels?.['operator.istio.io/component'] !== undefined ||
+    labels?.istio === 'pilot'
+  );
+}
+
 /** After a canary: report who still uses the old revision, and remove it when nothing does (or when told to). */
 async function retireOldRevision(
   previous: string,
@@ -247,7 +257,9 @@ async function retireOldRevision(
   ]);
   const users = [
     ...namespaces.map((n) => `namespace ${n.metadata?.name}`),
-    ...pods.map((p) => `pod ${p.metadata?.namespace}/${p.metadata?.name}`),
+    ...pods
+      .filter((p) => !isIstioComponent(p.metadata?.labels))
+      .map((p) => `pod ${p.metadata?.namespace}/${p.metadata?.name}`),
   ];
   if (users.length > 0)
     deps.log.warn(
@@ -284,6 +296,14 @@ async function rollBack(
     );
     const specFile = await deps.writeTempFile('rollback-istio-operator.yaml', lastGoodSpec);
     await tool.run(installArgs(specFile, request.readinessSeconds), istioctlTimeoutMs(request));
+    const parsed = parseYamlSource(lastGoodSpec, 'last good spec');
+    if (parsed.ok && isObject(parsed.source.value))
+      await verifyInstalled(deps.kube, request.namespace, parsed.source.value, plan.revision, version, {
+        timeoutMs: readinessTimeoutMs(request),
+        intervalMs: 2000,
+        sleep: deps.sleep,
+        now: () => deps.now().getTime(),
+      });
   });
   await writeRecord(deps, request.namespace, (await readClusterState(deps.kube, request.namespace)).record, {
     action: 'rollback',
