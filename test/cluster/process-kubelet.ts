@@ -89,6 +89,8 @@ export interface ProcessKubeletOptions {
   workDir: string;
   /** The container image as the rig reproduces it (image.ts); every process-kubelet pod runs "in" it. */
   image: ImageLayout;
+  /** Epoch ms when the cluster's lifetime ends: pod processes are bounded by it too, even if the rig dies. */
+  deadline?: number;
   /** How often pods are listed; polling keeps the kubelet immune to dropped watches and apiserver restarts. */
   pollMs?: number;
   log?: (line: string) => void;
@@ -263,11 +265,21 @@ export class ProcessKubelet {
       const logFile = this.logPath(pod.metadata.namespace, pod.metadata.name);
       mkdirSync(dirname(logFile), { recursive: true });
       const out = createWriteStream(logFile, { flags: 'a' });
-      const child = spawn(
+      const sandbox = [
         'unshare',
-        ['--mount', '--propagation', 'private', '--', 'bash', SANDBOX, mountsFile, workdir, '--', ...argv],
-        { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-      );
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'bash',
+        SANDBOX,
+        mountsFile,
+        workdir,
+      ];
+      const left = this.opts.deadline ? Math.max(1, Math.ceil((this.opts.deadline - Date.now()) / 1000)) : 0;
+      const bound = left ? ['timeout', '--signal=TERM', '--kill-after=10', String(left)] : [];
+      const [program = 'unshare', ...rest] = [...bound, ...sandbox, '--', ...argv];
+      const child = spawn(program, rest, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       run.children.add(child);
       const cri = new CriLogWriter(createWriteStream(this.criLogPath(pod, c.name), { flags: 'a' }));
       child.stdout?.on('data', (d: Buffer) => {

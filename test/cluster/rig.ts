@@ -121,6 +121,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     throw new Error(`test tools missing (run \`npm run tools\`): ${missing.join(', ')}`);
   const log = opts.log ?? (() => undefined);
   const lifetimeMs = opts.lifetimeMs ?? DEFAULT_LIFETIME_MS;
+  const startedAt = Date.now();
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'rancher-istio-cluster-'));
   mkdirSync(dir, { recursive: true });
   const logsDir = join(dir, 'logs');
@@ -329,6 +330,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       apiPort,
       workDir: join(dir, 'process-kubelet'),
       image: buildImageLayout(join(dir, 'image'), tools),
+      deadline: startedAt + lifetimeMs,
       log,
     });
     kubelet.start();
