@@ -90,3 +90,46 @@ imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The gateways the installer may create, as a JSON list of {name, namespace}: the default ones, `extra` gateways and
+gateways that overlays (maps or YAML strings) add. RBAC names their roles and namespaces from this list.
+*/}}
+{{- define "rancher-istio.gateways" -}}
+{{- $ns := .Release.Namespace -}}
+{{- $gateways := list -}}
+{{- if .Values.ingressGateways.enabled }}{{ $gateways = append $gateways (dict "name" "istio-ingressgateway" "namespace" $ns) }}{{ end -}}
+{{- if .Values.egressGateways.enabled }}{{ $gateways = append $gateways (dict "name" "istio-egressgateway" "namespace" $ns) }}{{ end -}}
+{{- range concat .Values.ingressGateways.extra .Values.egressGateways.extra -}}
+{{- $gateways = append $gateways (dict "name" .name "namespace" (.namespace | default $ns)) -}}
+{{- end -}}
+{{- $overlays := list -}}
+{{- with .Values.overlayFile }}{{ $overlays = append $overlays (fromYaml .) }}{{ end -}}
+{{- range .Values.overlays -}}
+{{- if kindIs "string" . }}{{ $overlays = append $overlays (fromYaml .) }}{{ else }}{{ $overlays = append $overlays . }}{{ end -}}
+{{- end -}}
+{{- range $overlay := $overlays -}}
+{{- $components := ((($overlay | default dict).spec | default dict).components | default dict) -}}
+{{- range concat ($components.ingressGateways | default list) ($components.egressGateways | default list) -}}
+{{- if .name -}}
+{{- $gateways = append $gateways (dict "name" .name "namespace" (.namespace | default $ns)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $gateways -}}
+{{- end -}}
+
+{{/*
+Suffixes of the revisions the installer may install: the configured revision, or for revision-based upgrades the
+one it derives from the version ("1.31.0" -> "-1-31-0"), besides the default revision's empty suffix.
+*/}}
+{{- define "rancher-istio.revisionSuffixes" -}}
+{{- $suffixes := list "" -}}
+{{- if .Values.revision -}}
+{{- $suffixes = append $suffixes (printf "-%s" .Values.revision) -}}
+{{- else if eq .Values.upgrade.strategy "RevisionBased" -}}
+{{- $version := regexFind "^[0-9]+\\.[0-9]+\\.[0-9]+" (toString .Values.tag) -}}
+{{- if $version }}{{ $suffixes = append $suffixes (printf "-%s" (replace "." "-" $version)) }}{{ end -}}
+{{- end -}}
+{{- toJson $suffixes -}}
+{{- end -}}
