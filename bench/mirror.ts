@@ -25,14 +25,20 @@ const FILE = `istio-${VERSION}-linux-amd64.tar.gz`;
 const FILE_PATH = `/istio/istio/releases/download/${VERSION}/${FILE}`;
 const CONCURRENCY = [1, 16, 64];
 const ROUNDS = 3;
-
-/** The NODE_OPTIONS the image sets, so the server is measured as it ships. */
-function imageNodeOptions(): string {
-  const match = /^\s*NODE_OPTIONS=(\S+)/m.exec(readFileSync('Dockerfile', 'utf8'));
-  if (!match) throw new Error('Dockerfile sets no NODE_OPTIONS');
-  return match[1]!;
-}
 const INDEX_CLIENTS = 16;
+
+/** The memory settings the image's ENV sets (NODE_OPTIONS, MALLOC_*), so the server is measured as it ships. */
+function imageMemoryEnv(): Record<string, string> {
+  const dockerfile = readFileSync('Dockerfile', 'utf8');
+  const settings = Object.fromEntries(
+    [...dockerfile.matchAll(/^\s*(?:ENV\s+)?(NODE_OPTIONS|MALLOC_[A-Z_]+)=(\S+)/gm)].map((m) => [
+      m[1]!,
+      m[2]!,
+    ]),
+  );
+  if (!settings.NODE_OPTIONS) throw new Error('Dockerfile sets no NODE_OPTIONS');
+  return settings;
+}
 
 interface Options {
   durationMs: number;
@@ -244,7 +250,10 @@ async function main(): Promise<void> {
   const cli = resolve('bin/istio-installer.js');
   if (!existsSync(resolve('dist/bundle/entry.mjs'))) throw new Error('run "npm run build" first');
   ensureNginx();
-  const nodeOptions = imageNodeOptions();
+  const memoryEnv = imageMemoryEnv();
+  const memorySettings = Object.entries(memoryEnv)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 
   const work = mkdtempSync(join(tmpdir(), 'bench-mirror-'));
   // nginx's worker runs as nobody and must read the files.
@@ -271,7 +280,7 @@ async function main(): Promise<void> {
     const mirrorProcess = spawn(
       process.execPath,
       [cli, 'mirror', 'serve', '--dir', mirror, '--host', '127.0.0.1', '--port', String(ours)],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: nodeOptions } },
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...memoryEnv } },
     );
     mkdirSync(join(work, 'nginx'));
     writeFileSync(join(work, 'nginx', 'nginx.conf'), nginxConfig(work, mirror, theirs, options.nginxWorkers));
@@ -341,7 +350,7 @@ async function main(): Promise<void> {
       r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
     const nginxVersion = spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim();
     console.log(
-      `node ${process.version} (NODE_OPTIONS=${nodeOptions}, as in the image), ${nginxVersion} (worker_processes ${options.nginxWorkers}, sendfile on), ` +
+      `node ${process.version} (${memorySettings}, as in the image), ${nginxVersion} (worker_processes ${options.nginxWorkers}, sendfile on), ` +
         `loopback, ${seconds} s per run, median of ${ROUNDS}`,
     );
     console.log(line(['', 'nginx', 'istio-installer', 'ratio']));

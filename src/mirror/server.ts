@@ -16,7 +16,7 @@ import { contentTypeOf, decideRange, ifRangeMatches, notModified } from './http-
 import { artifactFile, indexFile, indexRecords, type ArtifactRecord } from './mirror-index.js';
 import { METRICS_CONTENT_TYPE, MirrorMetrics } from './metrics.js';
 import { resolveRoute, type Route } from './routes.js';
-import { ClientGone, sendFileRange } from './send-file.js';
+import { ChunkPool, chunkSizeFor, ClientGone, sendFileRange } from './send-file.js';
 import { parseIndex } from './store.js';
 
 export interface ServerLog {
@@ -76,8 +76,6 @@ interface LoadedIndex {
 }
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
-// Files are streamed in chunks of this size: large enough for loopback line rate, small enough for 64 clients.
-const STREAM_CHUNK = 128 * 1024;
 
 function quoteEtag(hex: string): string {
   return `"${hex}"`;
@@ -159,6 +157,9 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
     throw new PreconditionError(`mirror directory ${options.dir} is not usable: ${(error as Error).message}`);
   }
   const metrics = new MirrorMetrics();
+  // Downloads in flight; their number sizes the chunks every download reads into.
+  let activeDownloads = 0;
+  const chunks = new ChunkPool(() => chunkSizeFor(activeDownloads));
   const recheckMs = options.indexRecheckMs ?? 1000;
   let index = await loadIndex(root, log);
   let lastCheck = Date.now();
@@ -225,11 +226,13 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
       contentType: contentTypeOf(record.name),
       headers,
       send: async (res, start, end) => {
+        activeDownloads++;
         try {
-          const sent = await sendFileRange(handle.fd, res, start, end, STREAM_CHUNK);
+          const sent = await sendFileRange(handle.fd, res, start, end, chunks);
           res.end();
           return sent;
         } finally {
+          activeDownloads--;
           await handle.close();
         }
       },
