@@ -7,6 +7,7 @@ import type { InstallerDeps } from '../installer/deps.js';
 import { formatIstioVersion, type IstioVersion } from '../installer/istio-version.js';
 import { execaRunner } from '../installer/istioctl.js';
 import { clientNodeKube } from '../installer/kube.js';
+import { loadRestCredentials, restKube } from '../installer/kube-rest.js';
 import { defaultCacheDir, hostPlatform, obtainIstioctl } from '../mirror/client.js';
 import { createLogger } from './io.js';
 import type { CommandContext } from './main.js';
@@ -43,7 +44,12 @@ export async function installerDeps(
 ): Promise<InstallerDeps> {
   const env = context.io.env;
   const log = createLogger(context.io.stderr, context.logFormat());
-  const kube = await clientNodeKube(options.kubeconfig ?? undefined);
+  // The lean client for plain certificates and tokens; client-node for everything else it understands.
+  const credentials = loadRestCredentials(
+    options.kubeconfig ? path.resolve(context.io.cwd, options.kubeconfig) : undefined,
+    env,
+  );
+  const kube = credentials ? restKube(credentials) : await clientNodeKube(options.kubeconfig ?? undefined);
   let workDir: string | undefined;
   const explicit = options.istioctl ?? env.ISTIOCTL;
   return {

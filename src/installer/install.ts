@@ -3,6 +3,7 @@ import { IstioctlError, PreconditionError, TimeoutError } from '../errors.js';
 import { isObject, type JsonObject } from '../overlay/json.js';
 import { renderDocument } from '../overlay/output.js';
 import { parseYamlSource } from '../overlay/yaml-source.js';
+import { dashboardConfigMaps, DASHBOARD_NAMESPACE } from './dashboards.js';
 import { phase, type InstallerDeps } from './deps.js';
 import { writeRecord } from './history.js';
 import { formatIstioVersion, parseIstioVersion, type IstioVersion } from './istio-version.js';
@@ -176,6 +177,7 @@ async function act(
     const retired = plan.previousRevision
       ? await retireOldRevision(plan.previousRevision, request, tool, deps)
       : '';
+    await installDashboards(deps);
     await record('succeeded', retired || undefined);
     return `${plan.kind}: Istio ${versionText} (revision ${plan.revision}) installed and ready${retired ? `; ${retired}` : ''}`;
   } catch (error) {
@@ -185,6 +187,14 @@ async function act(
       await rollBack(plan, state, request, deps, error);
     throw error;
   }
+}
+
+/** Rancher's installer copied Grafana dashboards for rancher-monitoring; so do we, when its namespace is there. */
+async function installDashboards(deps: InstallerDeps): Promise<void> {
+  if (!(await deps.kube.namespaceExists(DASHBOARD_NAMESPACE))) return;
+  await phase(deps, `Grafana dashboards into ${DASHBOARD_NAMESPACE}`, async () => {
+    for (const configMap of dashboardConfigMaps()) await deps.kube.applyConfigMap(configMap);
+  });
 }
 
 /** Webhooks that call a Service which no longer exists make later installs fail (IST0139); they belong to nothing. */
@@ -198,41 +208,47 @@ async function cleanStaleWebhooks(state: ClusterState, deps: InstallerDeps): Pro
   }
 }
 
+/** istioctl x precheck and istioctl analyze, side by side: both only read the cluster. */
 async function precheck(plan: Plan, tool: ReturnType<typeof istioctl>, deps: InstallerDeps): Promise<void> {
-  await phase(deps, 'istioctl x precheck', async () => {
-    try {
-      await tool.run(precheckArgs(plan.revision), 300_000);
-    } catch (error) {
-      if (error instanceof IstioctlError)
-        throw new PreconditionError(
-          `istioctl x precheck found problems: ${error.message}`,
-          'fix them, or set forceInstall: true to skip the prechecks',
-        );
-      throw error;
-    }
-  });
   const meshConfig =
     isObject(plan.istioOperator.spec) && isObject(plan.istioOperator.spec.meshConfig)
       ? plan.istioOperator.spec.meshConfig
       : {};
   const meshConfigFile = await deps.writeTempFile('mesh-config.yaml', renderDocument(meshConfig, 'yaml'));
-  await phase(deps, 'istioctl analyze', async () => {
-    try {
-      await tool.run(analyzeArgs(meshConfigFile), 300_000);
-    } catch (error) {
-      if (error instanceof IstioctlError && error.exitCode === 79) {
-        const findings = error.stderr
-          .split('\n')
-          .map((line) => line.trim())
-          .filter((line) => /^Error \[IST\d+\]/.test(line));
-        throw new PreconditionError(
-          `istioctl analyze found ${findings.length || 'some'} error(s) in the mesh's configuration${findings.length ? `: ${findings.join('; ')}` : ''}`,
-          'fix them, or set forceInstall: true to skip the prechecks',
-        );
+  const checks = [
+    phase(deps, 'istioctl x precheck', async () => {
+      try {
+        await tool.run(precheckArgs(plan.revision), 300_000);
+      } catch (error) {
+        if (error instanceof IstioctlError)
+          throw new PreconditionError(
+            `istioctl x precheck found problems: ${error.message}`,
+            'fix them, or set forceInstall: true to skip the prechecks',
+          );
+        throw error;
       }
-      throw error;
-    }
-  });
+    }),
+    phase(deps, 'istioctl analyze', async () => {
+      try {
+        await tool.run(analyzeArgs(meshConfigFile), 300_000);
+      } catch (error) {
+        if (error instanceof IstioctlError && error.exitCode === 79) {
+          const findings = error.stderr
+            .split('\n')
+            .map((line) => line.trim())
+            .filter((line) => /^Error \[IST\d+\]/.test(line));
+          throw new PreconditionError(
+            `istioctl analyze found ${findings.length || 'some'} error(s) in the mesh's configuration${findings.length ? `: ${findings.join('; ')}` : ''}`,
+            'fix them, or set forceInstall: true to skip the prechecks',
+          );
+        }
+        throw error;
+      }
+    }),
+  ];
+  const results = await Promise.allSettled(checks);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 /** Istio's own pods (istiod, gateways) carry their revision label too; they are not its users. */

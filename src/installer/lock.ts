@@ -11,7 +11,8 @@ class MicroTime extends Date {
     return super.toISOString().replace(/Z$/, '000Z');
   }
 }
-const micro = (date: Date | undefined) => (date ? new MicroTime(date.getTime()) : undefined);
+const micro = (date: Date | string | undefined) =>
+  date ? new MicroTime(new Date(date).getTime()) : undefined;
 
 export interface LockOptions {
   holder: string;

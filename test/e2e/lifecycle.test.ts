@@ -1,6 +1,7 @@
 // The installer's lifecycle on a real API server with real istioctl 1.30 and 1.31: install, no-op, reconfigure,
 // in-place upgrade, refusals, locking, a killed run, a vanished API server, and uninstall with and without purge.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { dump, load } from 'js-yaml';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startCluster, type Cluster } from '../cluster/rig.js';
@@ -36,6 +37,7 @@ afterAll(async () => {
 });
 
 test('fresh install of 1.30.4 succeeds, verified and recorded', async () => {
+  await cluster.kubectl(['create', 'namespace', 'cattle-dashboards']);
   const result = await cli(['install', '-f', values('1.30.4')], kubeconfig);
   expect(result.stderr).not.toMatch(/\n\s+at /);
   expect(result.exitCode).toBe(0);
@@ -54,6 +56,10 @@ test('fresh install of 1.30.4 succeeds, verified and recorded', async () => {
     `/api/v1/namespaces/${NAMESPACE}/events?fieldSelector=involvedObject.name=istio-installer-state`,
   );
   expect(events.items.map((e) => e.reason)).toContain('InstallSucceeded');
+  const dashboards = await cluster.kube.get<{ items: unknown[] }>(
+    '/api/v1/namespaces/cattle-dashboards/configmaps?labelSelector=grafana_dashboard%3D1',
+  );
+  expect(dashboards.items).toHaveLength(3);
 });
 
 test('a re-run with the same inputs does nothing and never calls istioctl install', async () => {
@@ -61,6 +67,51 @@ test('a re-run with the same inputs does nothing and never calls istioctl instal
   expect(result.exitCode).toBe(0);
   expect(result.stdout).toMatch(/^nothing to do: /);
   expect(result.stderr).not.toContain('istioctl install');
+});
+
+test('credentials only client-node understands (an exec plugin) work too', async () => {
+  const admin = load(readFileSync(kubeconfig, 'utf8')) as {
+    users: { user: Record<string, string> }[];
+    clusters: { cluster: Record<string, string> }[];
+  };
+  const user = admin.users[0]?.user ?? {};
+  const plugin = path.join(dir, 'credential-plugin.mjs');
+  const credential = {
+    apiVersion: 'client.authentication.k8s.io/v1',
+    kind: 'ExecCredential',
+    status: {
+      clientCertificateData: Buffer.from(user['client-certificate-data'] ?? '', 'base64').toString(),
+      clientKeyData: Buffer.from(user['client-key-data'] ?? '', 'base64').toString(),
+    },
+  };
+  writeFileSync(plugin, `process.stdout.write(${JSON.stringify(JSON.stringify(credential))});\n`);
+  const execConfig = path.join(dir, 'exec-kubeconfig');
+  writeFileSync(
+    execConfig,
+    dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'rig',
+      contexts: [{ name: 'rig', context: { cluster: 'rig', user: 'exec' } }],
+      clusters: [{ name: 'rig', cluster: admin.clusters[0]?.cluster }],
+      users: [
+        {
+          name: 'exec',
+          user: {
+            exec: {
+              apiVersion: 'client.authentication.k8s.io/v1',
+              command: process.execPath,
+              args: [plugin],
+              interactiveMode: 'Never',
+            },
+          },
+        },
+      ],
+    }),
+  );
+  const status = await cli(['status', '-o', 'json'], execConfig);
+  expect(`${status.exitCode} ${status.stderr}`).toMatch(/^0 /);
+  expect((JSON.parse(status.stdout) as { healthy: boolean }).healthy).toBe(true);
 });
 
 test('an overlay that adds a gateway reconfigures, and the default gateway stays', async () => {

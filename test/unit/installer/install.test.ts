@@ -137,3 +137,36 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
     'delete Lease istio-system/istio-installer-lock',
   ]);
 });
+
+test('with rancher-monitoring present, the Grafana dashboards are written to cattle-dashboards', async () => {
+  const kube = installedCluster('old-hash');
+  kube.namespaces.push({ metadata: { name: 'cattle-dashboards' } });
+  kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
+  kube.mutating.push({
+    metadata: { name: 'istio-sidecar-injector', labels: { 'istio.io/rev': 'default' } },
+    webhooks: [
+      {
+        name: 'x',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        clientConfig: { service: { name: 'istiod', namespace: 'istio-system' } },
+      },
+    ],
+  });
+  await install(request(), deps(kube));
+  const dashboards = [...kube.configMaps.values()].filter(
+    (c) => c.metadata?.namespace === 'cattle-dashboards',
+  );
+  expect(dashboards.map((c) => c.metadata?.name).sort()).toEqual([
+    'rancher-istio-istio-control-plane',
+    'rancher-istio-istio-mesh',
+    'rancher-istio-istio-workloads',
+  ]);
+  for (const configMap of dashboards) {
+    expect(configMap.metadata?.labels?.grafana_dashboard).toBe('1');
+    const [content] = Object.values(configMap.data ?? {});
+    const parsed = JSON.parse(content ?? '') as { panels: { targets: { expr: string }[] }[] };
+    expect(parsed.panels.length).toBeGreaterThanOrEqual(4);
+    for (const panel of parsed.panels) expect(panel.targets[0]?.expr).toMatch(/istio|pilot|container_/);
+  }
+});

@@ -1,0 +1,104 @@
+// `npm run bench:install`: our install against bare `istioctl install` of the same spec on the rig, fresh and re-run,
+// side by side in one run. Prints median wall-clock times and the ratios the README quotes.
+import { execa } from 'execa';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startCluster } from '../test/cluster/rig.js';
+import { toolPaths, toolsDir } from '../test/cluster/tools.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const VERSION = '1.31.0';
+
+async function timed(
+  what: string,
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<number> {
+  const start = process.hrtime.bigint();
+  const result = await execa(file, args, { reject: false, env, extendEnv: true });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (result.exitCode !== 0)
+    throw new Error(`${what} failed (exit ${result.exitCode}): ${String(result.stderr).slice(-2000)}`);
+  return ms;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+
+async function main(): Promise<void> {
+  await execa('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-install-'));
+  const values = path.join(dir, 'values.yaml');
+  writeFileSync(values, `tag: "${VERSION}"\n`);
+  const spec = path.join(dir, 'istio-operator.yaml');
+  const bin = path.resolve('bin/istio-installer.js');
+  writeFileSync(spec, (await execa(process.execPath, [bin, 'render', '-f', values])).stdout);
+
+  process.stderr.write('starting the rig...\n');
+  const cluster = await startCluster({ lifetimeMs: 30 * 60_000, nodes: 2 });
+  const env = { KUBECONFIG: cluster.kubeconfigPath, ISTIOCTL_DIR: path.join(toolsDir(), 'istioctl') };
+  const istioctl = toolPaths().istioctl[VERSION];
+  const purge = () => timed('purge', istioctl, ['uninstall', '-y', '--purge'], env);
+  const samples = {
+    bareFresh: [] as number[],
+    oursFresh: [] as number[],
+    bareRerun: [] as number[],
+    oursRerun: [] as number[],
+  };
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      process.stderr.write(`round ${i + 1}/${RUNS}\n`);
+      samples.bareFresh.push(await timed('istioctl install', istioctl, ['install', '-y', '-f', spec], env));
+      samples.bareRerun.push(
+        await timed('istioctl install (re-run)', istioctl, ['install', '-y', '-f', spec], env),
+      );
+      await purge();
+      samples.oursFresh.push(
+        await timed('istio-installer install', process.execPath, [bin, 'install', '-f', values], env),
+      );
+      samples.oursRerun.push(
+        await timed(
+          'istio-installer install (re-run)',
+          process.execPath,
+          [bin, 'install', '-f', values],
+          env,
+        ),
+      );
+      await purge();
+    }
+  } finally {
+    await cluster.stop();
+  }
+  const [bareFresh, oursFresh, bareRerun, oursRerun] = [
+    samples.bareFresh,
+    samples.oursFresh,
+    samples.bareRerun,
+    samples.oursRerun,
+  ].map(median) as [number, number, number, number];
+  const row = (label: string, ms: number) => `| ${label} | ${(ms / 1000).toFixed(2)} s |`;
+  process.stdout.write(
+    `Istio ${VERSION} default profile on the rig, median of ${RUNS} runs, node ${process.version}\n\n`,
+  );
+  process.stdout.write(
+    [
+      '| run | wall time |',
+      '| --- | ---: |',
+      row('istioctl install -y -f spec (fresh)', bareFresh),
+      row(
+        'istio-installer install (fresh: plan, lock, precheck, analyze, install, verify, record)',
+        oursFresh,
+      ),
+      row('istioctl install -y -f spec (re-run, nothing changed)', bareRerun),
+      row('istio-installer install (re-run: no-op)', oursRerun),
+    ].join('\n') + '\n\n',
+  );
+  process.stdout.write(
+    `fresh install overhead ratio (ours / istioctl): ${(oursFresh / bareFresh).toFixed(2)}\n`,
+  );
+  process.stdout.write(
+    `no-op re-run speed-up (istioctl re-run / ours): ${(bareRerun / oursRerun).toFixed(1)}x\n`,
+  );
+}
+
+await main();
