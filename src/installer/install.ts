@@ -8,7 +8,7 @@ import { phase, type InstallerDeps } from './deps.js';
 import { writeRecord } from './history.js';
 import { formatIstioVersion, parseIstioVersion, type IstioVersion } from './istio-version.js';
 import { analyzeArgs, installArgs, istioctl, precheckArgs, tagSetArgs, uninstallArgs } from './istioctl.js';
-import { acquireLock } from './lock.js';
+import { withLock } from './lock.js';
 import { describePlan, planAction, specDiff, type Plan } from './plan.js';
 import { readClusterState } from './read-state.js';
 import { specHash } from './record.js';
@@ -94,25 +94,14 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
 
   if (!(await deps.kube.namespaceExists(request.namespace)))
     await deps.kube.createNamespace(request.namespace);
-  const lock = await phase(deps, 'take the lock', () =>
-    acquireLock(deps.kube, request.namespace, {
-      holder: deps.holder,
-      durationSeconds: deps.lockSeconds,
-      now: deps.now,
-    }),
-  );
-  try {
+  return withLock(deps, request.namespace, async () => {
     // Another run may have acted between the first read and the lock: decide again on fresh state.
     const { plan, state, hash } = await makePlan(request, deps);
     if (plan.kind === 'nothing')
       return { plan, summary: `nothing to do: ${plan.reason} (${elapsed(deps, started)})` };
     const result = await act(plan, state, hash, request, deps);
     return { plan, summary: `${result} (${elapsed(deps, started)})` };
-  } finally {
-    await lock
-      .release()
-      .catch((error: unknown) => deps.log.warn(`could not release the lock: ${String(error)}`));
-  }
+  });
 }
 
 function elapsed(deps: Pick<InstallerDeps, 'now'>, started: number): string {

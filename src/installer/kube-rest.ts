@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { load } from 'js-yaml';
 import type { Kube } from './kube.js';
-import { defaultRetry, statusOf, withRetry, type RetryOptions } from './kube.js';
+import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './kube.js';
 
 export interface RestCredentials {
   server: string;
@@ -164,23 +164,6 @@ export function restKube(
   };
   const items = async <T>(apiPath: string): Promise<T[]> =>
     (await request<{ items: T[] }>('GET', apiPath)).items ?? [];
-  const or404 = async <T>(promise: Promise<T>): Promise<T | undefined> => {
-    try {
-      return await promise;
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
-  };
-  const false409 = async (promise: Promise<unknown>): Promise<boolean> => {
-    try {
-      await promise;
-      return true;
-    } catch (error) {
-      if (statusOf(error) === 409) return false;
-      throw error;
-    }
-  };
   const ns = (namespace: string) => encodeURIComponent(namespace);
   const name = (value: string) => encodeURIComponent(value);
 
@@ -201,11 +184,12 @@ export function restKube(
     namespaceExists: (namespace) =>
       call(
         'read Namespace',
-        async () => (await or404(request('GET', `/api/v1/namespaces/${ns(namespace)}`))) !== undefined,
+        async () =>
+          (await undefinedOn404(request('GET', `/api/v1/namespaces/${ns(namespace)}`))) !== undefined,
       ),
     createNamespace: (namespace) =>
       call('create Namespace', async () => {
-        await false409(
+        await falseOn409(
           request('POST', '/api/v1/namespaces', {
             apiVersion: 'v1',
             kind: 'Namespace',
@@ -223,7 +207,7 @@ export function restKube(
       ),
     deleteMutatingWebhook: (webhook) =>
       call('delete MutatingWebhookConfiguration', async () => {
-        await or404(
+        await undefinedOn404(
           request(
             'DELETE',
             `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name(webhook)}`,
@@ -232,7 +216,7 @@ export function restKube(
       }),
     deleteValidatingWebhook: (webhook) =>
       call('delete ValidatingWebhookConfiguration', async () => {
-        await or404(
+        await undefinedOn404(
           request(
             'DELETE',
             `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${name(webhook)}`,
@@ -241,14 +225,14 @@ export function restKube(
       }),
     getConfigMap: (namespace, configMap) =>
       call('read ConfigMap', () =>
-        or404(request('GET', `/api/v1/namespaces/${ns(namespace)}/configmaps/${name(configMap)}`)),
+        undefinedOn404(request('GET', `/api/v1/namespaces/${ns(namespace)}/configmaps/${name(configMap)}`)),
       ),
     applyConfigMap: (configMap) =>
       call('write ConfigMap', async () => {
         const namespace = configMap.metadata?.namespace ?? '';
         const configMapName = configMap.metadata?.name ?? '';
         const body = { apiVersion: 'v1', kind: 'ConfigMap', ...configMap };
-        const existing = await or404(
+        const existing = await undefinedOn404(
           request<{ metadata?: { resourceVersion?: string } }>(
             'GET',
             `/api/v1/namespaces/${ns(namespace)}/configmaps/${name(configMapName)}`,
@@ -272,17 +256,17 @@ export function restKube(
       }),
     getLease: (namespace, lease) =>
       call('read Lease', () =>
-        or404(
+        undefinedOn404(
           request('GET', `/apis/coordination.k8s.io/v1/namespaces/${ns(namespace)}/leases/${name(lease)}`),
         ),
       ),
     createLease: (namespace, lease) =>
       call('create Lease', () =>
-        false409(request('POST', `/apis/coordination.k8s.io/v1/namespaces/${ns(namespace)}/leases`, lease)),
+        falseOn409(request('POST', `/apis/coordination.k8s.io/v1/namespaces/${ns(namespace)}/leases`, lease)),
       ),
     replaceLease: (namespace, lease) =>
       call('replace Lease', () =>
-        false409(
+        falseOn409(
           request(
             'PUT',
             `/apis/coordination.k8s.io/v1/namespaces/${ns(namespace)}/leases/${name(lease.metadata?.name ?? '')}`,
@@ -292,7 +276,7 @@ export function restKube(
       ),
     deleteLease: (namespace, lease) =>
       call('delete Lease', async () => {
-        await or404(
+        await undefinedOn404(
           request('DELETE', `/apis/coordination.k8s.io/v1/namespaces/${ns(namespace)}/leases/${name(lease)}`),
         );
       }),

@@ -52,6 +52,27 @@ export function isTransient(error: unknown): boolean {
   return /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|socket hang up|fetch failed/i.test(text);
 }
 
+/** A read whose 404 means "not there". */
+export async function undefinedOn404<T>(promise: Promise<T>): Promise<T | undefined> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+/** A create or compare-and-swap whose 409 means "someone else was first". */
+export async function falseOn409(promise: Promise<unknown>): Promise<boolean> {
+  try {
+    await promise;
+    return true;
+  } catch (error) {
+    if (statusOf(error) === 409) return false;
+    throw error;
+  }
+}
+
 export function statusOf(error: unknown): number | undefined {
   const code = (error as { code?: unknown })?.code;
   return typeof code === 'number' ? code : undefined;
@@ -142,25 +163,8 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
   const extensions = config.makeApiClient(k8s.ApiextensionsV1Api);
   const custom = config.makeApiClient(k8s.CustomObjectsApi);
   const call = <T>(what: string, fn: () => Promise<T>) => withRetry(what, server, fn, retry);
-  const orUndefinedOn404 = async <T>(promise: Promise<T>): Promise<T | undefined> => {
-    try {
-      return await promise;
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw error;
-    }
-  };
-  const falseOn409 = async (promise: Promise<unknown>): Promise<boolean> => {
-    try {
-      await promise;
-      return true;
-    } catch (error) {
-      if (statusOf(error) === 409) return false;
-      throw error;
-    }
-  };
   const ignore404 = async (promise: Promise<unknown>): Promise<void> => {
-    await orUndefinedOn404(promise);
+    await undefinedOn404(promise);
   };
 
   return {
@@ -178,10 +182,7 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
     listNamespaces: (labelSelector) =>
       call('list Namespaces', async () => (await core.listNamespace({ labelSelector })).items),
     namespaceExists: (name) =>
-      call(
-        'read Namespace',
-        async () => (await orUndefinedOn404(core.readNamespace({ name }))) !== undefined,
-      ),
+      call('read Namespace', async () => (await undefinedOn404(core.readNamespace({ name }))) !== undefined),
     createNamespace: (name) =>
       call('create Namespace', async () => {
         await falseOn409(core.createNamespace({ body: { metadata: { name } } }));
@@ -205,12 +206,12 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
         ignore404(admission.deleteValidatingWebhookConfiguration({ name })),
       ),
     getConfigMap: (namespace, name) =>
-      call('read ConfigMap', () => orUndefinedOn404(core.readNamespacedConfigMap({ namespace, name }))),
+      call('read ConfigMap', () => undefinedOn404(core.readNamespacedConfigMap({ namespace, name }))),
     applyConfigMap: (configMap) =>
       call('write ConfigMap', async () => {
         const namespace = configMap.metadata?.namespace ?? '';
         const name = configMap.metadata?.name ?? '';
-        const existing = await orUndefinedOn404(core.readNamespacedConfigMap({ namespace, name }));
+        const existing = await undefinedOn404(core.readNamespacedConfigMap({ namespace, name }));
         if (!existing) return core.createNamespacedConfigMap({ namespace, body: configMap });
         return core.replaceNamespacedConfigMap({
           namespace,
@@ -228,7 +229,7 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
         await core.createNamespacedEvent({ namespace, body: event });
       }),
     getLease: (namespace, name) =>
-      call('read Lease', () => orUndefinedOn404(coordination.readNamespacedLease({ namespace, name }))),
+      call('read Lease', () => undefinedOn404(coordination.readNamespacedLease({ namespace, name }))),
     createLease: (namespace, lease) =>
       call('create Lease', () => falseOn409(coordination.createNamespacedLease({ namespace, body: lease }))),
     replaceLease: (namespace, lease) =>

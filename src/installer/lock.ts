@@ -1,6 +1,7 @@
 // One run at a time: a coordination.k8s.io Lease held (and renewed) for the whole run, taken over only once it expired.
 import type { V1Lease } from '@kubernetes/client-node';
 import { PreconditionError } from '../errors.js';
+import { phase, type InstallerDeps } from './deps.js';
 import type { Kube } from './kube.js';
 
 export const LOCK_NAME = 'istio-installer-lock';
@@ -100,4 +101,26 @@ export async function acquireLock(kube: Kube, namespace: string, options: LockOp
       if (current?.spec?.holderIdentity === options.holder) await kube.deleteLease(namespace, LOCK_NAME);
     },
   };
+}
+
+/** Runs `work` holding the lock, released afterwards whatever happens (a failed release only logs). */
+export async function withLock<T>(
+  deps: Pick<InstallerDeps, 'kube' | 'holder' | 'lockSeconds' | 'now' | 'log'>,
+  namespace: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const lock = await phase(deps, 'take the lock', () =>
+    acquireLock(deps.kube, namespace, {
+      holder: deps.holder,
+      durationSeconds: deps.lockSeconds,
+      now: deps.now,
+    }),
+  );
+  try {
+    return await work();
+  } finally {
+    await lock
+      .release()
+      .catch((error: unknown) => deps.log.warn(`could not release the lock: ${String(error)}`));
+  }
 }

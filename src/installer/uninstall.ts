@@ -4,7 +4,7 @@ import { phase, type InstallerDeps } from './deps.js';
 import { writeRecord } from './history.js';
 import { formatIstioVersion, compareVersions } from './istio-version.js';
 import { istioctl, uninstallArgs } from './istioctl.js';
-import { acquireLock } from './lock.js';
+import { withLock } from './lock.js';
 import { readClusterState } from './read-state.js';
 import type { ClusterState } from './state.js';
 
@@ -44,14 +44,7 @@ export async function uninstall(request: UninstallRequest, deps: InstallerDeps):
   const started = deps.now().getTime();
   if (!(await deps.kube.namespaceExists(request.namespace)))
     return `nothing to uninstall: namespace ${request.namespace} does not exist`;
-  const lock = await phase(deps, 'take the lock', () =>
-    acquireLock(deps.kube, request.namespace, {
-      holder: deps.holder,
-      durationSeconds: deps.lockSeconds,
-      now: deps.now,
-    }),
-  );
-  try {
+  return withLock(deps, request.namespace, async () => {
     const state = await phase(deps, 'read cluster state', () =>
       readClusterState(deps.kube, request.namespace),
     );
@@ -99,9 +92,7 @@ export async function uninstall(request: UninstallRequest, deps: InstallerDeps):
     return revisions.length === 0 && removed.length === 0
       ? `nothing to uninstall: no Istio control plane found (${seconds}s)`
       : `uninstalled Istio revisions ${revisions.join(', ') || 'none'}${request.purge ? ' and its CRDs' : ' (CRDs and Istio resources kept)'} (${seconds}s)`;
-  } finally {
-    await lock.release().catch(() => undefined);
-  }
+  });
 }
 
 /** Deletes Istio webhooks whose Services are gone, and the known leftovers; returns their names. */

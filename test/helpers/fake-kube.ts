@@ -165,3 +165,22 @@ export function istiodDeployment(options: {
     status: { observedGeneration: 1, readyReplicas: ready ? 1 : 0, updatedReplicas: 1, replicas: 1 },
   };
 }
+
+/** The sidecar-injector webhook of a revision, calling its istiod Service. */
+export function injectorWebhook(
+  revision = 'default',
+  namespace = 'istio-system',
+): V1MutatingWebhookConfiguration {
+  const suffix = revision === 'default' ? '' : `-${revision}`;
+  return {
+    metadata: { name: `istio-sidecar-injector${suffix}`, labels: { 'istio.io/rev': revision } },
+    webhooks: [
+      {
+        name: 'sidecar-injector.istio.io',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        clientConfig: { service: { name: `istiod${suffix}`, namespace } },
+      },
+    ],
+  };
+}

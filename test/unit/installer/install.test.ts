@@ -4,7 +4,7 @@ import type { InstallerDeps } from '../../../src/installer/deps.js';
 import { install, type InstallRequest } from '../../../src/installer/install.js';
 import type { ProcessRunner } from '../../../src/installer/istioctl.js';
 import { encodeRecord, nextRecord, RECORD_CONFIGMAP, specHash } from '../../../src/installer/record.js';
-import { FakeKube, istiodDeployment } from '../../helpers/fake-kube.js';
+import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 
 const istioOperator = {
   apiVersion: 'install.istio.io/v1alpha1',
@@ -104,17 +104,7 @@ test('dry run prints the plan and changes nothing', async () => {
 test('a spec change runs prechecks then one istioctl install with the merged spec, under the lock', async () => {
   const kube = installedCluster('old-hash');
   kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
-  kube.mutating.push({
-    metadata: { name: 'istio-sidecar-injector', labels: { 'istio.io/rev': 'default' } },
-    webhooks: [
-      {
-        name: 'x',
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'None',
-        clientConfig: { service: { name: 'istiod', namespace: 'istio-system' } },
-      },
-    ],
-  });
+  kube.mutating.push(injectorWebhook());
   const d = deps(kube);
   const result = await install(request(), d);
   expect(result.plan.kind).toBe('reconfigure');
@@ -142,17 +132,7 @@ test('with rancher-monitoring present, the Grafana dashboards are written to cat
   const kube = installedCluster('old-hash');
   kube.namespaces.push({ metadata: { name: 'cattle-dashboards' } });
   kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
-  kube.mutating.push({
-    metadata: { name: 'istio-sidecar-injector', labels: { 'istio.io/rev': 'default' } },
-    webhooks: [
-      {
-        name: 'x',
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'None',
-        clientConfig: { service: { name: 'istiod', namespace: 'istio-system' } },
-      },
-    ],
-  });
+  kube.mutating.push(injectorWebhook());
   await install(request(), deps(kube));
   const dashboards = [...kube.configMaps.values()].filter(
     (c) => c.metadata?.namespace === 'cattle-dashboards',

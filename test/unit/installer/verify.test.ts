@@ -3,7 +3,7 @@ import { parseIstioVersion } from '../../../src/installer/istio-version.js';
 import { readClusterState } from '../../../src/installer/read-state.js';
 import { expectedObjects, problems } from '../../../src/installer/verify.js';
 import type { JsonObject } from '../../../src/overlay/json.js';
-import { FakeKube, istiodDeployment } from '../../helpers/fake-kube.js';
+import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 
 const spec: JsonObject = {
   apiVersion: 'install.istio.io/v1alpha1',
@@ -35,17 +35,7 @@ test('names what is missing, not ready, or at the wrong version', async () => {
   const kube = new FakeKube();
   kube.deployments.push(istiodDeployment({ version: '1.30.4' }));
   kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
-  kube.mutating.push({
-    metadata: { name: 'istio-sidecar-injector', labels: { 'istio.io/rev': 'default' } },
-    webhooks: [
-      {
-        name: 'x',
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'None',
-        clientConfig: { service: { name: 'istiod', namespace: 'istio-system' } },
-      },
-    ],
-  });
+  kube.mutating.push(injectorWebhook());
   const state = await readClusterState(kube, 'istio-system');
   expect(
     problems(expectedObjects(spec, 'istio-system', 'default'), state, parseIstioVersion('1.31.0'), 'default'),
