@@ -1,0 +1,204 @@
+// The chart end to end on the rig, its Jobs running `istio-installer run` as real processes with the chart's own
+// ServiceAccount token (so RBAC that is too narrow fails here): install, add a gateway by overlay, upgrade Istio,
+// uninstall; the control plane goes, CRDs and users' Istio resources stay.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type Cluster } from '../cluster/rig.js';
+import { ISTIO_HUB, ISTIO_VERSIONS } from '../cluster/tools.js';
+import { eventually } from '../cluster/testkit.js';
+import { CHART, HELMS, NAMESPACE, RELEASE, helm } from './render.js';
+
+const [OLDER = '', NEWER = ''] = ISTIO_VERSIONS;
+
+interface Deployment {
+  spec: { template: { spec: { containers: { image: string }[] } } };
+}
+interface List<T> {
+  items: T[];
+}
+interface Named {
+  metadata: { name: string; namespace?: string };
+}
+interface Pod extends Named {
+  status?: { phase?: string };
+}
+
+describe.each([HELMS[0], HELMS[1]])(
+  'helm %s: the chart installs, upgrades and uninstalls Istio',
+  (_v, binary) => {
+    let cluster: Cluster;
+    let work: string;
+
+    beforeAll(async () => {
+      // The cluster's files live outside /tmp: the Job pods mount an emptyDir on /tmp, which in the process kubelet's
+      // mount namespace would hide volume sources kept under /tmp.
+      const base = join(homedir(), '.cache', 'rancher-istio');
+      mkdirSync(base, { recursive: true });
+      work = mkdtempSync(join(base, 'chart-e2e-'));
+      cluster = await startCluster({
+        dir: join(work, 'cluster'),
+        keepDir: false,
+        lifetimeMs: 30 * 60_000,
+        nodes: 2,
+      });
+    });
+
+    afterAll(async () => {
+      await cluster?.stop();
+      if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    const run = (args: string[]) => helm(binary, [...args, `--kubeconfig=${cluster.kubeconfigPath}`]);
+    const values = (name: string, text: string) => {
+      const file = join(work, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    const get = <T>(path: string) => cluster.kube.get<T>(path);
+    const exists = (path: string) =>
+      get<unknown>(path).then(
+        () => true,
+        () => false,
+      );
+    const istiodImage = async () =>
+      (await get<Deployment>(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istiod`)).spec.template.spec
+        .containers[0]?.image;
+
+    /** The log of the newest pod of a hook Job, which must have succeeded. */
+    async function jobLog(job: string): Promise<string> {
+      const pods = await get<List<Pod>>(
+        `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=job-name%3D${job}`,
+      );
+      const done = pods.items.filter((p) => p.status?.phase === 'Succeeded');
+      const pod = done.at(-1);
+      if (!pod)
+        throw new Error(`no succeeded pod of Job ${job}: ${JSON.stringify(pods.items.map((p) => p.status))}`);
+      return cluster.podLogs(NAMESPACE, pod.metadata.name);
+    }
+
+    /** helm's result, and when it failed the logs of the hook Job's pods, so a failure shows the installer's reason. */
+    async function outcome(r: { exitCode?: number; all?: string }, job: string) {
+      if (r.exitCode === 0) return { exitCode: 0, output: '' };
+      const pods = await get<List<Pod>>(
+        `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=job-name%3D${job}`,
+      );
+      const logs = pods.items.map(
+        (p) => `--- ${p.metadata.name}\n${cluster.podLogs(NAMESPACE, p.metadata.name)}`,
+      );
+      return { exitCode: r.exitCode, output: `${r.all ?? ''}\n${logs.join('\n')}` };
+    }
+
+    // Small readiness timeouts: kwok reports pods Ready at once, and a failure should surface in minutes.
+    const base = `tag: "${OLDER}"\ninstaller:\n  timeouts:\n    readinessSeconds: 120\n`;
+    const gateway = [
+      'overlays:',
+      '  - apiVersion: install.istio.io/v1alpha1',
+      '    kind: IstioOperator',
+      '    spec:',
+      '      components:',
+      '        ingressGateways:',
+      '          - name: edge-ingressgateway',
+      '            enabled: true',
+      '            k8s:',
+      '              service:',
+      '                type: ClusterIP',
+      '',
+    ].join('\n');
+
+    test(`helm install: Istio ${OLDER} installed by the post-install Job`, async () => {
+      const r = await run([
+        'install',
+        RELEASE,
+        CHART,
+        '-n',
+        NAMESPACE,
+        '--create-namespace',
+        '-f',
+        values('install.yaml', base),
+        '--wait',
+        '--timeout=10m',
+      ]);
+      expect(await outcome(r, `${RELEASE}-install`)).toEqual({ exitCode: 0, output: '' });
+      expect(await istiodImage()).toBe(`${ISTIO_HUB}/pilot:${OLDER}`);
+      expect(await exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istio-ingressgateway`)).toBe(
+        true,
+      );
+      expect(await jobLog(`${RELEASE}-install`)).toMatch(
+        new RegExp(`Istio ${OLDER.replace(/\./g, '\\.')}.*installed`),
+      );
+
+      // A user's resource, which an uninstall must keep; valid, so the next run's `istioctl analyze` has no finding.
+      await cluster.kube.post('/apis/security.istio.io/v1/namespaces/default/peerauthentications', {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'PeerAuthentication',
+        metadata: { name: 'users-own' },
+        spec: { mtls: { mode: 'PERMISSIVE' } },
+      });
+    });
+
+    test('helm upgrade with an overlay that adds a gateway: the gateway is there, the default one too', async () => {
+      const r = await run([
+        'upgrade',
+        RELEASE,
+        CHART,
+        '-n',
+        NAMESPACE,
+        '-f',
+        values('gateway.yaml', base + gateway),
+        '--wait',
+        '--timeout=10m',
+      ]);
+      expect(await outcome(r, `${RELEASE}-install`)).toEqual({ exitCode: 0, output: '' });
+      expect(await exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/edge-ingressgateway`)).toBe(
+        true,
+      );
+      expect(await exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istio-ingressgateway`)).toBe(
+        true,
+      );
+    });
+
+    test(`helm upgrade to Istio ${NEWER}: istiod runs the new version, the overlay's gateway stays`, async () => {
+      const r = await run([
+        'upgrade',
+        RELEASE,
+        CHART,
+        '-n',
+        NAMESPACE,
+        '-f',
+        values('newer.yaml', base.replace(OLDER, NEWER) + gateway),
+        '--wait',
+        '--timeout=10m',
+      ]);
+      expect(await outcome(r, `${RELEASE}-install`)).toEqual({ exitCode: 0, output: '' });
+      expect(await istiodImage()).toBe(`${ISTIO_HUB}/pilot:${NEWER}`);
+      expect(await exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/edge-ingressgateway`)).toBe(
+        true,
+      );
+      expect(await jobLog(`${RELEASE}-install`)).toMatch(new RegExp(`Istio ${NEWER.replace(/\./g, '\\.')}`));
+    });
+
+    test('helm uninstall: the pre-delete Job removes the control plane; CRDs and user resources stay', async () => {
+      const r = await run(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout=10m']);
+      expect(await outcome(r, `${RELEASE}-uninstall`)).toEqual({ exitCode: 0, output: '' });
+      expect(await jobLog(`${RELEASE}-uninstall`)).toMatch(/uninstalled/);
+      await eventually('istiod and the gateways to be gone', 120_000, async () => {
+        const deployments = await get<List<Named>>(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments`);
+        const istio = deployments.items.filter((d) => /istio|gateway/.test(d.metadata.name));
+        return istio.length === 0 ? true : undefined;
+      });
+      const crds = await get<List<Named>>('/apis/apiextensions.k8s.io/v1/customresourcedefinitions');
+      expect(crds.items.filter((c) => c.metadata.name.endsWith('.istio.io')).length).toBeGreaterThan(10);
+      expect(
+        await exists('/apis/security.istio.io/v1/namespaces/default/peerauthentications/users-own'),
+      ).toBe(true);
+      // The chart's own objects went with the release; the installer's ClusterRole too.
+      expect(await exists(`/api/v1/namespaces/${NAMESPACE}/serviceaccounts/${RELEASE}-installer`)).toBe(
+        false,
+      );
+      expect(
+        await exists(`/apis/rbac.authorization.k8s.io/v1/clusterroles/${RELEASE}-installer-${NAMESPACE}`),
+      ).toBe(false);
+    });
+  },
+);
