@@ -65,6 +65,11 @@ describe.each([HELMS[0], HELMS[1]])(
       (await get<Deployment>(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istiod`)).spec.template.spec
         .containers[0]?.image;
 
+    /** The mesh configuration istiod was given (ConfigMap `istio`, key `mesh`). */
+    const meshConfig = async () =>
+      (await get<{ data: Record<string, string> }>(`/api/v1/namespaces/${NAMESPACE}/configmaps/istio`)).data
+        .mesh ?? '';
+
     /** The log of the newest pod of a hook Job, which must have succeeded. */
     async function jobLog(job: string): Promise<string> {
       const pods = await get<List<Pod>>(
@@ -137,7 +142,7 @@ describe.each([HELMS[0], HELMS[1]])(
       });
     });
 
-    test('helm upgrade with an overlay that adds a gateway: the gateway is there, the default one too', async () => {
+    test('helm upgrade, a gateway overlay and tracing on: the gateway, Jaeger, the mesh zipkin address', async () => {
       const r = await run([
         'upgrade',
         RELEASE,
@@ -145,20 +150,21 @@ describe.each([HELMS[0], HELMS[1]])(
         '-n',
         NAMESPACE,
         '-f',
-        values('gateway.yaml', base + gateway),
+        values('gateway.yaml', `${base}${gateway}tracing:\n  enabled: true\n`),
         '--wait',
         '--timeout=10m',
       ]);
       expect(await outcome(r, `${RELEASE}-install`)).toEqual({ exitCode: 0, output: '' });
-      expect(await exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/edge-ingressgateway`)).toBe(
-        true,
-      );
-      expect(await exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istio-ingressgateway`)).toBe(
-        true,
-      );
+      for (const there of ['edge-ingressgateway', 'istio-ingressgateway', 'jaeger'])
+        expect([there, await exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/${there}`)]).toEqual([
+          there,
+          true,
+        ]);
+      expect(await exists(`/api/v1/namespaces/${NAMESPACE}/services/zipkin`)).toBe(true);
+      expect(await meshConfig()).toContain(`zipkin.${NAMESPACE}.svc:9411`);
     });
 
-    test(`helm upgrade to Istio ${NEWER}: istiod runs the new version, the overlay's gateway stays`, async () => {
+    test(`helm upgrade to Istio ${NEWER}, Kiali and Jaeger off: new istiod, gateway kept, subcharts gone`, async () => {
       const r = await run([
         'upgrade',
         RELEASE,
@@ -166,7 +172,7 @@ describe.each([HELMS[0], HELMS[1]])(
         '-n',
         NAMESPACE,
         '-f',
-        values('newer.yaml', base.replace(OLDER, NEWER) + gateway),
+        values('newer.yaml', `${base.replace(OLDER, NEWER)}${gateway}kiali:\n  enabled: false\n`),
         '--wait',
         '--timeout=10m',
       ]);
@@ -176,6 +182,13 @@ describe.each([HELMS[0], HELMS[1]])(
         true,
       );
       expect(await jobLog(`${RELEASE}-install`)).toMatch(new RegExp(`Istio ${NEWER.replace(/\./g, '\\.')}`));
+      // Disabled subcharts leave nothing behind, and the mesh stops reporting to the Jaeger that is gone.
+      for (const gone of ['deployments/kiali', 'deployments/jaeger'])
+        expect([gone, await exists(`/apis/apps/v1/namespaces/${NAMESPACE}/${gone}`)]).toEqual([gone, false]);
+      for (const gone of ['services/kiali', 'services/tracing', 'services/zipkin', 'serviceaccounts/kiali'])
+        expect([gone, await exists(`/api/v1/namespaces/${NAMESPACE}/${gone}`)]).toEqual([gone, false]);
+      expect(await exists('/apis/rbac.authorization.k8s.io/v1/clusterroles/kiali-istio-system')).toBe(false);
+      expect(await meshConfig()).not.toContain('zipkin');
     });
 
     test('helm uninstall: the pre-delete Job removes the control plane; CRDs and user resources stay', async () => {
