@@ -13,7 +13,7 @@ import { describePlan, planAction, specDiff, type Plan } from './plan.js';
 import { readClusterState } from './read-state.js';
 import { specHash } from './record.js';
 import { staleWebhooks, type ClusterState } from './state.js';
-import { verifyInstalled } from './verify.js';
+import { verifyInstalled, waitUntilGone } from './verify.js';
 
 export interface InstallRequest {
   istioOperator: JsonObject;
@@ -274,9 +274,10 @@ async function retireOldRevision(
     request.removeOldRevision === 'Always' ||
     (request.removeOldRevision === 'WhenUnused' && users.length === 0);
   if (!remove) return `revision ${previous} kept${users.length > 0 ? ` (used by ${users.length})` : ''}`;
-  await phase(deps, `remove old revision ${previous}`, () =>
-    tool.run(uninstallArgs(previous, false), istioctlTimeoutMs(request)),
-  );
+  await phase(deps, `remove old revision ${previous}`, async () => {
+    await tool.run(uninstallArgs(previous, false), istioctlTimeoutMs(request));
+    await waitUntilGone(deps, request.namespace, previous, readinessTimeoutMs(request));
+  });
   return `revision ${previous} removed`;
 }
 

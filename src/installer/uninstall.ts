@@ -1,12 +1,11 @@
 // `uninstall`: removes every control plane, gateway and Istio webhook; keeps the CRDs and users' Istio resources unless purging.
-import { TimeoutError } from '../errors.js';
 import { phase, type InstallerDeps } from './deps.js';
 import { writeRecord } from './history.js';
 import { formatIstioVersion, compareVersions } from './istio-version.js';
 import { istioctl, uninstallArgs } from './istioctl.js';
 import { withLock } from './lock.js';
+import { waitUntilGone } from './verify.js';
 import { readClusterState } from './read-state.js';
-import type { ClusterState } from './state.js';
 
 export interface UninstallRequest {
   namespace: string;
@@ -78,7 +77,9 @@ export async function uninstall(request: UninstallRequest, deps: InstallerDeps):
     const removed = await phase(deps, 'remove leftover webhooks', () =>
       removeLeftoverWebhooks(request.namespace, deps),
     );
-    await phase(deps, 'verify', () => waitUntilGone(request, deps));
+    await phase(deps, 'verify', () =>
+      waitUntilGone(deps, request.namespace, undefined, request.timeoutSeconds * 1000),
+    );
     await writeRecord(deps, request.namespace, state.record, {
       action: request.purge ? 'purge' : 'uninstall',
       outcome: 'uninstalled',
@@ -112,19 +113,4 @@ async function removeLeftoverWebhooks(namespace: string, deps: InstallerDeps): P
     deps.log.info(`deleted leftover ${webhook.kind} ${webhook.name}`);
   }
   return removed;
-}
-
-async function waitUntilGone(request: UninstallRequest, deps: InstallerDeps): Promise<ClusterState> {
-  const deadline = deps.now().getTime() + request.timeoutSeconds * 1000;
-  for (;;) {
-    const state = await readClusterState(deps.kube, request.namespace);
-    const left = [
-      ...state.controlPlanes.map((p) => `Deployment ${p.namespace}/${p.deployment}`),
-      ...state.gateways.map((g) => `Deployment ${g.namespace}/${g.name}`),
-    ];
-    if (left.length === 0) return state;
-    if (deps.now().getTime() >= deadline)
-      throw new TimeoutError('Istio components are still there after uninstall', left);
-    await deps.sleep(2000);
-  }
 }

@@ -3,6 +3,7 @@
 import { TimeoutError } from '../errors.js';
 import { isObject, type Json, type JsonObject } from '../overlay/json.js';
 import { formatIstioVersion, compareVersions, type IstioVersion } from './istio-version.js';
+import type { InstallerDeps } from './deps.js';
 import type { Kube } from './kube.js';
 import { readClusterState } from './read-state.js';
 import type { ClusterState } from './state.js';
@@ -131,4 +132,36 @@ async function withWarnings(
     .slice(0, 3)
     .map((e) => `    warning ${e.involvedObject.kind}/${e.involvedObject.name}: ${e.reason}: ${e.message}`);
   return [line, ...related];
+}
+
+/**
+ * Waits until no istiod or gateway Deployment of `revision` (of any revision when undefined) is left:
+ * istioctl uninstall returns before the API server has finished deleting.
+ */
+export async function waitUntilGone(
+  deps: Pick<InstallerDeps, 'kube' | 'now' | 'sleep'>,
+  namespace: string,
+  revision: string | undefined,
+  timeoutMs: number,
+): Promise<ClusterState> {
+  const deadline = deps.now().getTime() + timeoutMs;
+  const ofRevision = (r: string) => revision === undefined || r === revision;
+  for (;;) {
+    const state = await readClusterState(deps.kube, namespace);
+    const left = [
+      ...state.controlPlanes
+        .filter((p) => ofRevision(p.revision))
+        .map((p) => `Deployment ${p.namespace}/${p.deployment}`),
+      ...state.gateways
+        .filter((g) => ofRevision(g.revision))
+        .map((g) => `Deployment ${g.namespace}/${g.name}`),
+    ];
+    if (left.length === 0) return state;
+    if (deps.now().getTime() >= deadline)
+      throw new TimeoutError(
+        `Istio components${revision ? ` of revision ${revision}` : ''} are still there after uninstall`,
+        left,
+      );
+    await deps.sleep(2000);
+  }
 }
