@@ -104,3 +104,38 @@ describe('parseValuesComments', () => {
     expect(undocumented).toEqual(['b.e']);
   });
 });
+
+describe("questions.yaml (Rancher's install form)", () => {
+  interface Question {
+    variable: string;
+    default?: unknown;
+    subquestions?: Question[];
+  }
+  const questions = (load(read(`${CHART_DIR}/questions.yaml`)) as { questions: Question[] }).questions;
+  const all = questions.flatMap((q) => [q, ...(q.subquestions ?? [])]);
+  // What Helm would merge: the subcharts' defaults under their names, the chart's own values on top.
+  const defaults = {
+    ...(load(read(`${CHART_DIR}/values.yaml`)) as Record<string, unknown>),
+  };
+  for (const sub of ['kiali', 'tracing']) {
+    defaults[sub] = {
+      ...(load(read(`${CHART_DIR}/charts/${sub}/values.yaml`)) as Record<string, unknown>),
+      ...(defaults[sub] as Record<string, unknown>),
+    };
+  }
+  const at = (path: string): unknown =>
+    path
+      .split('.')
+      .reduce<unknown>((cur, key) => (cur as Record<string, unknown> | undefined)?.[key], defaults);
+
+  // The form proposes showing traces in Kiali once Jaeger is switched on; every other default is the chart's.
+  const proposed: Record<string, unknown> = { 'kiali.external_services.tracing.enabled': true };
+
+  test.each(all.map((q) => [q.variable, q.default] as const))(
+    '%s is a value, with the same default',
+    (variable, dflt) => {
+      expect(at(variable)).not.toBeUndefined();
+      expect(dflt).toEqual(variable in proposed ? proposed[variable] : at(variable));
+    },
+  );
+});
