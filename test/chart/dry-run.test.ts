@@ -1,7 +1,33 @@
 // Every object the chart renders, for every ci/ scenario and both helm majors, is accepted by the rig's real
 // kube-apiserver: server-side apply in dry-run mode runs the full validation (schemas, unknown fields, admission).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { startCluster, type Cluster } from '../cluster/rig.js';
 import { HELMS, NAMESPACE, SCENARIOS, renderChart } from './render.js';
+
+/** The prometheus-operator release whose CRDs judge the chart's monitors (rancher-monitoring ships the same kinds). */
+const PROMETHEUS_OPERATOR = 'v0.85.0';
+
+/** ServiceMonitor and PodMonitor CRDs of that release, from its Go module (the rig's tools come from the same proxy). */
+async function monitorCrds(): Promise<string> {
+  const r = await execa(
+    'go',
+    ['mod', 'download', '-json', `github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR}`],
+    {
+      env: { GOFLAGS: '-mod=mod' },
+    },
+  );
+  const dir = (JSON.parse(r.stdout) as { Dir: string }).Dir;
+  return ['servicemonitors', 'podmonitors']
+    .map((kind) =>
+      readFileSync(
+        join(dir, 'example', 'prometheus-operator-crd', `monitoring.coreos.com_${kind}.yaml`),
+        'utf8',
+      ),
+    )
+    .join('\n---\n');
+}
 
 describe('server-side dry run on the rig', () => {
   let cluster: Cluster;
@@ -38,8 +64,35 @@ describe('server-side dry run on the rig', () => {
     expect(r.stderr).toMatch(/backoffLimits/);
   });
 
-  // Without monitoring.coreos.com/v1 on the rig, the ServiceMonitor/PodMonitor have no schema to check against;
-  // they are rendered here only where the API exists, which is what the helm tests assert.
+  test(`ServiceMonitor and PodMonitor pass prometheus-operator ${PROMETHEUS_OPERATOR}'s CRD schemas`, async () => {
+    const crds = await cluster.kubectl(['apply', '--server-side', '-f', '-'], await monitorCrds());
+    expect(crds.exitCode).toBe(0);
+    const established = await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/servicemonitors.monitoring.coreos.com',
+      'crd/podmonitors.monitoring.coreos.com',
+    ]);
+    expect(established.exitCode).toBe(0);
+    const { text, objects } = await renderChart(HELMS[0][1], 'everything', [
+      '--api-versions',
+      'monitoring.coreos.com/v1',
+    ]);
+    const monitors = objects.filter((o) => o.apiVersion === 'monitoring.coreos.com/v1');
+    expect(monitors.map((o) => o.kind).sort()).toEqual(['PodMonitor', 'ServiceMonitor']);
+    const r = await dryRun(text);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(String(r.stdout)).toMatch(
+      /servicemonitor\.monitoring\.coreos\.com\/\S+ serverside-applied \(server dry run\)/,
+    );
+    expect(String(r.stdout)).toMatch(
+      /podmonitor\.monitoring\.coreos\.com\/\S+ serverside-applied \(server dry run\)/,
+    );
+  });
+
+  // The scenarios are rendered without the monitoring.coreos.com/v1 API, as on a cluster without rancher-monitoring.
   describe.each(HELMS)('helm %s', (_version, binary) => {
     test.each(SCENARIOS)('ci/%s-values.yaml: every object is accepted', async (scenario) => {
       const { text, objects } = await renderChart(binary, scenario);
