@@ -98,7 +98,16 @@ export function applySetFlag(
   spec: JsonObject,
   flag: SetFlag,
 ): { ok: true; spec: JsonObject } | { ok: false; message: string } {
-  const root = structuredClone(spec);
+  // Copy on write along the path only: the rest of a large spec is shared, never mutated.
+  const copy = (value: Json | undefined, fresh: () => Json): Json =>
+    Array.isArray(value)
+      ? [...value]
+      : isObject(value)
+        ? { ...value }
+        : value === undefined || value === null
+          ? fresh()
+          : value;
+  const root: JsonObject = { ...spec };
   let node: Json = root;
   for (let i = 0; i < flag.path.length; i++) {
     const segment = flag.path[i] as PathSegment;
@@ -109,11 +118,7 @@ export function applySetFlag(
       if (!isObject(node))
         return { ok: false, message: `"${segment.key}" is inside a ${describe(node)}, not a map` };
       if (last) node[segment.key] = flag.value;
-      else {
-        const child: Json | undefined = node[segment.key];
-        if (child === undefined || child === null) node[segment.key] = fresh();
-        node = node[segment.key] as Json;
-      }
+      else node = node[segment.key] = copy(node[segment.key], fresh);
       continue;
     }
     if (!Array.isArray(node)) return { ok: false, message: `list selector used on a ${describe(node)}` };
@@ -132,10 +137,7 @@ export function applySetFlag(
       }
     }
     if (last) node[index] = flag.value;
-    else {
-      if (node[index] === undefined || node[index] === null) node[index] = fresh();
-      node = node[index] as Json;
-    }
+    else node = node[index] = copy(node[index], fresh);
   }
   return { ok: true, spec: root };
 }

@@ -12,7 +12,7 @@ import {
   type Node,
 } from 'yaml';
 import type { Issue } from '../errors.js';
-import { formatPath, type DocPath, type Json, type JsonObject } from './json.js';
+import { formatPath, type DocPath, type Json } from './json.js';
 
 /** Inputs larger than this are refused before parsing: a values file or overlay is never megabytes of YAML by accident. */
 export const MAX_INPUT_BYTES = 8 * 1024 * 1024;
@@ -67,8 +67,7 @@ export function parseYamlSource(
   if (documents.length === 0 || documents[0] === null || documents[0] === undefined)
     return { ok: true, source: { label, value: undefined, locate } };
 
-  const budget = { nodes: Math.max(MIN_NODE_BUDGET, text.length) };
-  const value = toPlainData(documents[0], undefined, budget);
+  const value = toPlainData(documents[0], Math.max(MIN_NODE_BUDGET, text.length));
   if (value === undefined)
     return {
       ok: false,
@@ -104,32 +103,39 @@ const SOURCE_KEEPING_SCHEMA = FAILSAFE_SCHEMA.extend({
 const KEYS_KEPT_AS_WRITTEN = new Set(['tag', 'compatibilityVersion']);
 
 /**
- * Copies js-yaml's result into plain JSON data: numbers unwrapped (or kept as written under `tag`), aliases
- * expanded into copies. Returns undefined when the copy would exceed the node budget: an alias bomb.
+ * Turns js-yaml's result into plain JSON data in place: numbers unwrapped (or kept as written under `tag`).
+ * Aliases stay shared objects, but their expanded size is counted (memoised per object); a document that would
+ * expand beyond the budget is an alias bomb and yields undefined. In place, because a copy of a 2 MB overlay
+ * cost as much as parsing it.
  */
-function toPlainData(node: unknown, key: string | undefined, budget: { nodes: number }): Json | undefined {
-  if (--budget.nodes < 0) return undefined;
-  if (node instanceof WrittenNumber)
-    return key !== undefined && KEYS_KEPT_AS_WRITTEN.has(key) ? node.text : node.value;
-  if (Array.isArray(node)) {
-    const out: Json[] = [];
-    for (const item of node) {
-      const copy = toPlainData(item, undefined, budget);
-      if (copy === undefined) return undefined;
-      out.push(copy);
+function toPlainData(root: unknown, budget: number): Json | undefined {
+  const sizes = new Map<object, number>();
+  const inProgress = new Set<object>();
+  const scalarOf = (node: WrittenNumber, key: string | undefined): Json =>
+    key !== undefined && KEYS_KEPT_AS_WRITTEN.has(key) ? node.text : node.value;
+  const expandedSize = (node: object): number => {
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    if (inProgress.has(node)) return Infinity;
+    inProgress.add(node);
+    let total = 1;
+    const container = node as Record<string, unknown>;
+    for (const key of Object.keys(container)) {
+      const child = container[key];
+      if (child instanceof WrittenNumber) {
+        container[key] = scalarOf(child, Array.isArray(node) ? undefined : key);
+        total += 1;
+      } else if (child !== null && typeof child === 'object') total += expandedSize(child);
+      else total += 1;
+      if (total > budget) break;
     }
-    return out;
-  }
-  if (node !== null && typeof node === 'object') {
-    const out: JsonObject = {};
-    for (const [childKey, child] of Object.entries(node)) {
-      const copy = toPlainData(child, childKey, budget);
-      if (copy === undefined) return undefined;
-      out[childKey] = copy;
-    }
-    return out;
-  }
-  return node as Json;
+    inProgress.delete(node);
+    sizes.set(node, total);
+    return total;
+  };
+  if (root instanceof WrittenNumber) return root.value;
+  if (root === null || typeof root !== 'object') return root as Json;
+  return expandedSize(root) > budget ? undefined : (root as Json);
 }
 
 /** The error path: `yaml` finds every problem, each with its line and column. */

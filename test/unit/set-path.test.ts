@@ -88,3 +88,17 @@ describe('applySetFlag', () => {
     expect(applySetFlag({ a: { b: 1 } }, parse('a.[0]=1')).ok).toBe(false);
   });
 });
+
+test('a --set through a YAML alias changes only the path it names', async () => {
+  const { parseYamlSource } = await import('../../src/overlay/yaml-source.js');
+  const parsed = parseYamlSource('a: &x {b: 1}\nc: *x\n', 'f');
+  if (
+    !parsed.ok ||
+    !parsed.source.value ||
+    typeof parsed.source.value !== 'object' ||
+    Array.isArray(parsed.source.value)
+  )
+    throw new Error('parse');
+  const result = applySetFlag(parsed.source.value, parse('a.b=2'));
+  expect(result).toEqual({ ok: true, spec: { a: { b: 2 }, c: { b: 1 } } });
+});
