@@ -25,8 +25,10 @@ export interface ObtainIstioctlDeps {
     info(message: string, fields?: Record<string, unknown>): void;
     warn(message: string, fields?: Record<string, unknown>): void;
   };
-  /** Attempts per request for transient failures (connection errors, 429, 5xx). */
+  /** Attempts per request for transient failures (connection errors, stalls, 408, 429, 5xx). */
   attempts?: number;
+  /** A request that receives nothing for this long is abandoned (and retried); default 60 s. */
+  stallTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -52,6 +54,13 @@ export function hostPlatform(
 }
 
 class TransientFailure extends Error {}
+
+/** Aborts a request once no data has arrived for `ms`; `touch` on every chunk. A slow download is fine, a dead one is not. */
+function stallGuard(ms: number): { signal: AbortSignal; touch(): void; stop(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`no data for ${ms / 1000} s`)), ms);
+  return { signal: controller.signal, touch: () => void timer.refresh(), stop: () => clearTimeout(timer) };
+}
 
 function isTransientStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
@@ -83,20 +92,32 @@ async function withRetries<T>(
 
 async function fetchIndex(
   indexUrl: string,
-  deps: Required<Pick<ObtainIstioctlDeps, 'fetch' | 'attempts' | 'sleep'>>,
+  deps: Required<Pick<ObtainIstioctlDeps, 'fetch' | 'attempts' | 'sleep' | 'stallTimeoutMs'>>,
 ): Promise<MirrorIndex> {
   const text = await withRetries(deps.attempts, deps.sleep, async () => {
-    let response: Response;
+    const guard = stallGuard(deps.stallTimeoutMs);
     try {
-      response = await deps.fetch(indexUrl, { headers: { accept: 'application/json' } });
-    } catch (error) {
-      throw new TransientFailure(`cannot reach ${indexUrl}: ${describeFetchError(error)}`);
+      let response: Response;
+      try {
+        response = await deps.fetch(indexUrl, {
+          headers: { accept: 'application/json' },
+          signal: guard.signal,
+        });
+      } catch (error) {
+        throw new TransientFailure(`cannot reach ${indexUrl}: ${describeFetchError(error)}`);
+      }
+      if (isTransientStatus(response.status))
+        throw new TransientFailure(`${indexUrl} answered ${response.status}`);
+      if (response.status !== 200)
+        throw new PreconditionError(`${indexUrl} answered ${response.status}; is this a release mirror?`);
+      try {
+        return await response.text();
+      } catch (error) {
+        throw new TransientFailure(`reading ${indexUrl} broke off: ${describeFetchError(error)}`);
+      }
+    } finally {
+      guard.stop();
     }
-    if (isTransientStatus(response.status))
-      throw new TransientFailure(`${indexUrl} answered ${response.status}`);
-    if (response.status !== 200)
-      throw new PreconditionError(`${indexUrl} answered ${response.status}; is this a release mirror?`);
-    return response.text();
   }).catch((error: unknown) => {
     if (error instanceof TransientFailure)
       throw new PreconditionError(`release mirror unavailable: ${error.message}`);
@@ -120,7 +141,7 @@ function describeFetchError(error: unknown): string {
 async function download(
   url: string,
   destination: string,
-  deps: Required<Pick<ObtainIstioctlDeps, 'fetch' | 'attempts' | 'sleep'>>,
+  deps: Required<Pick<ObtainIstioctlDeps, 'fetch' | 'attempts' | 'sleep' | 'stallTimeoutMs'>>,
 ): Promise<{ size: number; sha256: string }> {
   const file = await open(destination, 'w', 0o700);
   let hash: Hash = createHash('sha256');
@@ -133,36 +154,11 @@ async function download(
         headers.range = `bytes=${written}-`;
         headers['if-range'] = etag;
       }
-      let response: Response;
+      const guard = stallGuard(deps.stallTimeoutMs);
       try {
-        response = await deps.fetch(url, { headers });
-      } catch (error) {
-        throw new TransientFailure(`cannot reach ${url}: ${describeFetchError(error)}`);
-      }
-      if (isTransientStatus(response.status))
-        throw new TransientFailure(`${url} answered ${response.status}`);
-      const resumed =
-        response.status === 206 && response.headers.get('content-range')?.startsWith(`bytes ${written}-`);
-      if (response.status === 200 || (response.status === 206 && !resumed)) {
-        if (response.status === 206) throw new PreconditionError(`${url} answered an unexpected range`);
-        hash = createHash('sha256');
-        written = 0;
-        await file.truncate(0);
-      } else if (!resumed) {
-        throw new PreconditionError(`${url} answered ${response.status}`);
-      }
-      etag = response.headers.get('etag') ?? undefined;
-      if (!response.body) throw new PreconditionError(`${url} answered without a body`);
-      try {
-        for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-          hash.update(chunk);
-          await file.write(chunk, 0, chunk.length, written);
-          written += chunk.length;
-        }
-      } catch (error) {
-        throw new TransientFailure(
-          `download of ${url} broke off after ${written} bytes: ${describeFetchError(error)}`,
-        );
+        await fetchInto(url, headers, guard);
+      } finally {
+        guard.stop();
       }
     }).catch((error: unknown) => {
       if (error instanceof TransientFailure)
@@ -172,6 +168,45 @@ async function download(
     return { size: written, sha256: hash.digest('hex') };
   } finally {
     await file.close();
+  }
+
+  async function fetchInto(
+    url: string,
+    headers: Record<string, string>,
+    guard: ReturnType<typeof stallGuard>,
+  ): Promise<void> {
+    let response: Response;
+    try {
+      response = await deps.fetch(url, { headers, signal: guard.signal });
+    } catch (error) {
+      throw new TransientFailure(`cannot reach ${url}: ${describeFetchError(error)}`);
+    }
+    if (isTransientStatus(response.status)) throw new TransientFailure(`${url} answered ${response.status}`);
+    if (response.status === 206) {
+      if (!response.headers.get('content-range')?.startsWith(`bytes ${written}-`))
+        throw new PreconditionError(`${url} answered a range that was not asked for`);
+    } else if (response.status === 200) {
+      // A fresh copy (the file changed, or no resume was asked for): start over.
+      hash = createHash('sha256');
+      written = 0;
+      await file.truncate(0);
+    } else {
+      throw new PreconditionError(`${url} answered ${response.status}`);
+    }
+    etag = response.headers.get('etag') ?? undefined;
+    if (!response.body) throw new PreconditionError(`${url} answered without a body`);
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        guard.touch();
+        hash.update(chunk);
+        await file.write(chunk, 0, chunk.length, written);
+        written += chunk.length;
+      }
+    } catch (error) {
+      throw new TransientFailure(
+        `download of ${url} broke off after ${written} bytes: ${describeFetchError(error)}`,
+      );
+    }
   }
 }
 
@@ -214,6 +249,7 @@ export async function obtainIstioctl(
   const resolved = {
     fetch: deps.fetch,
     attempts: deps.attempts ?? 3,
+    stallTimeoutMs: deps.stallTimeoutMs ?? 60_000,
     sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };
 

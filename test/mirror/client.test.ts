@@ -1,6 +1,7 @@
 // obtainIstioctl against the real mirror server on loopback: download, verify, cache, resume and refusals.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { InputError, PreconditionError } from '../../src/errors.js';
@@ -215,4 +216,38 @@ test('cache dir and platform defaults', () => {
   expect(defaultCacheDir({})).toBe('/tmp/istio-installer/istioctl');
   expect(hostPlatform('linux', 'arm64')).toEqual({ os: 'linux', arch: 'arm64' });
   expect(hostPlatform('darwin', 'x64')).toEqual({ os: 'osx', arch: 'amd64' });
+});
+
+test('a mirror that stops sending is abandoned after the stall timeout, retried, then reported', async () => {
+  // A stand-in that answers the index, then sends the binary's headers and a few bytes and goes silent.
+  const index = readFileSync(join(mirror, 'releases', 'index.json'));
+  const requests: string[] = [];
+  const silent = createHttpServer((req, res) => {
+    requests.push(req.url ?? '');
+    if (req.url === '/releases/index.json') return void res.end(index);
+    res.writeHead(200, { 'content-length': '1000' });
+    res.write('partial');
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  try {
+    const started = Date.now();
+    const error = await obtainIstioctl(
+      { version: '1.29.4', mirrorUrl: url, os: 'linux', arch: 'amd64' },
+      deps(join(work.path, 'cache-stall'), globalThis.fetch, { stallTimeoutMs: 200, attempts: 2 }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PreconditionError);
+    expect((error as Error).message).toBe(
+      `release mirror unavailable: download of ${url}/istioctl/1.29.4/linux-amd64 broke off after 7 bytes: no data for 0.2 s`,
+    );
+    expect(requests).toEqual([
+      '/releases/index.json',
+      '/istioctl/1.29.4/linux-amd64',
+      '/istioctl/1.29.4/linux-amd64',
+    ]);
+    expect(Date.now() - started).toBeLessThan(3000);
+  } finally {
+    silent.closeAllConnections();
+    await new Promise((resolve) => silent.close(resolve));
+  }
 });
