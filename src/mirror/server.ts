@@ -67,7 +67,6 @@ interface Representation {
 }
 
 interface LoadedIndex {
-  stamp: string;
   body: Buffer;
   etag: string;
   lastModified: Date;
@@ -119,7 +118,6 @@ async function loadIndex(dir: string, log: ServerLog): Promise<LoadedIndex | und
     }
     log.info('index loaded', { file, versions: index.versions.length, files: files.size + binaries.size });
     return {
-      stamp: `${info.mtimeMs}:${info.size}:${info.ino}`,
       body,
       etag: quoteEtag(createHash('sha256').update(body).digest('hex')),
       lastModified: info.mtime,
@@ -161,6 +159,8 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
   let activeDownloads = 0;
   const chunks = new ChunkPool(() => chunkSizeFor(activeDownloads));
   const recheckMs = options.indexRecheckMs ?? 1000;
+  // The stamp of the index file last read, loaded or not, so a broken index is reported once, not every second.
+  let stampRead = await indexStamp(root);
   let index = await loadIndex(root, log);
   let lastCheck = Date.now();
   let reloading: Promise<void> | undefined;
@@ -171,7 +171,8 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
       reloading ??= (async () => {
         lastCheck = Date.now();
         const stamp = await indexStamp(root);
-        if (stamp !== index?.stamp) {
+        if (stamp !== stampRead) {
+          stampRead = stamp;
           index = stamp === undefined ? undefined : await loadIndex(root, log);
           metrics.indexedFiles = index ? index.files.size + index.binaries.size : 0;
         }
@@ -205,7 +206,14 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
       log.warn('cannot open indexed file', { file: path, reason: (error as Error).message });
       return undefined;
     }
-    const info: Stats = await handle.stat();
+    let info: Stats;
+    try {
+      info = await handle.stat();
+    } catch (error) {
+      await handle.close();
+      log.warn('cannot stat indexed file', { file: path, reason: (error as Error).message });
+      return undefined;
+    }
     if (!info.isFile()) {
       await handle.close();
       log.warn('refused: not a regular file', { file: path, remote });

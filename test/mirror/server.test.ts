@@ -440,6 +440,28 @@ describe('limits and lifecycle', () => {
     expect(await drain(stalled)).toBeLessThan(size);
   });
 
+  test('a broken index is reported once, serves nothing, and recovers when fixed', async () => {
+    const good = readFileSync(indexFile(sparseMirror(10)));
+    const log = recordingLog();
+    const s = await startMirrorServer({ dir: dir.path, port: 0, host: '127.0.0.1', log, indexRecheckMs: 0 });
+    try {
+      writeFileSync(
+        indexFile(dir.path),
+        '{"schemaVersion": 1, "versions": [{"version": "../..", "files": []}]}',
+      );
+      for (let i = 0; i < 3; i++) expect((await get(`${s.url}/healthz`)).status).toBe(503);
+      expect((await get(s.url + RELEASE)).status).toBe(404);
+      expect(log.lines.filter((l) => l.level === 'error').map((l) => l.fields.reason)).toEqual([
+        expect.stringMatching(/versions\[0\]\.version: not an Istio version/),
+      ]);
+      writeFileSync(indexFile(dir.path), good);
+      expect((await get(`${s.url}/healthz`)).status).toBe(200);
+      expect((await get(s.url + RELEASE)).status).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+
   test('healthz is 503 without a usable index; a missing directory refuses to start', async () => {
     const s = await startMirrorServer({ dir: dir.path, port: 0, host: '127.0.0.1', log: recordingLog() });
     try {
