@@ -39,7 +39,18 @@ async function main(): Promise<void> {
   const cluster = await startCluster({ lifetimeMs: 30 * 60_000, nodes: 2 });
   const env = { KUBECONFIG: cluster.kubeconfigPath, ISTIOCTL_DIR: path.join(toolsDir(), 'istioctl') };
   const istioctl = toolPaths().istioctl[VERSION];
-  const purge = () => timed('purge', istioctl, ['uninstall', '-y', '--purge'], env);
+  // A purge returns before the CRDs are gone; the next round must start from a cluster without them.
+  const purge = async () => {
+    await timed('purge', istioctl, ['uninstall', '-y', '--purge'], env);
+    for (let i = 0; i < 120; i++) {
+      const crds = await cluster.kube.get<{ items: { spec: { group: string } }[] }>(
+        '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+      );
+      if (!crds.items.some((crd) => crd.spec.group.endsWith('istio.io'))) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    throw new Error('Istio CRDs still there 60 s after purge');
+  };
   const samples = {
     bareFresh: [] as number[],
     oursFresh: [] as number[],

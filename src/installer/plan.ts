@@ -146,13 +146,17 @@ function planAgainst(
     if (refusal) return refusal;
   }
 
+  // The injection webhook is part of health: without it istioctl cannot even find the revision again.
+  const injector = `istio-sidecar-injector${current.revision === 'default' ? '' : `-${current.revision}`}`;
   const healthy =
-    current.ready && state.gateways.filter((g) => g.revision === current.revision).every((g) => g.ready);
+    current.ready &&
+    state.webhooks.some((w) => w.name === injector) &&
+    state.gateways.filter((g) => g.revision === current.revision).every((g) => g.ready);
   const record = state.record?.current;
   if (!healthy)
     return plan(
       'repair',
-      `revision ${current.revision} is not ready (${current.readyReplicas}/${current.replicas} istiod replicas, or a gateway); re-applying`,
+      `revision ${current.revision} is not ready (${current.readyReplicas}/${current.replicas} istiod replicas, a gateway, or its injection webhook); re-applying`,
       extra,
     );
   if (!record || record.outcome !== 'succeeded' || record.revision !== current.revision)

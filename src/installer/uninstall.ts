@@ -2,7 +2,8 @@
 import { phase, type InstallerDeps } from './deps.js';
 import { writeRecord } from './history.js';
 import { formatIstioVersion, compareVersions } from './istio-version.js';
-import { istioctl, uninstallArgs } from './istioctl.js';
+import { IstioctlError } from '../errors.js';
+import { istioctl, uninstallArgs, type Istioctl } from './istioctl.js';
 import { withLock } from './lock.js';
 import { waitUntilGone } from './verify.js';
 import { readClusterState } from './read-state.js';
@@ -71,7 +72,7 @@ export async function uninstall(request: UninstallRequest, deps: InstallerDeps):
     } else if (tool) {
       for (const revision of revisions)
         await phase(deps, `istioctl uninstall --revision ${revision}`, () =>
-          tool.run(uninstallArgs(revision, false), timeoutMs),
+          uninstallRevision(revision, tool, timeoutMs, deps),
         );
     }
     const removed = await phase(deps, 'remove leftover webhooks', () =>
@@ -113,4 +114,32 @@ async function removeLeftoverWebhooks(namespace: string, deps: InstallerDeps): P
     deps.log.info(`deleted leftover ${webhook.kind} ${webhook.name}`);
   }
   return removed;
+}
+
+/** What istioctl labels as the owner of everything it installs from our specs (their `metadata.name`). */
+const OWNER_SPEC =
+  'apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata:\n  name: rancher-istio\n';
+
+/**
+ * `istioctl uninstall --revision` finds a revision through its injection webhook; after an interrupted uninstall
+ * that webhook may be gone while the Deployments remain. Then everything istioctl installed from our specs is
+ * removed by owner instead (`-f` with only the owner's name: no revision lookup, CRDs kept).
+ */
+async function uninstallRevision(
+  revision: string,
+  tool: Istioctl,
+  timeoutMs: number,
+  deps: InstallerDeps,
+): Promise<void> {
+  try {
+    await tool.run(uninstallArgs(revision, false), timeoutMs);
+  } catch (error) {
+    if (!(error instanceof IstioctlError) || !/could not find target revision/.test(error.message))
+      throw error;
+    deps.log.warn(
+      `revision ${revision} has no injection webhook left (an interrupted uninstall?); removing what rancher-istio installed by owner`,
+    );
+    const ownerFile = await deps.writeTempFile('owner.yaml', OWNER_SPEC);
+    await tool.run(['uninstall', '-y', '-f', ownerFile], timeoutMs);
+  }
 }

@@ -201,8 +201,14 @@ function gatewayK8s(
     podDisruptionBudget: gateway.podDisruptionBudget as Json,
     resources: gateway.resources as Json,
     serviceAnnotations: gateway.serviceAnnotations,
-    service: { type: gateway.type, ...(ports ? { ports } : {}) },
+    service: { type: gateway.type, ...(ports ? { ports: forServiceType(ports, gateway.type) } : {}) },
   };
+}
+
+/** A ClusterIP Service may not name node ports (the API server rejects it), so Rancher's fixed ones are dropped. */
+function forServiceType(ports: JsonObject[], type: string): JsonObject[] {
+  if (type !== 'ClusterIP') return ports;
+  return ports.map((port) => Object.fromEntries(Object.entries(port).filter(([key]) => key !== 'nodePort')));
 }
 
 function extraGateway(

@@ -28,6 +28,8 @@ const request = (extra: Partial<InstallRequest> = {}): InstallRequest => ({
 
 function deps(kube: FakeKube): InstallerDeps & { istioctlCalls: string[][] } {
   const istioctlCalls: string[][] = [];
+  // A clock that moves a second per reading, so any wait with a deadline ends even against the fakes.
+  let tick = 0;
   const runner: ProcessRunner = {
     async run(_file, args) {
       istioctlCalls.push([...args]);
@@ -39,7 +41,7 @@ function deps(kube: FakeKube): InstallerDeps & { istioctlCalls: string[][] } {
     runner,
     istioctlCalls,
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    now: () => new Date('2026-11-21T00:00:00Z'),
+    now: () => new Date(Date.UTC(2026, 10, 21) + tick++ * 1000),
     sleep: async () => undefined,
     env: {},
     istioctlFor: async () => '/fake/istioctl',
@@ -53,6 +55,7 @@ function installedCluster(hash: string): FakeKube {
   const kube = new FakeKube();
   kube.namespaces.push({ metadata: { name: 'istio-system' } });
   kube.deployments.push(istiodDeployment({ version: '1.31.0' }));
+  kube.mutating.push(injectorWebhook());
   const entry = {
     action: 'install',
     outcome: 'succeeded' as const,
@@ -104,7 +107,6 @@ test('dry run prints the plan and changes nothing', async () => {
 test('a spec change runs prechecks then one istioctl install with the merged spec, under the lock', async () => {
   const kube = installedCluster('old-hash');
   kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
-  kube.mutating.push(injectorWebhook());
   const d = deps(kube);
   const result = await install(request(), d);
   expect(result.plan.kind).toBe('reconfigure');
@@ -132,7 +134,6 @@ test('with rancher-monitoring present, the Grafana dashboards are written to cat
   const kube = installedCluster('old-hash');
   kube.namespaces.push({ metadata: { name: 'cattle-dashboards' } });
   kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
-  kube.mutating.push(injectorWebhook());
   await install(request(), deps(kube));
   const dashboards = [...kube.configMaps.values()].filter(
     (c) => c.metadata?.namespace === 'cattle-dashboards',

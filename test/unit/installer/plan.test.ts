@@ -41,11 +41,19 @@ const entry = (
   time: '2026-11-21T00:00:00Z',
 });
 
+const injector = (revision: string) => ({
+  kind: 'MutatingWebhookConfiguration' as const,
+  name: `istio-sidecar-injector${revision === 'default' ? '' : `-${revision}`}`,
+  revision,
+  tag: undefined,
+  services: [`istio-system/istiod${revision === 'default' ? '' : `-${revision}`}`],
+});
+
 const state = (planes: ControlPlane[], extra: Partial<ClusterState> = {}): ClusterState => ({
   namespace: 'istio-system',
   controlPlanes: planes,
   gateways: [],
-  webhooks: [],
+  webhooks: planes.map((p) => injector(p.revision)),
   tags: {},
   services: [],
   legacyPilot: false,
@@ -125,6 +133,17 @@ describe('in place', () => {
         ),
       ).kind,
     ).toBe('reconfigure');
+  });
+
+  test('injection webhook missing (an interrupted uninstall) -> repair', () => {
+    const plan = asPlan(
+      planAction(
+        state([plane('1.31.0')], { record: record(entry('h')), webhooks: [] }),
+        desired('1.31.0'),
+        'h',
+      ),
+    );
+    expect(plan.kind).toBe('repair');
   });
 
   test('not ready -> repair', () => {
