@@ -257,7 +257,14 @@ test('istioctl analyze findings refuse an install with exit 3, naming each findi
   await cluster.kubectl(['-n', 'default', 'delete', 'virtualservice', 'broken-vs']);
 });
 
-test('uninstall removes the control plane and webhooks, keeps the CRDs and a user VirtualService; a second uninstall succeeds', async () => {
+test('after an interrupted uninstall (revision webhooks gone), plan repairs and uninstall still removes everything, keeping the CRDs and a user VirtualService; a second uninstall succeeds', async () => {
+  const revisionWebhooks = await cluster.kube.get<{
+    items: { metadata: { name: string; labels?: Record<string, string> } }[];
+  }>('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations');
+  for (const webhook of revisionWebhooks.items.filter((w) => w.metadata.labels?.['istio.io/rev']))
+    await cluster.kubectl(['delete', 'mutatingwebhookconfiguration', webhook.metadata.name]);
+  const plan = await cli(['plan', '-f', values('1.31.0', 'forceInstall: true\n')], kubeconfig);
+  expect(plan.stdout).toMatch(/^plan: repair/);
   await cluster.kubectl(
     ['apply', '-f', '-'],
     JSON.stringify({
@@ -271,7 +278,8 @@ test('uninstall removes the control plane and webhooks, keeps the CRDs and a use
     }),
   );
   const result = await cli(['uninstall'], kubeconfig);
-  expect(result.exitCode).toBe(0);
+  expect(`${result.exitCode} ${result.stderr}`).toMatch(/^0 /);
+  expect(result.stderr).toContain('removing what rancher-istio installed by owner');
   expect(result.stdout).toMatch(/^uninstalled Istio revisions default \(CRDs and Istio resources kept\)/);
   const deployments = await cluster.kube.get<{ items: unknown[] }>(
     `/apis/apps/v1/namespaces/${NAMESPACE}/deployments`,
