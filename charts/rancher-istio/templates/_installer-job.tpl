@@ -81,6 +81,11 @@ spec:
               value: {{ $value | quote }}
             {{- end }}
             {{- end }}
+            {{- if or $values.proxy.httpProxy $values.proxy.httpsProxy }}
+            {{- /* Node 24's fetch (the release-mirror download) honours the proxy variables only when asked to. */}}
+            - name: NODE_USE_ENV_PROXY
+              value: "1"
+            {{- end }}
           {{- with $values.resources }}
           resources:
             {{- toYaml . | nindent 12 }}
