@@ -1,8 +1,9 @@
 // `npm run bench`: cold start and render time of the CLI, side by side with `node -e ''` (the floor) and the unbundled
 // build, on this machine's Node and on Node 24 (the image's runtime).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { node24 } from './node24.js';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 
@@ -73,22 +74,6 @@ function time(command: string, args: string[]): number[] {
 }
 
 const median = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)] ?? NaN;
-
-/** Node 24, the image's runtime, from the npm registry's `node` package, cached outside the repo. */
-function node24(): string {
-  const dir = path.join(
-    process.env.RANCHER_ISTIO_TOOLS ?? path.join(homedir(), '.cache', 'rancher-istio', 'tools'),
-    'node24',
-  );
-  const binary = path.join(dir, 'node_modules', '.bin', 'node');
-  if (!existsSync(binary)) {
-    mkdirSync(dir, { recursive: true });
-    execFileSync('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', 'node@24'], {
-      stdio: 'inherit',
-    });
-  }
-  return binary;
-}
 
 function main(): void {
   execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
