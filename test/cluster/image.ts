@@ -18,6 +18,8 @@ export interface ImageLayout {
   cmd: string[];
   /** The image's WORKDIR, used when a container sets no `workingDir`. */
   workingDir: string;
+  /** Host directories the image's files live in; they stay visible whatever a pod mounts over them (an emptyDir on /tmp). */
+  hostPaths: string[];
 }
 
 /**
@@ -46,6 +48,7 @@ export function buildImageLayout(dir: string, tools: ToolPaths, repoRoot: string
     entrypoint: [wrapper],
     cmd: ['--help'],
     workingDir: '/tmp',
+    hostPaths: [...new Set([repoRoot, dir, dirname(process.execPath), ...Object.values(tools.istioctl).map((p) => dirname(p))])],
   };
 }
 

@@ -260,6 +260,8 @@ export class ProcessKubelet {
         return [m.subPath ? join(src, m.subPath) : src, m.mountPath, m.readOnly ? 'ro' : 'rw'].join('\t');
       });
       writeFileSync(mountsFile, lines.join('\n') + '\n');
+      const keepFile = join(podDir, `${c.name}.keep`);
+      writeFileSync(keepFile, this.opts.image.hostPaths.join('\n') + '\n');
       const workdir = c.workingDir ?? this.opts.image.workingDir;
       mkdirSync(workdir, { recursive: true });
       const logFile = this.logPath(pod.metadata.namespace, pod.metadata.name);
@@ -274,6 +276,7 @@ export class ProcessKubelet {
         'bash',
         SANDBOX,
         mountsFile,
+        keepFile,
         workdir,
       ];
       const left = this.opts.deadline ? Math.max(1, Math.ceil((this.opts.deadline - Date.now()) / 1000)) : 0;
