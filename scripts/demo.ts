@@ -56,7 +56,7 @@ async function main(): Promise<number> {
     await buildTools(undefined, (line) => say(line));
   }
 
-  // Outside /tmp: the Job pods mount an emptyDir on /tmp, which would hide volume sources kept there.
+  // Next to the tool cache, so a demo's files are easy to find while it runs.
   const base = join(homedir(), '.cache', 'rancher-istio');
   mkdirSync(base, { recursive: true });
   const work = mkdtempSync(join(base, 'demo-'));

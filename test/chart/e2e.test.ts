@@ -31,8 +31,8 @@ describe.each([HELMS[0], HELMS[1]])(
     let work: string;
 
     beforeAll(async () => {
-      // The cluster's files live outside /tmp: the Job pods mount an emptyDir on /tmp, which in the process kubelet's
-      // mount namespace would hide volume sources kept under /tmp.
+      // The cluster's files live next to the tool cache; the process kubelet stages volume sources, so the Job pods'
+      // emptyDir on /tmp hides nothing wherever they are.
       const base = join(homedir(), '.cache', 'rancher-istio');
       mkdirSync(base, { recursive: true });
       work = mkdtempSync(join(base, 'chart-e2e-'));
