@@ -48,7 +48,14 @@ export function buildImageLayout(dir: string, tools: ToolPaths, repoRoot: string
     entrypoint: [wrapper],
     cmd: ['--help'],
     workingDir: '/tmp',
-    hostPaths: [...new Set([repoRoot, dir, dirname(process.execPath), ...Object.values(tools.istioctl).map((p) => dirname(p))])],
+    hostPaths: [
+      ...new Set([
+        repoRoot,
+        dir,
+        dirname(process.execPath),
+        ...Object.values(tools.istioctl).map((p) => dirname(p)),
+      ]),
+    ],
   };
 }
 
