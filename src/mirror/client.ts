@@ -55,6 +55,13 @@ export function hostPlatform(
 
 class TransientFailure extends Error {}
 
+/** Once retries are spent, a transient failure is the mirror being unavailable: exit 3, naming why. */
+function unavailableAfterRetries(error: unknown): never {
+  if (error instanceof TransientFailure)
+    throw new PreconditionError(`release mirror unavailable: ${error.message}`);
+  throw error;
+}
+
 /** Aborts a request once no data has arrived for `ms`; `touch` on every chunk. A slow download is fine, a dead one is not. */
 function stallGuard(ms: number): { signal: AbortSignal; touch(): void; stop(): void } {
   const controller = new AbortController();
@@ -118,11 +125,7 @@ async function fetchIndex(
     } finally {
       guard.stop();
     }
-  }).catch((error: unknown) => {
-    if (error instanceof TransientFailure)
-      throw new PreconditionError(`release mirror unavailable: ${error.message}`);
-    throw error;
-  });
+  }).catch(unavailableAfterRetries);
   try {
     return parseIndex(text, indexUrl);
   } catch (error) {
@@ -160,11 +163,7 @@ async function download(
       } finally {
         guard.stop();
       }
-    }).catch((error: unknown) => {
-      if (error instanceof TransientFailure)
-        throw new PreconditionError(`release mirror unavailable: ${error.message}`);
-      throw error;
-    });
+    }).catch(unavailableAfterRetries);
     return { size: written, sha256: hash.digest('hex') };
   } finally {
     await file.close();
