@@ -1,15 +1,17 @@
 // Builds the installer's dependencies for a CLI run: the Kubernetes client, istioctl lookup, temp files, the logger.
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { InstallerDeps } from '../installer/deps.js';
+import { findIstioctl, parseClientVersion } from '../installer/find-istioctl.js';
 import { formatIstioVersion, type IstioVersion } from '../installer/istio-version.js';
-import { execaRunner } from '../installer/istioctl.js';
+import { execaRunner, type ProcessRunner } from '../installer/istioctl.js';
 import { clientNodeKube } from '../installer/kube.js';
 import { loadRestCredentials, restKube } from '../installer/kube-rest.js';
 import { defaultCacheDir, hostPlatform, obtainIstioctl } from '../mirror/client.js';
-import { createLogger } from './io.js';
+import { createLogger, type Logger } from './io.js';
 import type { CommandContext } from './main.js';
 
 /** Where the image keeps one istioctl per bundled Istio version: `<dir>/<version>/istioctl`. */
@@ -30,7 +32,7 @@ export function withClusterOptions(command: Command): Command {
     )
     .option(
       '--istioctl <path>',
-      'istioctl binary to use for every version (default: $ISTIOCTL_DIR/<version>/istioctl, then the mirror)',
+      'istioctl binary to use for every version (default: $ISTIOCTL_DIR/<version>/istioctl, then an istioctl on PATH of that version, then the mirror)',
     )
     .option(
       '--mirror-url <url>',
@@ -52,9 +54,10 @@ export async function installerDeps(
   const kube = credentials ? restKube(credentials) : await clientNodeKube(options.kubeconfig ?? undefined);
   let workDir: string | undefined;
   const explicit = options.istioctl ?? env.ISTIOCTL;
+  const runner = execaRunner();
   return {
     kube,
-    runner: execaRunner(),
+    runner,
     log,
     now: () => new Date(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -67,24 +70,20 @@ export async function installerDeps(
     async istioctlFor(version: IstioVersion | undefined) {
       if (explicit) return explicit;
       if (!version) return 'istioctl';
-      const obtained = await obtainIstioctl(
+      const found = await findIstioctl(
         {
           version: formatIstioVersion(version),
+          istioctlDir: env.ISTIOCTL_DIR || DEFAULT_ISTIOCTL_DIR,
+          pathEnv: env.PATH ?? '',
           mirrorUrl: options.mirrorUrl ?? (env.RELEASE_MIRROR_URL || undefined),
-          ...hostPlatform(),
         },
-        {
-          fetch: globalThis.fetch,
-          cacheDir: defaultCacheDir(env),
-          bundledDir: env.ISTIOCTL_DIR || DEFAULT_ISTIOCTL_DIR,
-          log,
-        },
+        istioctlLookup(runner, env, log),
       );
-      if (obtained.source !== 'bundled')
-        log.info(`using istioctl ${formatIstioVersion(version)} from the ${obtained.source}`, {
-          path: obtained.path,
+      if (found.source !== 'bundled')
+        log.info(`using istioctl ${formatIstioVersion(version)} from the ${found.source}`, {
+          path: found.path,
         });
-      return obtained.path;
+      return found.path;
     },
     async writeTempFile(name, content) {
       workDir ??= await mkdtemp(path.join(env.TMPDIR || tmpdir(), 'istio-installer-'));
@@ -92,6 +91,35 @@ export async function installerDeps(
       await writeFile(file, content, { mode: 0o600 });
       await chmod(file, 0o600);
       return file;
+    },
+  };
+}
+
+/** The file system, process and mirror access findIstioctl needs, for a CLI run. */
+function istioctlLookup(
+  runner: ProcessRunner,
+  env: Readonly<Record<string, string | undefined>>,
+  log: Logger,
+): Parameters<typeof findIstioctl>[1] {
+  return {
+    isExecutable: (file) =>
+      access(file, constants.X_OK).then(
+        () => true,
+        () => false,
+      ),
+    async clientVersion(file) {
+      const result = await runner.run(file, ['version', '--remote=false'], {
+        timeoutMs: 30_000,
+        env: { PATH: env.PATH, HOME: env.HOME, TMPDIR: env.TMPDIR },
+      });
+      return result.exitCode === 0 ? parseClientVersion(result.stdout) : undefined;
+    },
+    async fromMirror(version, mirrorUrl) {
+      const obtained = await obtainIstioctl(
+        { version, mirrorUrl, ...hostPlatform() },
+        { fetch: globalThis.fetch, cacheDir: defaultCacheDir(env), log },
+      );
+      return { path: obtained.path, source: obtained.source === 'cache' ? 'cache' : 'mirror' };
     },
   };
 }

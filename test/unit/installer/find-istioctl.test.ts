@@ -1,0 +1,98 @@
+// The istioctl lookup order and its error, with a fake file system and fake binaries (no process is started);
+// the real `istioctl version --remote=false` output is parsed in test/istioctl/profiles.test.ts.
+import { PreconditionError } from '../../../src/errors.js';
+import {
+  findIstioctl,
+  parseClientVersion,
+  type FindIstioctlDeps,
+} from '../../../src/installer/find-istioctl.js';
+
+function fakeLookup(
+  binaries: Record<string, string | undefined>,
+  mirror?: () => Promise<{ path: string; source: 'cache' | 'mirror' }>,
+): FindIstioctlDeps & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    isExecutable: async (file) => file in binaries,
+    clientVersion: async (file) => {
+      asked.push(file);
+      return binaries[file];
+    },
+    fromMirror: mirror ?? (async () => ({ path: '/cache/istioctl', source: 'mirror' })),
+  };
+}
+
+const request = { version: '1.31.0', istioctlDir: '/opt/istioctl', pathEnv: '/usr/bin:/home/me/bin' };
+
+test('--istioctl wins over everything and is not asked its version', async () => {
+  const deps = fakeLookup({ '/opt/istioctl/1.31.0/istioctl': '1.31.0' });
+  await expect(findIstioctl({ ...request, explicit: './my-istioctl' }, deps)).resolves.toEqual({
+    path: './my-istioctl',
+    source: 'flag',
+  });
+  expect(deps.asked).toEqual([]);
+});
+
+test('ISTIOCTL_DIR/<version> comes before PATH', async () => {
+  const deps = fakeLookup({ '/opt/istioctl/1.31.0/istioctl': '1.31.0', '/usr/bin/istioctl': '1.31.0' });
+  await expect(findIstioctl(request, deps)).resolves.toEqual({
+    path: '/opt/istioctl/1.31.0/istioctl',
+    source: 'bundled',
+  });
+});
+
+test('the first istioctl on PATH whose own version matches is used; others are skipped', async () => {
+  const deps = fakeLookup({ '/usr/bin/istioctl': '1.30.4', '/home/me/bin/istioctl': '1.31.0' });
+  await expect(findIstioctl(request, deps)).resolves.toEqual({
+    path: '/home/me/bin/istioctl',
+    source: 'path',
+  });
+  expect(deps.asked).toEqual(['/usr/bin/istioctl', '/home/me/bin/istioctl']);
+});
+
+test('the mirror comes last', async () => {
+  const deps = fakeLookup({ '/usr/bin/istioctl': '1.30.4' });
+  await expect(findIstioctl({ ...request, mirrorUrl: 'http://mirror:8080' }, deps)).resolves.toEqual({
+    path: '/cache/istioctl',
+    source: 'mirror',
+  });
+});
+
+test('a miss lists every place tried and what to do', async () => {
+  const deps = fakeLookup({ '/usr/bin/istioctl': '1.30.4', '/home/me/bin/istioctl': undefined });
+  const error = await findIstioctl(request, deps).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(PreconditionError);
+  const { message, hint } = error as PreconditionError;
+  expect(message).toBe(
+    'no istioctl 1.31.0 found; tried --istioctl: not given; ' +
+      '/opt/istioctl/1.31.0/istioctl: not found (ISTIOCTL_DIR=/opt/istioctl); ' +
+      '/usr/bin/istioctl on PATH: is version 1.30.4; ' +
+      '/home/me/bin/istioctl on PATH: "version --remote=false" failed; ' +
+      'release mirror: none configured',
+  );
+  expect(hint).toContain('--istioctl');
+  expect(hint).toContain('--mirror-url');
+});
+
+test("a mirror miss is one of the tried places, with the mirror's reason", async () => {
+  const deps = fakeLookup({}, async () => {
+    throw new PreconditionError('istioctl 1.31.0 for linux-amd64 is not in the release mirror at http://m/x');
+  });
+  const error = (await findIstioctl({ ...request, mirrorUrl: 'http://m' }, deps).catch(
+    (e: unknown) => e,
+  )) as PreconditionError;
+  expect(error.message).toContain('PATH: no istioctl');
+  expect(error.message).toContain(
+    'release mirror http://m: istioctl 1.31.0 for linux-amd64 is not in the release mirror',
+  );
+});
+
+test.each([
+  ['client version: 1.31.0\n', '1.31.0'],
+  ['1.30.4\n', '1.30.4'],
+  ['client version: 1.32.0-beta.1\n', '1.32.0-beta.1'],
+  ['no version here', undefined],
+])('parses %j', (output, version) => {
+  expect(parseClientVersion(output)).toBe(version);
+});
