@@ -1,4 +1,5 @@
-// Jest settings of the cluster tier (`npm run test:cluster`): the rig's smoke tests, one at a time on real clusters.
+// Jest settings of the cluster tier (`npm run test:cluster`): the tests that need the pinned tools, one file at a time:
+// real istioctl offline (test/istioctl), the chart with real helm (test/chart) and the rig's clusters.
 import unit from './jest.config.js';
 
 export default {
@@ -7,6 +8,7 @@ export default {
     '<rootDir>/test/cluster/**/*.test.ts',
     '<rootDir>/test/chart/**/*.test.ts',
     '<rootDir>/test/e2e/**/*.test.ts',
+    '<rootDir>/test/istioctl/**/*.test.ts',
   ],
   testPathIgnorePatterns: ['/node_modules/'],
   // Each file starts its own control plane and runs real helm/istioctl on two shared cores.

@@ -44,13 +44,19 @@ const isSection = (node: SchemaNode): boolean => node.type === 'object' && node.
 
 function emitNode(name: string, node: SchemaNode, indent: string, out: string[]): void {
   // A section's description is a plain comment: `# --` on a map would make it one table row covering its keys.
-  if (node.description) out.push(`${indent}# ${isSection(node) ? '' : '-- '}${node.description}`);
+  const children = Object.entries(node.properties ?? {});
+  const hasValues = children.some(([, childNode]) => isSection(childNode) || childNode.default !== undefined);
+  // A section whose keys are all unset is written `{}` and documented as one key.
+  if (node.description)
+    out.push(`${indent}# ${isSection(node) && hasValues ? '' : '-- '}${node.description}`);
   if (isSection(node)) {
-    out.push(`${indent}${name}:`);
-    for (const [child, childNode] of Object.entries(node.properties ?? {})) {
-      // A key without a default (an optional setting such as pilot.replicaCount) stays out of values.yaml.
+    out.push(`${indent}${name}:${hasValues ? '' : ' {}'}`);
+    for (const [child, childNode] of children) {
       if (isSection(childNode) || childNode.default !== undefined)
         emitNode(child, childNode, `${indent}  `, out);
+      // A key without a default (pilot.replicaCount, or a setting the profile decides) stays unset in values.yaml,
+      // so that Helm passes nothing for it; a plain comment says what setting it does.
+      else out.push(`${indent}  # ${child}: unset. ${childNode.description ?? ''}`.trimEnd());
     }
     return;
   }

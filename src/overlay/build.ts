@@ -1,11 +1,13 @@
 // The pure pipeline: parsed values files + overlays + --set flags -> one validated, merged IstioOperator.
 import type { z } from 'zod';
 import type { Issue } from '../errors.js';
-import { istioOperatorSchema } from './iop-schema.js';
+import { istioOperatorSchema, UNSET_WHEN_EMPTY } from './iop-schema.js';
 import { formatPath, getAt, isObject, type DocPath, type Json, type JsonObject } from './json.js';
 import { istioOperatorListKeys, mergeDocuments, noListKeys } from './merge.js';
+import { componentEnabled, effectiveProfile, withProfileGateways } from './profiles.js';
 import { applySetFlag, parseSetFlag, type SetFlag } from './set-path.js';
 import {
+  valuesProfile,
   valuesToIstioOperator,
   DEFAULT_NAMESPACE,
   ISTIO_OPERATOR_API_VERSION,
@@ -52,15 +54,27 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
     else {
       const problems = checkOverlayKind(overlay);
       if (problems.length > 0) issues.push(...problems);
-      else overlays.push(overlay);
+      else overlays.push(withoutUnsetFields(overlay));
     }
   }
   const sets: SetFlag[] = [];
+  const setLabels: string[] = [];
   input.sets.forEach((text, i) => {
     const parsed = parseSetFlag(text, `--set[${i}]`);
-    if (parsed.ok) sets.push(parsed.flag);
-    else issues.push(parsed.issue);
+    if (!parsed.ok) issues.push(parsed.issue);
+    else if (!isUnsetFlag(parsed.flag)) {
+      sets.push(parsed.flag);
+      setLabels.push(`--set[${i}]`);
+    }
   });
+  if (values.ambient.enabled && !valuesProfile(values))
+    issues.push(
+      issueAt(
+        where,
+        ['ambient', 'enabled'],
+        `profile "${values.profile}" has no ambient variant; use profile "default" (becomes "ambient") or "openshift" (becomes "openshift-ambient"), or set ambient.enabled: false`,
+      ),
+    );
   if (issues.length > 0) return { ok: false, issues };
 
   let merged = valuesToIstioOperator(values, input.namespace ?? DEFAULT_NAMESPACE);
@@ -71,15 +85,21 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
   sets.forEach((flag, i) => {
     const applied = applySetFlag(spec, flag);
     if (applied.ok) spec = applied.spec;
-    else issues.push({ file: `--set[${i}]`, path: flag.text, message: applied.message });
+    else issues.push({ file: setLabels[i], path: flag.text, message: applied.message });
   });
   if (issues.length > 0) return { ok: false, issues };
+  // Only now is the profile final (an overlay or --set may change it), so only now can its gateways be filled in.
+  spec = withProfileGateways(spec);
   merged = { ...merged, spec };
 
   // Validating the merged result once is the fast path. Only when it fails is each overlay validated on its
   // own, so that every problem is reported at its file, line and key.
   const final = istioOperatorSchema.safeParse(merged);
-  if (final.success) return { ok: true, istioOperator: merged, values };
+  if (final.success) {
+    const ambientIssues = checkAmbientNeedsCni(spec, { values: where, overlays, sets, setLabels });
+    if (ambientIssues.length > 0) return { ok: false, issues: ambientIssues };
+    return { ok: true, istioOperator: merged, values };
+  }
   const located = overlays.flatMap(checkOverlayFields);
   if (located.length > 0) return { ok: false, issues: located };
   return {
@@ -179,6 +199,68 @@ function checkOverlayFields(overlay: ParsedSource): Issue[] {
   return result.success
     ? []
     : toIssues(result.error.issues, istioOperatorSchema as z.ZodType, { ...overlay, data: withoutDeletions });
+}
+
+/** An overlay without the top-level fields it sets to "": istioctl reads those as unset, so they override nothing. */
+function withoutUnsetFields(overlay: ParsedSource): ParsedSource {
+  const spec = isObject(overlay.value) ? overlay.value.spec : undefined;
+  if (!isObject(spec) || !UNSET_WHEN_EMPTY.some((key) => spec[key] === '')) return overlay;
+  const kept = Object.fromEntries(
+    Object.entries(spec).filter(([key, value]) => !(value === '' && isUnsetKey(key))),
+  );
+  return { ...overlay, value: { ...(overlay.value as JsonObject), spec: kept } };
+}
+
+function isUnsetKey(key: string): boolean {
+  return (UNSET_WHEN_EMPTY as readonly string[]).includes(key);
+}
+
+/** `--set revision=` and the like: istioctl reads the empty value as unset, so the flag changes nothing. */
+function isUnsetFlag(flag: SetFlag): boolean {
+  const [first] = flag.path;
+  return flag.path.length === 1 && first?.kind === 'key' && isUnsetKey(first.key) && flag.value === '';
+}
+
+interface Writers {
+  values: LocatedData;
+  overlays: readonly ParsedSource[];
+  sets: readonly SetFlag[];
+  setLabels: readonly string[];
+}
+
+/**
+ * ztunnel without istio-cni installs, but ambient pods then never get their traffic redirected. Reported where the
+ * user switched istio-cni off, else where they switched ztunnel on.
+ */
+function checkAmbientNeedsCni(spec: JsonObject, writers: Writers): Issue[] {
+  if (!componentEnabled(spec, 'ztunnel') || componentEnabled(spec, 'cni')) return [];
+  const profile = effectiveProfile(spec);
+  const message = `ztunnel is enabled but istio-cni is not (profile "${profile}"): ambient pods would get no traffic redirected; enable istio-cni (cni.enabled: true, or components.cni.enabled: true) or disable ztunnel`;
+  const located =
+    lastWriter(['cni', 'enabled'], ['cni', 'enabled'], writers) ??
+    lastWriter(['ztunnel', 'enabled'], ['ambient', 'enabled'], writers);
+  return [located ? located(message) : { path: 'spec.components.ztunnel.enabled', message }];
+}
+
+/** Where the user last wrote `spec.components.<component>.enabled` (or its values key), as an issue factory. */
+function lastWriter(
+  [component, field]: [string, string],
+  valuesPath: DocPath,
+  writers: Writers,
+): ((message: string) => Issue) | undefined {
+  const specPath = ['components', component, field];
+  for (let i = writers.sets.length - 1; i >= 0; i--) {
+    const flag = writers.sets[i] as SetFlag;
+    const keys = flag.path.map((segment) => (segment.kind === 'key' ? segment.key : '#'));
+    if (keys.join('.') === specPath.join('.'))
+      return (message) => ({ file: writers.setLabels[i], path: flag.text, message });
+  }
+  for (const overlay of [...writers.overlays].reverse())
+    if (getAt(overlay.value, ['spec', ...specPath]) !== undefined)
+      return (message) => issueAt(overlay, ['spec', ...specPath], message);
+  if (getAt(writers.values.data, valuesPath) !== undefined)
+    return (message) => issueAt(writers.values, valuesPath, message);
+  return undefined;
 }
 
 function describe(value: Json | undefined): string {

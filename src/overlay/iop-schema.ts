@@ -1,6 +1,6 @@
 // The IstioOperator fields istioctl accepts (1.24+), type-checked the way istioctl's strict decoding would.
 import { z } from 'zod';
-import { dns1123Label, hub, PROFILES, tag } from './values-schema.js';
+import { dns1123Label, hub, HUB_PATTERN, profileName, tag } from './values-schema.js';
 const map = z.record(z.string(), z.unknown());
 const stringMap = z.record(z.string(), z.string());
 
@@ -11,9 +11,47 @@ const k8sOverlay = z.strictObject({
   patches: z.array(z.strictObject({ path: z.string().min(1), value: z.unknown().optional() })).optional(),
 });
 
+// List items under k8s are Kubernetes types that istioctl decodes strictly: an unknown field there fails its install.
+const toleration = z.strictObject({
+  key: z.string().optional(),
+  operator: z.enum(['Exists', 'Equal']).optional(),
+  value: z.string().optional(),
+  effect: z.enum(['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+  tolerationSeconds: z.number().int().optional(),
+});
+const envVar = z.strictObject({
+  name: z.string().min(1),
+  value: z.string().optional(),
+  valueFrom: map.optional(),
+});
+const volumeMount = z.strictObject({
+  name: z.string().min(1),
+  mountPath: z.string().min(1),
+  readOnly: z.boolean().optional(),
+  recursiveReadOnly: z.string().optional(),
+  subPath: z.string().optional(),
+  subPathExpr: z.string().optional(),
+  mountPropagation: z.string().optional(),
+});
+
+/** istioctl reads an empty string in these fields as unset; we accept it and drop it from the output. */
+const emptyOr = (pattern: RegExp, what: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^$|${pattern.source}`), `must be empty or ${what}`)
+    .optional();
+const emptyOrLabel = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(
+    /^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    'must be empty or a DNS-1123 label: lower-case letters, digits and "-", starting and ending alphanumeric',
+  )
+  .optional();
+
 const k8s = z.strictObject({
   affinity: map.optional(),
-  env: z.array(map).optional(),
+  env: z.array(envVar).optional(),
   hpaSpec: map.optional(),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
   nodeSelector: stringMap.optional(),
@@ -25,11 +63,11 @@ const k8s = z.strictObject({
   resources: map.optional(),
   service: map.optional(),
   strategy: map.optional(),
-  tolerations: z.array(map).optional(),
+  tolerations: z.array(toleration).optional(),
   serviceAnnotations: stringMap.optional(),
   securityContext: map.optional(),
   volumes: z.array(map).optional(),
-  volumeMounts: z.array(map).optional(),
+  volumeMounts: z.array(volumeMount).optional(),
   overlays: z.array(k8sOverlay).optional(),
 });
 
@@ -55,16 +93,13 @@ const components = z.strictObject({
 });
 
 export const istioOperatorSpecSchema = z.strictObject({
-  profile: z.enum(PROFILES).optional(),
+  profile: profileName.optional(),
   installPackagePath: z.string().optional(),
-  hub: hub.optional(),
+  hub: emptyOr(HUB_PATTERN, 'an image registry and path such as "docker.io/istio"'),
   tag: tag.optional(),
-  namespace: dns1123Label.optional(),
-  revision: dns1123Label.optional(),
-  compatibilityVersion: z
-    .string()
-    .regex(/^\d+\.\d+$/, 'must be a minor version such as "1.28"')
-    .optional(),
+  namespace: emptyOrLabel,
+  revision: emptyOrLabel,
+  compatibilityVersion: emptyOr(/^\d+\.\d+$/, 'a minor version such as "1.28"'),
   meshConfig: map.optional(),
   components: components.optional(),
   values: map.optional(),
@@ -77,3 +112,6 @@ export const istioOperatorSchema = z.strictObject({
   metadata: z.looseObject({ name: z.string().optional(), namespace: z.string().optional() }).optional(),
   spec: istioOperatorSpecSchema.optional(),
 });
+
+/** Top-level spec fields where an empty string means "unset" to istioctl. */
+export const UNSET_WHEN_EMPTY = ['profile', 'hub', 'namespace', 'revision', 'compatibilityVersion'] as const;

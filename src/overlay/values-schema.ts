@@ -20,6 +20,15 @@ export const PROFILES = [
   'stable',
 ] as const;
 
+export type Profile = (typeof PROFILES)[number];
+
+/** What a user should do instead of naming a profile istioctl does not ship (appended to the "must be one of" text). */
+export const UNKNOWN_PROFILE_HINT =
+  'istioctl has no other profiles: pick one of these (ambient for the ambient data plane), or start from "default" and put your changes in an overlay';
+
+/** `profile`: a built-in profile name; empty means unset, as istioctl reads it (the default profile). */
+export const profileName = z.enum([...PROFILES, ''], { message: UNKNOWN_PROFILE_HINT });
+
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const dns1123Label = z
   .string()
@@ -55,7 +64,22 @@ function openSection<T extends z.core.$ZodLooseShape>(shape: T, description: str
 }
 const freeMap = (description: string) => z.record(z.string(), z.unknown()).default({}).describe(description);
 const stringMap = (description: string) => z.record(z.string(), z.string()).default({}).describe(description);
-const enabled = (value: boolean, what: string) => z.boolean().default(value).describe(`Installs ${what}.`);
+/**
+ * A setting the chosen istioctl profile also decides: no default of ours, so that unset means "as the profile says".
+ * `byDefaultProfile` is what istioctl's `default` profile decides (and Rancher's chart defaulted to).
+ */
+const profileDecided = (byDefaultProfile: boolean, description: string) =>
+  z
+    .boolean()
+    .optional()
+    .describe(`${description} Unset: the profile decides (\`default\`: ${byDefaultProfile ? 'on' : 'off'}).`);
+const enabled = (byDefaultProfile: boolean, what: string) =>
+  profileDecided(byDefaultProfile, `Installs ${what}.`);
+
+/** Rancher's CNI exclusions, applied when the values switch CNI on themselves (as Rancher's chart did). */
+export const RANCHER_CNI_EXCLUDE_NAMESPACES = ['istio-system', 'kube-system'];
+/** Rancher's CNI log level, applied likewise. */
+export const RANCHER_CNI_LOG_LEVEL = 'info';
 const repository = (value: string, what: string) =>
   z
     .string()
@@ -271,11 +295,18 @@ export const valuesSchema = z
         enabled: enabled(false, 'the Istio CNI node agent'),
         repository: repository('istio/install-cni', 'CNI'),
         tag: imageTag('CNI'),
-        logLevel: z.string().default('info').describe('CNI plugin log level (`values.cni.logLevel`).'),
+        logLevel: z
+          .string()
+          .optional()
+          .describe(
+            "CNI plugin log level (`values.cni.logLevel`). Unset: `info` when `cni.enabled` is true, else Istio's default.",
+          ),
         excludeNamespaces: z
           .array(z.string())
-          .default(['istio-system', 'kube-system'])
-          .describe('Namespaces the CNI plugin ignores.'),
+          .optional()
+          .describe(
+            "Namespaces the CNI plugin ignores. Unset: `[istio-system, kube-system]` when `cni.enabled` is true (Rancher's), else Istio's default.",
+          ),
         platform: z
           .enum(['', 'rke2', 'k3s'])
           .default('')
@@ -311,9 +342,9 @@ export const valuesSchema = z
     ),
     telemetry: section(
       {
-        enabled: z.boolean().default(true).describe('Istio telemetry (`values.telemetry.enabled`).'),
+        enabled: profileDecided(true, 'Istio telemetry (`values.telemetry.enabled`).'),
         v2: section(
-          { enabled: z.boolean().default(true).describe('Telemetry v2 (`values.telemetry.v2.enabled`).') },
+          { enabled: profileDecided(true, 'Telemetry v2 (`values.telemetry.v2.enabled`).') },
           'Telemetry v2.',
         ),
       },
@@ -348,12 +379,10 @@ export const valuesSchema = z
         ),
         defaultPodDisruptionBudget: openSection(
           {
-            enabled: z
-              .boolean()
-              .default(true)
-              .describe(
-                'PodDisruptionBudgets for Istio deployments (`values.global.defaultPodDisruptionBudget`).',
-              ),
+            enabled: profileDecided(
+              true,
+              'PodDisruptionBudgets for Istio deployments (`values.global.defaultPodDisruptionBudget`).',
+            ),
           },
           'Default PodDisruptionBudgets.',
         ),
@@ -398,7 +427,30 @@ export const valuesSchema = z
       )
       .default('')
       .describe('Istio revision to install (IstioOperator `spec.revision`); empty for the default revision.'),
-    profile: z.enum(PROFILES).default('default').describe('istioctl profile the IstioOperator starts from.'),
+    profile: profileName
+      .default('default')
+      .describe(
+        'istioctl profile the IstioOperator starts from. It decides every setting these values leave unset: a component is switched on or off here only when you set its `enabled`. Empty means `default`.',
+      ),
+    ambient: section(
+      {
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Installs the ambient data plane (ztunnel and istio-cni, waypoints for L7) by starting from the ambient variant of `profile`: `default` becomes `ambient`, `openshift` becomes `openshift-ambient`. Other profiles have no ambient variant.',
+          ),
+        ztunnel: section(
+          {
+            repository: repository('istio/ztunnel', 'ztunnel'),
+            tag: imageTag('ztunnel'),
+            resources: resources('ztunnel'),
+          },
+          'The ztunnel node proxy (a DaemonSet on every linux node).',
+        ),
+      },
+      'Ambient mode: sidecar-less data plane. Enrol a namespace with the label `istio.io/dataplane-mode=ambient`.',
+    ),
     hub: z
       .string()
       .refine(

@@ -1,7 +1,14 @@
 // Maps chart values to the base IstioOperator, reproducing Rancher's template and adding our keys.
 import { isObject, pruneEmptyMaps, type Json, type JsonObject } from './json.js';
 import { mergeDocuments, istioOperatorListKeys } from './merge.js';
-import { DEFAULT_ISTIO_HUB, type Values } from './values-schema.js';
+import { AMBIENT_VARIANT, PROFILE_COMPONENTS } from './profiles.js';
+import {
+  DEFAULT_ISTIO_HUB,
+  RANCHER_CNI_EXCLUDE_NAMESPACES,
+  RANCHER_CNI_LOG_LEVEL,
+  type Profile,
+  type Values,
+} from './values-schema.js';
 
 export const ISTIO_OPERATOR_API_VERSION = 'install.istio.io/v1alpha1';
 export const ISTIO_OPERATOR_KIND = 'IstioOperator';
@@ -71,8 +78,23 @@ function pinnedImage(
   return { image: imageReference(registry, repository, tag || istioTag) };
 }
 
-/** The IstioOperator these values describe, before any overlay. Pure. */
+/** The profile these values select: `profile` (empty is `default`), or its ambient variant with `ambient.enabled`. */
+export function valuesProfile(values: Values): Profile | undefined {
+  const chosen: Profile = values.profile || 'default';
+  return values.ambient.enabled ? AMBIENT_VARIANT[chosen] : chosen;
+}
+
+/**
+ * The IstioOperator these values describe, before any overlay. Pure.
+ *
+ * One rule for what a profile also decides (a component's `enabled`, telemetry, PodDisruptionBudgets): those values
+ * have no default, and each is written only when the user set it; otherwise the profile decides, as istioctl would.
+ * What the `default` profile decides equals Rancher's old defaults, so a default rendering keeps their effect.
+ * Placement, gateway Services and images are Rancher's own and always written.
+ */
 export function valuesToIstioOperator(values: Values, namespace: string = DEFAULT_NAMESPACE): JsonObject {
+  const ifSet = (key: string, value: Json | undefined): JsonObject =>
+    value === undefined ? {} : { [key]: value };
   const registry = values.global.cattle.systemDefaultRegistry;
   const hub = values.hub || (registry ? `${registry.replace(/\/+$/, '')}/istio` : DEFAULT_ISTIO_HUB);
   const image = (repository: string, tag: string, defaultRepository: string): JsonObject =>
@@ -83,9 +105,9 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
   };
 
   const components: JsonObject = {
-    base: { enabled: values.base.enabled },
+    base: ifSet('enabled', values.base.enabled),
     pilot: {
-      enabled: values.pilot.enabled,
+      ...ifSet('enabled', values.pilot.enabled),
       k8s: {
         ...placement,
         hpaSpec: values.pilot.hpaSpec as Json,
@@ -95,18 +117,19 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
       },
     },
     cni: {
-      enabled: values.cni.enabled,
+      ...ifSet('enabled', values.cni.enabled),
       k8s: {
         ...placement,
         resources: values.cni.resources as Json,
         ...(values.cni.platform ? { overlays: [PRIVILEGED_INSTALL_CNI] } : {}),
       },
     },
-    istiodRemote: { enabled: values.istiodRemote.enabled },
+    ztunnel: { k8s: { ...placement, resources: values.ambient.ztunnel.resources as Json } },
+    istiodRemote: ifSet('enabled', values.istiodRemote.enabled),
     ingressGateways: [
       {
         name: 'istio-ingressgateway',
-        enabled: values.ingressGateways.enabled,
+        ...ifSet('enabled', values.ingressGateways.enabled),
         k8s: gatewayK8s(values.ingressGateways, placement, DEFAULT_INGRESS_PORTS),
       },
       ...values.ingressGateways.extra.map((gateway) => extraGateway(gateway, placement)),
@@ -114,7 +137,7 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
     egressGateways: [
       {
         name: 'istio-egressgateway',
-        enabled: values.egressGateways.enabled,
+        ...ifSet('enabled', values.egressGateways.enabled),
         k8s: gatewayK8s(values.egressGateways, placement, undefined),
       },
       ...values.egressGateways.extra.map((gateway) => extraGateway(gateway, placement)),
@@ -128,29 +151,40 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
     },
   };
 
+  // Rancher's CNI settings apply where Rancher's chart applied them: when CNI is on. Its namespaces and log level
+  // default to Rancher's only when the values switch CNI on themselves; under a profile that does, Istio's stay.
+  const cniOn = values.cni.enabled ?? PROFILE_COMPONENTS[valuesProfile(values) ?? 'default'].enabled.cni;
+  const rancherCni = values.cni.enabled === true;
+  const cniValues: JsonObject = !cniOn
+    ? {}
+    : {
+        ...image(values.cni.repository, values.cni.tag, 'istio/install-cni'),
+        ...ifSet(
+          'excludeNamespaces',
+          values.cni.excludeNamespaces ?? (rancherCni ? RANCHER_CNI_EXCLUDE_NAMESPACES : undefined),
+        ),
+        ...ifSet('logLevel', values.cni.logLevel ?? (rancherCni ? RANCHER_CNI_LOG_LEVEL : undefined)),
+        ...(values.cni.platform ? CNI_PLATFORM_DIRS[values.cni.platform] : {}),
+      };
+  const telemetryV2 = ifSet('enabled', values.telemetry.v2.enabled);
   const istioValues: JsonObject = {
     global: {
-      istioNamespace: namespace,
+      ...(namespace !== DEFAULT_NAMESPACE ? { istioNamespace: namespace } : {}),
       proxy: image(values.global.proxy.repository, values.global.proxy.tag, 'istio/proxyv2'),
       proxy_init: image(values.global.proxy_init.repository, values.global.proxy_init.tag, 'istio/proxyv2'),
-      defaultPodDisruptionBudget: { enabled: values.global.defaultPodDisruptionBudget.enabled },
+      defaultPodDisruptionBudget: ifSet('enabled', values.global.defaultPodDisruptionBudget.enabled),
     },
     pilot: image(values.pilot.repository, values.pilot.tag, 'istio/pilot'),
-    telemetry: { enabled: values.telemetry.enabled, v2: { enabled: values.telemetry.v2.enabled } },
-    ...(values.cni.enabled
-      ? {
-          cni: {
-            ...image(values.cni.repository, values.cni.tag, 'istio/install-cni'),
-            excludeNamespaces: values.cni.excludeNamespaces,
-            logLevel: values.cni.logLevel,
-            ...(values.cni.platform ? CNI_PLATFORM_DIRS[values.cni.platform] : {}),
-          },
-        }
-      : {}),
+    telemetry: {
+      ...ifSet('enabled', values.telemetry.enabled),
+      ...(Object.keys(telemetryV2).length > 0 ? { v2: telemetryV2 } : {}),
+    },
+    cni: cniValues,
+    ztunnel: ztunnelImage(registry, values.ambient.ztunnel, values.tag),
   };
 
   const spec: JsonObject = {
-    profile: values.profile,
+    profile: valuesProfile(values) ?? (values.profile || 'default'),
     hub,
     tag: values.tag,
     ...(values.revision ? { revision: values.revision } : {}),
@@ -171,6 +205,14 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
     (user.spec as JsonObject).meshConfig = values.meshConfig as Json;
   if (Object.keys(values.values).length > 0) (user.spec as JsonObject).values = values.values as Json;
   return mergeDocuments(base, user, istioOperatorListKeys) as JsonObject;
+}
+
+/**
+ * The ztunnel chart composes its image from `hub`, `image` and `tag` values; a pinned repository or tag becomes a
+ * full reference in `image`.
+ */
+function ztunnelImage(registry: string, ztunnel: Values['ambient']['ztunnel'], istioTag: string): JsonObject {
+  return pinnedImage(registry, ztunnel.repository, ztunnel.tag, 'istio/ztunnel', istioTag);
 }
 
 function withLinuxToleration(userTolerations: readonly Json[]): Json[] {

@@ -50,7 +50,10 @@ function messageFor(issue: z.core.$ZodIssue, actual: unknown): string {
     case 'invalid_value':
       if (actual === undefined)
         return `required; must be ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`;
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}; got ${describeValue(actual)}`;
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}; got ${describeValue(actual)}${
+        // A schema's own message says what to do instead; zod's default ones start with "Invalid".
+        issue.message.startsWith('Invalid') ? '' : `; ${issue.message}`
+      }`;
     case 'invalid_union':
       return `got ${describeValue(actual)}, which matches none of the allowed forms`;
     case 'invalid_format':

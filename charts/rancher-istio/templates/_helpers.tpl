@@ -92,14 +92,41 @@ imagePullSecrets:
 {{- end -}}
 
 {{/*
+The istioctl profile the installer renders: `profile` (empty is `default`), or its ambient variant with
+`ambient.enabled` (src/overlay/values-to-iop.ts valuesProfile).
+*/}}
+{{- define "rancher-istio.profile" -}}
+{{- $profile := .Values.profile | default "default" -}}
+{{- if .Values.ambient.enabled -}}
+{{- $profile = get (dict "default" "ambient" "ambient" "ambient" "openshift" "openshift-ambient" "openshift-ambient" "openshift-ambient") $profile | default $profile -}}
+{{- end -}}
+{{- $profile -}}
+{{- end -}}
+
+{{/*
+"true" when a component is installed: its `enabled` value when set, else what the profile decides, as
+src/overlay/profiles.ts says (checked against `istioctl profile dump` by test/istioctl/profiles.test.ts).
+Call with (dict "ctx" . "component" "cni").
+*/}}
+{{- define "rancher-istio.componentEnabled" -}}
+{{- $values := index .ctx.Values .component | default dict -}}
+{{- if hasKey $values "enabled" -}}
+{{- $values.enabled -}}
+{{- else -}}
+{{- $byProfile := dict "ingressGateways" (list "default" "demo" "stable" "preview" "openshift") "egressGateways" (list "demo") "cni" (list "ambient" "openshift-ambient" "openshift") -}}
+{{- has (include "rancher-istio.profile" .ctx) (get $byProfile .component) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 The gateways the installer may create, as a JSON list of {name, namespace}: the default ones, `extra` gateways and
 gateways that overlays (maps or YAML strings) add. RBAC names their roles and namespaces from this list.
 */}}
 {{- define "rancher-istio.gateways" -}}
 {{- $ns := .Release.Namespace -}}
 {{- $gateways := list -}}
-{{- if .Values.ingressGateways.enabled }}{{ $gateways = append $gateways (dict "name" "istio-ingressgateway" "namespace" $ns) }}{{ end -}}
-{{- if .Values.egressGateways.enabled }}{{ $gateways = append $gateways (dict "name" "istio-egressgateway" "namespace" $ns) }}{{ end -}}
+{{- if eq (include "rancher-istio.componentEnabled" (dict "ctx" . "component" "ingressGateways")) "true" }}{{ $gateways = append $gateways (dict "name" "istio-ingressgateway" "namespace" $ns) }}{{ end -}}
+{{- if eq (include "rancher-istio.componentEnabled" (dict "ctx" . "component" "egressGateways")) "true" }}{{ $gateways = append $gateways (dict "name" "istio-egressgateway" "namespace" $ns) }}{{ end -}}
 {{- range concat .Values.ingressGateways.extra .Values.egressGateways.extra -}}
 {{- $gateways = append $gateways (dict "name" .name "namespace" (.namespace | default $ns)) -}}
 {{- end -}}

@@ -1,0 +1,132 @@
+// What each istioctl profile decides about components, so that a rendering leaves those decisions to the profile.
+//
+// istioctl merges our one file over the chosen profile key by key, except that a list replaces the profile's list
+// (1.24+). Components that are maps (base, pilot, cni, ztunnel, istiodRemote) therefore need nothing from us: we
+// leave their `enabled` out unless the user set it. The gateway lists are different: Rancher's gateways always carry
+// its placement and ports, so our list replaces the profile's, and each gateway the profile also lists must start
+// from the profile's own entry. That entry is the data below, checked against `istioctl profile dump` of every
+// pinned istioctl by test/istioctl/profiles.test.ts.
+import { isObject, type Json, type JsonObject } from './json.js';
+import { istioOperatorListKeys, mergeDocuments } from './merge.js';
+import type { Profile } from './values-schema.js';
+
+export type MapComponent = 'base' | 'pilot' | 'cni' | 'ztunnel' | 'istiodRemote';
+export type GatewayList = 'ingressGateways' | 'egressGateways';
+
+export interface ProfileComponents {
+  enabled: Readonly<Record<MapComponent, boolean>>;
+  ingressGateways: readonly JsonObject[];
+  egressGateways: readonly JsonObject[];
+}
+
+const DEFAULT_COMPONENTS: ProfileComponents = {
+  enabled: { base: true, pilot: true, cni: false, ztunnel: false, istiodRemote: false },
+  ingressGateways: [{ name: 'istio-ingressgateway', enabled: true }],
+  egressGateways: [{ name: 'istio-egressgateway', enabled: false }],
+};
+
+/** `istioctl profile dump <name>`'s `spec.components`, in the shape above, for Istio 1.30 and 1.31. */
+export const PROFILE_COMPONENTS: Readonly<Record<Profile, ProfileComponents>> = {
+  default: DEFAULT_COMPONENTS,
+  stable: DEFAULT_COMPONENTS,
+  preview: DEFAULT_COMPONENTS,
+  openshift: { ...DEFAULT_COMPONENTS, enabled: { ...DEFAULT_COMPONENTS.enabled, cni: true } },
+  ambient: {
+    enabled: { base: true, pilot: true, cni: true, ztunnel: true, istiodRemote: false },
+    ingressGateways: [{ name: 'istio-ingressgateway', enabled: false }],
+    egressGateways: [{ name: 'istio-egressgateway', enabled: false }],
+  },
+  'openshift-ambient': {
+    enabled: { base: true, pilot: true, cni: true, ztunnel: true, istiodRemote: false },
+    ingressGateways: [{ name: 'istio-ingressgateway', enabled: false }],
+    egressGateways: [{ name: 'istio-egressgateway', enabled: false }],
+  },
+  demo: {
+    enabled: DEFAULT_COMPONENTS.enabled,
+    ingressGateways: [
+      {
+        name: 'istio-ingressgateway',
+        enabled: true,
+        k8s: {
+          resources: { requests: { cpu: '10m', memory: '40Mi' } },
+          service: {
+            ports: [
+              { port: 15021, targetPort: 15021, name: 'status-port' },
+              { port: 80, targetPort: 8080, name: 'http2' },
+              { port: 443, targetPort: 8443, name: 'https' },
+              { port: 31400, targetPort: 31400, name: 'tcp' },
+              { port: 15443, targetPort: 15443, name: 'tls' },
+            ],
+          },
+        },
+      },
+    ],
+    egressGateways: [
+      {
+        name: 'istio-egressgateway',
+        enabled: true,
+        k8s: { resources: { requests: { cpu: '10m', memory: '40Mi' } } },
+      },
+    ],
+  },
+  minimal: {
+    enabled: DEFAULT_COMPONENTS.enabled,
+    ingressGateways: [],
+    egressGateways: DEFAULT_COMPONENTS.egressGateways,
+  },
+  empty: {
+    enabled: { base: false, pilot: false, cni: false, ztunnel: false, istiodRemote: false },
+    ingressGateways: [{ name: 'istio-ingressgateway', enabled: false }],
+    egressGateways: DEFAULT_COMPONENTS.egressGateways,
+  },
+  remote: {
+    enabled: { base: true, pilot: false, cni: false, ztunnel: false, istiodRemote: true },
+    ingressGateways: [{ name: 'istio-ingressgateway', enabled: false }],
+    egressGateways: DEFAULT_COMPONENTS.egressGateways,
+  },
+};
+
+/** The profile's ambient counterpart, for `ambient.enabled`; undefined when it has none. */
+export const AMBIENT_VARIANT: Readonly<Partial<Record<Profile, Profile>>> = {
+  default: 'ambient',
+  ambient: 'ambient',
+  openshift: 'openshift-ambient',
+  'openshift-ambient': 'openshift-ambient',
+};
+
+/** The profile a spec selects: an absent or empty `profile` is istioctl's `default`. */
+export function effectiveProfile(spec: JsonObject): Profile {
+  const profile = spec.profile;
+  return typeof profile === 'string' && profile in PROFILE_COMPONENTS ? (profile as Profile) : 'default';
+}
+
+/** Whether a map component ends up installed: the spec's own `enabled` if it has one, else the profile's. */
+export function componentEnabled(spec: JsonObject, name: MapComponent): boolean {
+  const components = isObject(spec.components) ? spec.components : {};
+  const component = components[name];
+  if (isObject(component) && typeof component.enabled === 'boolean') return component.enabled;
+  return PROFILE_COMPONENTS[effectiveProfile(spec)].enabled[name];
+}
+
+/**
+ * Puts the final profile's own gateway entry under each gateway of the spec that the profile also lists, so a
+ * gateway whose `enabled` (or resources, ports) nobody set gets the profile's. Runs after every overlay and `--set`,
+ * because they may change the profile. Returns the spec unchanged when there is nothing to fill.
+ */
+export function withProfileGateways(spec: JsonObject): JsonObject {
+  const components = spec.components;
+  if (!isObject(components)) return spec;
+  const profile = PROFILE_COMPONENTS[effectiveProfile(spec)];
+  let changed: JsonObject | undefined;
+  for (const list of ['ingressGateways', 'egressGateways'] as const) {
+    const gateways = components[list];
+    if (!Array.isArray(gateways) || profile[list].length === 0) continue;
+    const filled = gateways.map((gateway): Json => {
+      if (!isObject(gateway)) return gateway;
+      const own = profile[list].find((entry) => entry.name === gateway.name);
+      return own ? ((mergeDocuments(own, gateway, istioOperatorListKeys) as JsonObject) ?? gateway) : gateway;
+    });
+    changed = { ...(changed ?? components), [list]: filled };
+  }
+  return changed ? { ...spec, components: changed } : spec;
+}
