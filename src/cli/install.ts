@@ -1,6 +1,7 @@
 // `istio-installer install`: does what plan says, under a lock, then verifies and records the outcome.
 import type { Command } from 'commander';
 import { install, type InstallRequest } from '../installer/install.js';
+import type { SpecLocator } from '../installer/offline-check.js';
 import type { JsonObject } from '../overlay/json.js';
 import type { Values } from '../overlay/index.js';
 import { installerDeps, withClusterOptions, type ClusterOptions } from './installer-deps.js';
@@ -9,7 +10,7 @@ import { resolveInputs, withInputOptions, type InputOptions } from './render.js'
 
 /** The install request the values describe (upgrade strategy, guards, timeouts). */
 export function installRequest(
-  inputs: { istioOperator: JsonObject; values: Values },
+  inputs: { istioOperator: JsonObject; values: Values; locate?: SpecLocator },
   namespace: string,
   env: Readonly<Record<string, string | undefined>>,
   dryRun: boolean,
@@ -17,6 +18,7 @@ export function installRequest(
   const { values } = inputs;
   return {
     istioOperator: inputs.istioOperator,
+    ...(inputs.locate ? { locateSpec: inputs.locate } : {}),
     namespace,
     strategy: values.upgrade.strategy,
     revisionTags: values.upgrade.revisionTags,

@@ -8,6 +8,7 @@ import {
   type OutputFormat,
   type Values,
 } from '../overlay/index.js';
+import type { SpecLocator } from '../installer/offline-check.js';
 import type { JsonObject } from '../overlay/json.js';
 import { collect, oneOf, type CommandContext } from './main.js';
 
@@ -36,7 +37,7 @@ export function withInputOptions(command: Command): Command {
 export async function resolveInputs(
   options: InputOptions,
   context: CommandContext,
-): Promise<{ istioOperator: JsonObject; values: Values }> {
+): Promise<{ istioOperator: JsonObject; values: Values; locate: SpecLocator }> {
   const deps = { readStdin: () => context.io.readStdin(), cwd: context.io.cwd };
   const [values, overlays] = await Promise.all([
     loadSources(options.values, deps, 'values'),
@@ -51,7 +52,7 @@ export async function resolveInputs(
     namespace: options.namespace,
   });
   if (!result.ok) throw new InputError(result.issues);
-  return { istioOperator: result.istioOperator, values: result.values };
+  return { istioOperator: result.istioOperator, values: result.values, locate: result.locate };
 }
 
 export function registerRender(program: Command, context: CommandContext): void {

@@ -9,6 +9,7 @@ import { writeRecord } from './history.js';
 import { formatIstioVersion, parseIstioVersion, type IstioVersion } from './istio-version.js';
 import { analyzeArgs, installArgs, istioctl, precheckArgs, tagSetArgs, uninstallArgs } from './istioctl.js';
 import { withLock } from './lock.js';
+import { checkWithIstioctl, type SpecLocator } from './offline-check.js';
 import { describePlan, planAction, specDiff, type Plan } from './plan.js';
 import { readClusterState } from './read-state.js';
 import { specHash } from './record.js';
@@ -17,6 +18,8 @@ import { verifyInstalled, waitUntilGone } from './verify.js';
 
 export interface InstallRequest {
   istioOperator: JsonObject;
+  /** Locates a key of the spec in the user's files, for what istioctl's offline check refuses. */
+  locateSpec?: SpecLocator;
   namespace: string;
   strategy: 'InPlace' | 'RevisionBased';
   revisionTags: readonly string[];
@@ -32,6 +35,10 @@ export interface InstallResult {
   plan: Plan;
   /** One line for stdout. */
   summary: string;
+}
+
+function specOf(istioOperator: JsonObject): JsonObject {
+  return isObject(istioOperator.spec) ? istioOperator.spec : {};
 }
 
 /** The Istio version and revision a spec asks for. */
@@ -89,6 +96,20 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
   for (const line of planReport(first.plan, first.state)) deps.log.info(line);
   if (first.plan.kind === 'nothing')
     return { plan: first.plan, summary: `nothing to do: ${first.plan.reason} (${elapsed(deps, started)})` };
+  await phase(deps, 'istioctl manifest generate (offline check of the merged spec)', async () => {
+    // The generated manifest is thousands of lines: not logged; a refusal's cause is in the error.
+    const tool = istioctl(
+      await deps.istioctlFor(first.plan.toVersion),
+      deps.runner,
+      deps.env,
+      () => undefined,
+    );
+    const specFile = await deps.writeTempFile(
+      'istio-operator.yaml',
+      renderDocument(first.plan.istioOperator, 'yaml'),
+    );
+    await checkWithIstioctl(tool, specFile, specOf(first.plan.istioOperator), request.locateSpec);
+  });
   if (request.dryRun)
     return { plan: first.plan, summary: `dry run: would ${first.plan.kind} (${first.plan.reason})` };
 

@@ -28,7 +28,14 @@ export interface BuildInput {
 }
 
 export type BuildResult =
-  { ok: true; istioOperator: JsonObject; values: Values } | { ok: false; issues: Issue[] };
+  | {
+      ok: true;
+      istioOperator: JsonObject;
+      values: Values;
+      /** Where a key of the merged spec came from, for problems found later (istioctl's offline check). */
+      locate: (specPath: DocPath) => Omit<Issue, 'message'>;
+    }
+  | { ok: false; issues: Issue[] };
 
 /** Builds the IstioOperator, or reports every problem found in every input. Pure. */
 export function buildIstioOperator(input: BuildInput): BuildResult {
@@ -96,9 +103,10 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
   // own, so that every problem is reported at its file, line and key.
   const final = istioOperatorSchema.safeParse(merged);
   if (final.success) {
-    const ambientIssues = checkAmbientNeedsCni(spec, { values: where, overlays, sets, setLabels });
+    const writers: Writers = { values: where, overlays, sets, setLabels };
+    const ambientIssues = checkAmbientNeedsCni(spec, writers);
     if (ambientIssues.length > 0) return { ok: false, issues: ambientIssues };
-    return { ok: true, istioOperator: merged, values };
+    return { ok: true, istioOperator: merged, values, locate: specLocator(writers) };
   }
   const located = overlays.flatMap(checkOverlayFields);
   if (located.length > 0) return { ok: false, issues: located };
@@ -237,30 +245,48 @@ function checkAmbientNeedsCni(spec: JsonObject, writers: Writers): Issue[] {
   const profile = effectiveProfile(spec);
   const message = `ztunnel is enabled but istio-cni is not (profile "${profile}"): ambient pods would get no traffic redirected; enable istio-cni (cni.enabled: true, or components.cni.enabled: true) or disable ztunnel`;
   const located =
-    lastWriter(['cni', 'enabled'], ['cni', 'enabled'], writers) ??
-    lastWriter(['ztunnel', 'enabled'], ['ambient', 'enabled'], writers);
+    lastWriter(['components', 'cni', 'enabled'], ['cni', 'enabled'], writers) ??
+    lastWriter(['components', 'ztunnel', 'enabled'], ['ambient', 'enabled'], writers);
   return [located ? located(message) : { path: 'spec.components.ztunnel.enabled', message }];
 }
 
-/** Where the user last wrote `spec.components.<component>.enabled` (or its values key), as an issue factory. */
+/** Where the user last wrote `spec.<specPath>`, as an issue factory: a --set flag, an overlay, or the values key. */
 function lastWriter(
-  [component, field]: [string, string],
-  valuesPath: DocPath,
+  specPath: DocPath,
+  valuesPath: DocPath | undefined,
   writers: Writers,
 ): ((message: string) => Issue) | undefined {
-  const specPath = ['components', component, field];
+  const wanted = specPath.join('.');
   for (let i = writers.sets.length - 1; i >= 0; i--) {
     const flag = writers.sets[i] as SetFlag;
-    const keys = flag.path.map((segment) => (segment.kind === 'key' ? segment.key : '#'));
-    if (keys.join('.') === specPath.join('.'))
+    const keys = flag.path.map((segment) =>
+      segment.kind === 'key' ? segment.key : segment.kind === 'index' ? String(segment.index) : '#',
+    );
+    // The flag wrote this key or something inside it.
+    if (`${keys.join('.')}.`.startsWith(`${wanted}.`))
       return (message) => ({ file: writers.setLabels[i], path: flag.text, message });
   }
   for (const overlay of [...writers.overlays].reverse())
     if (getAt(overlay.value, ['spec', ...specPath]) !== undefined)
       return (message) => issueAt(overlay, ['spec', ...specPath], message);
-  if (getAt(writers.values.data, valuesPath) !== undefined)
+  if (valuesPath && getAt(writers.values.data, valuesPath) !== undefined)
     return (message) => issueAt(writers.values, valuesPath, message);
   return undefined;
+}
+
+/** The values key that writes a spec path verbatim: `values.*` and `meshConfig.*` pass through. */
+function valuesPathOf(specPath: DocPath): DocPath | undefined {
+  const [first, ...rest] = specPath;
+  return first === 'values' || first === 'meshConfig' ? [first, ...rest] : undefined;
+}
+
+/** Locates any key of the merged spec at its last writer, for errors found after the merge (istioctl's own). */
+function specLocator(writers: Writers): (specPath: DocPath) => Omit<Issue, 'message'> {
+  return (specPath) => {
+    const located = lastWriter(specPath, valuesPathOf(specPath), writers)?.('');
+    if (!located) return { file: 'merged IstioOperator', path: `spec.${formatPath(specPath)}` };
+    return { file: located.file, line: located.line, col: located.col, path: located.path };
+  };
 }
 
 function describe(value: Json | undefined): string {

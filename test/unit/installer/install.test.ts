@@ -1,5 +1,5 @@
 // The install flow's decisions end to end with fakes: a no-op calls no istioctl and writes nothing; a refusal changes nothing.
-import { PreconditionError } from '../../../src/errors.js';
+import { InputError, PreconditionError } from '../../../src/errors.js';
 import type { InstallerDeps } from '../../../src/installer/deps.js';
 import { install, type InstallRequest } from '../../../src/installer/install.js';
 import type { ProcessRunner } from '../../../src/installer/istioctl.js';
@@ -100,7 +100,44 @@ test('dry run prints the plan and changes nothing', async () => {
   const d = deps(kube);
   const result = await install(request({ dryRun: true }), d);
   expect(result.summary).toBe('dry run: would install (no Istio control plane is installed)');
-  expect(d.istioctlCalls).toEqual([]);
+  // Only the offline check: istioctl renders the spec without touching the cluster.
+  expect(d.istioctlCalls).toEqual([['manifest', 'generate', '-f', '/tmp/fake/istio-operator.yaml']]);
+  expect(kube.writes).toEqual([]);
+});
+
+test('what the target istioctl refuses offline is bad input at its file and key, before the lock', async () => {
+  const kube = new FakeKube();
+  const d = deps(kube);
+  d.runner = {
+    async run(_file, args) {
+      d.istioctlCalls.push([...args]);
+      return {
+        exitCode: 1,
+        stdout: '',
+        stderr: 'Error: generate config: unknown field "pilotz" in istio.operator.v1alpha1.Values\n',
+        timedOut: false,
+      };
+    },
+  };
+  const spec = { ...istioOperator, spec: { ...istioOperator.spec, values: { pilotz: { x: 1 } } } };
+  const error = (await install(
+    request({
+      istioOperator: spec,
+      locateSpec: (path) => ({ file: 'values.yaml', line: 3, col: 3, path: path.join('.') }),
+    }),
+    d,
+  ).catch((e: unknown) => e)) as InputError;
+  expect(error).toBeInstanceOf(InputError);
+  expect(error.issues).toEqual([
+    {
+      file: 'values.yaml',
+      line: 3,
+      col: 3,
+      path: 'values.pilotz',
+      message: expect.stringContaining('unknown field; istioctl /fake/istioctl refuses it'),
+    },
+  ]);
+  expect(d.istioctlCalls).toEqual([['manifest', 'generate', '-f', '/tmp/fake/istio-operator.yaml']]);
   expect(kube.writes).toEqual([]);
 });
 
@@ -111,6 +148,7 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
   const result = await install(request(), d);
   expect(result.plan.kind).toBe('reconfigure');
   expect(d.istioctlCalls).toEqual([
+    ['manifest', 'generate', '-f', '/tmp/fake/istio-operator.yaml'],
     ['x', 'precheck'],
     [
       'analyze',
