@@ -178,6 +178,8 @@ export function restKube(
       ),
     listServices: (namespace) =>
       call('list Services', () => items(`/api/v1/namespaces/${ns(namespace)}/services`)),
+    listDaemonSets: (namespace) =>
+      call('list DaemonSets', () => items(`/apis/apps/v1/namespaces/${ns(namespace)}/daemonsets`)),
     listPods: (labelSelector) => call('list Pods', () => items(`/api/v1/pods${q({ labelSelector })}`)),
     listNamespaces: (labelSelector) =>
       call('list Namespaces', () => items(`/api/v1/namespaces${q({ labelSelector })}`)),

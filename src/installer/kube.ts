@@ -3,6 +3,7 @@ import type {
   CoreV1Event,
   KubeConfig,
   V1ConfigMap,
+  V1DaemonSet,
   V1Deployment,
   V1Lease,
   V1MutatingWebhookConfiguration,
@@ -20,6 +21,8 @@ export interface Kube {
   server: string;
   listDeployments(namespace: string | undefined, labelSelector?: string): Promise<V1Deployment[]>;
   listServices(namespace: string): Promise<V1Service[]>;
+  /** DaemonSets of one namespace (istio-cni-node, ztunnel). */
+  listDaemonSets(namespace: string): Promise<V1DaemonSet[]>;
   listPods(labelSelector: string): Promise<V1Pod[]>;
   listNamespaces(labelSelector?: string): Promise<V1Namespace[]>;
   namespaceExists(name: string): Promise<boolean>;
@@ -177,6 +180,8 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
       ),
     listServices: (namespace) =>
       call('list Services', async () => (await core.listNamespacedService({ namespace })).items),
+    listDaemonSets: (namespace) =>
+      call('list DaemonSets', async () => (await apps.listNamespacedDaemonSet({ namespace })).items),
     listPods: (labelSelector) =>
       call('list Pods', async () => (await core.listPodForAllNamespaces({ labelSelector })).items),
     listNamespaces: (labelSelector) =>

@@ -1,5 +1,6 @@
 // Reads the cluster's Istio state through the Kube interface: control planes, gateways, webhooks, tags, our record.
 import type {
+  V1DaemonSet,
   V1Deployment,
   V1MutatingWebhookConfiguration,
   V1ValidatingWebhookConfiguration,
@@ -7,7 +8,10 @@ import type {
 import { versionOfImage } from './istio-version.js';
 import type { Kube } from './kube.js';
 import { decodeRecord, RECORD_CONFIGMAP } from './record.js';
-import type { ClusterState, ControlPlane, Gateway, IstioWebhook } from './state.js';
+import type { ClusterState, ControlPlane, Gateway, IstioWebhook, NodeAgent } from './state.js';
+
+/** The node agents' DaemonSet names, which istioctl's charts fix. */
+export const NODE_AGENTS = ['istio-cni-node', 'ztunnel'] as const;
 
 const REVISION_LABEL = 'istio.io/rev';
 const TAG_LABEL = 'istio.io/tag';
@@ -15,15 +19,18 @@ const COMPONENT_LABEL = 'operator.istio.io/component';
 
 /** Reads everything a plan needs, in parallel. Changes nothing. */
 export async function readClusterState(kube: Kube, namespace: string): Promise<ClusterState> {
-  const [pilots, legacy, gateways, mutating, validating, services, recordMap] = await Promise.all([
-    kube.listDeployments(namespace, 'app=istiod'),
-    kube.listDeployments(namespace, 'istio=pilot'),
-    kube.listDeployments(undefined, `${COMPONENT_LABEL} in (IngressGateways,EgressGateways)`),
-    kube.listMutatingWebhooks(),
-    kube.listValidatingWebhooks(),
-    kube.listServices(namespace),
-    kube.getConfigMap(namespace, RECORD_CONFIGMAP),
-  ]);
+  const [pilots, legacy, gateways, mutating, validating, services, recordMap, daemonSets] = await Promise.all(
+    [
+      kube.listDeployments(namespace, 'app=istiod'),
+      kube.listDeployments(namespace, 'istio=pilot'),
+      kube.listDeployments(undefined, `${COMPONENT_LABEL} in (IngressGateways,EgressGateways)`),
+      kube.listMutatingWebhooks(),
+      kube.listValidatingWebhooks(),
+      kube.listServices(namespace),
+      kube.getConfigMap(namespace, RECORD_CONFIGMAP),
+      kube.listDaemonSets(namespace),
+    ],
+  );
   const webhooks = [
     ...mutating.map((w) => toWebhook('MutatingWebhookConfiguration', w)),
     ...validating.map((w) => toWebhook('ValidatingWebhookConfiguration', w)),
@@ -35,6 +42,9 @@ export async function readClusterState(kube: Kube, namespace: string): Promise<C
     namespace,
     controlPlanes: pilots.map(toControlPlane).sort((a, b) => a.revision.localeCompare(b.revision)),
     gateways: gateways.map(toGateway),
+    nodeAgents: daemonSets
+      .filter((d) => (NODE_AGENTS as readonly string[]).includes(d.metadata?.name ?? ''))
+      .map(toNodeAgent),
     webhooks,
     tags,
     services: services.map((s) => `${s.metadata?.namespace ?? namespace}/${s.metadata?.name ?? ''}`),
@@ -76,6 +86,28 @@ function toGateway(deployment: V1Deployment): Gateway {
     revision: deployment.metadata?.labels?.[REVISION_LABEL] || 'default',
     version: versionOfImage(containerImage(deployment, 'istio-proxy')),
     ready: readiness(deployment).ready,
+  };
+}
+
+function toNodeAgent(daemonSet: V1DaemonSet): NodeAgent {
+  const status = daemonSet.status;
+  const desired = status?.desiredNumberScheduled ?? 0;
+  const readyPods = status?.numberReady ?? 0;
+  const updatedPods = status?.updatedNumberScheduled ?? 0;
+  const current = (status?.observedGeneration ?? 0) >= (daemonSet.metadata?.generation ?? 0);
+  const containers = daemonSet.spec?.template.spec?.containers ?? [];
+  const labels = daemonSet.spec?.selector.matchLabels ?? {};
+  return {
+    name: daemonSet.metadata?.name ?? '',
+    namespace: daemonSet.metadata?.namespace ?? '',
+    version: versionOfImage(containers[0]?.image ?? ''),
+    desired,
+    readyPods,
+    updatedPods,
+    ready: current && readyPods >= desired && updatedPods >= desired,
+    selector: Object.entries(labels)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(','),
   };
 }
 

@@ -22,6 +22,20 @@ export interface Gateway {
   ready: boolean;
 }
 
+/** A node agent DaemonSet of ambient mode (istio-cni-node, ztunnel). */
+export interface NodeAgent {
+  name: string;
+  namespace: string;
+  version: IstioVersion | undefined;
+  /** Pods the DaemonSet should run (one per matching node). */
+  desired: number;
+  readyPods: number;
+  updatedPods: number;
+  ready: boolean;
+  /** Its pods' `matchLabels`, as a label selector, to find the nodes where they are not ready. */
+  selector: string;
+}
+
 /** A sidecar-injector or validation webhook configuration that Istio made. */
 export interface IstioWebhook {
   kind: 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration';
@@ -38,6 +52,8 @@ export interface ClusterState {
   namespace: string;
   controlPlanes: ControlPlane[];
   gateways: Gateway[];
+  /** istio-cni-node and ztunnel, when installed. */
+  nodeAgents: NodeAgent[];
   webhooks: IstioWebhook[];
   /** Revision tags: tag name -> revision. */
   tags: Record<string, string>;

@@ -1,7 +1,10 @@
-// After istioctl: waits until each control-plane and gateway Deployment is Ready at the expected version, and the
-// revision's injection webhook calls its istiod; on timeout, names each object that is not and its latest warnings.
+// After istioctl: waits until each control-plane and gateway Deployment and each ambient node agent DaemonSet is Ready
+// at the expected version, and the revision's injection webhook calls its istiod; on timeout, names each object that
+// is not, the nodes where a node agent is not ready, and the latest warnings.
+import type { V1Pod } from '@kubernetes/client-node';
 import { TimeoutError } from '../errors.js';
 import { isObject, type Json, type JsonObject } from '../overlay/json.js';
+import { componentEnabled } from '../overlay/profiles.js';
 import { formatIstioVersion, compareVersions, type IstioVersion } from './istio-version.js';
 import type { InstallerDeps } from './deps.js';
 import type { Kube } from './kube.js';
@@ -9,7 +12,7 @@ import { readClusterState } from './read-state.js';
 import type { ClusterState } from './state.js';
 
 export interface ExpectedObject {
-  kind: 'Deployment' | 'MutatingWebhookConfiguration';
+  kind: 'Deployment' | 'DaemonSet' | 'MutatingWebhookConfiguration';
   namespace: string;
   name: string;
 }
@@ -24,13 +27,13 @@ export function expectedObjects(
   const components = isObject(spec.components) ? spec.components : {};
   const suffix = revision === 'default' ? '' : `-${revision}`;
   const out: ExpectedObject[] = [];
-  const pilot = isObject(components.pilot) ? components.pilot : {};
-  const profile = typeof spec.profile === 'string' ? spec.profile : 'default';
-  const pilotEnabled = pilot.enabled ?? !['empty', 'remote'].includes(profile);
-  if (pilotEnabled === true) {
+  if (componentEnabled(spec, 'pilot')) {
     out.push({ kind: 'Deployment', namespace, name: `istiod${suffix}` });
     out.push({ kind: 'MutatingWebhookConfiguration', namespace, name: `istio-sidecar-injector${suffix}` });
   }
+  // The node agents are not revisioned: one per cluster, upgraded in place.
+  if (componentEnabled(spec, 'cni')) out.push({ kind: 'DaemonSet', namespace, name: 'istio-cni-node' });
+  if (componentEnabled(spec, 'ztunnel')) out.push({ kind: 'DaemonSet', namespace, name: 'ztunnel' });
   for (const list of ['ingressGateways', 'egressGateways'] as const) {
     const gateways: Json[] = Array.isArray(components[list]) ? components[list] : [];
     for (const gateway of gateways) {
@@ -63,6 +66,19 @@ export function problems(
       if (!webhook) out.push(`${id}: missing`);
       else if (!webhook.services.includes(service))
         out.push(`${id}: calls ${webhook.services.join(', ') || 'no service'}, not ${service}`);
+      continue;
+    }
+    if (object.kind === 'DaemonSet') {
+      const agent = state.nodeAgents.find((a) => a.name === object.name && a.namespace === object.namespace);
+      if (!agent) out.push(`${id}: missing`);
+      else if (!agent.ready)
+        out.push(
+          `${id}: not ready (${agent.readyPods}/${agent.desired} pods ready, ${agent.updatedPods} updated)`,
+        );
+      else if (!atVersion(agent.version))
+        out.push(
+          `${id}: runs ${agent.version ? formatIstioVersion(agent.version) : 'an unknown version'}, expected ${formatIstioVersion(version as IstioVersion)}`,
+        );
       continue;
     }
     const plane = state.controlPlanes.find(
@@ -104,7 +120,7 @@ export async function verifyInstalled(
     const wrong = problems(expected, state, version, revision);
     if (wrong.length === 0) return state;
     if (options.now() >= deadline) {
-      const details = await Promise.all(wrong.map((line) => withWarnings(kube, line, expected)));
+      const details = await Promise.all(wrong.map((line) => withWarnings(kube, line, expected, state)));
       throw new TimeoutError(
         `Istio is not ready after ${Math.round(options.timeoutMs / 1000)}s`,
         details.flat(),
@@ -114,12 +130,33 @@ export async function verifyInstalled(
   }
 }
 
+/** The nodes where a node agent's pod is missing its readiness, as `node (pod: reason)`. Pure. */
+export function notReadyNodes(pods: readonly V1Pod[], namespace: string): string[] {
+  return pods
+    .filter((pod) => pod.metadata?.namespace === namespace)
+    .filter((pod) => !(pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'))
+    .map((pod) => {
+      const waiting = (pod.status?.containerStatuses ?? []).find((c) => c.state?.waiting)?.state?.waiting;
+      const reason = waiting?.reason ?? pod.status?.phase ?? 'not ready';
+      return `${pod.spec?.nodeName ?? '(not scheduled)'} (${pod.metadata?.name ?? ''}: ${reason})`;
+    })
+    .sort();
+}
+
 async function withWarnings(
   kube: Kube,
   line: string,
   expected: readonly ExpectedObject[],
+  state: ClusterState,
 ): Promise<string[]> {
   const object = expected.find((o) => line.startsWith(`${o.kind} ${o.namespace}/${o.name}:`));
+  if (object?.kind === 'DaemonSet') {
+    const agent = state.nodeAgents.find((a) => a.name === object.name && a.namespace === object.namespace);
+    if (!agent?.selector) return [line];
+    const pods = await kube.listPods(agent.selector).catch(() => []);
+    const nodes = notReadyNodes(pods, object.namespace);
+    return nodes.length > 0 ? [line, `    not ready on: ${nodes.join(', ')}`] : [line];
+  }
   if (!object || object.kind !== 'Deployment') return [line];
   const events = await kube.listEvents(object.namespace, 'type=Warning').catch(() => []);
   const related = events

@@ -2,6 +2,7 @@
 import type {
   CoreV1Event,
   V1ConfigMap,
+  V1DaemonSet,
   V1Deployment,
   V1Lease,
   V1MutatingWebhookConfiguration,
@@ -32,6 +33,7 @@ export class FakeKube implements Kube {
   server = 'https://fake-kube.invalid';
   deployments: V1Deployment[] = [];
   services: V1Service[] = [];
+  daemonSets: V1DaemonSet[] = [];
   pods: V1Pod[] = [];
   namespaces: V1Namespace[] = [];
   mutating: V1MutatingWebhookConfiguration[] = [];
@@ -53,6 +55,9 @@ export class FakeKube implements Kube {
   }
   async listServices(namespace: string) {
     return this.services.filter((s) => s.metadata?.namespace === namespace);
+  }
+  async listDaemonSets(namespace: string) {
+    return this.daemonSets.filter((d) => d.metadata?.namespace === namespace);
   }
   async listPods(labelSelector: string) {
     return this.pods.filter((p) => matches(p.metadata?.labels, labelSelector));

@@ -53,6 +53,7 @@ const state = (planes: ControlPlane[], extra: Partial<ClusterState> = {}): Clust
   namespace: 'istio-system',
   controlPlanes: planes,
   gateways: [],
+  nodeAgents: [],
   webhooks: planes.map((p) => injector(p.revision)),
   tags: {},
   services: [],

@@ -1,7 +1,8 @@
 // What "installed" means for a spec, and how what is missing is reported.
 import { parseIstioVersion } from '../../../src/installer/istio-version.js';
 import { readClusterState } from '../../../src/installer/read-state.js';
-import { expectedObjects, problems } from '../../../src/installer/verify.js';
+import { TimeoutError } from '../../../src/errors.js';
+import { expectedObjects, problems, verifyInstalled } from '../../../src/installer/verify.js';
 import type { JsonObject } from '../../../src/overlay/json.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 
@@ -43,5 +44,88 @@ test('names what is missing, not ready, or at the wrong version', async () => {
     'Deployment istio-system/istiod: runs 1.30.4, expected 1.31.0',
     'Deployment istio-system/istio-ingressgateway: missing',
     'Deployment team/team-gw: missing',
+  ]);
+});
+
+const ambient: JsonObject = {
+  apiVersion: 'install.istio.io/v1alpha1',
+  kind: 'IstioOperator',
+  spec: { profile: 'ambient', components: { ingressGateways: [{ name: 'istio-ingressgateway' }] } },
+};
+
+function daemonSet(name: string, app: string, ready: number, desired: number, version = '1.31.0') {
+  return {
+    metadata: { name, namespace: 'istio-system', generation: 1 },
+    spec: {
+      selector: { matchLabels: { app } },
+      template: {
+        spec: { containers: [{ name: app, image: `registry.istio.io/release/${app}:${version}` }] },
+      },
+    },
+    status: {
+      observedGeneration: 1,
+      desiredNumberScheduled: desired,
+      numberReady: ready,
+      updatedNumberScheduled: desired,
+      currentNumberScheduled: desired,
+      numberMisscheduled: 0,
+    },
+  };
+}
+
+test('the ambient profile expects the istio-cni and ztunnel DaemonSets, decided by the profile', () => {
+  expect(
+    expectedObjects(ambient, 'istio-system', 'default').map((o) => `${o.kind} ${o.namespace}/${o.name}`),
+  ).toEqual([
+    'Deployment istio-system/istiod',
+    'MutatingWebhookConfiguration istio-system/istio-sidecar-injector',
+    'DaemonSet istio-system/istio-cni-node',
+    'DaemonSet istio-system/ztunnel',
+  ]);
+});
+
+test('a node agent that is not ready everywhere is named, with the nodes where its pods are not ready', async () => {
+  const kube = new FakeKube();
+  kube.deployments.push(istiodDeployment({ version: '1.31.0' }));
+  kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
+  kube.mutating.push(injectorWebhook());
+  kube.daemonSets.push(daemonSet('istio-cni-node', 'istio-cni-node', 3, 3, '1.30.4'));
+  kube.daemonSets.push(daemonSet('ztunnel', 'ztunnel', 1, 3));
+  const pod = (name: string, node: string, ready: boolean, reason?: string) => ({
+    metadata: { name, namespace: 'istio-system', labels: { app: 'ztunnel' } },
+    spec: { nodeName: node, containers: [] },
+    status: {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+      containerStatuses: reason
+        ? [
+            {
+              name: 'istio-proxy',
+              image: '',
+              imageID: '',
+              ready,
+              restartCount: 3,
+              state: { waiting: { reason } },
+            },
+          ]
+        : [],
+    },
+  });
+  kube.pods.push(pod('ztunnel-a', 'node-1', true), pod('ztunnel-b', 'node-2', false, 'CrashLoopBackOff'));
+  kube.pods.push(pod('ztunnel-c', 'node-3', false));
+  let clock = 0;
+  const error = (await verifyInstalled(
+    kube,
+    'istio-system',
+    ambient,
+    'default',
+    parseIstioVersion('1.31.0'),
+    { timeoutMs: 1000, intervalMs: 1, sleep: async () => undefined, now: () => (clock += 600) },
+  ).catch((e: unknown) => e)) as TimeoutError;
+  expect(error).toBeInstanceOf(TimeoutError);
+  expect(error.waitingFor).toEqual([
+    'DaemonSet istio-system/istio-cni-node: runs 1.30.4, expected 1.31.0',
+    'DaemonSet istio-system/ztunnel: not ready (1/3 pods ready, 3 updated)',
+    '    not ready on: node-2 (ztunnel-b: CrashLoopBackOff), node-3 (ztunnel-c: Running)',
   ]);
 });
