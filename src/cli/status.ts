@@ -1,5 +1,7 @@
-// `istio-installer status`: installed revisions and versions, health, and the last applied spec and outcome.
+// `istio-installer status`: installed revisions and versions, node agents, health, each namespace's data plane and
+// the waypoints, and the last applied spec and outcome.
 import type { Command } from 'commander';
+import { readDataPlane } from '../installer/data-plane.js';
 import { readClusterState } from '../installer/read-state.js';
 import { formatStatus, statusReport } from '../installer/status.js';
 import { installerDeps, withClusterOptions, type ClusterOptions } from './installer-deps.js';
@@ -13,7 +15,11 @@ export function registerStatus(program: Command, context: CommandContext): void 
     .action(async (options: ClusterOptions & { namespace: string; output: string }) => {
       const format = oneOf('--output', options.output, ['human', 'json'] as const);
       const deps = await installerDeps(options, context);
-      const report = statusReport(await readClusterState(deps.kube, options.namespace));
+      const [state, dataPlane] = await Promise.all([
+        readClusterState(deps.kube, options.namespace),
+        readDataPlane(deps.kube),
+      ]);
+      const report = statusReport(state, dataPlane);
       context.io.stdout.write(
         format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report),
       );

@@ -6,7 +6,7 @@ import https from 'node:https';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { load } from 'js-yaml';
-import type { Kube } from './kube.js';
+import type { CustomObject, Kube } from './kube.js';
 import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './kube.js';
 
 export interface RestCredentials {
@@ -290,6 +290,11 @@ export function restKube(
       call(
         `list ${plural}.${group}`,
         async () => (await items(`/apis/${group}/${version}/${plural}`)).length,
+      ),
+    listCustomObjects: (group, version, plural) =>
+      call(
+        `list ${plural}.${group}`,
+        async () => (await undefinedOn404(items<CustomObject>(`/apis/${group}/${version}/${plural}`))) ?? [],
       ),
   };
 }

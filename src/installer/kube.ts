@@ -45,6 +45,14 @@ export interface Kube {
   listCustomResourceDefinitions(): Promise<V1CustomResourceDefinition[]>;
   /** How many objects of one custom resource kind exist, cluster-wide. */
   countCustomObjects(group: string, version: string, plural: string): Promise<number>;
+  /** Every object of one custom resource kind, cluster-wide; empty when the kind is not installed (404). */
+  listCustomObjects(group: string, version: string, plural: string): Promise<CustomObject[]>;
+}
+
+/** The parts of a custom object the installer reads. */
+export interface CustomObject {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  spec?: Record<string, unknown>;
 }
 
 /** HTTP statuses and socket errors worth another try: conflicts on read-modify-write aside, the server was busy or away. */
@@ -256,6 +264,12 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
           items?: unknown[];
         };
         return list.items?.length ?? 0;
+      }),
+    listCustomObjects: (group, version, plural) =>
+      call(`list ${plural}.${group}`, async () => {
+        const list = (await undefinedOn404(custom.listClusterCustomObject({ group, version, plural }))) as
+          { items?: CustomObject[] } | undefined;
+        return list?.items ?? [];
       }),
   };
 }

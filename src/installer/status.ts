@@ -1,4 +1,5 @@
 // `status`: what is installed, whether it is healthy, and what the installer last applied. Pure formatting of the state.
+import type { NamespaceDataPlane, Waypoint } from './data-plane.js';
 import { formatIstioVersion, type IstioVersion } from './istio-version.js';
 import type { RecordEntry } from './record.js';
 import { staleWebhooks, type ClusterState } from './state.js';
@@ -8,6 +9,11 @@ export interface StatusReport {
   healthy: boolean;
   revisions: { revision: string; version: string; ready: string; tags: string[] }[];
   gateways: { name: string; namespace: string; revision: string; version: string; ready: boolean }[];
+  /** istio-cni-node and ztunnel: `ready` as `ready pods/desired pods`. */
+  nodeAgents: { name: string; namespace: string; version: string; ready: string; healthy: boolean }[];
+  /** Each namespace's data plane (sidecar, ambient, none). */
+  dataPlane: NamespaceDataPlane[];
+  waypoints: Waypoint[];
   staleWebhooks: string[];
   lastApplied: RecordEntry | null;
   lastGood: RecordEntry | null;
@@ -15,7 +21,10 @@ export interface StatusReport {
   lastAppliedSpec: string | null;
 }
 
-export function statusReport(state: ClusterState): StatusReport {
+export function statusReport(
+  state: ClusterState,
+  dataPlane: { namespaces: NamespaceDataPlane[]; waypoints: Waypoint[] } = { namespaces: [], waypoints: [] },
+): StatusReport {
   const version = (v: { version: IstioVersion | undefined }) =>
     v.version ? formatIstioVersion(v.version) : 'unknown';
   const revisions = state.controlPlanes.map((plane) => ({
@@ -33,14 +42,25 @@ export function statusReport(state: ClusterState): StatusReport {
     version: version(g),
     ready: g.ready,
   }));
+  const nodeAgents = state.nodeAgents.map((a) => ({
+    name: a.name,
+    namespace: a.namespace,
+    version: version(a),
+    ready: `${a.readyPods}/${a.desired}`,
+    healthy: a.ready,
+  }));
   return {
     namespace: state.namespace,
     healthy:
       state.controlPlanes.length > 0 &&
       state.controlPlanes.every((p) => p.ready) &&
-      state.gateways.every((g) => g.ready),
+      state.gateways.every((g) => g.ready) &&
+      state.nodeAgents.every((a) => a.ready),
     revisions,
     gateways,
+    nodeAgents,
+    dataPlane: dataPlane.namespaces,
+    waypoints: dataPlane.waypoints,
     staleWebhooks: staleWebhooks(state).map((w) => `${w.kind}/${w.name}`),
     lastApplied: state.record?.current ?? null,
     lastGood: state.record?.lastGood ?? null,
@@ -62,6 +82,11 @@ export function formatStatus(report: StatusReport): string {
     lines.push(
       `  gateway ${g.namespace}/${g.name}: Istio ${g.version}, revision ${g.revision}, ${g.ready ? 'ready' : 'NOT ready'}`,
     );
+  for (const a of report.nodeAgents)
+    lines.push(
+      `  node agent ${a.namespace}/${a.name}: Istio ${a.version}, ${a.ready} pods ready${a.healthy ? '' : ' (NOT ready)'}`,
+    );
+  lines.push(...formatDataPlane(report.dataPlane, report.waypoints));
   for (const w of report.staleWebhooks)
     lines.push(`  stale webhook ${w} (calls a Service that does not exist)`);
   const last = report.lastApplied;
@@ -75,4 +100,29 @@ export function formatStatus(report: StatusReport): string {
   if (report.history.length > 1)
     lines.push(`history: ${report.history.map((h) => `${h.time} ${h.action} ${h.outcome}`).join('; ')}`);
   return lines.join('\n') + '\n';
+}
+
+/** One line per mode: the ambient and sidecar namespaces by name, the others counted; then the waypoints. */
+function formatDataPlane(
+  namespaces: readonly NamespaceDataPlane[],
+  waypoints: readonly Waypoint[],
+): string[] {
+  if (namespaces.length === 0) return [];
+  const ambient = namespaces.filter((n) => n.mode === 'ambient');
+  const sidecar = namespaces.filter((n) => n.mode === 'sidecar');
+  const none = namespaces.filter((n) => n.mode === 'none');
+  const lines = ['  data plane by namespace:'];
+  if (ambient.length > 0)
+    lines.push(
+      `    ambient: ${ambient.map((n) => `${n.namespace}${n.useWaypoint ? ` (waypoint ${n.useWaypoint})` : ''}`).join(', ')}`,
+    );
+  if (sidecar.length > 0)
+    lines.push(`    sidecar: ${sidecar.map((n) => `${n.namespace} (revision ${n.revision})`).join(', ')}`);
+  lines.push(`    none: ${none.length} namespace${none.length === 1 ? '' : 's'}`);
+  lines.push(
+    waypoints.length > 0
+      ? `  waypoints: ${waypoints.map((w) => `${w.namespace}/${w.name} (for ${w.for})`).join(', ')}`
+      : '  waypoints: none',
+  );
+  return lines;
 }

@@ -12,7 +12,7 @@ import type {
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import type { Kube } from '../../src/installer/kube.js';
+import type { CustomObject, Kube } from '../../src/installer/kube.js';
 
 /** Matches the simple `key=value` and `key in (a,b)` selectors the installer uses. */
 function matches(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
@@ -138,6 +138,11 @@ export class FakeKube implements Kube {
   }
   async countCustomObjects(group: string, _version: string, plural: string) {
     return this.customObjectCounts.get(`${plural}.${group}`) ?? 0;
+  }
+  /** Custom objects by `plural.group`. */
+  customObjects = new Map<string, CustomObject[]>();
+  async listCustomObjects(group: string, _version: string, plural: string) {
+    return this.customObjects.get(`${plural}.${group}`) ?? [];
   }
 }
 
