@@ -75,6 +75,15 @@ export async function uninstall(request: UninstallRequest, deps: InstallerDeps):
           uninstallRevision(revision, tool, timeoutMs, deps),
         );
     }
+    const agents = state.nodeAgents.map((a) => a.name);
+    if (agents.length > 0 && tool && !request.purge) {
+      // ztunnel and istio-cni belong to no revision; whatever the revision uninstall left goes by owner.
+      const after = await readClusterState(deps.kube, request.namespace);
+      if (after.nodeAgents.length > 0 && after.controlPlanes.length === 0)
+        await phase(deps, `remove ${after.nodeAgents.map((a) => a.name).join(' and ')}`, () =>
+          uninstallByOwner(tool, timeoutMs, deps),
+        );
+    }
     const removed = await phase(deps, 'remove leftover webhooks', () =>
       removeLeftoverWebhooks(request.namespace, deps),
     );
@@ -90,10 +99,11 @@ export async function uninstall(request: UninstallRequest, deps: InstallerDeps):
       chartVersion: request.chartVersion,
       message: `removed revisions ${revisions.join(', ') || 'none'}; ${removed.length} leftover webhook(s) deleted${request.purge ? '; CRDs purged' : '; CRDs and Istio resources kept'}`,
     });
+    if (agents.length > 0) deps.log.warn(NODE_LEFTOVERS);
     const seconds = ((deps.now().getTime() - started) / 1000).toFixed(1);
     return revisions.length === 0 && removed.length === 0
       ? `nothing to uninstall: no Istio control plane found (${seconds}s)`
-      : `uninstalled Istio revisions ${revisions.join(', ') || 'none'}${request.purge ? ' and its CRDs' : ' (CRDs and Istio resources kept)'} (${seconds}s)`;
+      : `uninstalled Istio revisions ${revisions.join(', ') || 'none'}${agents.length > 0 ? ` and ${agents.join(', ')}` : ''}${request.purge ? ' and its CRDs' : ' (CRDs and Istio resources kept)'} (${seconds}s)`;
   });
 }
 
@@ -139,7 +149,20 @@ async function uninstallRevision(
     deps.log.warn(
       `revision ${revision} has no injection webhook left (an interrupted uninstall?); removing what rancher-istio installed by owner`,
     );
-    const ownerFile = await deps.writeTempFile('owner.yaml', OWNER_SPEC);
-    await tool.run(['uninstall', '-y', '-f', ownerFile], timeoutMs);
+    await uninstallByOwner(tool, timeoutMs, deps);
   }
 }
+
+/** Removes everything istioctl installed from our specs, by owner (`-f` with only the owner's name; CRDs kept). */
+async function uninstallByOwner(tool: Istioctl, timeoutMs: number, deps: InstallerDeps): Promise<void> {
+  const ownerFile = await deps.writeTempFile('owner.yaml', OWNER_SPEC);
+  await tool.run(['uninstall', '-y', '-f', ownerFile], timeoutMs);
+}
+
+/** What removing ztunnel and istio-cni does not undo on the nodes (Istio's ambient clean-up guide). */
+export const NODE_LEFTOVERS =
+  'ztunnel and istio-cni are removed. What stays: the namespace labels istio.io/dataplane-mode and ' +
+  'istio.io/use-waypoint, and in pods enrolled in ambient mode the traffic redirection istio-cni set up in their ' +
+  'network namespace, until they restart; istio-cni takes its entry out of the node CNI configuration when its pod ' +
+  'stops. Remove the labels and restart those pods (Istio asks to take workloads out of ambient mode before ' +
+  'uninstalling); waypoints (Gateways of class istio-waypoint) are yours and are kept.';

@@ -172,7 +172,8 @@ async function withWarnings(
 }
 
 /**
- * Waits until no istiod or gateway Deployment of `revision` (of any revision when undefined) is left:
+ * Waits until no istiod or gateway Deployment of `revision` is left (of any revision, and no node agent DaemonSet,
+ * when undefined):
  * istioctl uninstall returns before the API server has finished deleting.
  */
 export async function waitUntilGone(
@@ -186,6 +187,7 @@ export async function waitUntilGone(
   for (;;) {
     const state = await readClusterState(deps.kube, namespace);
     const left = [
+      ...(revision === undefined ? state.nodeAgents.map((a) => `DaemonSet ${a.namespace}/${a.name}`) : []),
       ...state.controlPlanes
         .filter((p) => ofRevision(p.revision))
         .map((p) => `Deployment ${p.namespace}/${p.deployment}`),
