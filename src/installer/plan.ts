@@ -1,6 +1,7 @@
 // Decides what a run does (install, upgrade in place or by canary, reconfigure, repair, nothing, or refuse) and why. Pure.
 import { createPatch } from 'diff';
-import type { JsonObject } from '../overlay/json.js';
+import { isObject, type JsonObject } from '../overlay/json.js';
+import { componentEnabled } from '../overlay/profiles.js';
 import {
   compareVersions,
   formatIstioVersion,
@@ -279,5 +280,32 @@ export function describePlan(plan: Plan): string[] {
   if (plan.moveTags.length > 0)
     lines.push(`  then: point revision tags ${plan.moveTags.join(', ')} at ${plan.revision}`);
   for (const guard of plan.overridden) lines.push(`  forced past: ${guard}`);
+  lines.push(...ambientNotes(plan));
+  return lines;
+}
+
+/**
+ * What an ambient data plane means for this plan. istioctl itself orders the components: it applies istio-cni only
+ * once the control plane is ready and ztunnel only once istio-cni is (its installer's component dependencies), the
+ * order Sail Operator keeps too. Pure.
+ */
+export function ambientNotes(plan: Plan): string[] {
+  if (plan.kind === 'nothing') return [];
+  const spec = isObject(plan.istioOperator.spec) ? plan.istioOperator.spec : {};
+  const ztunnel = componentEnabled(spec, 'ztunnel');
+  const cni = componentEnabled(spec, 'cni');
+  if (!ztunnel && !cni) return [];
+  const agents = [cni ? 'istio-cni' : undefined, ztunnel ? 'ztunnel' : undefined]
+    .filter(Boolean)
+    .join(' -> ');
+  const lines = [`  order: control plane -> ${agents}, each once the one before is ready`];
+  if (plan.kind === 'upgrade-canary')
+    lines.push(
+      `  note: istio-cni and ztunnel are not revisioned: they move to revision ${plan.revision} in place when it installs, before any tag moves (Istio's ztunnel upgrade)`,
+    );
+  if (ztunnel && plan.kind !== 'install')
+    lines.push(
+      '  warning: a ztunnel restart cuts the existing connections of every ambient pod on its node (ztunnel is updated in place, node by node); cordon and drain a node first where long-lived connections matter',
+    );
   return lines;
 }

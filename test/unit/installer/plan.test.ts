@@ -5,7 +5,13 @@ import {
   minorDistance,
   versionOfImage,
 } from '../../../src/installer/istio-version.js';
-import { planAction, type Desired, type Plan, type Refusal } from '../../../src/installer/plan.js';
+import {
+  ambientNotes,
+  planAction,
+  type Desired,
+  type Plan,
+  type Refusal,
+} from '../../../src/installer/plan.js';
 import type { ClusterState, ControlPlane } from '../../../src/installer/state.js';
 import type { RecordEntry } from '../../../src/installer/record.js';
 
@@ -276,5 +282,40 @@ describe('revision based (canary)', () => {
       asPlan(planAction(state(planes, { tags, record: record(entry('h', '1-31-0')) }), canary('1.31.0'), 'h'))
         .kind,
     ).toBe('nothing');
+  });
+});
+
+describe('ambient notes in the plan', () => {
+  const ambientPlan = (kind: Plan['kind']): Plan => ({
+    kind,
+    reason: 'r',
+    istioOperator: { spec: { profile: 'ambient', tag: '1.31.0' } },
+    revision: 'default',
+    fromVersion: undefined,
+    toVersion: undefined,
+    previousRevision: undefined,
+    moveTags: [],
+    overridden: [],
+  });
+
+  test('an in-place upgrade of an ambient mesh gives the order and warns about ztunnel restarts', () => {
+    expect(ambientNotes(ambientPlan('upgrade-in-place'))).toEqual([
+      '  order: control plane -> istio-cni -> ztunnel, each once the one before is ready',
+      expect.stringContaining(
+        'warning: a ztunnel restart cuts the existing connections of every ambient pod on its node',
+      ),
+    ]);
+  });
+
+  test('a first install has the order but nothing to cut; a sidecar mesh has no notes', () => {
+    expect(ambientNotes(ambientPlan('install'))).toHaveLength(1);
+    const sidecar = { ...ambientPlan('upgrade-in-place'), istioOperator: { spec: { profile: 'default' } } };
+    expect(ambientNotes(sidecar)).toEqual([]);
+  });
+
+  test('a canary says the node agents move to the new revision in place', () => {
+    expect(ambientNotes({ ...ambientPlan('upgrade-canary'), revision: '1-31-0' })[1]).toContain(
+      'move to revision 1-31-0 in place',
+    );
   });
 });
