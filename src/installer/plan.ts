@@ -285,9 +285,10 @@ export function describePlan(plan: Plan): string[] {
 }
 
 /**
- * What an ambient data plane means for this plan. istioctl itself orders the components: it applies istio-cni only
- * once the control plane is ready and ztunnel only once istio-cni is (its installer's component dependencies), the
- * order Sail Operator keeps too. Pure.
+ * What an ambient data plane means for this plan. The order is istioctl's own (its installer's component
+ * dependencies in 1.30 and 1.31): istio-cni waits only for the base component, so it rolls out alongside the control
+ * plane, and ztunnel waits until istio-cni is ready. Sail Operator's order (control plane, then istio-cni) is not
+ * enforced, and the plan says so. Pure.
  */
 export function ambientNotes(plan: Plan): string[] {
   if (plan.kind === 'nothing') return [];
@@ -295,10 +296,11 @@ export function ambientNotes(plan: Plan): string[] {
   const ztunnel = componentEnabled(spec, 'ztunnel');
   const cni = componentEnabled(spec, 'cni');
   if (!ztunnel && !cni) return [];
-  const agents = [cni ? 'istio-cni' : undefined, ztunnel ? 'ztunnel' : undefined]
-    .filter(Boolean)
-    .join(' -> ');
-  const lines = [`  order: control plane -> ${agents}, each once the one before is ready`];
+  const lines = [
+    cni && ztunnel
+      ? "  order (istioctl's): base, then the control plane and istio-cni side by side, then ztunnel once istio-cni is ready"
+      : "  order (istioctl's): base, then the control plane and istio-cni side by side",
+  ];
   if (plan.kind === 'upgrade-canary')
     lines.push(
       `  note: istio-cni and ztunnel are not revisioned: they move to revision ${plan.revision} in place when it installs, before any tag moves (Istio's ztunnel upgrade)`,

@@ -4,7 +4,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { TimeoutError } from '../errors.js';
 import { isObject, type Json, type JsonObject } from '../overlay/json.js';
-import { componentEnabled } from '../overlay/profiles.js';
+import { componentEnabled, effectiveProfile } from '../overlay/profiles.js';
 import { formatIstioVersion, compareVersions, type IstioVersion } from './istio-version.js';
 import type { InstallerDeps } from './deps.js';
 import type { Kube } from './kube.js';
@@ -27,7 +27,8 @@ export function expectedObjects(
   const components = isObject(spec.components) ? spec.components : {};
   const suffix = revision === 'default' ? '' : `-${revision}`;
   const out: ExpectedObject[] = [];
-  if (componentEnabled(spec, 'pilot')) {
+  // The remote profile's pilot renders only the injector webhook, for an istiod in another cluster.
+  if (componentEnabled(spec, 'pilot') && effectiveProfile(spec) !== 'remote') {
     out.push({ kind: 'Deployment', namespace, name: `istiod${suffix}` });
     out.push({ kind: 'MutatingWebhookConfiguration', namespace, name: `istio-sidecar-injector${suffix}` });
   }

@@ -25,64 +25,32 @@ const DEFAULT_COMPONENTS: ProfileComponents = {
   egressGateways: [{ name: 'istio-egressgateway', enabled: false }],
 };
 
+const GATEWAY_OFF: readonly JsonObject[] = [{ name: 'istio-ingressgateway', enabled: false }];
+
 /** `istioctl profile dump <name>`'s `spec.components`, in the shape above, for Istio 1.30 and 1.31. */
 export const PROFILE_COMPONENTS: Readonly<Record<Profile, ProfileComponents>> = {
   default: DEFAULT_COMPONENTS,
   stable: DEFAULT_COMPONENTS,
   preview: DEFAULT_COMPONENTS,
+  demo: { ...DEFAULT_COMPONENTS, egressGateways: [{ name: 'istio-egressgateway', enabled: true }] },
+  minimal: { ...DEFAULT_COMPONENTS, ingressGateways: GATEWAY_OFF },
+  // The remote profile keeps pilot on: with `values.profile: remote` its chart renders only the injector.
+  remote: { ...DEFAULT_COMPONENTS, ingressGateways: GATEWAY_OFF },
+  empty: {
+    ...DEFAULT_COMPONENTS,
+    enabled: { ...DEFAULT_COMPONENTS.enabled, base: false, pilot: false },
+    ingressGateways: GATEWAY_OFF,
+  },
   openshift: { ...DEFAULT_COMPONENTS, enabled: { ...DEFAULT_COMPONENTS.enabled, cni: true } },
   ambient: {
-    enabled: { base: true, pilot: true, cni: true, ztunnel: true, istiodRemote: false },
-    ingressGateways: [{ name: 'istio-ingressgateway', enabled: false }],
-    egressGateways: [{ name: 'istio-egressgateway', enabled: false }],
+    ...DEFAULT_COMPONENTS,
+    enabled: { ...DEFAULT_COMPONENTS.enabled, cni: true, ztunnel: true },
+    ingressGateways: GATEWAY_OFF,
   },
   'openshift-ambient': {
-    enabled: { base: true, pilot: true, cni: true, ztunnel: true, istiodRemote: false },
-    ingressGateways: [{ name: 'istio-ingressgateway', enabled: false }],
-    egressGateways: [{ name: 'istio-egressgateway', enabled: false }],
-  },
-  demo: {
-    enabled: DEFAULT_COMPONENTS.enabled,
-    ingressGateways: [
-      {
-        name: 'istio-ingressgateway',
-        enabled: true,
-        k8s: {
-          resources: { requests: { cpu: '10m', memory: '40Mi' } },
-          service: {
-            ports: [
-              { port: 15021, targetPort: 15021, name: 'status-port' },
-              { port: 80, targetPort: 8080, name: 'http2' },
-              { port: 443, targetPort: 8443, name: 'https' },
-              { port: 31400, targetPort: 31400, name: 'tcp' },
-              { port: 15443, targetPort: 15443, name: 'tls' },
-            ],
-          },
-        },
-      },
-    ],
-    egressGateways: [
-      {
-        name: 'istio-egressgateway',
-        enabled: true,
-        k8s: { resources: { requests: { cpu: '10m', memory: '40Mi' } } },
-      },
-    ],
-  },
-  minimal: {
-    enabled: DEFAULT_COMPONENTS.enabled,
-    ingressGateways: [],
-    egressGateways: DEFAULT_COMPONENTS.egressGateways,
-  },
-  empty: {
-    enabled: { base: false, pilot: false, cni: false, ztunnel: false, istiodRemote: false },
-    ingressGateways: [{ name: 'istio-ingressgateway', enabled: false }],
-    egressGateways: DEFAULT_COMPONENTS.egressGateways,
-  },
-  remote: {
-    enabled: { base: true, pilot: false, cni: false, ztunnel: false, istiodRemote: true },
-    ingressGateways: [{ name: 'istio-ingressgateway', enabled: false }],
-    egressGateways: DEFAULT_COMPONENTS.egressGateways,
+    ...DEFAULT_COMPONENTS,
+    enabled: { ...DEFAULT_COMPONENTS.enabled, cni: true, ztunnel: true },
+    ingressGateways: GATEWAY_OFF,
   },
 };
 

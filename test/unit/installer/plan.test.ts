@@ -298,9 +298,9 @@ describe('ambient notes in the plan', () => {
     overridden: [],
   });
 
-  test('an in-place upgrade of an ambient mesh gives the order and warns about ztunnel restarts', () => {
+  test('an in-place upgrade of an ambient mesh gives the order istioctl keeps and warns about ztunnel restarts', () => {
     expect(ambientNotes(ambientPlan('upgrade-in-place'))).toEqual([
-      '  order: control plane -> istio-cni -> ztunnel, each once the one before is ready',
+      "  order (istioctl's): base, then the control plane and istio-cni side by side, then ztunnel once istio-cni is ready",
       expect.stringContaining(
         'warning: a ztunnel restart cuts the existing connections of every ambient pod on its node',
       ),
