@@ -23,6 +23,17 @@ const LINUX_TOLERATION: JsonObject = {
   effect: 'NoSchedule',
 };
 
+/**
+ * The node agents' own tolerations (the istio-cni and ztunnel charts of 1.30 and 1.31): they must run on every node.
+ * `k8s.tolerations` replaces a chart's list, so these are kept in front of Rancher's and the user's.
+ * test/istioctl/profiles.test.ts checks them against what real istioctl renders.
+ */
+const NODE_AGENT_TOLERATIONS: JsonObject[] = [
+  { effect: 'NoSchedule', operator: 'Exists' },
+  { key: 'CriticalAddonsOnly', operator: 'Exists' },
+  { effect: 'NoExecute', operator: 'Exists' },
+];
+
 /** Rancher's fixed NodePorts for the default ingress gateway; existing firewalls and load balancers point at them. */
 const DEFAULT_INGRESS_PORTS: JsonObject[] = [
   { name: 'status-port', port: 15021, targetPort: 15021 },
@@ -103,6 +114,10 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
     nodeSelector: { ...LINUX_NODE_SELECTOR, ...values.nodeSelector },
     tolerations: withLinuxToleration(values.tolerations as Json[]),
   };
+  const nodeAgentPlacement = {
+    nodeSelector: placement.nodeSelector,
+    tolerations: [...NODE_AGENT_TOLERATIONS, ...placement.tolerations],
+  };
 
   const components: JsonObject = {
     base: ifSet('enabled', values.base.enabled),
@@ -119,12 +134,12 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
     cni: {
       ...ifSet('enabled', values.cni.enabled),
       k8s: {
-        ...placement,
+        ...nodeAgentPlacement,
         resources: values.cni.resources as Json,
         ...(values.cni.platform ? { overlays: [PRIVILEGED_INSTALL_CNI] } : {}),
       },
     },
-    ztunnel: { k8s: { ...placement, resources: values.ambient.ztunnel.resources as Json } },
+    ztunnel: { k8s: { ...nodeAgentPlacement, resources: values.ambient.ztunnel.resources as Json } },
     istiodRemote: ifSet('enabled', values.istiodRemote.enabled),
     ingressGateways: [
       {

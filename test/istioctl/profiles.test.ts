@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { load, loadAll } from 'js-yaml';
+import { InputError } from '../../src/errors.js';
 import { parseClientVersion } from '../../src/installer/find-istioctl.js';
+import { execaRunner, istioctl as boundIstioctl } from '../../src/installer/istioctl.js';
+import { checkWithIstioctl } from '../../src/installer/offline-check.js';
+import { buildIstioOperator } from '../../src/overlay/build.js';
+import { parseYamlSource } from '../../src/overlay/yaml-source.js';
 import { isObject, type Json, type JsonObject } from '../../src/overlay/json.js';
 import { PROFILE_COMPONENTS } from '../../src/overlay/profiles.js';
 import { PROFILES } from '../../src/overlay/values-schema.js';
@@ -143,4 +148,125 @@ describe.each([...ISTIO_VERSIONS])('istioctl %s', (version) => {
       }
     },
   );
+});
+
+/** The pod spec of the one object of `kind` named `name`. */
+function podOf(objects: KubeObject[], kind: string, name: string): JsonObject {
+  const object = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!object) throw new Error(`no ${kind} ${name}`);
+  return podSpec(object) as JsonObject;
+}
+
+const CNI_DIRS = {
+  rke2: ['/opt/cni/bin', '/etc/cni/net.d'],
+  k3s: ['/var/lib/rancher/k3s/data/current/bin', '/var/lib/rancher/k3s/agent/etc/cni/net.d'],
+};
+
+describe.each([...ISTIO_VERSIONS])('istioctl %s with ambient and Rancher values', (version) => {
+  test.each(['rke2', 'k3s'] as const)(
+    'ambient.enabled on %s: the ambient profile objects, CNI host paths and privileges, Rancher placement, registry',
+    async (platform) => {
+      const values = [
+        `tag: "${version}"`,
+        'ambient: {enabled: true, ztunnel: {resources: {requests: {cpu: 250m}}}}',
+        `cni: {platform: ${platform}}`,
+        'global: {cattle: {systemDefaultRegistry: registry.example.com}}',
+        'nodeSelector: {mesh.example.com/node: "true"}',
+        'tolerations: [{key: dedicated, operator: Equal, value: mesh, effect: NoSchedule}]',
+      ].join('\n');
+      const [mine, plain] = await Promise.all([
+        ours(values).then((f) => generate(version, ['-f', f])),
+        generate(version, ['--set', 'profile=ambient']),
+      ]);
+      expect(byKey(mine).size).toBe(byKey(plain).size);
+      expect([...byKey(mine).keys()].sort()).toEqual([...byKey(plain).keys()].sort());
+
+      const cni = podOf(mine, 'DaemonSet', 'istio-cni-node');
+      const hostPaths = (cni.volumes as JsonObject[])
+        .map((v) => (isObject(v.hostPath) ? v.hostPath.path : undefined))
+        .filter(Boolean);
+      expect(hostPaths).toEqual(expect.arrayContaining(CNI_DIRS[platform]));
+      const installCni = (cni.containers as JsonObject[]).find((c) => c.name === 'install-cni') as JsonObject;
+      expect((installCni.securityContext as JsonObject).privileged).toBe(true);
+
+      const plainCni = podOf(plain, 'DaemonSet', 'istio-cni-node');
+      for (const pod of [cni, podOf(mine, 'DaemonSet', 'ztunnel')]) {
+        expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', 'mesh.example.com/node': 'true' });
+        // The node agents keep their chart's tolerate-everything and get Rancher's and the user's on top.
+        expect(pod.tolerations).toEqual(
+          expect.arrayContaining([
+            ...(plainCni.tolerations as Json[]),
+            RANCHER_TOLERATION,
+            { key: 'dedicated', operator: 'Equal', value: 'mesh', effect: 'NoSchedule' },
+          ]),
+        );
+      }
+      const ztunnel = podOf(mine, 'DaemonSet', 'ztunnel');
+      const container = (ztunnel.containers as JsonObject[])[0] as JsonObject;
+      expect(container.image).toBe(`registry.example.com/istio/ztunnel:${version}`);
+      expect((container.resources as JsonObject).requests).toEqual(expect.objectContaining({ cpu: '250m' }));
+    },
+  );
+});
+
+describe.each([...ISTIO_VERSIONS])('istioctl %s and our checks agree', (version) => {
+  const overlay = (spec: string) =>
+    file(`apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n${spec}`);
+
+  test('empty revision, profile, hub, namespace and compatibilityVersion: istioctl reads them as unset, we accept them', async () => {
+    const eastwest = overlay(
+      '  revision: ""\n  profile: ""\n  hub: ""\n  namespace: ""\n  compatibilityVersion: ""\n',
+    );
+    const raw = await istioctl(version, ['manifest', 'generate', '-f', eastwest]);
+    expect(raw.exitCode).toBe(0);
+    const run = await runCli(['render', '--overlay', eastwest, '--set', `tag=${version}`]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toMatch(/revision:|compatibilityVersion:|namespace: ""/);
+    const mine = await generate(version, ['-f', file(run.stdout)]);
+    const plain = await generate(version, ['-f', file(run.stdout.replace(/^ {2}profile: default\n/m, ''))]);
+    expect(mine.map(keyOf).sort()).toEqual(plain.map(keyOf).sort());
+  });
+
+  test.each([
+    ['an empty tag', '  tag: ""\n'],
+    [
+      'an unknown field in a toleration under k8s',
+      '  components:\n    pilot:\n      k8s:\n        tolerations:\n          - key: a\n            operator: Exists\n            thats: x\n',
+    ],
+  ])('%s: istioctl refuses it, and so do we, with exit 2', async (_what, spec) => {
+    const input = overlay(spec);
+    const raw = await istioctl(version, ['manifest', 'generate', '-f', input]);
+    expect(raw.exitCode).not.toBe(0);
+    const run = await runCli(['render', '--overlay', input]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(input);
+  });
+
+  test("an unknown values field: the offline check with this istioctl reports it at the user's file and key", async () => {
+    const valuesFile = file(`tag: "${version}"\nvalues:\n  pilot:\n    autoscaleEnabledd: false\n`);
+    const parsed = parseYamlSource(
+      `tag: "${version}"\nvalues:\n  pilot:\n    autoscaleEnabledd: false\n`,
+      valuesFile,
+    );
+    if (!parsed.ok) throw new Error('unparsable');
+    const built = buildIstioOperator({ values: [parsed.source], overlays: [], sets: [] });
+    if (!built.ok) throw new Error(JSON.stringify(built.issues));
+    const specFile = file((await runCli(['render', '-f', valuesFile])).stdout);
+    const tool = boundIstioctl(
+      toolPaths().istioctl[version as '1.31.0'],
+      execaRunner(),
+      { HOME: dir },
+      () => undefined,
+    );
+    const error = (await checkWithIstioctl(
+      tool,
+      specFile,
+      built.istioOperator.spec as JsonObject,
+      built.locate,
+    ).catch((e: unknown) => e)) as InputError;
+    expect(error).toBeInstanceOf(InputError);
+    expect(error.issues).toEqual([
+      expect.objectContaining({ file: valuesFile, line: 4, path: 'values.pilot.autoscaleEnabledd' }),
+    ]);
+  });
 });
