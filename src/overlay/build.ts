@@ -4,7 +4,12 @@ import type { Issue } from '../errors.js';
 import { istioOperatorSchema, UNSET_WHEN_EMPTY } from './iop-schema.js';
 import { formatPath, getAt, isObject, type DocPath, type Json, type JsonObject } from './json.js';
 import { istioOperatorListKeys, mergeDocuments, noListKeys } from './merge.js';
-import { componentEnabled, effectiveProfile, withProfileGateways } from './profiles.js';
+import {
+  componentEnabled,
+  effectiveProfile,
+  withoutUnaskedComponents,
+  withProfileGateways,
+} from './profiles.js';
 import { applySetFlag, parseSetFlag, type SetFlag } from './set-path.js';
 import {
   valuesProfile,
@@ -95,8 +100,11 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
     else issues.push({ file: setLabels[i], path: flag.text, message: applied.message });
   });
   if (issues.length > 0) return { ok: false, issues };
-  // Only now is the profile final (an overlay or --set may change it), so only now can its gateways be filled in.
-  spec = withProfileGateways(spec);
+  // Only now is the profile final (an overlay or --set may change it), so only now can its gateways be filled in
+  // and the entries of components it leaves off be dropped.
+  spec = withoutUnaskedComponents(withProfileGateways(spec), (name) =>
+    userWroteComponent(name, overlays, sets),
+  );
   merged = { ...merged, spec };
 
   // Validating the merged result once is the fast path. Only when it fails is each overlay validated on its
@@ -207,6 +215,23 @@ function checkOverlayFields(overlay: ParsedSource): Issue[] {
   return result.success
     ? []
     : toIssues(result.error.issues, istioOperatorSchema as z.ZodType, { ...overlay, data: withoutDeletions });
+}
+
+/** Whether an overlay or a --set flag wrote anything under `spec.components.<name>`. */
+function userWroteComponent(
+  name: string,
+  overlays: readonly ParsedSource[],
+  sets: readonly SetFlag[],
+): boolean {
+  return (
+    overlays.some((overlay) => getAt(overlay.value, ['spec', 'components', name]) !== undefined) ||
+    sets.some((flag) => {
+      const [first, second] = flag.path;
+      return (
+        first?.kind === 'key' && first.key === 'components' && second?.kind === 'key' && second.key === name
+      );
+    })
+  );
 }
 
 /** An overlay without the top-level fields it sets to "": istioctl reads those as unset, so they override nothing. */

@@ -14,13 +14,18 @@ export type MapComponent = 'base' | 'pilot' | 'cni' | 'ztunnel' | 'istiodRemote'
 export type GatewayList = 'ingressGateways' | 'egressGateways';
 
 export interface ProfileComponents {
-  enabled: Readonly<Record<MapComponent, boolean>>;
+  /**
+   * What the profile file says of each component's `enabled`; undefined where it does not mention the component.
+   * istioctl then installs the component only if the user's file has an entry for it, and then unless that entry
+   * says `enabled: false` (an entry without `enabled` counts as on).
+   */
+  enabled: Readonly<Record<MapComponent, boolean | undefined>>;
   ingressGateways: readonly JsonObject[];
   egressGateways: readonly JsonObject[];
 }
 
 const DEFAULT_COMPONENTS: ProfileComponents = {
-  enabled: { base: true, pilot: true, cni: false, ztunnel: false, istiodRemote: false },
+  enabled: { base: true, pilot: true, cni: undefined, ztunnel: undefined, istiodRemote: undefined },
   ingressGateways: [{ name: 'istio-ingressgateway', enabled: true }],
   egressGateways: [{ name: 'istio-egressgateway', enabled: false }],
 };
@@ -68,12 +73,48 @@ export function effectiveProfile(spec: JsonObject): Profile {
   return typeof profile === 'string' && profile in PROFILE_COMPONENTS ? (profile as Profile) : 'default';
 }
 
-/** Whether a map component ends up installed: the spec's own `enabled` if it has one, else the profile's. */
+/**
+ * Whether istioctl installs a map component from this spec: the spec's own `enabled`, else the profile's, else
+ * (a component the profile does not mention) whether the spec has an entry for it at all.
+ */
 export function componentEnabled(spec: JsonObject, name: MapComponent): boolean {
   const components = isObject(spec.components) ? spec.components : {};
   const component = components[name];
   if (isObject(component) && typeof component.enabled === 'boolean') return component.enabled;
-  return PROFILE_COMPONENTS[effectiveProfile(spec)].enabled[name];
+  return PROFILE_COMPONENTS[effectiveProfile(spec)].enabled[name] ?? isObject(component);
+}
+
+const MAP_COMPONENTS: readonly MapComponent[] = ['base', 'pilot', 'cni', 'ztunnel', 'istiodRemote'];
+
+/**
+ * Drops the entries of components that only our values wrote (Rancher's placement) and that the final profile
+ * does not mention: istioctl would count such an entry as "on" and install a component nobody asked for.
+ * `userWrote` says whether an overlay or `--set` wrote anything under `components.<name>`. Returns the spec
+ * unchanged when there is nothing to drop.
+ */
+export function withoutUnaskedComponents(
+  spec: JsonObject,
+  userWrote: (name: MapComponent) => boolean,
+): JsonObject {
+  const components = spec.components;
+  if (!isObject(components)) return spec;
+  const profile = PROFILE_COMPONENTS[effectiveProfile(spec)];
+  const drop = MAP_COMPONENTS.filter((name) => {
+    const entry = components[name];
+    return (
+      isObject(entry) &&
+      entry.enabled === undefined &&
+      profile.enabled[name] === undefined &&
+      !userWrote(name)
+    );
+  });
+  if (drop.length === 0) return spec;
+  return {
+    ...spec,
+    components: Object.fromEntries(
+      Object.entries(components).filter(([name]) => !(drop as readonly string[]).includes(name)),
+    ),
+  };
 }
 
 /**

@@ -24,10 +24,12 @@ const LINUX_TOLERATION: JsonObject = {
 };
 
 /**
- * The node agents' own tolerations (the istio-cni and ztunnel charts of 1.30 and 1.31): they must run on every node.
- * `k8s.tolerations` replaces a chart's list, so these are kept in front of Rancher's and the user's.
- * test/istioctl/profiles.test.ts checks them against what real istioctl renders.
+ * `k8s.tolerations` replaces a chart's own list, so the charts' tolerations (Istio 1.30 and 1.31) are kept in front of
+ * Rancher's and the user's; test/istioctl/profiles.test.ts checks them against what real istioctl renders.
+ * istiod tolerates the taint istio-cni puts on a node whose CNI agent is not ready yet.
  */
+const ISTIOD_TOLERATIONS: JsonObject[] = [{ key: 'cni.istio.io/not-ready', operator: 'Exists' }];
+/** The node agents (istio-cni, ztunnel) must run on every node. */
 const NODE_AGENT_TOLERATIONS: JsonObject[] = [
   { effect: 'NoSchedule', operator: 'Exists' },
   { key: 'CriticalAddonsOnly', operator: 'Exists' },
@@ -114,6 +116,10 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
     nodeSelector: { ...LINUX_NODE_SELECTOR, ...values.nodeSelector },
     tolerations: withLinuxToleration(values.tolerations as Json[]),
   };
+  const istiodPlacement = {
+    nodeSelector: placement.nodeSelector,
+    tolerations: [...ISTIOD_TOLERATIONS, ...placement.tolerations],
+  };
   const nodeAgentPlacement = {
     nodeSelector: placement.nodeSelector,
     tolerations: [...NODE_AGENT_TOLERATIONS, ...placement.tolerations],
@@ -124,7 +130,7 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
     pilot: {
       ...ifSet('enabled', values.pilot.enabled),
       k8s: {
-        ...placement,
+        ...istiodPlacement,
         hpaSpec: values.pilot.hpaSpec as Json,
         podDisruptionBudget: values.pilot.podDisruptionBudget as Json,
         resources: values.pilot.resources as Json,
@@ -168,7 +174,8 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
 
   // Rancher's CNI settings apply where Rancher's chart applied them: when CNI is on. Its namespaces and log level
   // default to Rancher's only when the values switch CNI on themselves; under a profile that does, Istio's stay.
-  const cniOn = values.cni.enabled ?? PROFILE_COMPONENTS[valuesProfile(values) ?? 'default'].enabled.cni;
+  const cniOn =
+    values.cni.enabled ?? PROFILE_COMPONENTS[valuesProfile(values) ?? 'default'].enabled.cni ?? false;
   const rancherCni = values.cni.enabled === true;
   const cniValues: JsonObject = !cniOn
     ? {}

@@ -23,6 +23,9 @@ interface KubeObject extends JsonObject {
   metadata: JsonObject & { name: string; namespace?: string };
 }
 
+/** Rancher's default ingress gateway has two ports more than Istio's: tcp 31400 and tls 15443. */
+const RANCHER_PORTS = [31400, 15443];
+
 const RANCHER_TOLERATION = { key: 'cattle.io/os', operator: 'Equal', value: 'linux', effect: 'NoSchedule' };
 
 let dir: string;
@@ -72,7 +75,8 @@ function podSpec(o: KubeObject): JsonObject | undefined {
 
 /**
  * The object without what Rancher deliberately adds: pod nodeSelector and tolerations, and a gateway Service's type,
- * node ports and the fields only a LoadBalancer has. Everything else must be equal.
+ * node ports, its tcp/tls ports (and their container ports) and the fields only a LoadBalancer has. Everything else
+ * must be equal.
  */
 function withoutRancherAdditions(o: KubeObject): KubeObject {
   const copy = structuredClone(o);
@@ -81,12 +85,28 @@ function withoutRancherAdditions(o: KubeObject): KubeObject {
     delete pod.nodeSelector;
     delete pod.tolerations;
   }
-  if (copy.kind === 'Service' && isObject(copy.spec) && /gateway/.test(copy.metadata.name)) {
+  const isGateway = /gateway/.test(copy.metadata.name);
+  if (copy.kind === 'Service' && isObject(copy.spec) && isGateway) {
     delete copy.spec.type;
     delete copy.spec.externalTrafficPolicy;
     if (Array.isArray(copy.spec.ports))
-      for (const port of copy.spec.ports) if (isObject(port)) delete port.nodePort;
+      copy.spec.ports = copy.spec.ports.filter(
+        (p) => !(isObject(p) && RANCHER_PORTS.includes(Number(p.port))),
+      );
+    // The API server fills in protocol TCP where a port has none, so a port without one is the same port.
+    for (const port of (copy.spec.ports ?? []) as Json[])
+      if (isObject(port)) {
+        delete port.nodePort;
+        port.protocol ??= 'TCP';
+      }
   }
+  // The chart opens a container port for each Service port, so Rancher's extra ports show there too.
+  if (copy.kind === 'Deployment' && pod && isGateway)
+    for (const container of (pod.containers ?? []) as Json[])
+      if (isObject(container) && Array.isArray(container.ports))
+        container.ports = container.ports.filter(
+          (p) => !(isObject(p) && RANCHER_PORTS.includes(Number(p.containerPort))),
+        );
   return copy;
 }
 
@@ -102,28 +122,42 @@ describe.each([...ISTIO_VERSIONS])('istioctl %s', (version) => {
     expect(parseClientVersion(r.stdout)).toBe(version);
   });
 
-  test.each([...PROFILES])('profile dump %s: components as PROFILE_COMPONENTS says', async (profile) => {
-    const r = await istioctl(version, ['profile', 'dump', profile]);
-    expect(r.exitCode).toBe(0);
-    const components = ((load(r.stdout) as JsonObject).spec as JsonObject).components as JsonObject;
-    const expected = PROFILE_COMPONENTS[profile];
-    const enabledOf = (name: string) => {
-      const c = components[name];
-      return isObject(c) && c.enabled === true;
-    };
-    expect({
-      base: enabledOf('base'),
-      pilot: enabledOf('pilot'),
-      cni: enabledOf('cni'),
-      ztunnel: enabledOf('ztunnel'),
-      istiodRemote: enabledOf('istiodRemote'),
-    }).toEqual(expected.enabled);
-    expect(components.ingressGateways ?? []).toEqual(expected.ingressGateways);
-    expect(components.egressGateways ?? []).toEqual(expected.egressGateways);
-  });
+  test.each([...PROFILES])(
+    'profile %s installs exactly the components PROFILE_COMPONENTS says (istioctl 1.30+ has no `profile dump`)',
+    async (profile) => {
+      const objects = await generate(version, ['--set', `profile=${profile}`]);
+      const has = (kind: string, name: string) =>
+        objects.some((o) => o.kind === kind && o.metadata.name === name);
+      const ofComponent = (component: string) =>
+        objects.some(
+          (o) =>
+            isObject(o.metadata.labels) && o.metadata.labels['operator.istio.io/component'] === component,
+        );
+      const expected = PROFILE_COMPONENTS[profile];
+      const gatewayOn = (list: readonly JsonObject[], name: string) =>
+        list.some((g) => g.name === name && g.enabled === true);
+      expect({
+        base: has('CustomResourceDefinition', 'virtualservices.networking.istio.io'),
+        pilot: ofComponent('Pilot'),
+        cni: has('DaemonSet', 'istio-cni-node'),
+        ztunnel: has('DaemonSet', 'ztunnel'),
+        istiodRemote: ofComponent('IstiodRemote'),
+        ingress: has('Deployment', 'istio-ingressgateway'),
+        egress: has('Deployment', 'istio-egressgateway'),
+      }).toEqual({
+        base: expected.enabled.base ?? false,
+        pilot: expected.enabled.pilot ?? false,
+        cni: expected.enabled.cni ?? false,
+        ztunnel: expected.enabled.ztunnel ?? false,
+        istiodRemote: expected.enabled.istiodRemote ?? false,
+        ingress: gatewayOn(expected.ingressGateways, 'istio-ingressgateway'),
+        egress: gatewayOn(expected.egressGateways, 'istio-egressgateway'),
+      });
+    },
+  );
 
   test.each([...PROFILES])(
-    'profile %s: our rendering has the plain profile objects, equal but for Rancher placement and NodePorts',
+    'profile %s: our rendering has the plain profile objects, equal but for Rancher placement and gateway ports',
     async (profile) => {
       const [mine, plain] = await Promise.all([
         ours(`profile: ${profile}\ntag: "${version}"\n`).then((f) => generate(version, ['-f', f])),
@@ -203,10 +237,29 @@ describe.each([...ISTIO_VERSIONS])('istioctl %s with ambient and Rancher values'
       }
       const ztunnel = podOf(mine, 'DaemonSet', 'ztunnel');
       const container = (ztunnel.containers as JsonObject[])[0] as JsonObject;
-      expect(container.image).toBe(`registry.example.com/istio/ztunnel:${version}`);
+      // The profile's own image variant (distroless) under the registry Rancher sets.
+      expect(container.image).toMatch(
+        new RegExp(`^registry\\.example\\.com/istio/ztunnel:${version.replace(/\./g, '\\.')}`),
+      );
       expect((container.resources as JsonObject).requests).toEqual(expect.objectContaining({ cpu: '250m' }));
     },
   );
+});
+
+describe.each([...ISTIO_VERSIONS])('istioctl %s with pinned node agent images', (version) => {
+  test('ambient.ztunnel and cni repository/tag pin the full image references, as for the other components', async () => {
+    const values = [
+      `tag: "${version}"`,
+      'ambient: {enabled: true, ztunnel: {repository: mirrored/ztunnel, tag: 9.9.9-custom}}',
+      'cni: {repository: mirrored/install-cni, tag: 9.9.8-custom}',
+      'global: {cattle: {systemDefaultRegistry: registry.example.com}}',
+    ].join('\n');
+    const objects = await ours(values).then((f) => generate(version, ['-f', f]));
+    const image = (name: string) =>
+      ((podOf(objects, 'DaemonSet', name).containers as JsonObject[])[0] as JsonObject).image;
+    expect(image('ztunnel')).toBe('registry.example.com/mirrored/ztunnel:9.9.9-custom');
+    expect(image('istio-cni-node')).toBe('registry.example.com/mirrored/install-cni:9.9.8-custom');
+  });
 });
 
 describe.each([...ISTIO_VERSIONS])('istioctl %s and our checks agree', (version) => {
