@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { load, loadAll } from 'js-yaml';
+import { loadAll } from 'js-yaml';
 import { InputError } from '../../src/errors.js';
 import { parseClientVersion } from '../../src/installer/find-istioctl.js';
 import { execaRunner, istioctl as boundIstioctl } from '../../src/installer/istioctl.js';
