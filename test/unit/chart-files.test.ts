@@ -56,6 +56,7 @@ describe('chart values', () => {
     expect(scenarios.sort()).toEqual(
       [
         'airgap-values.yaml',
+        'ambient-rke2-values.yaml',
         'defaults-values.yaml',
         'everything-values.yaml',
         'minimal-values.yaml',
