@@ -32,6 +32,14 @@ class ExitedStrategy extends StartupCheckStrategy {
   }
 }
 
+/** The chart's container securityContext in Docker API terms; /tmp is the Jobs' emptyDir. */
+const HARDENED = {
+  ReadonlyRootfs: true,
+  CapDrop: ['ALL'],
+  SecurityOpt: ['no-new-privileges'],
+  Tmpfs: { '/tmp': 'rw,size=256m,mode=1777' },
+};
+
 /**
  * A container of the image under test. By default it has no network and runs as the chart's Jobs do: the image's own
  * user, a read-only root filesystem with a tmpfs on /tmp, every capability dropped, no privilege escalation.
@@ -41,11 +49,11 @@ export class ImageContainer extends GenericContainer {
     super(image);
     this.withLabels({ [TIER_LABEL]: 'true' })
       .withNetworkMode('none')
-      .withTmpFs({ '/tmp': 'rw,size=256m,mode=1777' })
-      .withDroppedCapabilities('ALL')
-      .withSecurityOpt('no-new-privileges')
+      .withTmpFs(HARDENED.Tmpfs)
+      .withDroppedCapabilities(...HARDENED.CapDrop)
+      .withSecurityOpt(...HARDENED.SecurityOpt)
       .withPullPolicy({ shouldPull: () => false });
-    this.hostConfig.ReadonlyRootfs = true;
+    this.hostConfig.ReadonlyRootfs = HARDENED.ReadonlyRootfs;
   }
 
   /** The image as a plain `podman run` gets it: writable root, default capabilities (to test the image's own rules). */
@@ -124,7 +132,15 @@ export interface StopReport {
  * container's name, rather than treated as a clean stop. The container is removed afterwards.
  */
 export async function stopWithin(container: StartedTestContainer, graceSeconds: number): Promise<StopReport> {
-  const docker = await dockerContainer(container.getId());
+  const docker = (await getContainerRuntimeClient()).container.getById(container.getId());
+  return stopContainer(docker, container.getName().replace(/^\//, ''), graceSeconds);
+}
+
+async function stopContainer(
+  docker: Dockerode.Container,
+  name: string,
+  graceSeconds: number,
+): Promise<StopReport> {
   try {
     await docker.stop({ t: graceSeconds });
   } catch (error) {
@@ -135,7 +151,6 @@ export async function stopWithin(container: StartedTestContainer, graceSeconds: 
   await docker.remove({ force: true });
   const exitCode = info.State.ExitCode;
   const killed = exitCode === 137;
-  const name = container.getName().replace(/^\//, '');
   return {
     exitCode,
     killed,
@@ -145,16 +160,70 @@ export async function stopWithin(container: StartedTestContainer, graceSeconds: 
   };
 }
 
-/** Creates a Podman network with no route out of the machine: containers on it reach only each other. */
-export async function createInternalNetwork(
+/**
+ * Creates a Podman bridge network labelled as the tier's. An internal one has no route out of the machine: its
+ * containers reach only each other.
+ */
+export async function createNetwork(
   name: string,
+  options: { internal: boolean },
 ): Promise<{ name: string; remove(): Promise<void> }> {
   const client = await getContainerRuntimeClient();
   const network = await client.network.create({
     Name: name,
     Driver: 'bridge',
-    Internal: true,
+    Internal: options.internal,
     Labels: { [TIER_LABEL]: 'true' },
   });
   return { name, remove: () => client.network.remove(network) };
+}
+
+export interface NetworkedContainer {
+  name: string;
+  /** The output so far, split into stdout and stderr. */
+  logs(): Promise<{ stdout: string; stderr: string }>;
+  /** Waits for the main process to exit; its exit code. */
+  wait(): Promise<number>;
+  stop(graceSeconds: number): Promise<StopReport>;
+}
+
+/**
+ * A hardened container of the image on a user-created network, through the same API client testcontainers uses.
+ * GenericContainer cannot start these here: Podman 4.3 lists the image's EXPOSE'd port as an unbound port binding on
+ * bridge networks, and testcontainers waits for it to be bound, which never happens on an internal network.
+ */
+export async function startOnNetwork(options: {
+  name: string;
+  network: string;
+  entrypoint?: string[];
+  cmd: string[];
+  env?: Record<string, string>;
+}): Promise<NetworkedContainer> {
+  const client = await getContainerRuntimeClient();
+  const container = await client.container.create({
+    Image: imageUnderTest(),
+    name: options.name,
+    ...(options.entrypoint ? { Entrypoint: options.entrypoint } : {}),
+    Cmd: options.cmd,
+    Env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    Labels: { [TIER_LABEL]: 'true' },
+    HostConfig: { ...HARDENED, NetworkMode: options.network },
+  });
+  await client.container.start(container);
+  const docker = client.container.getById(container.id);
+  return {
+    name: options.name,
+    async logs() {
+      const raw = await docker.logs({ stdout: true, stderr: true, follow: false });
+      const { stdout, stderr } = demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(raw));
+      return { stdout: stdout.toString(), stderr: stderr.toString() };
+    },
+    async wait() {
+      const result = (await docker.wait()) as { StatusCode: number };
+      return result.StatusCode;
+    },
+    async stop(graceSeconds: number) {
+      return stopContainer(docker, options.name, graceSeconds);
+    },
+  };
 }
