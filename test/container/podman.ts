@@ -30,6 +30,8 @@ export interface ContainersConfOptions {
   cgroupManager: 'cgroupfs' | 'systemd';
   /** Podman's default ulimits raise RLIMIT_NOFILE/NPROC, which this sandbox does not permit: none is the fix. */
   defaultUlimits: boolean;
+  /** The runtime's executable, when `runtime` is not one Podman knows by name. */
+  runtimePath?: string;
 }
 
 export const WORKING_CONF: ContainersConfOptions = {
@@ -50,6 +52,9 @@ export function containersConf(options: ContainersConfOptions = WORKING_CONF): s
     `cgroup_manager = "${options.cgroupManager}"`,
     'events_logger = "file"',
     '',
+    ...(options.runtimePath
+      ? ['[engine.runtimes]', `${options.runtime} = ["${options.runtimePath}"]`, '']
+      : []),
   ].join('\n');
 }
 
@@ -67,9 +72,12 @@ export interface PodmanDiagnosis {
  * on this kind of machine (each provoked for real by test/container/preflight.test.ts).
  */
 export function diagnosePodmanFailure(stderr: string): PodmanDiagnosis {
-  const firstLine = stderr.split('\n').find((l) => l.trim() !== '') ?? '(no output)';
-  const detail = firstLine.trim().slice(0, 300);
-  if (/setrlimit|RLIMIT_/i.test(stderr))
+  // Podman prints warnings before its error; the `Error:` line is the one that says what failed.
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  const detail = (lines.find((l) => l.startsWith('Error:')) ?? lines[0] ?? '(no output)')
+    .trim()
+    .slice(0, 300);
+  if (/rlimit/i.test(stderr))
     return {
       piece: 'ulimits',
       message: `ulimits: Podman's default ulimits cannot be set here; set default_ulimits = [] in containers.conf (${detail})`,
@@ -139,17 +147,20 @@ export async function preflight(
   env: Record<string, string>,
   timeoutMs = 60_000,
 ): Promise<void> {
-  const result = await execa('podman', ['run', '--rm', '--network', 'none', '--entrypoint', 'true', image], {
-    env,
-    reject: false,
-    timeout: timeoutMs,
-    all: true,
-  });
-  if (result.timedOut)
+  const name = `rancher-istio-preflight-${process.pid}-${Date.now()}`;
+  const result = await execa(
+    'podman',
+    ['run', '--rm', '--name', name, '--network', 'none', '--entrypoint', 'true', image],
+    { env, reject: false, timeout: timeoutMs, all: true },
+  );
+  if (result.timedOut) {
+    // The killed `podman run` leaves its container behind.
+    await execa('podman', ['rm', '-f', '-t', '0', name], { env, reject: false, timeout: 30_000 });
     throw new PodmanUnusableError({
       piece: 'runtime',
       message: `runtime: podman run did not finish within ${timeoutMs / 1000} s (${image})`,
     });
+  }
   if (result.exitCode !== 0) throw new PodmanUnusableError(diagnosePodmanFailure(result.all ?? ''));
 }
 
