@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ImageContainer, runToExit } from './containers.js';
-import { REPO_ROOT } from './local-image.js';
+import { NODE_VERSION, REPO_ROOT } from './local-image.js';
 
 const examples = join(REPO_ROOT, 'examples');
 
@@ -19,6 +19,11 @@ describe('istio-installer in the image', () => {
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);
     expect(run.stdout.toString()).toBe(hostCli(['--version']).stdout.toString());
+  });
+
+  test('runs on the Node the image was built with', async () => {
+    const run = await runToExit(new ImageContainer().withEntrypoint(['node']).withCommand(['--version']));
+    expect(run.stdout.toString()).toBe(`v${NODE_VERSION}\n`);
   });
 
   test.each([

@@ -78,8 +78,8 @@ export function dockerfileArgDefault(dockerfile: string, name: string): string |
 export type ArchiveSource = { kind: 'istioctl-from-source'; binary: string } | { kind: 'stand-in' };
 
 export interface ImageInputs {
-  /** Context files the Dockerfile copies, with their mode and sha256 (path-sorted). */
-  files: { path: string; mode: number; sha256: string }[];
+  /** Context files the Dockerfile copies, whether executable, and their sha256 (path-sorted). */
+  files: { path: string; executable: boolean; sha256: string }[];
   buildArgs: Record<string, string>;
   /** IDs of the build and runtime base images. */
   baseImageIds: string[];
@@ -363,7 +363,8 @@ export async function ensureLocalImage(
     const hash = inputsHash({
       files: files.map((path) => {
         const full = join(repoRoot, path);
-        return { path, mode: statSync(full).mode & 0o777, sha256: sha256File(full) };
+        // Only the executable bit: other mode bits follow the checkout's umask, not the content.
+        return { path, executable: (statSync(full).mode & 0o111) !== 0, sha256: sha256File(full) };
       }),
       buildArgs,
       baseImageIds,
