@@ -13,5 +13,6 @@ export default {
     '<rootDir>/test/e2e/',
     '<rootDir>/test/chart/',
     '<rootDir>/test/istioctl/',
+    '<rootDir>/test/container/',
   ],
 };
