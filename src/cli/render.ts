@@ -1,6 +1,6 @@
 // `istio-installer render`: prints the merged IstioOperator for the given values, overlays and --set flags.
 import type { Command } from 'commander';
-import { InputError } from '../errors.js';
+import { formatIssue, InputError } from '../errors.js';
 import {
   buildIstioOperator,
   loadSources,
@@ -9,6 +9,7 @@ import {
   type Values,
 } from '../overlay/index.js';
 import type { JsonObject } from '../overlay/json.js';
+import { createLogger } from './io.js';
 import { collect, oneOf, type CommandContext } from './main.js';
 
 export interface InputOptions {
@@ -32,7 +33,7 @@ export function withInputOptions(command: Command): Command {
     .option('-n, --namespace <namespace>', 'Istio namespace', 'istio-system');
 }
 
-/** Loads every input and builds the IstioOperator; all problems become one InputError. */
+/** Loads every input and builds the IstioOperator; all problems become one InputError, warnings go to stderr. */
 export async function resolveInputs(
   options: InputOptions,
   context: CommandContext,
@@ -51,6 +52,8 @@ export async function resolveInputs(
     namespace: options.namespace,
   });
   if (!result.ok) throw new InputError(result.issues);
+  const log = createLogger(context.io.stderr, context.logFormat());
+  for (const warning of result.warnings) log.warn(formatIssue(warning));
   return { istioOperator: result.istioOperator, values: result.values };
 }
 

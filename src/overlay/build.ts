@@ -12,6 +12,12 @@ import {
   ISTIO_OPERATOR_KIND,
 } from './values-to-iop.js';
 import { valuesSchema, type Values } from './values-schema.js';
+import {
+  checkRancherLine,
+  explainRetiredRancherKeys,
+  rancherInstallerWarnings,
+  rancherStringWarnings,
+} from './rancher-values.js';
 import { issueAt, nestedLocator, parseYamlSource, type Locator, type ParsedSource } from './yaml-source.js';
 import { toIssues, type LocatedData } from './zod-issues.js';
 
@@ -26,7 +32,14 @@ export interface BuildInput {
 }
 
 export type BuildResult =
-  { ok: true; istioOperator: JsonObject; values: Values } | { ok: false; issues: Issue[] };
+  | {
+      ok: true;
+      istioOperator: JsonObject;
+      values: Values;
+      /** Accepted input that may not mean what its author thinks (Rancher's string booleans, its installer image). */
+      warnings: Issue[];
+    }
+  | { ok: false; issues: Issue[] };
 
 /** Builds the IstioOperator, or reports every problem found in every input. Pure. */
 export function buildIstioOperator(input: BuildInput): BuildResult {
@@ -43,7 +56,7 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
     });
     return { ok: false, issues: [...loaded.issues, ...others, ...setIssues] };
   }
-  const { values, where } = loaded;
+  const { values, where, warnings } = loaded;
 
   const issues: Issue[] = [];
   const overlays: ParsedSource[] = [];
@@ -79,7 +92,7 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
   // Validating the merged result once is the fast path. Only when it fails is each overlay validated on its
   // own, so that every problem is reported at its file, line and key.
   const final = istioOperatorSchema.safeParse(merged);
-  if (final.success) return { ok: true, istioOperator: merged, values };
+  if (final.success) return { ok: true, istioOperator: merged, values, warnings };
   const located = overlays.flatMap(checkOverlayFields);
   if (located.length > 0) return { ok: false, issues: located };
   return {
@@ -92,7 +105,8 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
   };
 }
 
-type ValuesResult = { ok: true; values: Values; where: LocatedData } | { ok: false; issues: Issue[] };
+type ValuesResult =
+  { ok: true; values: Values; where: LocatedData; warnings: Issue[] } | { ok: false; issues: Issue[] };
 
 function loadValues(sources: readonly ParsedSource[]): ValuesResult {
   const issues: Issue[] = [];
@@ -111,9 +125,19 @@ function loadValues(sources: readonly ParsedSource[]): ValuesResult {
     locate: lastWriterLocator(sources),
     data: merged,
   };
+  const lineIssues = checkRancherLine(merged, where);
   const parsed = valuesSchema.safeParse(merged ?? {});
-  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues, valuesSchema, where) };
-  return { ok: true, values: parsed.data, where };
+  if (!parsed.success)
+    return {
+      ok: false,
+      issues: [
+        ...lineIssues,
+        ...explainRetiredRancherKeys(toIssues(parsed.error.issues, valuesSchema, where)),
+      ],
+    };
+  if (lineIssues.length > 0) return { ok: false, issues: lineIssues };
+  const warnings = [...rancherStringWarnings(merged, where), ...rancherInstallerWarnings(merged, where)];
+  return { ok: true, values: parsed.data, where, warnings };
 }
 
 /** Several values files: a key's position is where the last file that sets it writes it. */
