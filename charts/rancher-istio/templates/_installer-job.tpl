@@ -57,9 +57,9 @@ spec:
             - name: CHART_VERSION
               value: {{ $.Chart.Version | quote }}
             - name: FORCE_INSTALL
-              value: {{ ternary "true" "false" $.Values.forceInstall | quote }}
+              value: {{ include "rancher-istio.true" $.Values.forceInstall | default "false" | quote }}
             - name: RELEASE_MIRROR_ENABLED
-              value: {{ ternary "true" "false" $values.releaseMirror.enabled | quote }}
+              value: {{ include "rancher-istio.true" $values.releaseMirror.enabled | default "false" | quote }}
             - name: RELEASE_MIRROR_URL
               value: {{ include "rancher-istio.mirrorUrl" $ | quote }}
             - name: SECONDS_SLEEP
