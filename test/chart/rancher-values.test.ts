@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { valuesSchema } from '../../src/overlay/values-schema.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, helm, renderChart, type KubeObject } from './render.js';
-import { KUBE_VERSION } from '../cluster/tools.js';
+import { KUBE_VERSION, toolPaths } from '../cluster/tools.js';
 
 const RANCHER_LINES = ['104.5.0', '105.5.1', '107.0.0', '107.1.0'] as const;
 const fixture = (version: string) => `test/fixtures/rancher/${version}-values.yaml`;
@@ -189,5 +189,39 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
     ]);
     expect(r.exitCode).not.toBe(0);
     expect(r.all).toMatch(/dns\.enabled|\/dns\/enabled/);
+  });
+});
+
+// helm v4 renders NOTES.txt in a client-side dry run without a cluster (helm v3 needs one to run `install` at all).
+describe('NOTES (helm v4 install --dry-run=client)', () => {
+  const notes = async (values: string[]) => {
+    const r = await helm(toolPaths().helm4, [
+      'install',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NAMESPACE,
+      '--dry-run=client',
+      ...values,
+    ]);
+    if (r.exitCode !== 0) throw new Error(r.all);
+    return r.stdout.slice(r.stdout.indexOf('NOTES:'));
+  };
+
+  test("Rancher's values: the ignored installer keys are named, with the image that ran instead", async () => {
+    const text = await notes(['-f', fixture('104.5.0')]);
+    expect(text).toContain(
+      "installer.repository/installer.tag (rancher/istio-installer:1.23.2-rancher1) are Rancher's",
+    );
+    expect(text).toContain(
+      `The Jobs ran\nrancher-istio/istio-installer:${CHART_YAML.appVersion} (installer.image)`,
+    );
+    expect(text).toContain('port-forward svc/kiali 20001, then http://localhost:20001/\n');
+  });
+
+  test('without them, no such note, and Kiali at its default web root', async () => {
+    const text = await notes([]);
+    expect(text).not.toContain('installer.repository');
+    expect(text).toContain('port-forward svc/kiali 20001, then http://localhost:20001/kiali\n');
   });
 });
