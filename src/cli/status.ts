@@ -13,7 +13,7 @@ export function registerStatus(program: Command, context: CommandContext): void 
     .action(async (options: ClusterOptions & { namespace: string; output: string }) => {
       const format = oneOf('--output', options.output, ['human', 'json'] as const);
       const report = await withInstallerDeps(options, context, async (deps) =>
-        statusReport(await readClusterState(deps.kube, options.namespace)),
+        statusReport(await readClusterState(deps.kube, options.namespace), deps.now()),
       );
       context.io.stdout.write(
         format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report),

@@ -176,9 +176,23 @@ export function restKube(
           `/apis/apps/v1${namespace ? `/namespaces/${ns(namespace)}` : ''}/deployments${q({ labelSelector })}`,
         ),
       ),
+    listDaemonSets: (labelSelector) =>
+      call('list DaemonSets', () => items(`/apis/apps/v1/daemonsets${q({ labelSelector })}`)),
     listServices: (namespace) =>
       call('list Services', () => items(`/api/v1/namespaces/${ns(namespace)}/services`)),
+    listServiceAccounts: (namespace) =>
+      call('list ServiceAccounts', () => items(`/api/v1/namespaces/${ns(namespace)}/serviceaccounts`)),
     listPods: (labelSelector) => call('list Pods', () => items(`/api/v1/pods${q({ labelSelector })}`)),
+    podExists: (namespace, pod) =>
+      call(
+        'list Pods',
+        async () =>
+          (
+            await items(
+              `/api/v1/namespaces/${ns(namespace)}/pods${q({ fieldSelector: `metadata.name=${pod}` })}`,
+            )
+          ).length > 0,
+      ),
     listNamespaces: (labelSelector) =>
       call('list Namespaces', () => items(`/api/v1/namespaces${q({ labelSelector })}`)),
     namespaceExists: (namespace) =>

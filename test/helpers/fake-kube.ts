@@ -2,12 +2,14 @@
 import type {
   CoreV1Event,
   V1ConfigMap,
+  V1DaemonSet,
   V1Deployment,
   V1Lease,
   V1MutatingWebhookConfiguration,
   V1Namespace,
   V1Pod,
   V1Service,
+  V1ServiceAccount,
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
@@ -31,7 +33,9 @@ function matches(labels: Record<string, string> | undefined, selector: string | 
 export class FakeKube implements Kube {
   server = 'https://fake-kube.invalid';
   deployments: V1Deployment[] = [];
+  daemonSets: V1DaemonSet[] = [];
   services: V1Service[] = [];
+  serviceAccounts: V1ServiceAccount[] = [];
   pods: V1Pod[] = [];
   namespaces: V1Namespace[] = [];
   mutating: V1MutatingWebhookConfiguration[] = [];
@@ -51,11 +55,20 @@ export class FakeKube implements Kube {
         (!namespace || d.metadata?.namespace === namespace) && matches(d.metadata?.labels, labelSelector),
     );
   }
+  async listDaemonSets(labelSelector: string) {
+    return this.daemonSets.filter((d) => matches(d.metadata?.labels, labelSelector));
+  }
   async listServices(namespace: string) {
     return this.services.filter((s) => s.metadata?.namespace === namespace);
   }
+  async listServiceAccounts(namespace: string) {
+    return this.serviceAccounts.filter((s) => s.metadata?.namespace === namespace);
+  }
   async listPods(labelSelector: string) {
     return this.pods.filter((p) => matches(p.metadata?.labels, labelSelector));
+  }
+  async podExists(namespace: string, name: string) {
+    return this.pods.some((p) => p.metadata?.namespace === namespace && p.metadata?.name === name);
   }
   async listNamespaces(labelSelector?: string) {
     return this.namespaces.filter((n) => matches(n.metadata?.labels, labelSelector));

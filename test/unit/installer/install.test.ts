@@ -124,7 +124,8 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
   ]);
   expect(kube.writes).toEqual([
     'create Lease istio-system/istio-installer-lock',
-    'apply ConfigMap istio-system/istio-installer-state',
+    'apply ConfigMap istio-system/istio-installer-state', // the attempt, before acting
+    'apply ConfigMap istio-system/istio-installer-state', // its outcome
     'create Event ReconfigureSucceeded',
     'delete Lease istio-system/istio-installer-lock',
   ]);

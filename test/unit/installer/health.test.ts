@@ -1,7 +1,7 @@
 // What "installed" means for a spec, and how what is missing is reported.
 import { parseIstioVersion } from '../../../src/installer/istio-version.js';
 import { readClusterState } from '../../../src/installer/read-state.js';
-import { expectedObjects, problems } from '../../../src/installer/verify.js';
+import { expectedObjects, healthProblems } from '../../../src/installer/health.js';
 import type { JsonObject } from '../../../src/overlay/json.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 
@@ -38,7 +38,7 @@ test('names what is missing, not ready, or at the wrong version', async () => {
   kube.mutating.push(injectorWebhook());
   const state = await readClusterState(kube, 'istio-system');
   expect(
-    problems(expectedObjects(spec, 'istio-system', 'default'), state, parseIstioVersion('1.31.0'), 'default'),
+    healthProblems(expectedObjects(spec, 'istio-system', 'default'), state, parseIstioVersion('1.31.0')),
   ).toEqual([
     'Deployment istio-system/istiod: runs 1.30.4, expected 1.31.0',
     'Deployment istio-system/istio-ingressgateway: missing',
