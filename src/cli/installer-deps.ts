@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { InstallerDeps } from '../installer/deps.js';
 import { formatIstioVersion, type IstioVersion } from '../installer/istio-version.js';
+import { holderIdentity, isProcessAlive } from '../installer/holder.js';
 import { execaRunner } from '../installer/istioctl.js';
 import { clientNodeKube } from '../installer/kube.js';
 import { loadRestCredentials, restKube } from '../installer/kube-rest.js';
@@ -80,7 +81,9 @@ async function installerDeps(
       ...env,
       ...(options.kubeconfig ? { KUBECONFIG: path.resolve(context.io.cwd, options.kubeconfig) } : {}),
     },
-    holder: env.POD_NAME || `${hostname()}/${process.pid}`,
+    holder: holderIdentity(env, hostname(), process.pid),
+    hostname: hostname(),
+    isProcessAlive,
     lockSeconds: Number(env.ISTIO_INSTALLER_LOCK_SECONDS) > 0 ? Number(env.ISTIO_INSTALLER_LOCK_SECONDS) : 60,
     async istioctlFor(version: IstioVersion | undefined) {
       if (explicit) return explicit;

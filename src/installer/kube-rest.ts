@@ -6,6 +6,7 @@ import https from 'node:https';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { load } from 'js-yaml';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Kube } from './kube.js';
 import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './kube.js';
 
@@ -183,16 +184,13 @@ export function restKube(
     listServiceAccounts: (namespace) =>
       call('list ServiceAccounts', () => items(`/api/v1/namespaces/${ns(namespace)}/serviceaccounts`)),
     listPods: (labelSelector) => call('list Pods', () => items(`/api/v1/pods${q({ labelSelector })}`)),
-    podExists: (namespace, pod) =>
-      call(
-        'list Pods',
-        async () =>
-          (
-            await items(
-              `/api/v1/namespaces/${ns(namespace)}/pods${q({ fieldSelector: `metadata.name=${pod}` })}`,
-            )
-          ).length > 0,
-      ),
+    podPhase: (namespace, pod) =>
+      call('list Pods', async () => {
+        const pods = await items<V1Pod>(
+          `/api/v1/namespaces/${ns(namespace)}/pods${q({ fieldSelector: `metadata.name=${pod}` })}`,
+        );
+        return pods[0]?.status?.phase;
+      }),
     listNamespaces: (labelSelector) =>
       call('list Namespaces', () => items(`/api/v1/namespaces${q({ labelSelector })}`)),
     namespaceExists: (namespace) =>

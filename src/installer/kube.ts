@@ -26,8 +26,8 @@ export interface Kube {
   listServices(namespace: string): Promise<V1Service[]>;
   listServiceAccounts(namespace: string): Promise<V1ServiceAccount[]>;
   listPods(labelSelector: string): Promise<V1Pod[]>;
-  /** Whether the pod exists (a list by name: the installer may list pods, not get them). */
-  podExists(namespace: string, name: string): Promise<boolean>;
+  /** The pod's phase, undefined when it does not exist (a list by name: the installer may list pods, not get them). */
+  podPhase(namespace: string, name: string): Promise<string | undefined>;
   listNamespaces(labelSelector?: string): Promise<V1Namespace[]>;
   namespaceExists(name: string): Promise<boolean>;
   createNamespace(name: string): Promise<void>;
@@ -196,13 +196,11 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
       ),
     listPods: (labelSelector) =>
       call('list Pods', async () => (await core.listPodForAllNamespaces({ labelSelector })).items),
-    podExists: (namespace, name) =>
-      call(
-        'list Pods',
-        async () =>
-          (await core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${name}` })).items.length >
-          0,
-      ),
+    podPhase: (namespace, name) =>
+      call('list Pods', async () => {
+        const pods = await core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${name}` });
+        return pods.items[0]?.status?.phase;
+      }),
     listNamespaces: (labelSelector) =>
       call('list Namespaces', async () => (await core.listNamespace({ labelSelector })).items),
     namespaceExists: (name) =>

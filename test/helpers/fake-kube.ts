@@ -67,8 +67,9 @@ export class FakeKube implements Kube {
   async listPods(labelSelector: string) {
     return this.pods.filter((p) => matches(p.metadata?.labels, labelSelector));
   }
-  async podExists(namespace: string, name: string) {
-    return this.pods.some((p) => p.metadata?.namespace === namespace && p.metadata?.name === name);
+  async podPhase(namespace: string, name: string) {
+    return this.pods.find((p) => p.metadata?.namespace === namespace && p.metadata?.name === name)?.status
+      ?.phase;
   }
   async listNamespaces(labelSelector?: string) {
     return this.namespaces.filter((n) => matches(n.metadata?.labels, labelSelector));

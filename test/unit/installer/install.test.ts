@@ -46,7 +46,9 @@ function deps(kube: FakeKube): InstallerDeps & { istioctlCalls: string[][] } {
     env: {},
     istioctlFor: async () => '/fake/istioctl',
     writeTempFile: async (name) => `/tmp/fake/${name}`,
-    holder: 'test',
+    holder: 'process:test-host/1',
+    hostname: 'test-host',
+    isProcessAlive: () => true,
     lockSeconds: 60,
   };
 }
