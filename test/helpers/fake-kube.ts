@@ -198,3 +198,41 @@ export function injectorWebhook(
     ],
   };
 }
+
+/** A gateway Deployment as istioctl makes it, running as its own ServiceAccount. */
+export function gatewayDeployment(options: {
+  name: string;
+  version: string;
+  namespace?: string;
+  replicas?: number;
+  ready?: boolean;
+}): V1Deployment {
+  const replicas = options.replicas ?? 1;
+  const ready = options.ready ?? true;
+  return {
+    metadata: {
+      name: options.name,
+      namespace: options.namespace ?? 'istio-system',
+      generation: 1,
+      labels: { 'operator.istio.io/component': 'IngressGateways', 'istio.io/rev': 'default' },
+    },
+    spec: {
+      replicas,
+      selector: {},
+      template: {
+        spec: {
+          serviceAccountName: `${options.name}-service-account`,
+          containers: [
+            { name: 'istio-proxy', image: `registry.istio.io/release/proxyv2:${options.version}` },
+          ],
+        },
+      },
+    },
+    status: {
+      observedGeneration: 1,
+      readyReplicas: ready ? replicas : 0,
+      updatedReplicas: replicas,
+      replicas,
+    },
+  };
+}
