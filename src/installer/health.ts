@@ -153,6 +153,32 @@ export function healthProblems(
   return out;
 }
 
+/**
+ * Deployments scaled below their floor. istioctl cannot undo that: with autoscaling on (Istio's default) its
+ * manifests leave `replicas` unset, so an apply keeps the 0 someone set, and a HorizontalPodAutoscaler does not
+ * scale up from 0 either.
+ */
+export function scaledDown(
+  expected: readonly ExpectedObject[],
+  state: ClusterState,
+): { namespace: string; name: string; replicas: number; floor: number }[] {
+  return expected.flatMap((object) => {
+    const workload = workloads(state).find(
+      (w) => w.kind === 'Deployment' && w.name === object.name && w.namespace === object.namespace,
+    );
+    return object.kind === 'Deployment' && workload && workload.replicas < object.minReplicas
+      ? [
+          {
+            namespace: object.namespace,
+            name: object.name,
+            replicas: workload.replicas,
+            floor: object.minReplicas,
+          },
+        ]
+      : [];
+  });
+}
+
 /** The spec the installer last applied (or attempted) for `revision`, if the record has it. */
 export function lastAppliedSpec(record: InstallRecord | undefined, revision: string): JsonObject | undefined {
   const parse = (text: string | undefined) => {

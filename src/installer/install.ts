@@ -12,6 +12,7 @@ import { withLock } from './lock.js';
 import { describePlan, planAction, specDiff, type Plan } from './plan.js';
 import { readClusterState } from './read-state.js';
 import { markInterrupted, specHash, type RecordEntry } from './record.js';
+import { expectedObjects, scaledDown } from './health.js';
 import { ownWebhooks, staleWebhooks, type ClusterState } from './state.js';
 import { parseFindings, sortFindings, type SortedFindings } from './findings.js';
 import { verifyInstalled, waitUntilGone } from './verify.js';
@@ -164,6 +165,7 @@ async function act(
     await phase(deps, `istioctl install (${plan.kind}, revision ${plan.revision})`, () =>
       tool.run(installArgs(specFile, request.readinessSeconds), istioctlTimeoutMs(request)),
     );
+    await scaleUp(plan, request.namespace, deps);
     await phase(deps, 'verify', () =>
       verifyInstalled(deps.kube, request.namespace, plan.istioOperator, plan.revision, version, {
         timeoutMs: readinessTimeoutMs(request),
@@ -194,6 +196,17 @@ async function act(
     )
       await rollBack(plan, state, request, deps, error);
     throw error;
+  }
+}
+
+/** Deployments someone scaled to zero stay there through an apply (see scaledDown): scale them back up. */
+async function scaleUp(plan: Plan, namespace: string, deps: InstallerDeps): Promise<void> {
+  const state = await readClusterState(deps.kube, namespace);
+  for (const down of scaledDown(expectedObjects(plan.istioOperator, namespace, plan.revision), state)) {
+    deps.log.warn(
+      `Deployment ${down.namespace}/${down.name} is scaled to ${down.replicas} replicas; scaling it to ${down.floor}`,
+    );
+    await deps.kube.scaleDeployment(down.namespace, down.name, down.floor);
   }
 }
 

@@ -122,7 +122,12 @@ export function restKube(
   });
   const server = credentials.server;
 
-  const request = <T>(method: string, apiPath: string, body?: unknown): Promise<T> =>
+  const request = <T>(
+    method: string,
+    apiPath: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<T> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = https.request(
@@ -133,9 +138,7 @@ export function restKube(
           timeout: 30_000,
           headers: {
             Accept: 'application/json',
-            ...(payload
-              ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }
-              : {}),
+            ...(payload ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) } : {}),
             ...(credentials.token ? { Authorization: `Bearer ${credentials.token}` } : {}),
             'User-Agent': 'istio-installer',
           },
@@ -179,6 +182,15 @@ export function restKube(
       ),
     listDaemonSets: (labelSelector) =>
       call('list DaemonSets', () => items(`/apis/apps/v1/daemonsets${q({ labelSelector })}`)),
+    scaleDeployment: (namespace, deployment, replicas) =>
+      call('scale Deployment', async () => {
+        await request(
+          'PATCH',
+          `/apis/apps/v1/namespaces/${ns(namespace)}/deployments/${name(deployment)}`,
+          [{ op: 'replace', path: '/spec/replicas', value: replicas }],
+          'application/json-patch+json',
+        );
+      }),
     listServices: (namespace) =>
       call('list Services', () => items(`/api/v1/namespaces/${ns(namespace)}/services`)),
     listServiceAccounts: (namespace) =>

@@ -21,6 +21,8 @@ export interface Kube {
   /** The API server URL, for messages. */
   server: string;
   listDeployments(namespace: string | undefined, labelSelector?: string): Promise<V1Deployment[]>;
+  /** Sets a Deployment's replicas (a JSON patch of spec.replicas). */
+  scaleDeployment(namespace: string, name: string, replicas: number): Promise<void>;
   /** Cluster-wide: Istio's node agents (CNI, ztunnel). */
   listDaemonSets(labelSelector: string): Promise<V1DaemonSet[]>;
   listServices(namespace: string): Promise<V1Service[]>;
@@ -187,6 +189,15 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
         'list DaemonSets',
         async () => (await apps.listDaemonSetForAllNamespaces({ labelSelector })).items,
       ),
+    scaleDeployment: (namespace, name, replicas) =>
+      call('scale Deployment', async () => {
+        // client-node sends a PATCH body as a JSON patch by default.
+        await apps.patchNamespacedDeployment({
+          namespace,
+          name,
+          body: [{ op: 'replace', path: '/spec/replicas', value: replicas }],
+        });
+      }),
     listServices: (namespace) =>
       call('list Services', async () => (await core.listNamespacedService({ namespace })).items),
     listServiceAccounts: (namespace) =>

@@ -55,6 +55,13 @@ export class FakeKube implements Kube {
         (!namespace || d.metadata?.namespace === namespace) && matches(d.metadata?.labels, labelSelector),
     );
   }
+  async scaleDeployment(namespace: string, name: string, replicas: number) {
+    this.writes.push(`scale Deployment ${namespace}/${name} to ${replicas}`);
+    const deployment = this.deployments.find(
+      (d) => d.metadata?.namespace === namespace && d.metadata?.name === name,
+    );
+    if (deployment?.spec) deployment.spec.replicas = replicas;
+  }
   async listDaemonSets(labelSelector: string) {
     return this.daemonSets.filter((d) => matches(d.metadata?.labels, labelSelector));
   }

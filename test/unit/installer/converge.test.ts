@@ -135,13 +135,18 @@ describe('health against the last applied spec', () => {
       healthy: false,
       problems: ['Deployment istio-system/istiod: scaled to 0 replicas'],
     });
-    const { deps: d, calls } = deps(kube, {
-      install: () => {
-        kube.deployments[0] = istiodDeployment({ version: '1.31.0' });
-        return {};
-      },
-    });
+    // As istioctl does with autoscaling on: the apply leaves replicas alone.
+    const { deps: d, calls } = deps(kube, { install: {} });
+    const ready = () => {
+      istiod.status = { observedGeneration: 1, replicas: 1, readyReplicas: 1, updatedReplicas: 1 };
+    };
+    kube.scaleDeployment = async (namespace, name, replicas) => {
+      kube.writes.push(`scale Deployment ${namespace}/${name} to ${replicas}`);
+      istiod.spec!.replicas = replicas;
+      ready();
+    };
     const result = await install(request(), d);
+    expect(kube.writes).toContain('scale Deployment istio-system/istiod to 1');
     expect(result.plan.kind).toBe('repair');
     expect(result.plan.reason).toBe(
       'revision default is not healthy: Deployment istio-system/istiod: scaled to 0 replicas; re-applying',
