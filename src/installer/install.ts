@@ -133,7 +133,7 @@ async function act(
   let warnings: string[] = [];
   const record = async (
     outcome: RecordEntry['outcome'],
-    details: { message?: string; output?: readonly string[] } = {},
+    details: { message?: string; output?: readonly string[]; spec?: string | undefined } = {},
   ) => {
     recorded = await writeRecord(deps, request.namespace, recorded, {
       action: plan.kind,
@@ -188,7 +188,10 @@ async function act(
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const output = error instanceof IstioctlError ? lastLines(error.stderr, OUTPUT_LINES_KEPT) : undefined;
-    await record('failed', { message, output }).catch(() => undefined);
+    // A refused run applied nothing: the spec on record stays the one last applied, which health is judged by.
+    const outcome = error instanceof PreconditionError ? 'refused' : 'failed';
+    const keptSpec = outcome === 'refused' ? { spec: state.record?.spec } : {};
+    await record(outcome, { message, output, ...keptSpec }).catch(() => undefined);
     if (
       (error instanceof IstioctlError || error instanceof TimeoutError) &&
       plan.kind === 'upgrade-in-place' &&

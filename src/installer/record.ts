@@ -9,9 +9,18 @@ export const HISTORY_LENGTH = 10;
 
 /**
  * `in-progress` is written before a run acts and replaced by its outcome after; one still there when the next run
- * holds the lock belongs to a run that was killed, and becomes `interrupted`.
+ * holds the lock belongs to a run that was killed, and becomes `interrupted`. `refused`: a precheck stopped the run
+ * before istioctl applied anything.
  */
-const OUTCOMES = ['in-progress', 'succeeded', 'failed', 'rolled-back', 'interrupted', 'uninstalled'] as const;
+const OUTCOMES = [
+  'in-progress',
+  'succeeded',
+  'failed',
+  'refused',
+  'rolled-back',
+  'interrupted',
+  'uninstalled',
+] as const;
 
 const entrySchema = z.object({
   action: z.string(),

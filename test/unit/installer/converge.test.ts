@@ -279,8 +279,9 @@ describe('a re-run after an interruption converges', () => {
         /istioctl analyze found 1 finding\(s\) that make installing unsafe: Error \[IST0139\]/,
       );
       expect(calls.map((c) => c[0])).not.toContain('install');
-      // the attempt is resolved, not left looking interrupted
-      expect(recordOf(kube)?.current.outcome).toBe('failed');
+      // the attempt is resolved, not left looking interrupted, and the spec on record is still the applied one
+      expect(recordOf(kube)?.current.outcome).toBe('refused');
+      expect(recordOf(kube)?.spec).toBe(renderDocument(istioOperator, 'yaml'));
     }
   });
 });
