@@ -137,7 +137,11 @@ export function healthProblems(
     );
     if (!workload) out.push(`${id}: missing`);
     else if (workload.replicas < object.minReplicas)
-      out.push(`${id}: scaled to ${workload.replicas} replicas`);
+      out.push(
+        workload.kind === 'DaemonSet'
+          ? `${id}: scheduled on no node`
+          : `${id}: scaled to ${workload.replicas} replicas`,
+      );
     else if (
       workload.serviceAccount &&
       !state.serviceAccounts.includes(`${workload.namespace}/${workload.serviceAccount}`)
