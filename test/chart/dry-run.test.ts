@@ -1,33 +1,12 @@
 // Every object the chart renders, for every ci/ scenario and both helm majors, is accepted by the rig's real
 // kube-apiserver: server-side apply in dry-run mode runs the full validation (schemas, unknown fields, admission).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { execa } from 'execa';
 import { startCluster, type Cluster } from '../cluster/rig.js';
+import { PROMETHEUS_OPERATOR_VERSION as PROMETHEUS_OPERATOR, toolPaths } from '../cluster/tools.js';
 import { HELMS, NAMESPACE, SCENARIOS, renderChart } from './render.js';
 
-/** The prometheus-operator release whose CRDs judge the chart's monitors (rancher-monitoring ships the same kinds). */
-const PROMETHEUS_OPERATOR = 'v0.85.0';
-
-/** ServiceMonitor and PodMonitor CRDs of that release, from its Go module (the rig's tools come from the same proxy). */
-async function monitorCrds(): Promise<string> {
-  const r = await execa(
-    'go',
-    ['mod', 'download', '-json', `github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR}`],
-    {
-      env: { GOFLAGS: '-mod=mod' },
-    },
-  );
-  const dir = (JSON.parse(r.stdout) as { Dir: string }).Dir;
-  return ['servicemonitors', 'podmonitors']
-    .map((kind) =>
-      readFileSync(
-        join(dir, 'example', 'prometheus-operator-crd', `monitoring.coreos.com_${kind}.yaml`),
-        'utf8',
-      ),
-    )
-    .join('\n---\n');
-}
+/** ServiceMonitor and PodMonitor CRDs of that release, from its Go module (`npm run tools` fetched them). */
+const monitorCrds = async (): Promise<string> => readFileSync(toolPaths().monitoringCrds, 'utf8');
 
 describe('server-side dry run on the rig', () => {
   let cluster: Cluster;

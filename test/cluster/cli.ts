@@ -17,6 +17,8 @@ const RUN_DIR = join(STATE_DIR, 'run');
 
 interface State {
   pid: number;
+  /** The process holding the rig's network namespace (netns.ts). */
+  netnsHolderPid: number;
   server: string;
   kubeconfig: string;
   expiresAt: string;
@@ -83,6 +85,7 @@ async function serve(lifetimeMinutes: number): Promise<number> {
   copyFileSync(cluster.kubeconfigPath, KUBECONFIG);
   const state: State = {
     pid: process.pid,
+    netnsHolderPid: cluster.network.holderPid,
     server: cluster.server,
     kubeconfig: KUBECONFIG,
     expiresAt: new Date(Date.now() + lifetimeMs).toISOString(),

@@ -23,6 +23,8 @@ const GO_MIN_MINOR = 26;
 const HOST_COMMANDS: Record<string, string> = {
   openssl: 'openssl',
   unshare: 'util-linux',
+  nsenter: 'util-linux',
+  ip: 'iproute2',
   mount: 'mount',
   timeout: 'coreutils',
   nice: 'coreutils',

@@ -89,6 +89,8 @@ export interface ProcessKubeletOptions {
   workDir: string;
   /** The container image as the rig reproduces it (image.ts); every process-kubelet pod runs "in" it. */
   image: ImageLayout;
+  /** argv prefix that puts a pod's processes into the rig's network namespace (netns.ts). */
+  enterNetwork: string[];
   /** Epoch ms when the cluster's lifetime ends: pod processes are bounded by it too, even if the rig dies. */
   deadline?: number;
   /** How often pods are listed; polling keeps the kubelet immune to dropped watches and apiserver restarts. */
@@ -281,7 +283,7 @@ export class ProcessKubelet {
       ];
       const left = this.opts.deadline ? Math.max(1, Math.ceil((this.opts.deadline - Date.now()) / 1000)) : 0;
       const bound = left ? ['timeout', '--signal=TERM', '--kill-after=10', String(left)] : [];
-      const [program = 'unshare', ...rest] = [...bound, ...sandbox, '--', ...argv];
+      const [program = 'unshare', ...rest] = [...this.opts.enterNetwork, ...bound, ...sandbox, '--', ...argv];
       const child = spawn(program, rest, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       run.children.add(child);
       const cri = new CriLogWriter(createWriteStream(this.criLogPath(pod, c.name), { flags: 'a' }));

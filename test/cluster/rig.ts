@@ -1,5 +1,5 @@
-// Starts a real Kubernetes control plane (etcd, apiserver, controller manager, scheduler) with kwok's fake nodes
-// and the process kubelet on loopback, in a temp dir, for tests and `npm run cluster:up`.
+// Starts a real Kubernetes control plane (etcd, apiserver, controller manager, scheduler) with kwok's fake nodes and
+// the process kubelet in a network namespace of its own (netns.ts), in a temp dir, for tests and `npm run cluster:up`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   createWriteStream,
@@ -18,6 +18,7 @@ import { stringify } from 'yaml';
 import { buildImageLayout } from './image.js';
 import { KubeHttp, KubeHttpError } from './kube-http.js';
 import { KWOK_NODE_LABEL, kwokConfigYaml, kwokLogsCrd } from './kwok-config.js';
+import { startRigNetwork, type RigNetwork, type Route } from './netns.js';
 import { makePki, type Pki } from './pki.js';
 import { ProcessKubelet } from './process-kubelet.js';
 import { KUBE_VERSION, missingTools, toolPaths, type ToolPaths } from './tools.js';
@@ -47,6 +48,10 @@ export interface Cluster {
   podLogs(namespace: string, pod: string): string;
   /** Runs the pinned kubectl against this cluster; never throws on a non-zero exit. */
   kubectl(args: string[], input?: string): Promise<Result>;
+  /** Runs a command inside the rig's network namespace, where its components and pods run; never throws. */
+  runInside(argv: string[]): Promise<Result>;
+  /** The rig's network namespace: its holder process and its routes (loopback only). */
+  network: { holderPid: number; routes(): Route[] };
   /** Stops everything (idempotent); resolves once every process has exited. */
   stop(): Promise<void>;
   /** Resolves when the cluster has stopped, whether by stop() or by its lifetime running out. */
@@ -64,8 +69,13 @@ export class ClusterStartError extends Error {
 }
 
 const DEFAULT_LIFETIME_MS = 60 * 60 * 1000;
+// Addresses the rig hands out. They exist only inside the rig's network namespace, which has no route but
+// loopback: a connection to any of them fails there at once (ENETUNREACH) and never reaches a network.
 const SERVICE_CIDR = '10.96.0.0/16';
 const POD_CIDR = '10.244.0.0/16';
+// Ports inside the namespace are all free, so components get fixed ones; only the apiserver's port is also taken
+// on this side (its relay), and is therefore chosen free here.
+const INSIDE_PORTS = { etcd: 2379, etcdPeer: 2380, controllerManager: 10257, scheduler: 10259, kwok: 10250 };
 
 /** A loopback port nothing listens on right now (the kernel picks it; a race with others is possible but rare). */
 export function freePort(): Promise<number> {
@@ -133,17 +143,19 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   // A failed start keeps its directory so the component logs can be read.
   let keepDir = opts.keepDir ?? opts.dir !== undefined;
   let kubelet: ProcessKubelet | undefined;
+  let network: RigNetwork | undefined;
   let stopping: Promise<void> | undefined;
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
 
   // `timeout` bounds every component's life on its own, so a crashed or killed owner leaves nothing behind.
-  const lifetimeSeconds = String(Math.ceil(lifetimeMs / 1000) + 30);
+  const lifetimeSeconds = Math.ceil(lifetimeMs / 1000) + 30;
   const run = (name: string, argv: string[]): ChildProcess => {
+    if (!network) throw new Error(`${name} would start outside the rig's network namespace`);
+    const [nsenter = 'nsenter', ...enter] = network.enter;
     const out = createWriteStream(join(logsDir, `${name}.log`));
-    const child = spawn('timeout', ['--signal=TERM', '--kill-after=10', lifetimeSeconds, ...argv], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const bounded = ['timeout', '--signal=TERM', '--kill-after=10', String(lifetimeSeconds), ...argv];
+    const child = spawn(nsenter, [...enter, ...bounded], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     child.on('exit', (code, signal) => {
@@ -166,6 +178,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         await exited;
         clearTimeout(hard);
       }
+      await network?.stop();
       if (!keepDir) rmSync(dir, { recursive: true, force: true });
       log('cluster: stopped');
       resolveStopped();
@@ -179,15 +192,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   lifetimeTimer.unref();
 
   try {
+    network = await startRigNetwork({ lifetimeSeconds, dir });
     const pki = await makePki(pkiDir);
-    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort, kwokPort] = await Promise.all([
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-      freePort(),
-    ]);
+    const { etcd: etcdPort, etcdPeer: etcdPeerPort, kwok: kwokPort } = INSIDE_PORTS;
+    const apiPort = await freePort();
+    // The same address works on both sides, so one kubeconfig serves the tests here and the pods inside.
+    await network.expose(apiPort, run);
     const server = `https://127.0.0.1:${apiPort}`;
     const kubeconfigPath = join(dir, 'kubeconfig');
     writeFileSync(kubeconfigPath, kubeconfigYaml(server, pki), { mode: 0o600 });
@@ -247,7 +257,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       tools.kubeControllerManager,
       ...kcmKubeconfig,
       '--bind-address=127.0.0.1',
-      `--secure-port=${kcmPort}`,
+      `--secure-port=${INSIDE_PORTS.controllerManager}`,
       '--leader-elect=false',
       `--service-account-private-key-file=${pki.saPrivateKey}`,
       `--root-ca-file=${pki.caCert}`,
@@ -260,7 +270,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       tools.kubeScheduler,
       ...kcmKubeconfig,
       '--bind-address=127.0.0.1',
-      `--secure-port=${schedPort}`,
+      `--secure-port=${INSIDE_PORTS.scheduler}`,
       '--leader-elect=false',
     ]);
 
@@ -330,11 +340,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       apiPort,
       workDir: join(dir, 'process-kubelet'),
       image: buildImageLayout(join(dir, 'image'), tools),
+      enterNetwork: network.enter,
       deadline: startedAt + lifetimeMs,
       log,
     });
     kubelet.start();
     const activeKubelet = kubelet;
+    const activeNetwork = network;
     log(`cluster: ready (${server}, kubeconfig ${kubeconfigPath})`);
 
     return {
@@ -350,6 +362,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
           reject: false,
           ...(input !== undefined ? { input } : {}),
         }),
+      runInside: (argv) => {
+        const [nsenter = 'nsenter', ...enter] = activeNetwork.enter;
+        return execa(nsenter, [...enter, ...argv], { reject: false });
+      },
+      network: { holderPid: activeNetwork.holderPid, routes: () => activeNetwork.routes() },
       stop,
       stopped,
     };

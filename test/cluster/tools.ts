@@ -56,6 +56,8 @@ export const HELM3_VERSION = 'v3.22.0';
 export const HELM4_VERSION = 'v4.3.1';
 export const KWOK_VERSION = 'v0.8.0';
 export const ETCD_VERSION = 'v3.6.8';
+/** The prometheus-operator release whose CRDs judge the chart's monitors (rancher-monitoring ships the same kinds). */
+export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
 
 export type KubeBinary = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubectl';
 const KUBE_BINARIES: readonly KubeBinary[] = [
@@ -75,6 +77,8 @@ export interface ToolPaths {
   kubectl: string;
   kwok: string;
   etcd: string;
+  /** ServiceMonitor and PodMonitor CRDs of PROMETHEUS_OPERATOR_VERSION, one multi-document YAML file. */
+  monitoringCrds: string;
 }
 
 /** Root of the tool cache; one `<tool>/<version>/<binary>` directory per tool. */
@@ -85,12 +89,10 @@ export function toolsDir(): string {
 /** Absolute paths of every pinned tool (whether built yet or not; see `missingTools`). */
 export function toolPaths(root: string = toolsDir()): ToolPaths {
   const at = (tool: string, version: string, binary = tool): string => join(root, tool, version, binary);
-  const istioctl = Object.fromEntries(ISTIO_VERSIONS.map((v) => [v, at('istioctl', v)])) as Record<
-    IstioVersion,
-    string
-  >;
+  const perVersion = (tool: string) =>
+    Object.fromEntries(ISTIO_VERSIONS.map((v) => [v, at(tool, v)])) as Record<IstioVersion, string>;
   return {
-    istioctl,
+    istioctl: perVersion('istioctl'),
     helm3: at('helm', HELM3_VERSION, 'helm'),
     helm4: at('helm', HELM4_VERSION, 'helm'),
     kubeApiserver: at('kube-apiserver', KUBE_VERSION),
@@ -99,6 +101,7 @@ export function toolPaths(root: string = toolsDir()): ToolPaths {
     kubectl: at('kubectl', KUBE_VERSION),
     kwok: at('kwok', KWOK_VERSION),
     etcd: at('etcd', ETCD_VERSION),
+    monitoringCrds: at('monitoring-crds', PROMETHEUS_OPERATOR_VERSION, 'crds.yaml'),
   };
 }
 
@@ -115,6 +118,7 @@ export function missingTools(root: string = toolsDir()): string[] {
     p.kubectl,
     p.kwok,
     p.etcd,
+    p.monitoringCrds,
   ];
   return all.filter((f) => !existsSync(f));
 }
@@ -215,20 +219,25 @@ async function goInstall(pkg: string, version: string, outDir: string, ldflags: 
 
 const goArch = (): string => ({ x64: 'amd64', arm64: 'arm64' })[process.arch as string] ?? process.arch;
 
-function istioctlSpec(build: (typeof ISTIO_BUILDS)[number]): ToolSpec {
+/** An Istio binary (istioctl, or pilot-discovery for the rig's real istiod) of one pinned build. */
+function istioSpec(binary: 'istioctl' | 'pilot-discovery', pkg: string) {
+  return (build: (typeof ISTIO_BUILDS)[number]): ToolSpec => istioBinarySpec(build, binary, pkg);
+}
+
+function istioBinarySpec(build: (typeof ISTIO_BUILDS)[number], binary: string, pkg: string): ToolSpec {
   const commit = build.module.split('-').at(-1) ?? '';
   const v = 'istio.io/istio/pkg/version';
   return {
-    label: `istioctl ${build.version}`,
-    tool: 'istioctl',
+    label: `${binary} ${build.version}`,
+    tool: binary,
     version: build.version,
-    binary: 'istioctl',
+    binary,
     build: (outDir) =>
       buildInWrapper({
         require: { 'istio.io/istio': build.module },
         replace: ISTIO_DEPENDENCY_PINS,
-        pkg: 'istio.io/istio/istioctl/cmd/istioctl',
-        out: join(outDir, 'istioctl'),
+        pkg,
+        out: join(outDir, binary),
         ldflags: [
           '-s',
           '-w',
@@ -345,7 +354,29 @@ export function toolSpecs(): ToolSpec[] {
     helmSpec(3, HELM3_VERSION),
     helmSpec(4, HELM4_VERSION),
     ...KUBE_BINARIES.map(kubeSpec),
-    ...ISTIO_BUILDS.map(istioctlSpec),
+    ...ISTIO_BUILDS.map(istioSpec('istioctl', 'istio.io/istio/istioctl/cmd/istioctl')),
+    {
+      // Fetched here, not by the test: the cluster tier runs where nothing off this machine is reachable.
+      label: `prometheus-operator CRDs ${PROMETHEUS_OPERATOR_VERSION}`,
+      tool: 'monitoring-crds',
+      version: PROMETHEUS_OPERATOR_VERSION,
+      binary: 'crds.yaml',
+      build: async (outDir) => {
+        const module = `github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}`;
+        const out = await go(['mod', 'download', '-json', module], outDir, { GOFLAGS: '-mod=mod' });
+        const { Dir, Error: failure } = JSON.parse(out) as { Dir?: string; Error?: string };
+        if (failure || !Dir) throw new Error(`cannot download ${module}: ${failure ?? '?'}`);
+        const crd = (kind: string) =>
+          readFileSync(
+            join(Dir, 'example', 'prometheus-operator-crd', `monitoring.coreos.com_${kind}.yaml`),
+            'utf8',
+          );
+        writeFileSync(
+          join(outDir, 'crds.yaml'),
+          [crd('servicemonitors'), crd('podmonitors')].join('\n---\n'),
+        );
+      },
+    },
   ];
 }
 
