@@ -9,7 +9,7 @@ import { resolveInputs, withInputOptions, type InputOptions } from './render.js'
 export function registerPlan(program: Command, context: CommandContext): void {
   withClusterOptions(withInputOptions(program.command('plan')))
     .description(
-      'print what install would do (install, upgrade in place or by canary, reconfigure, nothing) and why',
+      'print what install would do (install, upgrade in place or by canary, reconfigure, repair, nothing) and why',
     )
     .action(async (options: InputOptions & ClusterOptions) => {
       const inputs = await resolveInputs(options, context);
