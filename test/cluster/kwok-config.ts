@@ -13,10 +13,17 @@ export const INSTALLER_POD_LABELS = {
 } as const;
 export const PROCESS_KUBELET_LABEL = 'rancher-istio.test/process-kubelet';
 
+/** The label every istiod pod of Istio's manifests carries: the rig runs those as real istiod (real-istiod.ts). */
+export const ISTIOD_POD_LABEL = { key: 'app', value: 'istiod' } as const;
+
 export function isProcessKubeletPod(labels: Record<string, string> | undefined): boolean {
   if (!labels) return false;
   const installer = Object.entries(INSTALLER_POD_LABELS).every(([k, v]) => labels[k] === v);
-  return installer || labels[PROCESS_KUBELET_LABEL] === 'true';
+  return (
+    installer ||
+    labels[PROCESS_KUBELET_LABEL] === 'true' ||
+    labels[ISTIOD_POD_LABEL.key] === ISTIOD_POD_LABEL.value
+  );
 }
 
 /** The same test as `isProcessKubeletPod`, as a kwok (gojq) expression yielding a boolean. */
@@ -24,7 +31,7 @@ const PROCESS_KUBELET_JQ =
   '.metadata.labels | ((.["app.kubernetes.io/name"] == "rancher-istio" and ' +
   '.["app.kubernetes.io/component"] == "installer") or .["' +
   PROCESS_KUBELET_LABEL +
-  '"] == "true")';
+  `"] == "true" or .["${ISTIOD_POD_LABEL.key}"] == "${ISTIOD_POD_LABEL.value}")`;
 
 const notProcessKubeletPod = { key: PROCESS_KUBELET_JQ, operator: 'NotIn', values: ['true'] };
 const notDeleting = { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' };

@@ -40,6 +40,10 @@ describe('route tables', () => {
       '192.0.2.0/24',
       'fe80:0:0:0:0:0:0:0/64',
     ]);
+    // A real pod's veth (pod-network.ts) leads only into that pod's namespace.
+    expect(routesOffMachine([{ family: 'ipv4', destination: '10.244.200.1/32', device: 'rigpod1' }])).toEqual(
+      [],
+    );
   });
 
   test('this tier runs where no route leads off the machine (npm run test:cluster)', () => {

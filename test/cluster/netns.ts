@@ -6,6 +6,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { POD_DEVICE_PREFIX } from './pod-network.js';
 
 const RELAY = join(dirname(fileURLToPath(import.meta.url)), 'netns-relay.mjs');
 
@@ -58,11 +59,13 @@ const maskBits = (hex: string): number =>
     .filter((b) => b === '1').length;
 
 /**
- * Routes through which a packet could leave this machine: any route on a device other than loopback. Blackhole
- * and unreachable routes have no device (`*`) or use `lo`, so they count as local.
+ * Routes through which a packet could leave this machine: any route on a device other than loopback or one the
+ * rig created itself (a real pod's veth, which leads only into that pod's namespace). Blackhole and unreachable
+ * routes have no device (`*`) or use `lo`, so they count as local.
  */
 export function routesOffMachine(routes: Route[]): Route[] {
-  return routes.filter((r) => r.device !== 'lo' && r.device !== '*');
+  const local = (device: string) => device === 'lo' || device === '*' || device.startsWith(POD_DEVICE_PREFIX);
+  return routes.filter((r) => !local(r.device));
 }
 
 /** Every route of the network namespace that process `pid` is in (`self` for this process). */

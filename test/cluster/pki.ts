@@ -19,6 +19,8 @@ export interface Pki {
 /** The names and addresses under which pods and tools reach the apiserver. */
 const APISERVER_SANS = [
   'IP:127.0.0.1',
+  // NODE_ADDRESS (pod-network.ts): where pods in a network namespace of their own (istiod) reach the apiserver.
+  'IP:169.254.1.1',
   'IP:10.96.0.1',
   'DNS:localhost',
   'DNS:kubernetes',

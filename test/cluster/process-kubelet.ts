@@ -1,5 +1,6 @@
-// The "process kubelet": runs the installer's Job pods as real local processes (volumes bind-mounted in a private
-// mount namespace, a real ServiceAccount token), records their output as the pod log and reports their exit status.
+// The "process kubelet": runs the installer's Job pods and istiod's pods as real local processes (volumes
+// bind-mounted in a private mount namespace, a real ServiceAccount token), records their output as the pod log and
+// reports their status: exit status for Job pods; pod IP, readiness and restarts for istiod (real-istiod.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,6 +10,9 @@ import { CriLogWriter } from './cri-log.js';
 import type { ImageLayout } from './image.js';
 import { KWOK_LOGS_API } from './kwok-config.js';
 import { KubeHttp, KubeHttpError, type Json } from './kube-http.js';
+import { NODE_ADDRESS, type PodNetworks } from './pod-network.js';
+import { istiodImage, istiodVersion, isIstiodPod } from './real-istiod.js';
+import { ISTIO_VERSIONS, type ToolPaths } from './tools.js';
 
 const SANDBOX = join(dirname(fileURLToPath(import.meta.url)), 'pod-sandbox.sh');
 
@@ -59,6 +63,10 @@ interface Container {
   envFrom?: { prefix?: string; configMapRef?: { name: string }; secretRef?: { name: string } }[];
   volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
   terminationMessagePolicy?: string;
+  readinessProbe?: {
+    httpGet?: { path?: string; port: number | string; scheme?: string };
+    periodSeconds?: number;
+  };
 }
 export interface Pod {
   metadata: {
@@ -91,6 +99,10 @@ export interface ProcessKubeletOptions {
   image: ImageLayout;
   /** argv prefix that puts a pod's processes into the rig's network namespace (netns.ts). */
   enterNetwork: string[];
+  /** Own network namespaces for pods that serve (istiod), inside the rig's. */
+  podNetworks: PodNetworks;
+  /** Where each Istio version's pilot-discovery is, for istiod pods. */
+  tools: ToolPaths;
   /** Epoch ms when the cluster's lifetime ends: pod processes are bounded by it too, even if the rig dies. */
   deadline?: number;
   /** How often pods are listed; polling keeps the kubelet immune to dropped watches and apiserver restarts. */
@@ -99,21 +111,44 @@ export interface ProcessKubeletOptions {
 }
 
 class PodFailure extends Error {}
+
+/** Where and as what a pod's containers run: its image, its network namespace, and the addresses it sees. */
+interface PodPlace {
+  image: ImageLayout;
+  enter: string[];
+  /** KUBERNETES_SERVICE_HOST as this pod reaches the apiserver. */
+  apiHost: string;
+  podIP: string;
+}
 /** A referenced ConfigMap or Secret that does not exist (yet): a kubelet keeps the pod waiting, so do we. */
 class MissingObject extends PodFailure {}
 
 /** How long a pod waits for the ConfigMaps and Secrets it mounts, like a kubelet's ContainerCreating. */
 const VOLUME_WAIT_MS = 60_000;
+/** A served container that exited is started again after this long (a kubelet's first CrashLoopBackOff step). */
+const RESTART_BACKOFF_MS = 10_000;
+const PROBE = join(dirname(fileURLToPath(import.meta.url)), 'netns-probe.mjs');
 
 interface Running {
   pod: Pod;
   children: Set<ChildProcess>;
   stopping: boolean;
+  /** Resolves once stopping starts, so a restart backoff can end early. */
+  stopped: Promise<void>;
+  markStopped: () => void;
+}
+
+function newRunning(pod: Pod): Running {
+  let markStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (markStopped = r));
+  return { pod, children: new Set(), stopping: false, stopped, markStopped };
 }
 
 export class ProcessKubelet {
   private readonly running = new Map<string, Running>();
   private readonly seen = new Set<string>();
+  /** Every pod being run, until it has cleaned up after itself (its network namespace included). */
+  private readonly tasks = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private readonly log: (line: string) => void;
@@ -130,6 +165,7 @@ export class ProcessKubelet {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await Promise.all([...this.running.values()].map((r) => this.kill(r)));
+    await Promise.all([...this.tasks]);
   }
 
   /** The combined stdout/stderr of a pod's container, as far as it has run (empty if it never ran). */
@@ -161,7 +197,9 @@ export class ProcessKubelet {
         if (!pod.spec.nodeName || pod.metadata.deletionTimestamp) continue;
         if (pod.status?.phase && pod.status.phase !== 'Pending') continue;
         this.seen.add(pod.metadata.uid);
-        void this.runPod(pod);
+        const task = isIstiodPod(pod) ? this.runServedPod(pod) : this.runPod(pod);
+        this.tasks.add(task);
+        void task.finally(() => this.tasks.delete(task));
       }
       for (const run of this.running.values()) if (!present.has(run.pod.metadata.uid)) void this.kill(run);
     } catch (err) {
@@ -174,6 +212,7 @@ export class ProcessKubelet {
   private async kill(run: Running): Promise<void> {
     if (run.stopping) return;
     run.stopping = true;
+    run.markStopped();
     const exits = [...run.children].map(
       (child) =>
         new Promise<void>((resolve) => {
@@ -188,20 +227,27 @@ export class ProcessKubelet {
 
   private async runPod(pod: Pod): Promise<void> {
     const { namespace, name, uid } = pod.metadata;
-    const run: Running = { pod, children: new Set(), stopping: false };
+    const run = newRunning(pod);
     this.running.set(uid, run);
     const podDir = join(this.opts.workDir, 'pods', uid);
     const startedAt = new Date().toISOString();
     this.log(`process-kubelet: running pod ${namespace}/${name}`);
+    // Job pods share the rig's network namespace and its loopback, where the apiserver listens.
+    const place: PodPlace = {
+      image: this.opts.image,
+      enter: this.opts.enterNetwork,
+      apiHost: this.opts.apiHost,
+      podIP: '127.0.0.1',
+    };
     let exitCode = 1;
     let failed: Container | undefined;
     let message = '';
     try {
-      const volumes = await this.volumesWhenAvailable(pod, podDir);
+      const volumes = await this.volumesWhenAvailable(pod, podDir, place.podIP);
       await this.publishLogs(pod);
       await this.setStatus(pod, runningStatus(pod, startedAt));
       for (const container of pod.spec.initContainers ?? []) {
-        exitCode = await this.runContainer(run, container, volumes, podDir);
+        exitCode = await this.runContainer(run, container, volumes, podDir, place);
         if (exitCode !== 0) {
           failed = container;
           break;
@@ -210,7 +256,7 @@ export class ProcessKubelet {
       if (!failed) {
         const codes = await Promise.all(
           pod.spec.containers.map((c) =>
-            this.runContainer(run, c, volumes, podDir).then((code) => ({ c, code })),
+            this.runContainer(run, c, volumes, podDir, place).then((code) => ({ c, code })),
           ),
         );
         const bad = codes.find((r) => r.code !== 0);
@@ -234,6 +280,113 @@ export class ProcessKubelet {
     );
   }
 
+  /**
+   * A pod that serves until it is deleted (istiod): in a network namespace of its own with its own pod IP, Ready
+   * only while its readiness probe answers, and started again when its process exits, as a kubelet would.
+   */
+  private async runServedPod(pod: Pod): Promise<void> {
+    const { namespace, name, uid } = pod.metadata;
+    const run = newRunning(pod);
+    this.running.set(uid, run);
+    const podDir = join(this.opts.workDir, 'pods', uid);
+    const cleanups: (() => Promise<void>)[] = [];
+    this.log(`process-kubelet: running served pod ${namespace}/${name}`);
+    try {
+      const { version, image } = istiodVersion(pod);
+      if (!version) {
+        throw new PodFailure(
+          `the rig has no pilot-discovery for image ${image} (it runs Istio ${ISTIO_VERSIONS.join(', ')})`,
+        );
+      }
+      const [container, ...more] = pod.spec.containers;
+      if (!container || more.length > 0)
+        throw new PodFailure('the rig runs served pods of exactly one container');
+      const network = await this.opts.podNetworks.create();
+      cleanups.push(network.stop);
+      const place: PodPlace = {
+        image: istiodImage(this.opts.tools, version),
+        enter: network.enter,
+        apiHost: NODE_ADDRESS,
+        podIP: network.ip,
+      };
+      const volumes = await this.volumesWhenAvailable(pod, podDir, place.podIP);
+      await this.publishLogs(pod);
+      const state: ServedState = {
+        ip: network.ip,
+        ready: false,
+        restarts: 0,
+        startedAt: '',
+        lastExit: undefined,
+      };
+      const publish = () =>
+        this.setStatus(pod, servedStatus(pod, state)).catch((err) =>
+          this.log(`process-kubelet: status of ${namespace}/${name}: ${String(err)}`),
+        );
+      const probe = container.readinessProbe?.httpGet;
+      if (probe) {
+        const url = `http://${network.ip}:${probe.port}${probe.path ?? '/'}`;
+        const prober = this.startProber(url, (ready) => {
+          if (state.startedAt === '' || ready === state.ready) return;
+          state.ready = ready;
+          void publish();
+        });
+        cleanups.push(async () => {
+          prober.kill('SIGKILL');
+        });
+      }
+      while (!run.stopping) {
+        state.startedAt = new Date().toISOString();
+        state.ready = !probe;
+        await publish();
+        const code = await this.runContainer(run, container, volumes, podDir, place);
+        if (run.stopping) break;
+        this.appendLog(
+          pod,
+          `process-kubelet: container ${container.name} exited ${code}; restarting
+`,
+        );
+        state.lastExit = { code, at: new Date().toISOString() };
+        state.ready = false;
+        state.startedAt = '';
+        state.restarts++;
+        await publish();
+        await Promise.race([run.stopped, new Promise((r) => setTimeout(r, RESTART_BACKOFF_MS).unref())]);
+      }
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.appendLog(pod, `process-kubelet: cannot start pod: ${message}\n`);
+      this.log(`process-kubelet: pod ${namespace}/${name}: ${message}`);
+      if (!run.stopping) {
+        await this.setStatus(
+          pod,
+          waitingStatus(pod, err instanceof PodFailure ? 'ErrImagePull' : 'RunContainerError', message),
+        ).catch(() => undefined);
+      }
+    } finally {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+      this.running.delete(uid);
+    }
+  }
+
+  /** A readiness prober inside the rig's namespace (where pod IPs are reachable); reports every change. */
+  private startProber(url: string, onChange: (ready: boolean) => void): ChildProcess {
+    const [program = 'nsenter', ...args] = this.opts.enterNetwork;
+    const left = this.opts.deadline
+      ? Math.max(1, Math.ceil((this.opts.deadline - Date.now()) / 1000))
+      : 86_400;
+    const child = spawn(program, [...args, 'timeout', String(left), process.execPath, PROBE, url], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let buffered = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) onChange(line === 'ready');
+    });
+    return child;
+  }
+
   private appendLog(pod: Pod, text: string): void {
     const file = this.logPath(pod.metadata.namespace, pod.metadata.name);
     mkdirSync(dirname(file), { recursive: true });
@@ -245,12 +398,13 @@ export class ProcessKubelet {
     c: Container,
     volumes: Map<string, string>,
     podDir: string,
+    place: PodPlace,
   ): Promise<number> {
     const pod = run.pod;
     return (async () => {
-      const env = await this.containerEnv(pod, c);
+      const env = await this.containerEnv(pod, c, place);
       // Kubernetes' rule: `command` replaces ENTRYPOINT (and drops CMD), `args` replaces CMD.
-      const { entrypoint, cmd } = this.opts.image;
+      const { entrypoint, cmd } = place.image;
       const argv = (c.command ? [...c.command, ...(c.args ?? [])] : [...entrypoint, ...(c.args ?? cmd)]).map(
         (a) => expandVars(a, env),
       );
@@ -263,8 +417,8 @@ export class ProcessKubelet {
       });
       writeFileSync(mountsFile, lines.join('\n') + '\n');
       const keepFile = join(podDir, `${c.name}.keep`);
-      writeFileSync(keepFile, this.opts.image.hostPaths.join('\n') + '\n');
-      const workdir = c.workingDir ?? this.opts.image.workingDir;
+      writeFileSync(keepFile, place.image.hostPaths.join('\n') + '\n');
+      const workdir = c.workingDir ?? place.image.workingDir;
       mkdirSync(workdir, { recursive: true });
       const logFile = this.logPath(pod.metadata.namespace, pod.metadata.name);
       mkdirSync(dirname(logFile), { recursive: true });
@@ -283,7 +437,7 @@ export class ProcessKubelet {
       ];
       const left = this.opts.deadline ? Math.max(1, Math.ceil((this.opts.deadline - Date.now()) / 1000)) : 0;
       const bound = left ? ['timeout', '--signal=TERM', '--kill-after=10', String(left)] : [];
-      const [program = 'unshare', ...rest] = [...this.opts.enterNetwork, ...bound, ...sandbox, '--', ...argv];
+      const [program = 'unshare', ...rest] = [...place.enter, ...bound, ...sandbox, '--', ...argv];
       const child = spawn(program, rest, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       run.children.add(child);
       const cri = new CriLogWriter(createWriteStream(this.criLogPath(pod, c.name), { flags: 'a' }));
@@ -311,8 +465,9 @@ export class ProcessKubelet {
   }
 
   /** Image env, then the API address a kubelet injects, then the container's own env (which wins). */
-  private async containerEnv(pod: Pod, c: Container): Promise<Record<string, string>> {
-    const { image, apiHost, apiPort } = this.opts;
+  private async containerEnv(pod: Pod, c: Container, place: PodPlace): Promise<Record<string, string>> {
+    const { image, apiHost } = place;
+    const { apiPort } = this.opts;
     const env: Record<string, string> = {
       PATH: [
         ...image.path,
@@ -341,16 +496,21 @@ export class ProcessKubelet {
       for (const [k, v] of Object.entries(data ?? {})) env[`${from.prefix ?? ''}${k}`] = v.toString('utf8');
     }
     for (const e of c.env ?? []) {
-      const value = await this.envValue(pod, e, env);
+      const value = await this.envValue(pod, e, env, place.podIP);
       if (value !== undefined) env[e.name] = value;
     }
     return env;
   }
 
-  private async envValue(pod: Pod, e: EnvVar, env: Record<string, string>): Promise<string | undefined> {
+  private async envValue(
+    pod: Pod,
+    e: EnvVar,
+    env: Record<string, string>,
+    podIP: string,
+  ): Promise<string | undefined> {
     if (e.value !== undefined) return expandVars(e.value, env);
     const from = e.valueFrom;
-    if (from?.fieldRef) return fieldValue(pod, from.fieldRef.fieldPath);
+    if (from?.fieldRef) return fieldValue(pod, from.fieldRef.fieldPath, podIP);
     const ns = pod.metadata.namespace;
     const keyRef = from?.secretKeyRef ?? from?.configMapKeyRef;
     if (keyRef) {
@@ -401,11 +561,11 @@ export class ProcessKubelet {
     }
   }
 
-  private async volumesWhenAvailable(pod: Pod, podDir: string): Promise<Map<string, string>> {
+  private async volumesWhenAvailable(pod: Pod, podDir: string, podIP: string): Promise<Map<string, string>> {
     const deadline = Date.now() + VOLUME_WAIT_MS;
     for (;;) {
       try {
-        return await this.materializeVolumes(pod, podDir);
+        return await this.materializeVolumes(pod, podDir, podIP);
       } catch (err) {
         if (!(err instanceof MissingObject) || Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, 1_000));
@@ -414,7 +574,7 @@ export class ProcessKubelet {
   }
 
   /** Writes every volume's files under the pod dir; returns volume name -> host directory. */
-  private async materializeVolumes(pod: Pod, podDir: string): Promise<Map<string, string>> {
+  private async materializeVolumes(pod: Pod, podDir: string, podIP: string): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const ns = pod.metadata.namespace;
     for (const v of pod.spec.volumes ?? []) {
@@ -433,7 +593,7 @@ export class ProcessKubelet {
         const data = await this.secretData(ns, name, !!v.secret.optional);
         Object.assign(files, select(data, { ...v.secret, name }));
       } else if (v.downwardAPI) {
-        Object.assign(files, downward(pod, v.downwardAPI.items));
+        Object.assign(files, downward(pod, v.downwardAPI.items, podIP));
       } else if (v.projected) {
         for (const s of v.projected.sources ?? []) {
           if (s.serviceAccountToken) {
@@ -449,7 +609,7 @@ export class ProcessKubelet {
               select(await this.secretData(ns, s.secret.name, !!s.secret.optional), s.secret),
             );
           } else if (s.downwardAPI) {
-            Object.assign(files, downward(pod, s.downwardAPI.items));
+            Object.assign(files, downward(pod, s.downwardAPI.items, podIP));
           }
         }
       } else {
@@ -531,15 +691,15 @@ function select(data: Record<string, Buffer> | undefined, src: ObjectSource): Re
   return out;
 }
 
-function downward(pod: Pod, items: DownwardItem[] | undefined): Record<string, Buffer> {
+function downward(pod: Pod, items: DownwardItem[] | undefined, podIP: string): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
   for (const item of items ?? []) {
-    if (item.fieldRef) out[item.path] = Buffer.from(fieldValue(pod, item.fieldRef.fieldPath));
+    if (item.fieldRef) out[item.path] = Buffer.from(fieldValue(pod, item.fieldRef.fieldPath, podIP));
   }
   return out;
 }
 
-function fieldValue(pod: Pod, path: string): string {
+function fieldValue(pod: Pod, path: string, podIP: string): string {
   const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
   if (m) return (m[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[m[2] ?? ''] ?? '';
   switch (path) {
@@ -558,8 +718,9 @@ function fieldValue(pod: Pod, path: string): string {
     case 'spec.serviceAccountName':
       return pod.spec.serviceAccountName ?? 'default';
     case 'status.hostIP':
-    case 'status.podIP':
       return '127.0.0.1';
+    case 'status.podIP':
+      return podIP;
     default:
       throw new PodFailure(`fieldRef ${path} is not supported by the process kubelet`);
   }
@@ -597,6 +758,70 @@ function runningStatus(pod: Pod, startedAt: string): Json {
       started: true,
       restartCount: 0,
       state: { running: { startedAt: t } },
+    })),
+  };
+}
+
+/** What a served pod's status shows: its IP, readiness, restarts and the last exit. */
+interface ServedState {
+  ip: string;
+  ready: boolean;
+  restarts: number;
+  /** When the running container started; empty while it waits to be restarted. */
+  startedAt: string;
+  lastExit: { code: number; at: string } | undefined;
+}
+
+function servedStatus(pod: Pod, s: ServedState): Json {
+  const t = new Date().toISOString();
+  const ready = s.ready ? 'True' : 'False';
+  return {
+    phase: 'Running',
+    hostIP: '127.0.0.1',
+    hostIPs: [{ ip: '127.0.0.1' }],
+    podIP: s.ip,
+    podIPs: [{ ip: s.ip }],
+    conditions: [
+      { type: 'PodScheduled', status: 'True', lastTransitionTime: t },
+      { type: 'Initialized', status: 'True', lastTransitionTime: t },
+      { type: 'Ready', status: ready, lastTransitionTime: t },
+      { type: 'ContainersReady', status: ready, lastTransitionTime: t },
+    ],
+    containerStatuses: pod.spec.containers.map((c) => ({
+      name: c.name,
+      image: c.image,
+      imageID: '',
+      ready: s.ready,
+      started: s.startedAt !== '',
+      restartCount: s.restarts,
+      state: s.startedAt
+        ? { running: { startedAt: s.startedAt } }
+        : {
+            waiting: { reason: 'CrashLoopBackOff', message: `exited ${s.lastExit?.code ?? '?'}; restarting` },
+          },
+      ...(s.lastExit
+        ? {
+            lastState: {
+              terminated: { exitCode: s.lastExit.code, reason: 'Error', finishedAt: s.lastExit.at },
+            },
+          }
+        : {}),
+    })),
+  };
+}
+
+/** A pod the rig cannot start: Pending with its container waiting, as a kubelet shows an image it cannot pull. */
+function waitingStatus(pod: Pod, reason: string, message: string): Json {
+  return {
+    phase: 'Pending',
+    containerStatuses: pod.spec.containers.map((c) => ({
+      name: c.name,
+      image: c.image,
+      imageID: '',
+      ready: false,
+      started: false,
+      restartCount: 0,
+      state: { waiting: { reason, message } },
     })),
   };
 }

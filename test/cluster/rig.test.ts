@@ -123,12 +123,13 @@ describe('a running rig', () => {
 
 describe('lifetime and the cluster:up / cluster:down commands', () => {
   test('a cluster stops by itself once its lifetime is over', async () => {
-    const cluster = await startCluster({ lifetimeMs: 15_000, nodes: 1 });
+    // Long enough to start on a busy machine (the lifetime also bounds the start), short enough to wait for.
+    const cluster = await startCluster({ lifetimeMs: 45_000, nodes: 1 });
     await cluster.kube.get('/readyz');
     let timer: NodeJS.Timeout | undefined;
     const stopped = await Promise.race([
       cluster.stopped.then(() => true),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 60_000))),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 120_000))),
     ]);
     clearTimeout(timer);
     expect(stopped).toBe(true);

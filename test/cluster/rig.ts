@@ -20,6 +20,7 @@ import { KubeHttp, KubeHttpError } from './kube-http.js';
 import { KWOK_NODE_LABEL, kwokConfigYaml, kwokLogsCrd } from './kwok-config.js';
 import { startRigNetwork, type RigNetwork, type Route } from './netns.js';
 import { makePki, type Pki } from './pki.js';
+import { PodNetworks } from './pod-network.js';
 import { ProcessKubelet } from './process-kubelet.js';
 import { KUBE_VERSION, missingTools, toolPaths, type ToolPaths } from './tools.js';
 
@@ -224,8 +225,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     run('kube-apiserver', [
       tools.kubeApiserver,
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
+      // All addresses of the rig's namespace: loopback, and NODE_ADDRESS on each real pod's link.
+      '--bind-address=0.0.0.0',
       '--advertise-address=127.0.0.1',
+      // Webhooks and aggregated APIs are called at a ready endpoint's pod IP (a real istiod's own address)
+      // rather than at the Service's ClusterIP, which nothing routes: the rig has no kube-proxy.
+      '--enable-aggregator-routing=true',
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(dir, 'apiserver-certs')}`,
       `--tls-cert-file=${pki.servingCert}`,
@@ -341,6 +346,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       workDir: join(dir, 'process-kubelet'),
       image: buildImageLayout(join(dir, 'image'), tools),
       enterNetwork: network.enter,
+      podNetworks: new PodNetworks(network.nsPath, lifetimeSeconds),
+      tools,
       deadline: startedAt + lifetimeMs,
       log,
     });

@@ -14,6 +14,11 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
+import {
+  AGENTGATEWAY_API_MODULE,
+  LOCAL_API_MODULE_FILES,
+  istioWithStandIn,
+} from './pilot-discovery-build.js';
 import { ensureGo, ensureHostCommands } from './prerequisites.js';
 
 /**
@@ -69,6 +74,8 @@ const KUBE_BINARIES: readonly KubeBinary[] = [
 
 export interface ToolPaths {
   istioctl: Record<IstioVersion, string>;
+  /** istiod's binary of each Istio version, run by the rig for istiod pods. */
+  pilotDiscovery: Record<IstioVersion, string>;
   helm3: string;
   helm4: string;
   kubeApiserver: string;
@@ -93,6 +100,7 @@ export function toolPaths(root: string = toolsDir()): ToolPaths {
     Object.fromEntries(ISTIO_VERSIONS.map((v) => [v, at(tool, v)])) as Record<IstioVersion, string>;
   return {
     istioctl: perVersion('istioctl'),
+    pilotDiscovery: perVersion('pilot-discovery'),
     helm3: at('helm', HELM3_VERSION, 'helm'),
     helm4: at('helm', HELM4_VERSION, 'helm'),
     kubeApiserver: at('kube-apiserver', KUBE_VERSION),
@@ -110,6 +118,7 @@ export function missingTools(root: string = toolsDir()): string[] {
   const p = toolPaths(root);
   const all = [
     ...Object.values(p.istioctl),
+    ...Object.values(p.pilotDiscovery),
     p.helm3,
     p.helm4,
     p.kubeApiserver,
@@ -180,6 +189,10 @@ async function moduleGoMod(modulePath: string, version: string, cwd: string): Pr
 async function buildInWrapper(opts: {
   require: Record<string, string>;
   replace?: Record<string, string>;
+  /** Modules replaced by a local directory of these files (module path -> file name -> content). */
+  replaceLocal?: Record<string, Record<string, string>>;
+  /** Changes the wrapper module (in `dir`) once its modules are downloaded, before the build. */
+  beforeBuild?: (dir: string) => Promise<void>;
   pkg: string;
   out: string;
   ldflags: string[];
@@ -187,7 +200,13 @@ async function buildInWrapper(opts: {
   const dir = mkdtempSync(join(tmpdir(), 'rancher-istio-gobuild-'));
   try {
     const req = Object.entries(opts.require).map(([m, v]) => `\t${m} ${v}`);
-    const rep = Object.entries(opts.replace ?? {}).map(([m, v]) => `\t${m} => ${m} ${v}`);
+    const local = Object.entries(opts.replaceLocal ?? {}).map(([m, files], i) => {
+      mkdirSync(join(dir, `local${i}`));
+      for (const [name, content] of Object.entries(files))
+        writeFileSync(join(dir, `local${i}`, name), content);
+      return `\t${m} => ./local${i}`;
+    });
+    const rep = [...Object.entries(opts.replace ?? {}).map(([m, v]) => `\t${m} => ${m} ${v}`), ...local];
     const goMod = [
       'module rancher-istio.test/toolbuild',
       '',
@@ -204,6 +223,7 @@ async function buildInWrapper(opts: {
     const owner = Object.entries(opts.require).find(([m]) => opts.pkg === m || opts.pkg.startsWith(`${m}/`));
     if (!owner) throw new Error(`${opts.pkg} belongs to none of the required modules`);
     await go(['get', `${opts.pkg}@${owner[1]}`], dir);
+    await opts.beforeBuild?.(dir);
     await go(['build', '-trimpath', '-ldflags', opts.ldflags.join(' '), '-o', opts.out, opts.pkg], dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -224,6 +244,19 @@ function istioSpec(binary: 'istioctl' | 'pilot-discovery', pkg: string) {
   return (build: (typeof ISTIO_BUILDS)[number]): ToolSpec => istioBinarySpec(build, binary, pkg);
 }
 
+/** pilot-discovery needs agentgateway's API module, which the proxy does not serve: see pilot-discovery-build.ts. */
+function istiodStandIns(binary: string) {
+  if (binary !== 'pilot-discovery') return {};
+  return {
+    replaceLocal: { [AGENTGATEWAY_API_MODULE]: LOCAL_API_MODULE_FILES },
+    beforeBuild: async (dir: string) => {
+      const istioDir = (await go(['list', '-m', '-f', '{{.Dir}}', 'istio.io/istio'], dir)).trim();
+      istioWithStandIn(dir, istioDir);
+      await go(['mod', 'edit', '-replace', 'istio.io/istio=./istio'], dir);
+    },
+  };
+}
+
 function istioBinarySpec(build: (typeof ISTIO_BUILDS)[number], binary: string, pkg: string): ToolSpec {
   const commit = build.module.split('-').at(-1) ?? '';
   const v = 'istio.io/istio/pkg/version';
@@ -236,6 +269,7 @@ function istioBinarySpec(build: (typeof ISTIO_BUILDS)[number], binary: string, p
       buildInWrapper({
         require: { 'istio.io/istio': build.module },
         replace: ISTIO_DEPENDENCY_PINS,
+        ...istiodStandIns(binary),
         pkg,
         out: join(outDir, binary),
         ldflags: [
@@ -355,6 +389,8 @@ export function toolSpecs(): ToolSpec[] {
     helmSpec(4, HELM4_VERSION),
     ...KUBE_BINARIES.map(kubeSpec),
     ...ISTIO_BUILDS.map(istioSpec('istioctl', 'istio.io/istio/istioctl/cmd/istioctl')),
+    // Right after istioctl: the same module, so Go's build cache already holds most of it.
+    ...ISTIO_BUILDS.map(istioSpec('pilot-discovery', 'istio.io/istio/pilot/cmd/pilot-discovery')),
     {
       // Fetched here, not by the test: the cluster tier runs where nothing off this machine is reachable.
       label: `prometheus-operator CRDs ${PROMETHEUS_OPERATOR_VERSION}`,
