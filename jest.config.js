@@ -12,5 +12,6 @@ export default {
     '<rootDir>/test/cluster/',
     '<rootDir>/test/e2e/',
     '<rootDir>/test/chart/',
+    '<rootDir>/test/container/',
   ],
 };

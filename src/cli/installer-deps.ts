@@ -1,10 +1,11 @@
 // Builds the installer's dependencies for a CLI run: the Kubernetes client, istioctl lookup, temp files, the logger.
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { InstallerDeps } from '../installer/deps.js';
 import { formatIstioVersion, type IstioVersion } from '../installer/istio-version.js';
+import { holderIdentity, isProcessAlive } from '../installer/holder.js';
 import { execaRunner } from '../installer/istioctl.js';
 import { clientNodeKube } from '../installer/kube.js';
 import { loadRestCredentials, restKube } from '../installer/kube-rest.js';
@@ -38,10 +39,27 @@ export function withClusterOptions(command: Command): Command {
     );
 }
 
-export async function installerDeps(
+/**
+ * Runs one command's work with the installer's dependencies, then removes the run's temp dir (the specs istioctl
+ * read) and closes the API connections, whatever the outcome.
+ */
+export async function withInstallerDeps<T>(
   options: ClusterOptions,
   context: CommandContext,
-): Promise<InstallerDeps> {
+  work: (deps: InstallerDeps) => Promise<T>,
+): Promise<T> {
+  const { deps, dispose } = await installerDeps(options, context);
+  try {
+    return await work(deps);
+  } finally {
+    await dispose();
+  }
+}
+
+async function installerDeps(
+  options: ClusterOptions,
+  context: CommandContext,
+): Promise<{ deps: InstallerDeps; dispose: () => Promise<void> }> {
   const env = context.io.env;
   const log = createLogger(context.io.stderr, context.logFormat());
   // The lean client for plain certificates and tokens; client-node for everything else it understands.
@@ -49,10 +67,11 @@ export async function installerDeps(
     options.kubeconfig ? path.resolve(context.io.cwd, options.kubeconfig) : undefined,
     env,
   );
-  const kube = credentials ? restKube(credentials) : await clientNodeKube(options.kubeconfig ?? undefined);
+  const rest = credentials ? restKube(credentials) : undefined;
+  const kube = rest ?? (await clientNodeKube(options.kubeconfig ?? undefined));
   let workDir: string | undefined;
   const explicit = options.istioctl ?? env.ISTIOCTL;
-  return {
+  const deps: InstallerDeps = {
     kube,
     runner: execaRunner(),
     log,
@@ -62,7 +81,9 @@ export async function installerDeps(
       ...env,
       ...(options.kubeconfig ? { KUBECONFIG: path.resolve(context.io.cwd, options.kubeconfig) } : {}),
     },
-    holder: env.POD_NAME || `${hostname()}/${process.pid}`,
+    holder: holderIdentity(env, hostname(), process.pid),
+    hostname: hostname(),
+    isProcessAlive,
     lockSeconds: Number(env.ISTIO_INSTALLER_LOCK_SECONDS) > 0 ? Number(env.ISTIO_INSTALLER_LOCK_SECONDS) : 60,
     async istioctlFor(version: IstioVersion | undefined) {
       if (explicit) return explicit;
@@ -94,4 +115,9 @@ export async function installerDeps(
       return file;
     },
   };
+  const dispose = async () => {
+    rest?.close();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  };
+  return { deps, dispose };
 }

@@ -38,7 +38,7 @@ export async function resolveInputs(
   options: InputOptions,
   context: CommandContext,
 ): Promise<{ istioOperator: JsonObject; values: Values }> {
-  const deps = { readStdin: () => context.io.readStdin(), cwd: context.io.cwd };
+  const deps = { stdin: () => context.io.stdin(), cwd: context.io.cwd };
   const [values, overlays] = await Promise.all([
     loadSources(options.values, deps, 'values'),
     loadSources(options.overlay, deps, 'overlay'),

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { readClusterState } from '../installer/read-state.js';
 import { formatStatus, statusReport } from '../installer/status.js';
-import { installerDeps, withClusterOptions, type ClusterOptions } from './installer-deps.js';
+import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import { oneOf, type CommandContext } from './main.js';
 
 export function registerStatus(program: Command, context: CommandContext): void {
@@ -12,8 +12,9 @@ export function registerStatus(program: Command, context: CommandContext): void 
     .option('-o, --output <format>', 'human or json', 'human')
     .action(async (options: ClusterOptions & { namespace: string; output: string }) => {
       const format = oneOf('--output', options.output, ['human', 'json'] as const);
-      const deps = await installerDeps(options, context);
-      const report = statusReport(await readClusterState(deps.kube, options.namespace));
+      const report = await withInstallerDeps(options, context, async (deps) =>
+        statusReport(await readClusterState(deps.kube, options.namespace), deps.now()),
+      );
       context.io.stdout.write(
         format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report),
       );

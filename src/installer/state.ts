@@ -2,25 +2,29 @@
 import type { IstioVersion } from './istio-version.js';
 import type { InstallRecord } from './record.js';
 
-/** One istiod Deployment. `revision` is `default` for the unrevisioned `istiod`. */
-export interface ControlPlane {
-  revision: string;
-  deployment: string;
+/** A Deployment or DaemonSet of Istio's, with what health needs to know about it. */
+export interface Workload {
+  kind: 'Deployment' | 'DaemonSet';
+  name: string;
   namespace: string;
+  /** The `istio.io/rev` label; `default` when unset. */
+  revision: string;
   version: IstioVersion | undefined;
   image: string;
   ready: boolean;
+  /** Desired replicas (for a DaemonSet: the nodes it should run on). */
   replicas: number;
   readyReplicas: number;
+  /** The ServiceAccount its pods run as, if it names one. */
+  serviceAccount: string | undefined;
 }
 
-export interface Gateway {
-  name: string;
-  namespace: string;
-  revision: string;
-  version: IstioVersion | undefined;
-  ready: boolean;
+/** One istiod Deployment. `revision` is `default` for the unrevisioned `istiod`. */
+export interface ControlPlane extends Workload {
+  deployment: string;
 }
+
+export type Gateway = Workload;
 
 /** A sidecar-injector or validation webhook configuration that Istio made. */
 export interface IstioWebhook {
@@ -38,14 +42,31 @@ export interface ClusterState {
   namespace: string;
   controlPlanes: ControlPlane[];
   gateways: Gateway[];
+  /** Node agents: the CNI and ztunnel DaemonSets. */
+  agents: Workload[];
   webhooks: IstioWebhook[];
   /** Revision tags: tag name -> revision. */
   tags: Record<string, string>;
   /** Services that exist in the Istio namespace, to tell live webhooks from stale ones. */
   services: string[];
+  /** ServiceAccounts (`namespace/name`) in the namespaces where Istio's workloads run. */
+  serviceAccounts: string[];
+  /** The installer's lock as last written, if one is there. */
+  lock: LockState | undefined;
   /** An Istio 1.5-or-older `istio-pilot` Deployment was found. */
   legacyPilot: boolean;
   record: InstallRecord | undefined;
+}
+
+export interface LockState {
+  holder: string;
+  /** When it stops counting unless renewed. */
+  expires: Date | undefined;
+}
+
+/** Every Istio workload found: control planes, gateways and node agents. */
+export function workloads(state: ClusterState): Workload[] {
+  return [...state.controlPlanes, ...state.gateways, ...state.agents];
 }
 
 /** The control plane an in-place change applies to: the one of the requested revision. */
@@ -68,5 +89,14 @@ export function staleWebhooks(state: ClusterState): IstioWebhook[] {
     (webhook) =>
       webhook.services.length > 0 &&
       webhook.services.every((service) => judged(service) && !state.services.includes(service)),
+  );
+}
+
+/** Webhooks of this installation: every one they have calls a Service in the Istio namespace. */
+export function ownWebhooks(state: ClusterState): IstioWebhook[] {
+  return state.webhooks.filter(
+    (webhook) =>
+      webhook.services.length > 0 &&
+      webhook.services.every((service) => service.startsWith(`${state.namespace}/`)),
   );
 }

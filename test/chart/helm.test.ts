@@ -11,7 +11,7 @@ interface Container {
   image: string;
   command?: string[];
   args?: string[];
-  env?: { name: string; value?: string }[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   securityContext?: {
     allowPrivilegeEscalation?: boolean;
     readOnlyRootFilesystem?: boolean;
@@ -188,6 +188,11 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
           TMPDIR: '/tmp',
         });
         expect(env.FORCE_INSTALL).toBe(String(values.forceInstall) === 'true' ? 'true' : 'false');
+        // The lock names its holder by pod, so a later run can tell when that pod is gone.
+        const fieldRefs = Object.fromEntries(
+          (c?.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]),
+        );
+        expect(fieldRefs).toMatchObject({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
         expect(c?.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
         expect(pod.spec.volumes).toContainEqual({ name: 'tmp', emptyDir: {} });
       }

@@ -43,6 +43,15 @@ test('an overlay from stdin is read', async () => {
   expect((JSON.parse(result.stdout) as { spec: { profile: string } }).spec.profile).toBe('demo');
 });
 
+test('an endless stdin (--overlay - < /dev/zero) exits 2 once past the size limit', async () => {
+  const result = await execa(process.execPath, [bin, 'render', '--overlay', '-'], {
+    reject: false,
+    inputFile: '/dev/zero',
+  });
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toBe('<stdin>  input is over the limit of 8388608 bytes');
+});
+
 test('bad input exits 2 with located lines and no stack trace', async () => {
   const result = await run([
     'render',

@@ -139,7 +139,9 @@ export async function startRigNetwork(opts: { lifetimeSeconds: number; dir: stri
     await Promise.all(relays.map((r) => new Promise<void>((resolve) => r.close(() => resolve()))));
     if (holder.exitCode === null && holder.signalCode === null) {
       const exited = new Promise<void>((r) => holder.once('exit', () => r()));
-      holder.kill('SIGKILL');
+      // TERM, which `timeout` passes on to its `sleep`: a KILL would end `timeout` alone and orphan the `sleep`,
+      // and with it the namespace.
+      holder.kill('SIGTERM');
       await exited;
     }
   };

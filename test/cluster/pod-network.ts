@@ -88,7 +88,8 @@ export class PodNetworks {
     const stop = async () => {
       if (holder.exitCode !== null || holder.signalCode !== null) return;
       const exited = new Promise<void>((r) => holder.once('exit', () => r()));
-      holder.kill('SIGKILL');
+      // TERM, which `timeout` passes on to its `sleep` (a KILL would orphan the `sleep` and keep the namespace).
+      holder.kill('SIGTERM');
       await exited;
     };
     try {

@@ -331,7 +331,11 @@ export class ProcessKubelet {
           void publish();
         });
         cleanups.push(async () => {
-          prober.kill('SIGKILL');
+          if (prober.exitCode !== null || prober.signalCode !== null) return;
+          const exited = new Promise<void>((r) => prober.once('close', () => r()));
+          // TERM reaches the probe through `timeout`; a KILL would orphan it with our pipe still open.
+          prober.kill('SIGTERM');
+          await exited;
         });
       }
       while (!run.stopping) {

@@ -50,6 +50,15 @@ spec:
           command: ["istio-installer"]
           args: ["run", "--action", {{ .action | quote }}]
           env:
+            {{- /* The lock names its holder by pod, so a later run can see that a killed holder's pod is gone. */}}
+            - name: POD_NAME
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.name
+            - name: POD_NAMESPACE
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.namespace
             - name: RELEASE_NAME
               value: {{ $.Release.Name | quote }}
             - name: ISTIO_NAMESPACE

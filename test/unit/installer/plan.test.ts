@@ -16,6 +16,9 @@ const v = (text: string) => {
 };
 
 const plane = (version: string, revision = 'default', ready = true): ControlPlane => ({
+  kind: 'Deployment',
+  name: revision === 'default' ? 'istiod' : `istiod-${revision}`,
+  serviceAccount: undefined,
   revision,
   deployment: revision === 'default' ? 'istiod' : `istiod-${revision}`,
   namespace: 'istio-system',
@@ -53,9 +56,12 @@ const state = (planes: ControlPlane[], extra: Partial<ClusterState> = {}): Clust
   namespace: 'istio-system',
   controlPlanes: planes,
   gateways: [],
+  agents: [],
   webhooks: planes.map((p) => injector(p.revision)),
   tags: {},
   services: [],
+  serviceAccounts: [],
+  lock: undefined,
   legacyPilot: false,
   record: undefined,
   ...extra,
