@@ -7,6 +7,8 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // A guard against hangs, not a speed check: CLI-spawning tests took over 5 s on this shared 2-core machine.
+  testTimeout: 30_000,
   testPathIgnorePatterns: [
     '/node_modules/',
     '<rootDir>/test/cluster/',

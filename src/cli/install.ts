@@ -4,7 +4,7 @@ import { install, type InstallRequest } from '../installer/install.js';
 import type { SpecLocator } from '../installer/offline-check.js';
 import type { JsonObject } from '../overlay/json.js';
 import type { Values } from '../overlay/index.js';
-import { installerDeps, withClusterOptions, type ClusterOptions } from './installer-deps.js';
+import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import type { CommandContext } from './main.js';
 import { resolveInputs, withInputOptions, type InputOptions } from './render.js';
 
@@ -37,10 +37,8 @@ export function registerInstall(program: Command, context: CommandContext): void
     .option('--dry-run', 'print the plan and stop')
     .action(async (options: InputOptions & ClusterOptions & { dryRun?: boolean }) => {
       const inputs = await resolveInputs(options, context);
-      const deps = await installerDeps(options, context);
-      const result = await install(
-        installRequest(inputs, options.namespace, context.io.env, options.dryRun === true),
-        deps,
+      const result = await withInstallerDeps(options, context, (deps) =>
+        install(installRequest(inputs, options.namespace, context.io.env, options.dryRun === true), deps),
       );
       context.io.stdout.write(result.summary + '\n');
     });

@@ -1,12 +1,13 @@
 // Builds the installer's dependencies for a CLI run: the Kubernetes client, istioctl lookup, temp files, the logger.
 import { constants } from 'node:fs';
-import { access, chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { InstallerDeps } from '../installer/deps.js';
 import { findIstioctl, parseClientVersion } from '../installer/find-istioctl.js';
 import { formatIstioVersion, type IstioVersion } from '../installer/istio-version.js';
+import { holderIdentity, isProcessAlive } from '../installer/holder.js';
 import { execaRunner, type ProcessRunner } from '../installer/istioctl.js';
 import { clientNodeKube } from '../installer/kube.js';
 import { loadRestCredentials, restKube } from '../installer/kube-rest.js';
@@ -40,10 +41,27 @@ export function withClusterOptions(command: Command): Command {
     );
 }
 
-export async function installerDeps(
+/**
+ * Runs one command's work with the installer's dependencies, then removes the run's temp dir (the specs istioctl
+ * read) and closes the API connections, whatever the outcome.
+ */
+export async function withInstallerDeps<T>(
   options: ClusterOptions,
   context: CommandContext,
-): Promise<InstallerDeps> {
+  work: (deps: InstallerDeps) => Promise<T>,
+): Promise<T> {
+  const { deps, dispose } = await installerDeps(options, context);
+  try {
+    return await work(deps);
+  } finally {
+    await dispose();
+  }
+}
+
+async function installerDeps(
+  options: ClusterOptions,
+  context: CommandContext,
+): Promise<{ deps: InstallerDeps; dispose: () => Promise<void> }> {
   const env = context.io.env;
   const log = createLogger(context.io.stderr, context.logFormat());
   // The lean client for plain certificates and tokens; client-node for everything else it understands.
@@ -51,11 +69,12 @@ export async function installerDeps(
     options.kubeconfig ? path.resolve(context.io.cwd, options.kubeconfig) : undefined,
     env,
   );
-  const kube = credentials ? restKube(credentials) : await clientNodeKube(options.kubeconfig ?? undefined);
+  const rest = credentials ? restKube(credentials) : undefined;
+  const kube = rest ?? (await clientNodeKube(options.kubeconfig ?? undefined));
   let workDir: string | undefined;
   const explicit = options.istioctl ?? env.ISTIOCTL;
   const runner = execaRunner();
-  return {
+  const deps: InstallerDeps = {
     kube,
     runner,
     log,
@@ -65,7 +84,9 @@ export async function installerDeps(
       ...env,
       ...(options.kubeconfig ? { KUBECONFIG: path.resolve(context.io.cwd, options.kubeconfig) } : {}),
     },
-    holder: env.POD_NAME || `${hostname()}/${process.pid}`,
+    holder: holderIdentity(env, hostname(), process.pid),
+    hostname: hostname(),
+    isProcessAlive,
     lockSeconds: Number(env.ISTIO_INSTALLER_LOCK_SECONDS) > 0 ? Number(env.ISTIO_INSTALLER_LOCK_SECONDS) : 60,
     async istioctlFor(version: IstioVersion | undefined) {
       if (explicit) return explicit;
@@ -93,6 +114,11 @@ export async function installerDeps(
       return file;
     },
   };
+  const dispose = async () => {
+    rest?.close();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  };
+  return { deps, dispose };
 }
 
 /** The file system, process and mirror access findIstioctl needs, for a CLI run. */

@@ -17,8 +17,8 @@ export interface CliIO {
   stdout: Output;
   /** Progress, logs and errors. */
   stderr: Output;
-  /** Standard input, read whole; used for `--overlay -`. */
-  readStdin(): Promise<string>;
+  /** Standard input as chunks, for `--overlay -`; the reader stops at its size limit. */
+  stdin(): AsyncIterable<Uint8Array>;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
 }
@@ -48,11 +48,7 @@ export function processIO(): CliIO {
   return {
     stdout: { write: (text) => void process.stdout.write(text) },
     stderr: { write: (text) => void process.stderr.write(text) },
-    readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    },
+    stdin: () => process.stdin,
     env: process.env,
     cwd: process.cwd(),
   };

@@ -1,7 +1,7 @@
 // `istio-installer plan`: reads the cluster and the inputs and prints what install would do and why. Changes nothing.
 import type { Command } from 'commander';
 import { makePlan, planReport } from '../installer/install.js';
-import { installerDeps, withClusterOptions, type ClusterOptions } from './installer-deps.js';
+import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import { installRequest } from './install.js';
 import type { CommandContext } from './main.js';
 import { resolveInputs, withInputOptions, type InputOptions } from './render.js';
@@ -9,14 +9,12 @@ import { resolveInputs, withInputOptions, type InputOptions } from './render.js'
 export function registerPlan(program: Command, context: CommandContext): void {
   withClusterOptions(withInputOptions(program.command('plan')))
     .description(
-      'print what install would do (install, upgrade in place or by canary, reconfigure, nothing) and why',
+      'print what install would do (install, upgrade in place or by canary, reconfigure, repair, nothing) and why',
     )
     .action(async (options: InputOptions & ClusterOptions) => {
       const inputs = await resolveInputs(options, context);
-      const deps = await installerDeps(options, context);
-      const { plan, state } = await makePlan(
-        installRequest(inputs, options.namespace, context.io.env, false),
-        deps,
+      const { plan, state } = await withInstallerDeps(options, context, (deps) =>
+        makePlan(installRequest(inputs, options.namespace, context.io.env, false), deps),
       );
       context.io.stdout.write(planReport(plan, state).join('\n') + '\n');
     });

@@ -1,6 +1,6 @@
 // `istio-installer render`: prints the merged IstioOperator for the given values, overlays and --set flags.
 import type { Command } from 'commander';
-import { InputError } from '../errors.js';
+import { formatIssue, InputError } from '../errors.js';
 import {
   buildIstioOperator,
   loadSources,
@@ -10,6 +10,7 @@ import {
 } from '../overlay/index.js';
 import type { SpecLocator } from '../installer/offline-check.js';
 import type { JsonObject } from '../overlay/json.js';
+import { createLogger } from './io.js';
 import { collect, oneOf, type CommandContext } from './main.js';
 
 export interface InputOptions {
@@ -33,12 +34,12 @@ export function withInputOptions(command: Command): Command {
     .option('-n, --namespace <namespace>', 'Istio namespace', 'istio-system');
 }
 
-/** Loads every input and builds the IstioOperator; all problems become one InputError. */
+/** Loads every input and builds the IstioOperator; all problems become one InputError, warnings go to stderr. */
 export async function resolveInputs(
   options: InputOptions,
   context: CommandContext,
 ): Promise<{ istioOperator: JsonObject; values: Values; locate: SpecLocator }> {
-  const deps = { readStdin: () => context.io.readStdin(), cwd: context.io.cwd };
+  const deps = { stdin: () => context.io.stdin(), cwd: context.io.cwd };
   const [values, overlays] = await Promise.all([
     loadSources(options.values, deps, 'values'),
     loadSources(options.overlay, deps, 'overlay'),
@@ -52,6 +53,8 @@ export async function resolveInputs(
     namespace: options.namespace,
   });
   if (!result.ok) throw new InputError(result.issues);
+  const log = createLogger(context.io.stderr, context.logFormat());
+  for (const warning of result.warnings) log.warn(formatIssue(warning));
   return { istioOperator: result.istioOperator, values: result.values, locate: result.locate };
 }
 

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { install } from '../installer/install.js';
 import { uninstall } from '../installer/uninstall.js';
-import { installerDeps } from './installer-deps.js';
+import { withInstallerDeps } from './installer-deps.js';
 import { installRequest } from './install.js';
 import { oneOf, type CommandContext } from './main.js';
 import { resolveInputs } from './render.js';
@@ -63,42 +63,42 @@ export function registerRun(program: Command, context: CommandContext): void {
       const namespace = env.ISTIO_NAMESPACE || 'istio-system';
       const valuesFile = env.VALUES_FILE || DEFAULT_VALUES_FILE;
       const overlayDir = env.OVERLAY_DIR || DEFAULT_OVERLAY_DIR;
-      const deps = await installerDeps({}, context);
-      deps.log.info(`istio-installer run --action ${action}`, {
-        release: env.RELEASE_NAME ?? '',
-        namespace,
-        chart: env.CHART_VERSION ?? '',
-      });
-
-      const sleepSeconds = Number(env.SECONDS_SLEEP ?? '0');
-      if (sleepSeconds > 0) {
-        deps.log.info(`sleeping ${sleepSeconds}s (installer.debug.secondsSleep) so the pod can be inspected`);
-        await deps.sleep(sleepSeconds * 1000);
-      }
-
-      const inputs = await resolveInputs(
-        {
-          values: (await exists(valuesFile)) ? [valuesFile] : [],
-          overlay: action === 'install' ? await overlayFiles(overlayDir) : [],
-          set: [],
+      const summary = await withInstallerDeps({}, context, async (deps) => {
+        deps.log.info(`istio-installer run --action ${action}`, {
+          release: env.RELEASE_NAME ?? '',
           namespace,
-        },
-        context,
-      );
-      if (action === 'uninstall') {
-        const summary = await uninstall(
+          chart: env.CHART_VERSION ?? '',
+        });
+
+        const sleepSeconds = Number(env.SECONDS_SLEEP ?? '0');
+        if (sleepSeconds > 0) {
+          deps.log.info(
+            `sleeping ${sleepSeconds}s (installer.debug.secondsSleep) so the pod can be inspected`,
+          );
+          await deps.sleep(sleepSeconds * 1000);
+        }
+
+        const inputs = await resolveInputs(
           {
+            values: (await exists(valuesFile)) ? [valuesFile] : [],
+            overlay: action === 'install' ? await overlayFiles(overlayDir) : [],
+            set: [],
             namespace,
-            purge: inputs.values.uninstall.purge,
-            chartVersion: env.CHART_VERSION ?? '',
-            timeoutSeconds: inputs.values.installer.timeouts.readinessSeconds,
           },
-          deps,
+          context,
         );
-        context.io.stdout.write(summary + '\n');
-        return;
-      }
-      const result = await install(installRequest(inputs, namespace, env, false), deps);
-      context.io.stdout.write(result.summary + '\n');
+        if (action === 'uninstall')
+          return uninstall(
+            {
+              namespace,
+              purge: inputs.values.uninstall.purge,
+              chartVersion: env.CHART_VERSION ?? '',
+              timeoutSeconds: inputs.values.installer.timeouts.readinessSeconds,
+            },
+            deps,
+          );
+        return (await install(installRequest(inputs, namespace, env, false), deps)).summary;
+      });
+      context.io.stdout.write(summary + '\n');
     });
 }

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { readDataPlane } from '../installer/data-plane.js';
 import { readClusterState } from '../installer/read-state.js';
 import { formatStatus, statusReport } from '../installer/status.js';
-import { installerDeps, withClusterOptions, type ClusterOptions } from './installer-deps.js';
+import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import { oneOf, type CommandContext } from './main.js';
 
 export function registerStatus(program: Command, context: CommandContext): void {
@@ -14,12 +14,13 @@ export function registerStatus(program: Command, context: CommandContext): void 
     .option('-o, --output <format>', 'human or json', 'human')
     .action(async (options: ClusterOptions & { namespace: string; output: string }) => {
       const format = oneOf('--output', options.output, ['human', 'json'] as const);
-      const deps = await installerDeps(options, context);
-      const [state, dataPlane] = await Promise.all([
-        readClusterState(deps.kube, options.namespace),
-        readDataPlane(deps.kube),
-      ]);
-      const report = statusReport(state, dataPlane);
+      const report = await withInstallerDeps(options, context, async (deps) => {
+        const [state, dataPlane] = await Promise.all([
+          readClusterState(deps.kube, options.namespace),
+          readDataPlane(deps.kube),
+        ]);
+        return statusReport(state, deps.now(), dataPlane);
+      });
       context.io.stdout.write(
         format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report),
       );

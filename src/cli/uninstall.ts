@@ -1,7 +1,7 @@
 // `istio-installer uninstall`: removes Istio's control planes, gateways and webhooks; --purge removes the CRDs too.
 import type { Command } from 'commander';
 import { uninstall } from '../installer/uninstall.js';
-import { installerDeps, withClusterOptions, type ClusterOptions } from './installer-deps.js';
+import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import type { CommandContext } from './main.js';
 
 export function registerUninstall(program: Command, context: CommandContext): void {
@@ -11,15 +11,16 @@ export function registerUninstall(program: Command, context: CommandContext): vo
     .option('--purge', 'also delete the Istio CRDs and every Istio resource (logs how many first)')
     .option('--timeout <seconds>', 'how long to wait for the components to go', '300')
     .action(async (options: ClusterOptions & { namespace: string; purge?: boolean; timeout: string }) => {
-      const deps = await installerDeps(options, context);
-      const summary = await uninstall(
-        {
-          namespace: options.namespace,
-          purge: options.purge === true,
-          chartVersion: context.io.env.CHART_VERSION ?? '',
-          timeoutSeconds: Number(options.timeout) || 300,
-        },
-        deps,
+      const summary = await withInstallerDeps(options, context, (deps) =>
+        uninstall(
+          {
+            namespace: options.namespace,
+            purge: options.purge === true,
+            chartVersion: context.io.env.CHART_VERSION ?? '',
+            timeoutSeconds: Number(options.timeout) || 300,
+          },
+          deps,
+        ),
       );
       context.io.stdout.write(summary + '\n');
     });

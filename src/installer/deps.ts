@@ -16,8 +16,12 @@ export interface InstallerDeps {
   istioctlFor(version: IstioVersion | undefined): Promise<string>;
   /** Writes a file only istioctl reads (the spec, the mesh config) and returns its path. */
   writeTempFile(name: string, content: string): Promise<string>;
-  /** Identifies this run in the lock and the record: pod name or host/pid. */
+  /** Identifies this run in the lock and the record: `pod:<namespace>/<name>` or `process:<host>/<pid>`. */
   holder: string;
+  /** This machine's host name, to tell whether a lock holder's process runs here. */
+  hostname: string;
+  /** Whether a process of this host is alive (a lock holder that died leaves its lease behind). */
+  isProcessAlive(pid: number): boolean;
   /** How long the lock outlives a run that died without releasing it. */
   lockSeconds: number;
 }

@@ -19,6 +19,8 @@ export interface Outcome {
   chartVersion: string;
   message?: string;
   spec?: string;
+  warnings?: readonly string[];
+  output?: readonly string[];
 }
 
 /** Appends the outcome to the record and emits an Event; returns the new record. */
@@ -37,7 +39,10 @@ export async function writeRecord(
     chartVersion: outcome.chartVersion,
     installerVersion: VERSION,
     time: deps.now().toISOString(),
+    holder: deps.holder,
     ...(outcome.message ? { message: outcome.message } : {}),
+    ...(outcome.warnings?.length ? { warnings: [...outcome.warnings] } : {}),
+    ...(outcome.output?.length ? { output: [...outcome.output] } : {}),
   };
   const record = nextRecord(previous, entry, outcome.spec);
   const encoded = encodeRecord(record);
@@ -53,6 +58,8 @@ export async function writeRecord(
     binaryData: encoded.binaryData,
   };
   const written = await deps.kube.applyConfigMap(configMap);
+  // An attempt is not news; its outcome is.
+  if (outcome.outcome === 'in-progress') return record;
   const good = outcome.outcome === 'succeeded' || outcome.outcome === 'uninstalled';
   const now = deps.now();
   await deps.kube

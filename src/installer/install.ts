@@ -12,8 +12,10 @@ import { withLock } from './lock.js';
 import { checkWithIstioctl, type SpecLocator } from './offline-check.js';
 import { describePlan, planAction, specDiff, type Plan } from './plan.js';
 import { readClusterState } from './read-state.js';
-import { specHash } from './record.js';
-import { staleWebhooks, type ClusterState } from './state.js';
+import { markInterrupted, specHash, type RecordEntry } from './record.js';
+import { expectedObjects, scaledDown } from './health.js';
+import { ownWebhooks, staleWebhooks, type ClusterState } from './state.js';
+import { parseFindings, sortFindings, type SortedFindings } from './findings.js';
 import { verifyInstalled, waitUntilGone } from './verify.js';
 
 export interface InstallRequest {
@@ -143,35 +145,48 @@ async function act(
   const spec = renderDocument(plan.istioOperator, 'yaml');
   const version = plan.toVersion;
   const versionText = version ? formatIstioVersion(version) : desiredOf(plan.istioOperator).tag;
-  const record = (
-    outcome: 'succeeded' | 'failed' | 'rolled-back',
-    message?: string,
-    recordedSpec = spec,
-    recordedHash = hash,
-    recordedVersion = versionText,
-  ) =>
-    writeRecord(deps, request.namespace, state.record, {
+  // Our lock is held, so an attempt still `in-progress` by another holder is a run that was killed.
+  let recorded = markInterrupted(state.record, deps.holder);
+  if (recorded !== state.record && recorded)
+    deps.log.warn(
+      `the last run (${recorded.current.action} by ${recorded.current.holder ?? 'unknown'}, started ${recorded.current.time}) was interrupted; recorded as such, and this run applies the spec again`,
+    );
+  let warnings: string[] = [];
+  const record = async (
+    outcome: RecordEntry['outcome'],
+    details: { message?: string; output?: readonly string[]; spec?: string | undefined } = {},
+  ) => {
+    recorded = await writeRecord(deps, request.namespace, recorded, {
       action: plan.kind,
       outcome,
-      specSha256: recordedHash,
-      istioVersion: recordedVersion,
+      specSha256: hash,
+      istioVersion: versionText,
       revision: plan.revision,
       chartVersion: request.chartVersion,
-      message,
-      spec: recordedSpec,
+      spec,
+      warnings,
+      ...details,
     });
+  };
 
   const tool = istioctl(await deps.istioctlFor(version), deps.runner, deps.env, (line) =>
     deps.log.info(line),
   );
-  await cleanStaleWebhooks(state, deps);
-  if (!request.force) await precheck(plan, tool, deps);
-
+  // The attempt goes on record before anything changes, so a run killed from here on is seen as interrupted.
+  await record('in-progress');
   try {
+    await cleanStaleWebhooks(state, deps);
+    if (request.force)
+      deps.log.warn(
+        'forceInstall: skipping istioctl x precheck and istioctl analyze; nothing checks the cluster before this install',
+      );
+    else warnings = await precheck(plan, state, tool, deps);
+
     const specFile = await deps.writeTempFile('istio-operator.yaml', spec);
     await phase(deps, `istioctl install (${plan.kind}, revision ${plan.revision})`, () =>
       tool.run(installArgs(specFile, request.readinessSeconds), istioctlTimeoutMs(request)),
     );
+    await scaleUp(plan, request.namespace, deps);
     await phase(deps, 'verify', () =>
       verifyInstalled(deps.kube, request.namespace, plan.istioOperator, plan.revision, version, {
         timeoutMs: readinessTimeoutMs(request),
@@ -188,15 +203,46 @@ async function act(
       ? await retireOldRevision(plan.previousRevision, request, tool, deps)
       : '';
     await installDashboards(deps);
-    await record('succeeded', retired || undefined);
-    return `${plan.kind}: Istio ${versionText} (revision ${plan.revision}) installed and ready${retired ? `; ${retired}` : ''}`;
+    await record('succeeded', { message: retired || undefined });
+    const warned = warnings.length > 0 ? `; ${warnings.length} warning(s) from istioctl analyze` : '';
+    return `${plan.kind}: Istio ${versionText} (revision ${plan.revision}) installed and ready${retired ? `; ${retired}` : ''}${warned}`;
   } catch (error) {
-    if (!(error instanceof IstioctlError || error instanceof TimeoutError)) throw error;
-    await record('failed', error.message).catch(() => undefined);
-    if (plan.kind === 'upgrade-in-place' && request.rollbackOnFailure)
+    const message = error instanceof Error ? error.message : String(error);
+    const output = error instanceof IstioctlError ? lastLines(error.stderr, OUTPUT_LINES_KEPT) : undefined;
+    // A refused run applied nothing: the spec on record stays the one last applied, which health is judged by.
+    const outcome = error instanceof PreconditionError ? 'refused' : 'failed';
+    const keptSpec = outcome === 'refused' ? { spec: state.record?.spec } : {};
+    await record(outcome, { message, output, ...keptSpec }).catch(() => undefined);
+    if (
+      (error instanceof IstioctlError || error instanceof TimeoutError) &&
+      plan.kind === 'upgrade-in-place' &&
+      request.rollbackOnFailure
+    )
       await rollBack(plan, state, request, deps, error);
     throw error;
   }
+}
+
+/** Deployments someone scaled to zero stay there through an apply (see scaledDown): scale them back up. */
+async function scaleUp(plan: Plan, namespace: string, deps: InstallerDeps): Promise<void> {
+  const state = await readClusterState(deps.kube, namespace);
+  for (const down of scaledDown(expectedObjects(plan.istioOperator, namespace, plan.revision), state)) {
+    deps.log.warn(
+      `Deployment ${down.namespace}/${down.name} is scaled to ${down.replicas} replicas; scaling it to ${down.floor}`,
+    );
+    await deps.kube.scaleDeployment(down.namespace, down.name, down.floor);
+  }
+}
+
+/** How many of istioctl's last output lines a failed run keeps in the record. */
+const OUTPUT_LINES_KEPT = 20;
+
+function lastLines(text: string, count: number): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line.trim() !== '')
+    .slice(-count);
 }
 
 /** Rancher's installer copied Grafana dashboards for rancher-monitoring; so do we, when its namespace is there. */
@@ -219,30 +265,57 @@ async function cleanStaleWebhooks(state: ClusterState, deps: InstallerDeps): Pro
 }
 
 const ANALYZE_TIMEOUT_MS = 120_000;
+const PRECHECK_HINT = 'fix them, or set forceInstall: true to skip the prechecks';
 
-/** istioctl x precheck and istioctl analyze, side by side: both only read the cluster. */
-async function precheck(plan: Plan, tool: ReturnType<typeof istioctl>, deps: InstallerDeps): Promise<void> {
+/**
+ * istioctl x precheck and istioctl analyze, side by side (both only read the cluster). Findings that make the
+ * install unsafe refuse it; an overlap of our own webhooks left by our interrupted run is repaired by the install;
+ * findings about users' own configuration are returned as warnings.
+ */
+async function precheck(
+  plan: Plan,
+  state: ClusterState,
+  tool: ReturnType<typeof istioctl>,
+  deps: InstallerDeps,
+): Promise<string[]> {
   const meshConfig =
     isObject(plan.istioOperator.spec) && isObject(plan.istioOperator.spec.meshConfig)
       ? plan.istioOperator.spec.meshConfig
       : {};
   const meshConfigFile = await deps.writeTempFile('mesh-config.yaml', renderDocument(meshConfig, 'yaml'));
+  const own = new Set(ownWebhooks(state).map((w) => w.name));
+  const last = state.record?.current;
+  const unfinishedRun = last !== undefined && last.outcome !== 'succeeded' && last.outcome !== 'uninstalled';
+  const sort = (output: string, source: 'analyze' | 'precheck') =>
+    sortFindings(parseFindings(output), source, own, unfinishedRun);
+  const reportOurs = (found: SortedFindings) => {
+    for (const finding of found.ours)
+      deps.log.warn(
+        `${finding.line} (between this installation's own webhooks, left by the unfinished last run; the install re-applies them)`,
+      );
+  };
+
   const checks = [
-    phase(deps, 'istioctl x precheck', async () => {
+    phase(deps, 'istioctl x precheck', async (): Promise<string[]> => {
       try {
         await tool.run(precheckArgs(plan.revision), 300_000);
+        return [];
       } catch (error) {
-        if (error instanceof IstioctlError)
-          throw new PreconditionError(
-            `istioctl x precheck found problems: ${error.message}`,
-            'fix them, or set forceInstall: true to skip the prechecks',
-          );
-        throw error;
+        if (!(error instanceof IstioctlError)) throw error;
+        const found = sort(error.stderr, 'precheck');
+        reportOurs(found);
+        if (found.blocking.length === 0 && found.ours.length > 0) return [];
+        const named = found.blocking.map((f) => f.line);
+        throw new PreconditionError(
+          `istioctl x precheck found problems: ${named.length ? named.join('; ') : error.message}`,
+          PRECHECK_HINT,
+        );
       }
     }),
-    phase(deps, 'istioctl analyze', async () => {
+    phase(deps, 'istioctl analyze', async (): Promise<string[]> => {
+      let output: string;
       try {
-        await tool.run(analyzeArgs(meshConfigFile), ANALYZE_TIMEOUT_MS);
+        output = await tool.run(analyzeArgs(meshConfigFile), ANALYZE_TIMEOUT_MS);
       } catch (error) {
         // analyze waits for informers to sync and can hang (CRDs just deleted, a kind it may not list); it is
         // advice, so a hang is reported and the install goes on rather than being blocked by it.
@@ -250,25 +323,27 @@ async function precheck(plan: Plan, tool: ReturnType<typeof istioctl>, deps: Ins
           deps.log.warn(
             `istioctl analyze did not finish within ${ANALYZE_TIMEOUT_MS / 1000}s; going on without its findings`,
           );
-          return;
+          return [`istioctl analyze did not finish within ${ANALYZE_TIMEOUT_MS / 1000}s`];
         }
-        if (error instanceof IstioctlError && error.exitCode === 79) {
-          const findings = error.stderr
-            .split('\n')
-            .map((line) => line.trim())
-            .filter((line) => /^Error \[IST\d+\]/.test(line));
-          throw new PreconditionError(
-            `istioctl analyze found ${findings.length || 'some'} error(s) in the mesh's configuration${findings.length ? `: ${findings.join('; ')}` : ''}`,
-            'fix them, or set forceInstall: true to skip the prechecks',
-          );
-        }
-        throw error;
+        if (!(error instanceof IstioctlError) || error.exitCode !== 79) throw error;
+        output = error.stderr;
       }
+      const found = sort(output, 'analyze');
+      reportOurs(found);
+      if (found.blocking.length > 0)
+        throw new PreconditionError(
+          `istioctl analyze found ${found.blocking.length} finding(s) that make installing unsafe: ${found.blocking.map((f) => f.line).join('; ')}`,
+          PRECHECK_HINT,
+        );
+      for (const finding of found.warnings)
+        deps.log.warn(`${finding.line} (about existing configuration; not blocking the install)`);
+      return found.warnings.map((f) => f.line);
     }),
   ];
   const results = await Promise.allSettled(checks);
   const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failure) throw failure.reason;
+  return results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
 }
 
 /** Istio's own pods (istiod, gateways) carry their revision label too; they are not its users. */

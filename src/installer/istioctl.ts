@@ -87,8 +87,15 @@ export function analyzeArgs(meshConfigFile: string): string[] {
 }
 
 /**
- * The line of istioctl's output that says why it failed: its `Error:` line, else the first line with a failure
- * mark (✘) or "error", else the last line. istioctl exits 1 for almost everything, so the text is the cause.
+ * Lines istioctl prints in runs that succeed too, so they never explain a failure: its version probe's port-forward
+ * to istiod fails wherever pods are not reachable from where istioctl runs.
+ */
+const NOISE = [/error forwarding port/i, /portforward/i];
+
+/**
+ * The line of istioctl's output that says why it failed: its `Error:` line, else its first failure mark (✘, which
+ * names the component and the cause), else the last other line that mentions an error and is not known noise,
+ * else the last line. istioctl exits 1 for almost everything, so the text is the cause.
  */
 export function causeFromOutput(stderr: string, stdout = ''): string {
   const lines = `${stdout}\n${stderr}`
@@ -97,8 +104,12 @@ export function causeFromOutput(stderr: string, stdout = ''): string {
     .filter(Boolean);
   const errorLine = [...lines].reverse().find((line) => line.startsWith('Error:'));
   if (errorLine) return errorLine.replace(/^Error:\s*/, '');
-  const marked = lines.find((line) => line.includes('✘') || /\berror\b/i.test(line));
-  return marked ?? lines.at(-1) ?? 'no output';
+  const marked = lines.find((line) => line.includes('✘'));
+  if (marked) return marked;
+  const mentioned = [...lines]
+    .reverse()
+    .find((line) => /\berror\b/i.test(line) && !NOISE.some((noise) => noise.test(line)));
+  return mentioned ?? lines.at(-1) ?? 'no output';
 }
 
 export interface Istioctl {

@@ -6,6 +6,7 @@ import https from 'node:https';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { load } from 'js-yaml';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { CustomObject, Kube } from './kube.js';
 import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './kube.js';
 
@@ -121,7 +122,12 @@ export function restKube(
   });
   const server = credentials.server;
 
-  const request = <T>(method: string, apiPath: string, body?: unknown): Promise<T> =>
+  const request = <T>(
+    method: string,
+    apiPath: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<T> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = https.request(
@@ -132,9 +138,7 @@ export function restKube(
           timeout: 30_000,
           headers: {
             Accept: 'application/json',
-            ...(payload
-              ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }
-              : {}),
+            ...(payload ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) } : {}),
             ...(credentials.token ? { Authorization: `Bearer ${credentials.token}` } : {}),
             'User-Agent': 'istio-installer',
           },
@@ -176,11 +180,29 @@ export function restKube(
           `/apis/apps/v1${namespace ? `/namespaces/${ns(namespace)}` : ''}/deployments${q({ labelSelector })}`,
         ),
       ),
+    listDaemonSets: (labelSelector) =>
+      call('list DaemonSets', () => items(`/apis/apps/v1/daemonsets${q({ labelSelector })}`)),
+    scaleDeployment: (namespace, deployment, replicas) =>
+      call('scale Deployment', async () => {
+        await request(
+          'PATCH',
+          `/apis/apps/v1/namespaces/${ns(namespace)}/deployments/${name(deployment)}`,
+          [{ op: 'replace', path: '/spec/replicas', value: replicas }],
+          'application/json-patch+json',
+        );
+      }),
     listServices: (namespace) =>
       call('list Services', () => items(`/api/v1/namespaces/${ns(namespace)}/services`)),
-    listDaemonSets: (namespace) =>
-      call('list DaemonSets', () => items(`/apis/apps/v1/namespaces/${ns(namespace)}/daemonsets`)),
+    listServiceAccounts: (namespace) =>
+      call('list ServiceAccounts', () => items(`/api/v1/namespaces/${ns(namespace)}/serviceaccounts`)),
     listPods: (labelSelector) => call('list Pods', () => items(`/api/v1/pods${q({ labelSelector })}`)),
+    podPhase: (namespace, pod) =>
+      call('list Pods', async () => {
+        const pods = await items<V1Pod>(
+          `/api/v1/namespaces/${ns(namespace)}/pods${q({ fieldSelector: `metadata.name=${pod}` })}`,
+        );
+        return pods[0]?.status?.phase;
+      }),
     listNamespaces: (labelSelector) =>
       call('list Namespaces', () => items(`/api/v1/namespaces${q({ labelSelector })}`)),
     namespaceExists: (namespace) =>

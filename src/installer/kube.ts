@@ -10,6 +10,7 @@ import type {
   V1Namespace,
   V1Pod,
   V1Service,
+  V1ServiceAccount,
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
@@ -20,10 +21,15 @@ export interface Kube {
   /** The API server URL, for messages. */
   server: string;
   listDeployments(namespace: string | undefined, labelSelector?: string): Promise<V1Deployment[]>;
+  /** Sets a Deployment's replicas (a JSON patch of spec.replicas). */
+  scaleDeployment(namespace: string, name: string, replicas: number): Promise<void>;
+  /** Cluster-wide: Istio's node agents (CNI, ztunnel). */
+  listDaemonSets(labelSelector: string): Promise<V1DaemonSet[]>;
   listServices(namespace: string): Promise<V1Service[]>;
-  /** DaemonSets of one namespace (istio-cni-node, ztunnel). */
-  listDaemonSets(namespace: string): Promise<V1DaemonSet[]>;
+  listServiceAccounts(namespace: string): Promise<V1ServiceAccount[]>;
   listPods(labelSelector: string): Promise<V1Pod[]>;
+  /** The pod's phase, undefined when it does not exist (a list by name: the installer may list pods, not get them). */
+  podPhase(namespace: string, name: string): Promise<string | undefined>;
   listNamespaces(labelSelector?: string): Promise<V1Namespace[]>;
   namespaceExists(name: string): Promise<boolean>;
   createNamespace(name: string): Promise<void>;
@@ -186,12 +192,34 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
           ? (await apps.listNamespacedDeployment({ namespace, labelSelector })).items
           : (await apps.listDeploymentForAllNamespaces({ labelSelector })).items,
       ),
+    listDaemonSets: (labelSelector) =>
+      call(
+        'list DaemonSets',
+        async () => (await apps.listDaemonSetForAllNamespaces({ labelSelector })).items,
+      ),
+    scaleDeployment: (namespace, name, replicas) =>
+      call('scale Deployment', async () => {
+        // client-node sends a PATCH body as a JSON patch by default.
+        await apps.patchNamespacedDeployment({
+          namespace,
+          name,
+          body: [{ op: 'replace', path: '/spec/replicas', value: replicas }],
+        });
+      }),
     listServices: (namespace) =>
       call('list Services', async () => (await core.listNamespacedService({ namespace })).items),
-    listDaemonSets: (namespace) =>
-      call('list DaemonSets', async () => (await apps.listNamespacedDaemonSet({ namespace })).items),
+    listServiceAccounts: (namespace) =>
+      call(
+        'list ServiceAccounts',
+        async () => (await core.listNamespacedServiceAccount({ namespace })).items,
+      ),
     listPods: (labelSelector) =>
       call('list Pods', async () => (await core.listPodForAllNamespaces({ labelSelector })).items),
+    podPhase: (namespace, name) =>
+      call('list Pods', async () => {
+        const pods = await core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${name}` });
+        return pods.items[0]?.status?.phase;
+      }),
     listNamespaces: (labelSelector) =>
       call('list Namespaces', async () => (await core.listNamespace({ labelSelector })).items),
     namespaceExists: (name) =>

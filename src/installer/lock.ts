@@ -1,7 +1,9 @@
-// One run at a time: a coordination.k8s.io Lease held (and renewed) for the whole run, taken over only once it expired.
+// One run at a time: a coordination.k8s.io Lease held (and renewed) for the whole run. A lease its holder stopped
+// renewing is waited out; one whose holder is provably gone is taken over at once.
 import type { V1Lease } from '@kubernetes/client-node';
 import { PreconditionError } from '../errors.js';
 import { phase, type InstallerDeps } from './deps.js';
+import { holderGone, type HolderProbe } from './holder.js';
 import type { Kube } from './kube.js';
 
 export const LOCK_NAME = 'istio-installer-lock';
@@ -19,7 +21,14 @@ export interface LockOptions {
   holder: string;
   durationSeconds: number;
   now: () => Date;
+  sleep: (ms: number) => Promise<void>;
+  /** Tells whether another holder is provably gone. */
+  probe: HolderProbe;
+  log: (message: string) => void;
 }
+
+/** How often a wait for the lock says so in the log. */
+const WAIT_LOG_INTERVAL_MS = 5_000;
 
 export interface HeldLock {
   /** Stops renewing and deletes the Lease if it is still ours. */
@@ -60,23 +69,48 @@ function heldBy(lease: V1Lease | undefined, namespace: string): PreconditionErro
   const expiry = lease ? leaseExpiry(lease) : undefined;
   return new PreconditionError(
     `another istio-installer run holds the lock (Lease ${namespace}/${LOCK_NAME}, holder ${holder}${expiry ? `, until ${expiry.toISOString()} unless renewed` : ''})`,
-    'wait for it to finish; a lock left by a killed run expires by itself',
+    'it was renewed while this run waited, so that run is alive: wait for it to finish',
   );
 }
 
-/** Takes the lock or throws PreconditionError naming the holder. Renews it every third of its duration. */
+/**
+ * Takes the lock. A lease held by another run is taken over at once when its holder is provably gone, waited out
+ * (up to its expiry, logging progress) while nobody renews it, and refused with PreconditionError naming the
+ * holder as soon as it is renewed, since that holder is alive. Once held, it is renewed every third of its duration.
+ */
 export async function acquireLock(kube: Kube, namespace: string, options: LockOptions): Promise<HeldLock> {
-  const existing = await kube.getLease(namespace, LOCK_NAME);
-  let taken: boolean;
-  if (!existing) taken = await kube.createLease(namespace, leaseBody(namespace, options));
-  else {
+  let seen: { holder: string | undefined; renewed: string } | undefined;
+  let lastLog = -Infinity;
+  for (;;) {
+    const existing = await kube.getLease(namespace, LOCK_NAME);
+    if (!existing) {
+      if (await kube.createLease(namespace, leaseBody(namespace, options))) break;
+      continue; // another run created it first: look at theirs
+    }
+    const holder = existing.spec?.holderIdentity;
     const expiry = leaseExpiry(existing);
-    const expired = !expiry || expiry.getTime() <= options.now().getTime();
-    if (!expired && existing.spec?.holderIdentity !== options.holder) throw heldBy(existing, namespace);
-    // The resourceVersion makes this a compare-and-swap: of two runs taking over an expired lock, one wins.
-    taken = await kube.replaceLease(namespace, leaseBody(namespace, options, existing));
+    const now = options.now().getTime();
+    const expired = !expiry || expiry.getTime() <= now;
+    const gone = expired || holder === options.holder ? undefined : await holderGone(holder, options.probe);
+    if (expired || holder === options.holder || gone) {
+      if (gone) options.log(`taking over the lock from ${holder}: ${gone}`);
+      // The resourceVersion makes this a compare-and-swap: of two runs taking over, one wins.
+      if (await kube.replaceLease(namespace, leaseBody(namespace, options, existing))) break;
+      continue;
+    }
+    const renewedAt = existing.spec?.renewTime ?? existing.spec?.acquireTime;
+    const renewed = renewedAt ? new Date(renewedAt).toISOString() : 'never';
+    if (seen && (seen.holder !== holder || seen.renewed !== renewed)) throw heldBy(existing, namespace);
+    seen ??= { holder, renewed };
+    const left = expiry.getTime() - now;
+    if (now - lastLog >= WAIT_LOG_INTERVAL_MS) {
+      options.log(
+        `waiting for the lock (Lease ${namespace}/${LOCK_NAME}): held by ${holder ?? 'unknown'}, last renewed ${renewed}; it expires in ${Math.ceil(left / 1000)}s unless renewed`,
+      );
+      lastLog = now;
+    }
+    await options.sleep(Math.min(1_000, left));
   }
-  if (!taken) throw heldBy(await kube.getLease(namespace, LOCK_NAME), namespace);
 
   let released = false;
   const renew = async () => {
@@ -105,7 +139,10 @@ export async function acquireLock(kube: Kube, namespace: string, options: LockOp
 
 /** Runs `work` holding the lock, released afterwards whatever happens (a failed release only logs). */
 export async function withLock<T>(
-  deps: Pick<InstallerDeps, 'kube' | 'holder' | 'lockSeconds' | 'now' | 'log'>,
+  deps: Pick<
+    InstallerDeps,
+    'kube' | 'holder' | 'lockSeconds' | 'now' | 'sleep' | 'log' | 'hostname' | 'isProcessAlive'
+  >,
   namespace: string,
   work: () => Promise<T>,
 ): Promise<T> {
@@ -114,6 +151,9 @@ export async function withLock<T>(
       holder: deps.holder,
       durationSeconds: deps.lockSeconds,
       now: deps.now,
+      sleep: deps.sleep,
+      probe: { kube: deps.kube, hostname: deps.hostname, isProcessAlive: deps.isProcessAlive },
+      log: (message) => deps.log.info(message),
     }),
   );
   try {

@@ -9,6 +9,8 @@ import {
   revisionName,
   type IstioVersion,
 } from './istio-version.js';
+import { revisionProblems } from './health.js';
+import { unfinished } from './record.js';
 import { controlPlaneOf, defaultRevision, type ClusterState, type ControlPlane } from './state.js';
 
 export type PlanKind =
@@ -41,6 +43,8 @@ export interface Plan {
   moveTags: string[];
   /** Guards that forceInstall overrode, for the log. */
   overridden: string[];
+  /** For a repair: what is missing or not ready, one line each. */
+  problems: string[];
 }
 
 export interface Refusal {
@@ -81,6 +85,7 @@ export function planAction(state: ClusterState, desired: Desired, desiredHash: s
     previousRevision: undefined,
     moveTags: [],
     overridden,
+    problems: [],
     ...extra,
   });
 
@@ -147,17 +152,18 @@ function planAgainst(
     if (refusal) return refusal;
   }
 
-  // The injection webhook is part of health: without it istioctl cannot even find the revision again.
-  const injector = `istio-sidecar-injector${current.revision === 'default' ? '' : `-${current.revision}`}`;
-  const healthy =
-    current.ready &&
-    state.webhooks.some((w) => w.name === injector) &&
-    state.gateways.filter((g) => g.revision === current.revision).every((g) => g.ready);
+  const wrong = revisionProblems(state, current.revision, desired.istioOperator, to);
   const record = state.record?.current;
-  if (!healthy)
+  if (wrong.length > 0)
     return plan(
       'repair',
-      `revision ${current.revision} is not ready (${current.readyReplicas}/${current.replicas} istiod replicas, a gateway, or its injection webhook); re-applying`,
+      `revision ${current.revision} is not healthy: ${wrong[0]}${wrong.length > 1 ? ` (and ${wrong.length - 1} more)` : ''}; re-applying`,
+      { ...extra, problems: wrong },
+    );
+  if (record && record.revision === current.revision && unfinished(record.outcome))
+    return plan(
+      'reconfigure',
+      `the last run (${record.action} at ${record.time}) did not finish; applying the spec again`,
       extra,
     );
   if (!record || record.outcome !== 'succeeded' || record.revision !== current.revision)
@@ -279,6 +285,7 @@ export function describePlan(plan: Plan): string[] {
     );
   if (plan.moveTags.length > 0)
     lines.push(`  then: point revision tags ${plan.moveTags.join(', ')} at ${plan.revision}`);
+  for (const problem of plan.problems) lines.push(`  unhealthy: ${problem}`);
   for (const guard of plan.overridden) lines.push(`  forced past: ${guard}`);
   lines.push(...ambientNotes(plan));
   return lines;

@@ -7,11 +7,9 @@ import type {
 } from '@kubernetes/client-node';
 import { versionOfImage } from './istio-version.js';
 import type { Kube } from './kube.js';
+import { leaseExpiry, LOCK_NAME } from './lock.js';
 import { decodeRecord, RECORD_CONFIGMAP } from './record.js';
-import type { ClusterState, ControlPlane, Gateway, IstioWebhook, NodeAgent } from './state.js';
-
-/** The node agents' DaemonSet names, which istioctl's charts fix. */
-export const NODE_AGENTS = ['istio-cni-node', 'ztunnel'] as const;
+import type { ClusterState, ControlPlane, IstioWebhook, Workload } from './state.js';
 
 const REVISION_LABEL = 'istio.io/rev';
 const TAG_LABEL = 'istio.io/tag';
@@ -19,18 +17,18 @@ const COMPONENT_LABEL = 'operator.istio.io/component';
 
 /** Reads everything a plan needs, in parallel. Changes nothing. */
 export async function readClusterState(kube: Kube, namespace: string): Promise<ClusterState> {
-  const [pilots, legacy, gateways, mutating, validating, services, recordMap, daemonSets] = await Promise.all(
-    [
+  const [pilots, legacy, gateways, agents, mutating, validating, services, recordMap, lease] =
+    await Promise.all([
       kube.listDeployments(namespace, 'app=istiod'),
       kube.listDeployments(namespace, 'istio=pilot'),
       kube.listDeployments(undefined, `${COMPONENT_LABEL} in (IngressGateways,EgressGateways)`),
+      kube.listDaemonSets(`${COMPONENT_LABEL} in (Cni,Ztunnel)`),
       kube.listMutatingWebhooks(),
       kube.listValidatingWebhooks(),
       kube.listServices(namespace),
       kube.getConfigMap(namespace, RECORD_CONFIGMAP),
-      kube.listDaemonSets(namespace),
-    ],
-  );
+      kube.getLease(namespace, LOCK_NAME),
+    ]);
   const webhooks = [
     ...mutating.map((w) => toWebhook('MutatingWebhookConfiguration', w)),
     ...validating.map((w) => toWebhook('ValidatingWebhookConfiguration', w)),
@@ -38,77 +36,107 @@ export async function readClusterState(kube: Kube, namespace: string): Promise<C
   const tags: Record<string, string> = {};
   for (const webhook of webhooks) if (webhook.tag && webhook.revision) tags[webhook.tag] = webhook.revision;
 
+  const controlPlanes = pilots.map(toControlPlane).sort((a, b) => a.revision.localeCompare(b.revision));
+  const gatewayWorkloads = gateways.map(toGateway);
+  const agentWorkloads = agents.map(toAgent);
+  const found = [...controlPlanes, ...gatewayWorkloads, ...agentWorkloads];
+  // A workload whose ServiceAccount is gone cannot start new pods (an apply cut off half-way leaves that).
+  const accountNamespaces = [...new Set([namespace, ...found.map((w) => w.namespace)])];
+  const serviceAccounts = (
+    await Promise.all(accountNamespaces.map((ns) => kube.listServiceAccounts(ns)))
+  ).flatMap((list) => list.map((a) => `${a.metadata?.namespace ?? ''}/${a.metadata?.name ?? ''}`));
+
   return {
     namespace,
-    controlPlanes: pilots.map(toControlPlane).sort((a, b) => a.revision.localeCompare(b.revision)),
-    gateways: gateways.map(toGateway),
-    nodeAgents: daemonSets
-      .filter((d) => (NODE_AGENTS as readonly string[]).includes(d.metadata?.name ?? ''))
-      .map(toNodeAgent),
+    controlPlanes,
+    gateways: gatewayWorkloads,
+    agents: agentWorkloads,
     webhooks,
     tags,
     services: services.map((s) => `${s.metadata?.namespace ?? namespace}/${s.metadata?.name ?? ''}`),
+    serviceAccounts,
+    lock: lease
+      ? { holder: lease.spec?.holderIdentity ?? 'unknown', expires: leaseExpiry(lease) }
+      : undefined,
     legacyPilot: legacy.some((d) => d.metadata?.name === 'istio-pilot'),
     record: decodeRecord(recordMap?.data, recordMap?.binaryData),
   };
 }
 
-function containerImage(deployment: V1Deployment, preferred: string): string {
-  const containers = deployment.spec?.template.spec?.containers ?? [];
+type PodOwner = V1Deployment | V1DaemonSet;
+
+function containerImage(owner: PodOwner, preferred: string): string {
+  const containers = owner.spec?.template.spec?.containers ?? [];
   return (containers.find((c) => c.name === preferred) ?? containers[0])?.image ?? '';
 }
 
-function readiness(deployment: V1Deployment): { ready: boolean; replicas: number; readyReplicas: number } {
+function deploymentReadiness(deployment: V1Deployment) {
   const replicas = deployment.spec?.replicas ?? 1;
   const status = deployment.status ?? {};
   const readyReplicas = status.readyReplicas ?? 0;
   const updated = status.updatedReplicas ?? 0;
   const current = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
-  return { ready: current && readyReplicas >= replicas && updated >= replicas, replicas, readyReplicas };
+  return {
+    ready: current && readyReplicas >= replicas && updated >= replicas,
+    replicas,
+    readyReplicas,
+    updatedReplicas: updated,
+  };
+}
+
+function daemonSetReadiness(daemonSet: V1DaemonSet) {
+  const status = daemonSet.status;
+  const replicas = status?.desiredNumberScheduled ?? 0;
+  const readyReplicas = status?.numberReady ?? 0;
+  const updated = status?.updatedNumberScheduled ?? 0;
+  const current = (status?.observedGeneration ?? 0) >= (daemonSet.metadata?.generation ?? 0);
+  return {
+    ready: current && readyReplicas >= replicas && updated >= replicas,
+    replicas,
+    readyReplicas,
+    updatedReplicas: updated,
+  };
+}
+
+function toWorkload(
+  kind: Workload['kind'],
+  owner: PodOwner,
+  container: string,
+  readiness: { ready: boolean; replicas: number; readyReplicas: number; updatedReplicas: number },
+): Workload {
+  const image = containerImage(owner, container);
+  return {
+    kind,
+    name: owner.metadata?.name ?? '',
+    namespace: owner.metadata?.namespace ?? '',
+    revision: owner.metadata?.labels?.[REVISION_LABEL] || 'default',
+    version: versionOfImage(image),
+    image,
+    serviceAccount: owner.spec?.template.spec?.serviceAccountName || undefined,
+    selector: Object.entries(owner.spec?.selector.matchLabels ?? {})
+      .map(([key, value]) => `${key}=${value}`)
+      .join(','),
+    ...readiness,
+  };
 }
 
 function toControlPlane(deployment: V1Deployment): ControlPlane {
-  const image = containerImage(deployment, 'discovery');
-  return {
-    revision: deployment.metadata?.labels?.[REVISION_LABEL] || 'default',
-    deployment: deployment.metadata?.name ?? '',
-    namespace: deployment.metadata?.namespace ?? '',
-    version: versionOfImage(image),
-    image,
-    ...readiness(deployment),
-  };
+  const workload = toWorkload('Deployment', deployment, 'discovery', deploymentReadiness(deployment));
+  return { ...workload, deployment: workload.name };
 }
 
-function toGateway(deployment: V1Deployment): Gateway {
-  return {
-    name: deployment.metadata?.name ?? '',
-    namespace: deployment.metadata?.namespace ?? '',
-    revision: deployment.metadata?.labels?.[REVISION_LABEL] || 'default',
-    version: versionOfImage(containerImage(deployment, 'istio-proxy')),
-    ready: readiness(deployment).ready,
-  };
+function toGateway(deployment: V1Deployment): Workload {
+  return toWorkload('Deployment', deployment, 'istio-proxy', deploymentReadiness(deployment));
 }
 
-function toNodeAgent(daemonSet: V1DaemonSet): NodeAgent {
-  const status = daemonSet.status;
-  const desired = status?.desiredNumberScheduled ?? 0;
-  const readyPods = status?.numberReady ?? 0;
-  const updatedPods = status?.updatedNumberScheduled ?? 0;
-  const current = (status?.observedGeneration ?? 0) >= (daemonSet.metadata?.generation ?? 0);
-  const containers = daemonSet.spec?.template.spec?.containers ?? [];
-  const labels = daemonSet.spec?.selector.matchLabels ?? {};
-  return {
-    name: daemonSet.metadata?.name ?? '',
-    namespace: daemonSet.metadata?.namespace ?? '',
-    version: versionOfImage(containers[0]?.image ?? ''),
-    desired,
-    readyPods,
-    updatedPods,
-    ready: current && readyPods >= desired && updatedPods >= desired,
-    selector: Object.entries(labels)
-      .map(([key, value]) => `${key}=${value}`)
-      .join(','),
-  };
+function toAgent(daemonSet: V1DaemonSet): Workload {
+  const component = daemonSet.metadata?.labels?.[COMPONENT_LABEL];
+  return toWorkload(
+    'DaemonSet',
+    daemonSet,
+    component === 'Cni' ? 'install-cni' : 'istio-proxy',
+    daemonSetReadiness(daemonSet),
+  );
 }
 
 /** Istio's webhooks carry `istio.io/rev` (injection, tags) or are named after istiod (validation); others are not ours. */

@@ -7,9 +7,24 @@ import { sortKeysDeep, type Json } from '../overlay/json.js';
 export const RECORD_CONFIGMAP = 'istio-installer-state';
 export const HISTORY_LENGTH = 10;
 
+/**
+ * `in-progress` is written before a run acts and replaced by its outcome after; one still there when the next run
+ * holds the lock belongs to a run that was killed, and becomes `interrupted`. `refused`: a precheck stopped the run
+ * before istioctl applied anything.
+ */
+const OUTCOMES = [
+  'in-progress',
+  'succeeded',
+  'failed',
+  'refused',
+  'rolled-back',
+  'interrupted',
+  'uninstalled',
+] as const;
+
 const entrySchema = z.object({
   action: z.string(),
-  outcome: z.enum(['succeeded', 'failed', 'rolled-back', 'uninstalled']),
+  outcome: z.enum(OUTCOMES),
   specSha256: z.string(),
   istioVersion: z.string(),
   revision: z.string(),
@@ -17,6 +32,12 @@ const entrySchema = z.object({
   installerVersion: z.string(),
   time: z.string(),
   message: z.string().optional(),
+  /** The lock holder of the run (pod or host/pid), to tell whose attempt an `in-progress` entry is. */
+  holder: z.string().optional(),
+  /** Findings that did not stop the run (istioctl analyze about users' own configuration). */
+  warnings: z.array(z.string()).optional(),
+  /** The last lines istioctl printed before it failed. */
+  output: z.array(z.string()).optional(),
 });
 export type RecordEntry = z.infer<typeof entrySchema>;
 
@@ -46,20 +67,43 @@ export function specHash(istioOperator: Json): string {
     .digest('hex');
 }
 
-/** The record after one more run; a success also becomes the last good one, which a rollback returns to. */
+/** A run that has not (or never) reported its outcome. */
+export function unfinished(outcome: RecordEntry['outcome']): boolean {
+  return outcome === 'in-progress' || outcome === 'interrupted';
+}
+
+/**
+ * The record after one more entry; a success also becomes the last good one, which a rollback returns to. An
+ * outcome replaces its own run's `in-progress` attempt rather than adding a second line to the history.
+ */
 export function nextRecord(
   previous: InstallRecord | undefined,
   entry: RecordEntry,
   spec: string | undefined,
 ): InstallRecord {
   const good = entry.outcome === 'succeeded';
+  const attempt = previous?.current;
+  const ownAttempt =
+    attempt?.outcome === 'in-progress' && attempt.holder !== undefined && attempt.holder === entry.holder;
+  const older = (previous?.history ?? []).slice(ownAttempt ? 1 : 0);
   return {
     current: entry,
     lastGood: good ? entry : previous?.lastGood,
-    history: [entry, ...(previous?.history ?? [])].slice(0, HISTORY_LENGTH),
+    history: [entry, ...older].slice(0, HISTORY_LENGTH),
     spec,
     lastGoodSpec: good ? spec : previous?.lastGoodSpec,
   };
+}
+
+/** A record whose latest run was left `in-progress` by another holder: that run was killed. */
+export function markInterrupted(
+  record: InstallRecord | undefined,
+  holder: string,
+): InstallRecord | undefined {
+  const current = record?.current;
+  if (!record || !current || current.outcome !== 'in-progress' || current.holder === holder) return record;
+  const interrupted: RecordEntry = { ...current, outcome: 'interrupted' };
+  return { ...record, current: interrupted, history: [interrupted, ...record.history.slice(1)] };
 }
 
 export interface RecordConfigMapData {

@@ -2,39 +2,33 @@
 import type { IstioVersion } from './istio-version.js';
 import type { InstallRecord } from './record.js';
 
-/** One istiod Deployment. `revision` is `default` for the unrevisioned `istiod`. */
-export interface ControlPlane {
-  revision: string;
-  deployment: string;
+/** A Deployment or DaemonSet of Istio's, with what health needs to know about it. */
+export interface Workload {
+  kind: 'Deployment' | 'DaemonSet';
+  name: string;
   namespace: string;
+  /** The `istio.io/rev` label; `default` when unset. */
+  revision: string;
   version: IstioVersion | undefined;
   image: string;
   ready: boolean;
+  /** Desired replicas (for a DaemonSet: the nodes it should run on). */
   replicas: number;
   readyReplicas: number;
-}
-
-export interface Gateway {
-  name: string;
-  namespace: string;
-  revision: string;
-  version: IstioVersion | undefined;
-  ready: boolean;
-}
-
-/** A node agent DaemonSet of ambient mode (istio-cni-node, ztunnel). */
-export interface NodeAgent {
-  name: string;
-  namespace: string;
-  version: IstioVersion | undefined;
-  /** Pods the DaemonSet should run (one per matching node). */
-  desired: number;
-  readyPods: number;
-  updatedPods: number;
-  ready: boolean;
-  /** Its pods' `matchLabels`, as a label selector, to find the nodes where they are not ready. */
+  /** Pods at the current template (a DaemonSet's updatedNumberScheduled, a Deployment's updatedReplicas). */
+  updatedReplicas: number;
+  /** Its pods' `matchLabels`, as a label selector: to find the nodes where a node agent's pods are not ready. */
   selector: string;
+  /** The ServiceAccount its pods run as, if it names one. */
+  serviceAccount: string | undefined;
 }
+
+/** One istiod Deployment. `revision` is `default` for the unrevisioned `istiod`. */
+export interface ControlPlane extends Workload {
+  deployment: string;
+}
+
+export type Gateway = Workload;
 
 /** A sidecar-injector or validation webhook configuration that Istio made. */
 export interface IstioWebhook {
@@ -52,16 +46,31 @@ export interface ClusterState {
   namespace: string;
   controlPlanes: ControlPlane[];
   gateways: Gateway[];
-  /** istio-cni-node and ztunnel, when installed. */
-  nodeAgents: NodeAgent[];
+  /** Node agents: the CNI and ztunnel DaemonSets. */
+  agents: Workload[];
   webhooks: IstioWebhook[];
   /** Revision tags: tag name -> revision. */
   tags: Record<string, string>;
   /** Services that exist in the Istio namespace, to tell live webhooks from stale ones. */
   services: string[];
+  /** ServiceAccounts (`namespace/name`) in the namespaces where Istio's workloads run. */
+  serviceAccounts: string[];
+  /** The installer's lock as last written, if one is there. */
+  lock: LockState | undefined;
   /** An Istio 1.5-or-older `istio-pilot` Deployment was found. */
   legacyPilot: boolean;
   record: InstallRecord | undefined;
+}
+
+export interface LockState {
+  holder: string;
+  /** When it stops counting unless renewed. */
+  expires: Date | undefined;
+}
+
+/** Every Istio workload found: control planes, gateways and node agents. */
+export function workloads(state: ClusterState): Workload[] {
+  return [...state.controlPlanes, ...state.gateways, ...state.agents];
 }
 
 /** The control plane an in-place change applies to: the one of the requested revision. */
@@ -84,5 +93,14 @@ export function staleWebhooks(state: ClusterState): IstioWebhook[] {
     (webhook) =>
       webhook.services.length > 0 &&
       webhook.services.every((service) => judged(service) && !state.services.includes(service)),
+  );
+}
+
+/** Webhooks of this installation: every one they have calls a Service in the Istio namespace. */
+export function ownWebhooks(state: ClusterState): IstioWebhook[] {
+  return state.webhooks.filter(
+    (webhook) =>
+      webhook.services.length > 0 &&
+      webhook.services.every((service) => service.startsWith(`${state.namespace}/`)),
   );
 }

@@ -1,5 +1,6 @@
 // `status`: what is installed, whether it is healthy, and what the installer last applied. Pure formatting of the state.
 import type { NamespaceDataPlane, Waypoint } from './data-plane.js';
+import { meshProblems } from './health.js';
 import { formatIstioVersion, type IstioVersion } from './istio-version.js';
 import type { RecordEntry } from './record.js';
 import { staleWebhooks, type ClusterState } from './state.js';
@@ -7,6 +8,10 @@ import { staleWebhooks, type ClusterState } from './state.js';
 export interface StatusReport {
   namespace: string;
   healthy: boolean;
+  /** What is missing, scaled down or not ready against the last applied spec and what is installed. */
+  problems: string[];
+  /** Findings of the last run's istioctl analyze that did not stop it (users' own configuration). */
+  warnings: string[];
   revisions: { revision: string; version: string; ready: string; tags: string[] }[];
   gateways: { name: string; namespace: string; revision: string; version: string; ready: boolean }[];
   /** istio-cni-node and ztunnel: `ready` as `ready pods/desired pods`. */
@@ -21,8 +26,23 @@ export interface StatusReport {
   lastAppliedSpec: string | null;
 }
 
+/**
+ * An attempt still `in-progress` whose run no longer holds the lock was interrupted: the record cannot say so
+ * itself, since the run that would have written it is gone.
+ */
+function asSeen(entry: RecordEntry, state: ClusterState, now: Date): RecordEntry {
+  if (entry.outcome !== 'in-progress') return entry;
+  const lock = state.lock;
+  const running =
+    lock !== undefined &&
+    lock.holder === entry.holder &&
+    (lock.expires === undefined || lock.expires.getTime() > now.getTime());
+  return running ? entry : { ...entry, outcome: 'interrupted' };
+}
+
 export function statusReport(
   state: ClusterState,
+  now: Date,
   dataPlane: { namespaces: NamespaceDataPlane[]; waypoints: Waypoint[] } = { namespaces: [], waypoints: [] },
 ): StatusReport {
   const version = (v: { version: IstioVersion | undefined }) =>
@@ -42,29 +62,29 @@ export function statusReport(
     version: version(g),
     ready: g.ready,
   }));
-  const nodeAgents = state.nodeAgents.map((a) => ({
+  const nodeAgents = state.agents.map((a) => ({
     name: a.name,
     namespace: a.namespace,
     version: version(a),
-    ready: `${a.readyPods}/${a.desired}`,
+    ready: `${a.readyReplicas}/${a.replicas}`,
     healthy: a.ready,
   }));
+  const problems = meshProblems(state);
+  const current = state.record ? asSeen(state.record.current, state, now) : null;
   return {
     namespace: state.namespace,
-    healthy:
-      state.controlPlanes.length > 0 &&
-      state.controlPlanes.every((p) => p.ready) &&
-      state.gateways.every((g) => g.ready) &&
-      state.nodeAgents.every((a) => a.ready),
+    healthy: state.controlPlanes.length > 0 && problems.length === 0,
+    problems,
+    warnings: current?.warnings ?? [],
     revisions,
     gateways,
     nodeAgents,
     dataPlane: dataPlane.namespaces,
     waypoints: dataPlane.waypoints,
     staleWebhooks: staleWebhooks(state).map((w) => `${w.kind}/${w.name}`),
-    lastApplied: state.record?.current ?? null,
+    lastApplied: current,
     lastGood: state.record?.lastGood ?? null,
-    history: state.record?.history ?? [],
+    history: (state.record?.history ?? []).map((entry, i) => (i === 0 && current ? current : entry)),
     lastAppliedSpec: state.record?.spec ?? null,
   };
 }
@@ -87,6 +107,7 @@ export function formatStatus(report: StatusReport): string {
       `  node agent ${a.namespace}/${a.name}: Istio ${a.version}, ${a.ready} pods ready${a.healthy ? '' : ' (NOT ready)'}`,
     );
   lines.push(...formatDataPlane(report.dataPlane, report.waypoints));
+  for (const problem of report.problems) lines.push(`  problem: ${problem}`);
   for (const w of report.staleWebhooks)
     lines.push(`  stale webhook ${w} (calls a Service that does not exist)`);
   const last = report.lastApplied;
@@ -95,6 +116,7 @@ export function formatStatus(report: StatusReport): string {
       `last run: ${last.action} ${last.outcome} at ${last.time}: Istio ${last.istioVersion}, revision ${last.revision}, spec sha256 ${last.specSha256.slice(0, 12)}, chart ${last.chartVersion || '-'}${last.message ? ` (${last.message})` : ''}`,
     );
   else lines.push('last run: none on record');
+  for (const warning of report.warnings) lines.push(`  warning: ${warning}`);
   if (report.lastGood && report.lastGood.time !== last?.time)
     lines.push(`last good: Istio ${report.lastGood.istioVersion} at ${report.lastGood.time}`);
   if (report.history.length > 1)

@@ -75,12 +75,12 @@ export async function uninstall(request: UninstallRequest, deps: InstallerDeps):
           uninstallRevision(revision, tool, timeoutMs, deps),
         );
     }
-    const agents = state.nodeAgents.map((a) => a.name);
+    const agents = state.agents.map((a) => a.name);
     if (agents.length > 0 && tool && !request.purge) {
       // ztunnel and istio-cni belong to no revision; whatever the revision uninstall left goes by owner.
       const after = await readClusterState(deps.kube, request.namespace);
-      if (after.nodeAgents.length > 0 && after.controlPlanes.length === 0)
-        await phase(deps, `remove ${after.nodeAgents.map((a) => a.name).join(' and ')}`, () =>
+      if (after.agents.length > 0 && after.controlPlanes.length === 0)
+        await phase(deps, `remove ${after.agents.map((a) => a.name).join(' and ')}`, () =>
           uninstallByOwner(tool, timeoutMs, deps),
         );
     }

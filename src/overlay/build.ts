@@ -19,6 +19,12 @@ import {
   ISTIO_OPERATOR_KIND,
 } from './values-to-iop.js';
 import { valuesSchema, type Values } from './values-schema.js';
+import {
+  checkRancherLine,
+  explainRetiredRancherKeys,
+  rancherInstallerWarnings,
+  rancherStringWarnings,
+} from './rancher-values.js';
 import { issueAt, nestedLocator, parseYamlSource, type Locator, type ParsedSource } from './yaml-source.js';
 import { toIssues, type LocatedData } from './zod-issues.js';
 
@@ -39,6 +45,8 @@ export type BuildResult =
       values: Values;
       /** Where a key of the merged spec came from, for problems found later (istioctl's offline check). */
       locate: (specPath: DocPath) => Omit<Issue, 'message'>;
+      /** Accepted input that may not mean what its author thinks (Rancher's string booleans, its installer image). */
+      warnings: Issue[];
     }
   | { ok: false; issues: Issue[] };
 
@@ -57,7 +65,7 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
     });
     return { ok: false, issues: [...loaded.issues, ...others, ...setIssues] };
   }
-  const { values, where } = loaded;
+  const { values, where, warnings } = loaded;
 
   const issues: Issue[] = [];
   const overlays: ParsedSource[] = [];
@@ -114,7 +122,7 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
     const writers: Writers = { values: where, overlays, sets, setLabels };
     const ambientIssues = checkAmbientNeedsCni(spec, writers);
     if (ambientIssues.length > 0) return { ok: false, issues: ambientIssues };
-    return { ok: true, istioOperator: merged, values, locate: specLocator(writers) };
+    return { ok: true, istioOperator: merged, values, locate: specLocator(writers), warnings };
   }
   const located = overlays.flatMap(checkOverlayFields);
   if (located.length > 0) return { ok: false, issues: located };
@@ -128,7 +136,8 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
   };
 }
 
-type ValuesResult = { ok: true; values: Values; where: LocatedData } | { ok: false; issues: Issue[] };
+type ValuesResult =
+  { ok: true; values: Values; where: LocatedData; warnings: Issue[] } | { ok: false; issues: Issue[] };
 
 function loadValues(sources: readonly ParsedSource[]): ValuesResult {
   const issues: Issue[] = [];
@@ -147,9 +156,19 @@ function loadValues(sources: readonly ParsedSource[]): ValuesResult {
     locate: lastWriterLocator(sources),
     data: merged,
   };
+  const lineIssues = checkRancherLine(merged, where);
   const parsed = valuesSchema.safeParse(merged ?? {});
-  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues, valuesSchema, where) };
-  return { ok: true, values: parsed.data, where };
+  if (!parsed.success)
+    return {
+      ok: false,
+      issues: [
+        ...lineIssues,
+        ...explainRetiredRancherKeys(toIssues(parsed.error.issues, valuesSchema, where)),
+      ],
+    };
+  if (lineIssues.length > 0) return { ok: false, issues: lineIssues };
+  const warnings = [...rancherStringWarnings(merged, where), ...rancherInstallerWarnings(merged, where)];
+  return { ok: true, values: parsed.data, where, warnings };
 }
 
 /** Several values files: a key's position is where the last file that sets it writes it. */

@@ -1,5 +1,6 @@
 // Reads values and overlay files from disk or stdin into parsed sources; the only file I/O of the overlay engine.
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Issue } from '../errors.js';
 import { MAX_INPUT_BYTES, parseYamlSource, type ParsedSource } from './yaml-source.js';
@@ -7,7 +8,8 @@ import { MAX_INPUT_BYTES, parseYamlSource, type ParsedSource } from './yaml-sour
 export const STDIN_PATH = '-';
 
 export interface ReadDeps {
-  readStdin(): Promise<string>;
+  /** Standard input as a stream of chunks; read only as far as the size limit. */
+  stdin(): AsyncIterable<Uint8Array>;
   cwd: string;
 }
 
@@ -46,18 +48,40 @@ export async function loadSources(
 }
 
 async function readText(file: string, deps: ReadDeps): Promise<string | Issue> {
-  if (file === STDIN_PATH) return deps.readStdin();
+  const label = file === STDIN_PATH ? '<stdin>' : file;
+  const decode = (read: ReadResult): string | Issue =>
+    'tooLarge' in read
+      ? { file: label, path: '', message: `input is over the limit of ${MAX_INPUT_BYTES} bytes` }
+      : (decodeUtf8(read.bytes) ?? { file: label, path: '', message: 'not valid UTF-8 text' });
+  if (file === STDIN_PATH) return decode(await readLimited(deps.stdin(), MAX_INPUT_BYTES));
   const absolute = path.resolve(deps.cwd, file);
   try {
     const info = await stat(absolute);
     if (!info.isFile()) return { file, path: '', message: 'not a regular file' };
     if (info.size > MAX_INPUT_BYTES)
       return { file, path: '', message: `file is ${info.size} bytes, over the limit of ${MAX_INPUT_BYTES}` };
-    const bytes = await readFile(absolute);
-    return decodeUtf8(bytes) ?? { file, path: '', message: 'not valid UTF-8 text' };
+    // The size can change between stat and read (a file being written, /proc): the limit holds while reading too.
+    return decode(await readLimited(createReadStream(absolute), MAX_INPUT_BYTES));
   } catch (error) {
     return { file, path: '', message: describeFsError(error) };
   }
+}
+
+export type ReadResult = { bytes: Buffer } | { tooLarge: true };
+
+/**
+ * Reads chunks until the end or until more than `limit` bytes came, whichever is first; then stops reading
+ * (leaving the loop destroys a Node stream), so an endless input such as /dev/zero costs at most one chunk more.
+ */
+export async function readLimited(chunks: AsyncIterable<Uint8Array>, limit: number): Promise<ReadResult> {
+  const kept: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    size += chunk.byteLength;
+    if (size > limit) return { tooLarge: true };
+    kept.push(chunk);
+  }
+  return { bytes: Buffer.concat(kept) };
 }
 
 function decodeUtf8(bytes: Buffer): string | undefined {

@@ -1,6 +1,7 @@
 // istioctl's `--set PATH=VALUE` syntax: parsing paths (`a.b`, `a.[0].b`, `a.[name:foo].b`, `\.` escapes) and applying them.
 import type { Issue } from '../errors.js';
 import { isObject, type Json, type JsonObject } from './json.js';
+import { MAX_DEPTH } from './yaml-source.js';
 
 export type PathSegment =
   | { kind: 'key'; key: string }
@@ -61,9 +62,11 @@ export type SetParseResult = { ok: true; flag: SetFlag } | { ok: false; issue: I
 
 /** Parses one `--set` argument; the label says where it came from (e.g. `--set[2]`). */
 export function parseSetFlag(text: string, label: string): SetParseResult {
+  // A path thousands of segments long is shown cut short: the message must stay one readable line.
+  const shown = text.length > 200 ? `${text.slice(0, 60)}...` : text;
   const fail = (message: string): SetParseResult => ({
     ok: false,
-    issue: { file: label, path: text, message },
+    issue: { file: label, path: shown, message },
   });
   const equals = text.indexOf('=');
   if (equals <= 0) return fail('expected PATH=VALUE');
@@ -72,7 +75,10 @@ export function parseSetFlag(text: string, label: string): SetParseResult {
   const path: PathSegment[] = [];
   for (const part of splitPath(rawPath)) {
     if (part === '') return fail('empty path segment');
-    const bracket = /^\[(.*)\]$/.exec(part);
+    // istioctl takes both `list.[0]` and `list[0]`: a key with a selector attached is the key, then the selector.
+    const attached = /^([^[\]]+)(\[.*\])$/.exec(part);
+    if (attached) path.push({ kind: 'key', key: attached[1] ?? '' });
+    const bracket = /^\[(.*)\]$/.exec(attached ? (attached[2] ?? '') : part);
     if (!bracket) {
       path.push({ kind: 'key', key: part });
       continue;
@@ -86,6 +92,9 @@ export function parseSetFlag(text: string, label: string): SetParseResult {
     }
   }
   if (path[0]?.kind !== 'key') return fail('a path starts with a field name');
+  // Counted as js-yaml counts an overlay file's nesting (the document, `spec`, then each key), so the same
+  // path is refused in both.
+  if (path.length + 2 > MAX_DEPTH) return fail(`nested deeper than ${MAX_DEPTH} levels`);
   return { ok: true, flag: { text, path, value: keepsString(path) ? rawValue : inferScalar(rawValue) } };
 }
 

@@ -1,4 +1,4 @@
-// The chart's values, as the installer reads them: Rancher rancher-istio 104.x keys with their meaning, plus ours.
+// The chart's values, as the installer reads them: Rancher rancher-istio 104.x-107.x keys with their meaning, plus ours.
 // This zod schema is the single source of truth: values.schema.json, `istio-installer schema` and docs/values.md come from it.
 import { z } from 'zod';
 
@@ -65,12 +65,38 @@ function openSection<T extends z.core.$ZodLooseShape>(shape: T, description: str
 const freeMap = (description: string) => z.record(z.string(), z.unknown()).default({}).describe(description);
 const stringMap = (description: string) => z.record(z.string(), z.string()).default({}).describe(description);
 /**
+ * Schemas of Rancher's keys that also take the strings "true"/"false" (or digits), since Rancher's Go templates did
+ * (`--set-string`, hand-edited files). Collected here so that `rancherStringWarnings` can name every such key it saw.
+ */
+const rancherStringScalars = new WeakSet<z.core.$ZodType>();
+function rancherTagged<T extends z.ZodType>(schema: T): T {
+  rancherStringScalars.add(schema);
+  return schema;
+}
+/** A boolean of Rancher's values: `true`, `false`, or the strings "true"/"false" read as those. */
+export const rancherBoolean = () =>
+  rancherTagged(z.union([z.boolean(), z.enum(['true', 'false']).transform((text) => text === 'true')]));
+/** A non-negative integer of Rancher's values, or a string of digits read as one. */
+const rancherCount = () =>
+  rancherTagged(
+    z.union([
+      z.number().int().min(0),
+      z
+        .string()
+        .regex(/^[0-9]+$/, 'a string of digits')
+        .transform((text) => Number(text)),
+    ]),
+  );
+/** Whether a schema node is one of Rancher's keys that also take strings. */
+export function isRancherStringScalar(node: z.core.$ZodType): boolean {
+  return rancherStringScalars.has(node);
+}
+/**
  * A setting the chosen istioctl profile also decides: no default of ours, so that unset means "as the profile says".
  * `byDefaultProfile` is what istioctl's `default` profile decides (and Rancher's chart defaulted to).
  */
 const profileDecided = (byDefaultProfile: boolean, description: string) =>
-  z
-    .boolean()
+  rancherBoolean()
     .optional()
     .describe(`${description} Unset: the profile decides (\`default\`: ${byDefaultProfile ? 'on' : 'off'}).`);
 const enabled = (byDefaultProfile: boolean, what: string) =>
@@ -159,7 +185,7 @@ const imageRef = (repo: string, what: string, description: string) =>
 
 export const valuesSchema = z
   .strictObject({
-    // --- Rancher rancher-istio 104.x keys, same meaning ---
+    // --- Rancher rancher-istio 104.x-107.x keys, same meaning ---
     overlayFile: z
       .string()
       .default('')
@@ -167,19 +193,36 @@ export const valuesSchema = z
         'A whole IstioOperator, as a YAML string, merged on top of what these values produce (before `overlays`).',
       ),
     tag: tag.default(DEFAULT_ISTIO_TAG).describe('Istio version to install (IstioOperator `spec.tag`).'),
-    forceInstall: z
-      .boolean()
+    forceInstall: rancherBoolean()
       .default(false)
       .describe('Skips the version guards (skipped minors, downgrades, Istio < 1.6) and the prechecks.'),
     installer: section(
       {
+        image: section(
+          {
+            repository: z
+              .string()
+              .min(1)
+              .default('rancher-istio/istio-installer')
+              .describe(
+                'Installer image repository, without the registry (global.cattle.systemDefaultRegistry is prefixed).',
+              ),
+            tag: z.string().default('').describe("Installer image tag; empty means the chart's appVersion."),
+          },
+          "The image of the installer Jobs and the release mirror. Not `installer.repository`/`installer.tag`: those are Rancher's keys, and Rancher's values set them to its own installer, a shell script this chart's Jobs cannot run.",
+        ),
         repository: z
           .string()
-          .default('rancher-istio/istio-installer')
+          .optional()
           .describe(
-            'Installer image repository, without the registry (global.cattle.systemDefaultRegistry is prefixed).',
+            "Rancher's installer image repository (`rancher/istio-installer`): accepted so Rancher's values load unchanged, ignored with a warning. The Jobs run `installer.image`.",
           ),
-        tag: z.string().default('').describe("Installer image tag; empty means the chart's appVersion."),
+        tag: z
+          .string()
+          .optional()
+          .describe(
+            "Rancher's installer image tag (`1.23.2-rancher1`): ignored with a warning like `installer.repository`; it tells which Rancher line the values come from.",
+          ),
         imagePullPolicy: z
           .enum(['Always', 'IfNotPresent', 'Never'])
           .default('IfNotPresent')
@@ -233,8 +276,7 @@ export const valuesSchema = z
         ),
         releaseMirror: section(
           {
-            enabled: z
-              .boolean()
+            enabled: rancherBoolean()
               .default(false)
               .describe(
                 'Serves Istio release artifacts inside the cluster for air-gapped upgrades and rollbacks.',
@@ -263,10 +305,7 @@ export const valuesSchema = z
         ),
         debug: section(
           {
-            secondsSleep: z
-              .number()
-              .int()
-              .min(0)
+            secondsSleep: rancherCount()
               .default(0)
               .describe('Seconds the installer sleeps before acting, to let a person exec into the pod.'),
           },
@@ -277,8 +316,7 @@ export const valuesSchema = z
     ),
     dns: section(
       {
-        enabled: z
-          .boolean()
+        enabled: rancherBoolean()
           .default(false)
           .describe(
             'Sets `ISTIO_META_DNS_CAPTURE: "true"` in the mesh\'s default proxy metadata (DNS proxying).',
@@ -360,7 +398,9 @@ export const valuesSchema = z
               .describe("Private registry prefixed to every image (Rancher's system default registry)."),
             psp: openSection(
               {
-                enabled: z.boolean().default(false).describe('Ignored: PodSecurityPolicy no longer exists.'),
+                enabled: rancherBoolean()
+                  .default(false)
+                  .describe('Ignored: PodSecurityPolicy no longer exists.'),
               },
               'Legacy.',
             ),
@@ -386,17 +426,32 @@ export const valuesSchema = z
           },
           'Default PodDisruptionBudgets.',
         ),
+        logAsJson: rancherBoolean()
+          .optional()
+          .describe(
+            "JSON logs for Istio's components (`values.global.logAsJson`), a key of Rancher's 107.x values; unset leaves Istio's default.",
+          ),
+        logging: openSection(
+          {
+            level: z
+              .string()
+              .optional()
+              .describe(
+                "Istio components' log levels, such as `default:info` (`values.global.logging.level`), a key of Rancher's 107.x values; unset leaves Istio's default.",
+              ),
+          },
+          'Logging of the Istio components.',
+        ),
       },
       'Global settings shared with the subcharts; keys not listed here pass through.',
     ),
     kiali: openSection(
-      { enabled: z.boolean().default(true).describe('Installs the Kiali subchart.') },
+      { enabled: rancherBoolean().default(true).describe('Installs the Kiali subchart.') },
       'Kiali subchart values (passed through).',
     ),
     tracing: openSection(
       {
-        enabled: z
-          .boolean()
+        enabled: rancherBoolean()
           .default(false)
           .describe("Installs the Jaeger subchart and points the mesh's zipkin tracer at it."),
         contextPath: z.string().default('/jaeger').describe('Web root of the Jaeger UI.'),
@@ -415,6 +470,17 @@ export const valuesSchema = z
       .default([])
       .describe(
         "Tolerations added to istiod, CNI, gateways and the chart's own pods, next to `cattle.io/os=linux:NoSchedule`.",
+      ),
+
+    systemDefaultRegistry: z
+      .string()
+      .refine(
+        (value) => value === '' || HUB_PATTERN.test(value),
+        'must be empty or an image registry such as "registry.example.com:5000"',
+      )
+      .default('')
+      .describe(
+        "Rancher's top-level registry key: when `hub` is empty, it becomes `spec.hub` unchanged, as Rancher's template made it. Images follow `global.cattle.systemDefaultRegistry`.",
       ),
 
     // --- added by rancher-istio ---

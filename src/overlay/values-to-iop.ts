@@ -109,7 +109,11 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
   const ifSet = (key: string, value: Json | undefined): JsonObject =>
     value === undefined ? {} : { [key]: value };
   const registry = values.global.cattle.systemDefaultRegistry;
-  const hub = values.hub || (registry ? `${registry.replace(/\/+$/, '')}/istio` : DEFAULT_ISTIO_HUB);
+  // Rancher's template wrote its top-level `systemDefaultRegistry` to spec.hub as it was; ours keeps that precedence.
+  const hub =
+    values.hub ||
+    values.systemDefaultRegistry ||
+    (registry ? `${registry.replace(/\/+$/, '')}/istio` : DEFAULT_ISTIO_HUB);
   const image = (repository: string, tag: string, defaultRepository: string): JsonObject =>
     pinnedImage(registry, repository, tag, defaultRepository, values.tag);
   const placement = {
@@ -151,7 +155,7 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
       {
         name: 'istio-ingressgateway',
         ...ifSet('enabled', values.ingressGateways.enabled),
-        k8s: gatewayK8s(values.ingressGateways, placement, DEFAULT_INGRESS_PORTS),
+        k8s: defaultGatewayK8s(values.ingressGateways, placement, DEFAULT_INGRESS_PORTS),
       },
       ...values.ingressGateways.extra.map((gateway) => extraGateway(gateway, placement)),
     ],
@@ -159,7 +163,7 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
       {
         name: 'istio-egressgateway',
         ...ifSet('enabled', values.egressGateways.enabled),
-        k8s: gatewayK8s(values.egressGateways, placement, undefined),
+        k8s: defaultGatewayK8s(values.egressGateways, placement, undefined),
       },
       ...values.egressGateways.extra.map((gateway) => extraGateway(gateway, placement)),
     ],
@@ -195,6 +199,16 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
       proxy: image(values.global.proxy.repository, values.global.proxy.tag, 'istio/proxyv2'),
       proxy_init: image(values.global.proxy_init.repository, values.global.proxy_init.tag, 'istio/proxyv2'),
       defaultPodDisruptionBudget: ifSet('enabled', values.global.defaultPodDisruptionBudget.enabled),
+      ...(values.global.logAsJson !== undefined ? { logAsJson: values.global.logAsJson } : {}),
+      ...(values.global.logging.level !== undefined
+        ? { logging: { level: values.global.logging.level } }
+        : {}),
+    },
+    // Rancher's template set the Service types here, not on its gateways: istioctl then gives them to every gateway
+    // of the kind that has no type of its own, so gateways that overlays add are NodePort as they were under Rancher.
+    gateways: {
+      'istio-egressgateway': { type: values.egressGateways.type },
+      'istio-ingressgateway': { type: values.ingressGateways.type },
     },
     pilot: image(values.pilot.repository, values.pilot.tag, 'istio/pilot'),
     telemetry: {
@@ -273,6 +287,19 @@ function gatewayK8s(
 function forServiceType(ports: JsonObject[], type: string): JsonObject[] {
   if (type !== 'ClusterIP') return ports;
   return ports.map((port) => Object.fromEntries(Object.entries(port).filter(([key]) => key !== 'nodePort')));
+}
+
+/** The default gateways take their Service type from `values.gateways` (above), like every gateway an overlay adds. */
+function defaultGatewayK8s(
+  gateway: GatewayValues,
+  placement: JsonObject,
+  ports: JsonObject[] | undefined,
+): JsonObject {
+  const k8s = gatewayK8s(gateway, placement, ports);
+  const service = Object.fromEntries(
+    Object.entries(k8s.service as JsonObject).filter(([key]) => key !== 'type'),
+  );
+  return { ...k8s, service };
 }
 
 function extraGateway(

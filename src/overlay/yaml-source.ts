@@ -16,6 +16,12 @@ import { formatPath, type DocPath, type Json } from './json.js';
 
 /** Inputs larger than this are refused before parsing: a values file or overlay is never megabytes of YAML by accident. */
 export const MAX_INPUT_BYTES = 8 * 1024 * 1024;
+/**
+ * How deeply maps and lists may nest, in a document and in a `--set` path alike. The deepest real IstioOperator
+ * paths (k8s overlays, affinity terms) stay under 20 levels; the limit stops input that would exhaust the stack
+ * of the recursive steps that follow (merge, validation, output) long before it does.
+ */
+export const MAX_DEPTH = 100;
 /** A document may never expand (through aliases) to more nodes than this, or than its own length in characters. */
 export const MIN_NODE_BUDGET = 100_000;
 
@@ -57,7 +63,11 @@ export function parseYamlSource(
 
   let documents: unknown[];
   try {
-    documents = loadAll(text, undefined, { schema: SOURCE_KEEPING_SCHEMA, filename: label });
+    documents = loadAll(text, undefined, {
+      schema: SOURCE_KEEPING_SCHEMA,
+      filename: label,
+      maxDepth: MAX_DEPTH,
+    });
   } catch (error) {
     return { ok: false, issues: preciseIssues(text, label, error) };
   }
@@ -140,6 +150,17 @@ function toPlainData(root: unknown, budget: number): Json | undefined {
 
 /** The error path: `yaml` finds every problem, each with its line and column. */
 function preciseIssues(text: string, label: string, fastPathError: unknown): Issue[] {
+  // Too deep for js-yaml is too deep for `yaml` too, which would only exhaust the stack trying: answer here.
+  if (fastPathError instanceof YAMLException && fastPathError.reason.startsWith('nesting exceeded maxDepth'))
+    return [
+      {
+        file: label,
+        line: fastPathError.mark.line + 1,
+        col: fastPathError.mark.column + 1,
+        path: '',
+        message: `nested deeper than ${MAX_DEPTH} levels`,
+      },
+    ];
   const lines = new LineCounter();
   const documents = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const issues: Issue[] = [];

@@ -54,8 +54,25 @@ function messageFor(issue: z.core.$ZodIssue, actual: unknown): string {
         // A schema's own message says what to do instead; zod's default ones start with "Invalid".
         issue.message.startsWith('Invalid') ? '' : `; ${issue.message}`
       }`;
-    case 'invalid_union':
-      return `got ${describeValue(actual)}, which matches none of the allowed forms`;
+    case 'invalid_union': {
+      // A string-or-boolean key of Rancher's: name what each form accepts ("expected boolean or "true"/"false"").
+      const forms = issue.errors.flatMap((branch) =>
+        branch.length !== 1
+          ? []
+          : branch.map((inner) =>
+              inner.code === 'invalid_type'
+                ? inner.expected
+                : inner.code === 'invalid_value'
+                  ? inner.values.map((v) => JSON.stringify(v)).join('/')
+                  : inner.code === 'invalid_format'
+                    ? inner.message
+                    : '',
+            ),
+      );
+      return forms.length > 0 && forms.every((form) => form !== '')
+        ? `expected ${forms.join(' or ')}, got ${describeValue(actual)}`
+        : `got ${describeValue(actual)}, which matches none of the allowed forms`;
+    }
     case 'invalid_format':
       return issue.message.startsWith('Invalid')
         ? `${issue.message.toLowerCase()}; got ${describeValue(actual)}`
@@ -95,7 +112,8 @@ export function knownKeys(schema: z.ZodType, path: DocPath): string[] {
     : [];
 }
 
-function unwrap(node: z.core.$ZodType | undefined): z.core.$ZodType | undefined {
+/** A schema node without its default, optional and similar wrappers. */
+export function unwrap(node: z.core.$ZodType | undefined): z.core.$ZodType | undefined {
   let current = node;
   while (current) {
     const def = current._zod.def as z.core.$ZodTypeDef & {

@@ -19,10 +19,18 @@ test('--version prints the package version', async () => {
   expect(result.stdout).toMatch(/^\d+\.\d+\.\d+$/);
 });
 
-test('render of the example values writes the IstioOperator on stdout and nothing on stderr', async () => {
+test('render of the example values writes the IstioOperator on stdout and only warnings on stderr', async () => {
   const result = await run(['render', '-f', 'examples/values.yaml']);
   expect(result.exitCode).toBe(0);
-  expect(result.stderr).toBe('');
+  // The example is Rancher's values: its installer image keys are ignored, with one warning each.
+  expect(result.stderr.split('\n').filter(Boolean)).toEqual([
+    expect.stringMatching(
+      /^warn: examples\/values.yaml:7:3 {2}installer.repository: Rancher's installer image key is ignored/,
+    ),
+    expect.stringMatching(
+      /^warn: examples\/values.yaml:8:3 {2}installer.tag: Rancher's installer image key is ignored/,
+    ),
+  ]);
   expect(result.stdout).toMatch(/^apiVersion: install.istio.io\/v1alpha1\nkind: IstioOperator\n/);
 });
 
@@ -33,6 +41,15 @@ test('an overlay from stdin is read', async () => {
   );
   expect(result.exitCode).toBe(0);
   expect((JSON.parse(result.stdout) as { spec: { profile: string } }).spec.profile).toBe('demo');
+});
+
+test('an endless stdin (--overlay - < /dev/zero) exits 2 once past the size limit', async () => {
+  const result = await execa(process.execPath, [bin, 'render', '--overlay', '-'], {
+    reject: false,
+    inputFile: '/dev/zero',
+  });
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toBe('<stdin>  input is over the limit of 8388608 bytes');
 });
 
 test('bad input exits 2 with located lines and no stack trace', async () => {
@@ -46,7 +63,7 @@ test('bad input exits 2 with located lines and no stack trace', async () => {
   expect(result.exitCode).toBe(2);
   expect(result.stdout).toBe('');
   expect(result.stderr.trim().split('\n')).toEqual([
-    'test/fixtures/bad-input/wrong-type.yaml:2:3  dns.enabled: expected boolean, got string "yes"',
+    'test/fixtures/bad-input/wrong-type.yaml:2:3  dns.enabled: expected boolean or "true"/"false", got string "yes"',
     'test/fixtures/bad-input/unknown-top-key.yaml:1:1  ingressGateway: unknown key; did you mean "ingressGateways"?',
   ]);
 });

@@ -124,9 +124,15 @@ describe('a running rig', () => {
   });
 
   test("the apiserver's webhook call to a Service fails locally with no route, never reaching a network", async () => {
+    // The apiserver calls webhooks at a ready endpoint (--enable-aggregator-routing): a kwok pod, whose address
+    // nothing serves, is one.
     await cluster.kube.post('/api/v1/namespaces/default/services', {
       metadata: { name: 'webhook-backend' },
       spec: { ports: [{ port: 443, targetPort: 8443 }], selector: { app: 'webhook-backend' } },
+    });
+    await cluster.kube.post('/api/v1/namespaces/default/pods', {
+      metadata: { name: 'webhook-backend', labels: { app: 'webhook-backend' } },
+      spec: { containers: [{ name: 'c', image: 'example.com/webhook:1' }] },
     });
     await cluster.kube.post('/api/v1/namespaces', {
       metadata: { name: 'guarded', labels: { 'rig-test/webhook': 'on' } },
@@ -158,11 +164,12 @@ describe('a running rig', () => {
         return undefined; // Created before the apiserver saw the webhook; try again.
       } catch (err) {
         const text = err instanceof Error ? err.message : String(err);
-        // Until the apiserver's informers see the new Service it answers "not found"; that is no dial yet.
-        return /not found/.test(text) ? undefined : text;
+        // Until the apiserver sees the Service and its ready endpoint it answers without dialing; try again.
+        return /not found|no endpoints available/.test(text) ? undefined : text;
       }
     });
     // The apiserver's own words (inside a JSON Status, so its quotes come escaped).
+    expect(message).toMatch(/dial tcp 10\.244\.\d+\.\d+:8443: connect: network is unreachable/);
     expect(message).toMatch(
       /failed calling webhook \\?"deny\.rig-test\.example\\?".*connect: network is unreachable/s,
     );

@@ -1,11 +1,12 @@
 // The rig's own network namespace: every rig process and pod runs where only loopback exists, so no address the
 // rig hands out or dials (Services, pods, cluster DNS) can leave this machine, whatever the machine's routes are.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { holdNetworkNamespace, type NamespaceHolder } from './netns-holder.js';
 import { POD_DEVICE_PREFIX } from './pod-network.js';
 
 const RELAY = join(dirname(fileURLToPath(import.meta.url)), 'netns-relay.mjs');
@@ -116,32 +117,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function startRigNetwork(opts: { lifetimeSeconds: number; dir: string }): Promise<RigNetwork> {
   if (process.getuid?.() !== 0) throw new RigNetworkError('needs root (unshare --net and nsenter)');
-  const holder = spawn(
-    'unshare',
-    ['--net', '--', 'timeout', '--signal=KILL', String(opts.lifetimeSeconds), 'sleep', 'infinity'],
-    { stdio: 'ignore' },
-  );
-  const holderPid = holder.pid;
-  if (holderPid === undefined) throw new RigNetworkError('could not start unshare');
-  const own = readlinkSync('/proc/self/ns/net');
-  const nsPath = `/proc/${holderPid}/ns/net`;
-  for (let i = 0; ; i++) {
-    if (holder.exitCode !== null) throw new RigNetworkError(`unshare --net exited with ${holder.exitCode}`);
-    if (readlinkSync(nsPath) !== own) break;
-    if (i > 200) throw new RigNetworkError('unshare --net did not create a namespace in time');
-    await sleep(10);
+  let holder: NamespaceHolder;
+  try {
+    holder = await holdNetworkNamespace(opts.lifetimeSeconds);
+  } catch (err) {
+    throw new RigNetworkError(err instanceof Error ? err.message : String(err));
   }
-  const enter = ['nsenter', `--net=${nsPath}`, '--'];
+  const { pid: holderPid, nsPath, enter } = holder;
   const relays: Server[] = [];
   const sockets = new Set<Socket>();
   const stop = async () => {
     for (const s of sockets) s.destroy();
     await Promise.all(relays.map((r) => new Promise<void>((resolve) => r.close(() => resolve()))));
-    if (holder.exitCode === null && holder.signalCode === null) {
-      const exited = new Promise<void>((r) => holder.once('exit', () => r()));
-      holder.kill('SIGKILL');
-      await exited;
-    }
+    await holder.stop();
   };
   try {
     await execa(enter[0] ?? 'nsenter', [...enter.slice(1), 'ip', 'link', 'set', 'lo', 'up']);

@@ -1,8 +1,7 @@
 // Gives a process-kubelet pod a network of its own, as a container runtime would: a network namespace with the
 // pod's IP, joined by a veth pair to the rig's namespace (and so reachable only from there, never off the machine).
-import { spawn } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
 import { execa } from 'execa';
+import { holdNetworkNamespace } from './netns-holder.js';
 
 /**
  * The address pods in their own namespace reach the rig at (the node, as they see it): set on the rig's end of every
@@ -48,8 +47,6 @@ export function podSideCommands(ip: string): string[] {
   ];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export class PodNetworks {
   private count = 0;
 
@@ -67,50 +64,20 @@ export class PodNetworks {
     const n = ++this.count;
     const ip = podAddress(n);
     const device = `${POD_DEVICE_PREFIX}${n}`;
-    const [nsenter = 'nsenter', ...enter] = this.rigEnter;
-    const holder = spawn(
-      nsenter,
-      [
-        ...enter,
-        'unshare',
-        '--net',
-        '--',
-        'timeout',
-        '--signal=KILL',
-        String(this.lifetimeSeconds),
-        'sleep',
-        'infinity',
-      ],
-      { stdio: 'ignore' },
-    );
-    const pid = holder.pid;
-    if (pid === undefined) throw new Error('could not start a pod network namespace');
-    const stop = async () => {
-      if (holder.exitCode !== null || holder.signalCode !== null) return;
-      const exited = new Promise<void>((r) => holder.once('exit', () => r()));
-      holder.kill('SIGKILL');
-      await exited;
-    };
+    const holder = await holdNetworkNamespace(this.lifetimeSeconds, this.rigNsPath);
     try {
-      // The holder passes through this namespace and the rig's before unshare makes its own.
-      const before = new Set([readlinkSync('/proc/self/ns/net'), readlinkSync(this.rigNsPath)]);
-      for (let i = 0; before.has(readlinkSync(`/proc/${pid}/ns/net`)); i++) {
-        if (i > 500 || holder.exitCode !== null) throw new Error('unshare --net did not start in time');
-        await sleep(10);
-      }
-      const podEnter = ['nsenter', `--net=/proc/${pid}/ns/net`, '--'];
       const batch = async (prefix: string[], lines: string[]) => {
         const [program = 'nsenter', ...args] = prefix;
         await execa(program, [...args, 'ip', '-batch', '-'], { input: lines.join('\n') + '\n' });
       };
       await batch(this.rigEnter, [
-        `link add ${device} type veth peer name eth0 netns ${pid}`,
+        `link add ${device} type veth peer name eth0 netns ${holder.pid}`,
         ...rigSideCommands(device, ip),
       ]);
-      await batch(podEnter, podSideCommands(ip));
-      return { ip, enter: podEnter, stop };
+      await batch(holder.enter, podSideCommands(ip));
+      return { ip, enter: holder.enter, stop: holder.stop };
     } catch (err) {
-      await stop();
+      await holder.stop();
       throw err;
     }
   }

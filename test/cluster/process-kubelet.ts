@@ -331,7 +331,11 @@ export class ProcessKubelet {
           void publish();
         });
         cleanups.push(async () => {
-          prober.kill('SIGKILL');
+          if (prober.exitCode !== null || prober.signalCode !== null) return;
+          const exited = new Promise<void>((r) => prober.once('close', () => r()));
+          // TERM reaches the probe through `timeout`; a KILL would orphan it with our pipe still open.
+          prober.kill('SIGTERM');
+          await exited;
         });
       }
       while (!run.stopping) {
@@ -739,6 +743,9 @@ export function expandVars(s: string, env: Record<string, string>): string {
   });
 }
 
+/** What every container status names: the container and its image (never pulled, so no image ID). */
+const containerIdentity = (c: Container) => ({ name: c.name, image: c.image, imageID: '' });
+
 function runningStatus(pod: Pod, startedAt: string): Json {
   const t = startedAt;
   return {
@@ -751,9 +758,7 @@ function runningStatus(pod: Pod, startedAt: string): Json {
       { type: 'ContainersReady', status: 'True', lastTransitionTime: t },
     ],
     containerStatuses: pod.spec.containers.map((c) => ({
-      name: c.name,
-      image: c.image,
-      imageID: '',
+      ...containerIdentity(c),
       ready: true,
       started: true,
       restartCount: 0,
@@ -788,9 +793,7 @@ function servedStatus(pod: Pod, s: ServedState): Json {
       { type: 'ContainersReady', status: ready, lastTransitionTime: t },
     ],
     containerStatuses: pod.spec.containers.map((c) => ({
-      name: c.name,
-      image: c.image,
-      imageID: '',
+      ...containerIdentity(c),
       ready: s.ready,
       started: s.startedAt !== '',
       restartCount: s.restarts,
@@ -815,9 +818,7 @@ function waitingStatus(pod: Pod, reason: string, message: string): Json {
   return {
     phase: 'Pending',
     containerStatuses: pod.spec.containers.map((c) => ({
-      name: c.name,
-      image: c.image,
-      imageID: '',
+      ...containerIdentity(c),
       ready: false,
       started: false,
       restartCount: 0,
@@ -847,9 +848,7 @@ function finishedStatus(
     containerStatuses: pod.spec.containers.map((c) => {
       const code = c.name === failed ? exitCode : 0;
       return {
-        name: c.name,
-        image: c.image,
-        imageID: '',
+        ...containerIdentity(c),
         ready: false,
         started: false,
         restartCount: 0,

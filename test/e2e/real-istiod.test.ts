@@ -147,7 +147,7 @@ test('canary to 1.31.0: the default tag moves, a pinned namespace keeps the old 
   expect(imageTag(proxyImages(await createPod('legacy', 'old-1'))[0] ?? '')).toMatch(/^1\.30\.4/);
 });
 
-test('a killed istiod is named not ready by status, and is restarted', async () => {
+test('a killed istiod is named not ready by status and plan, and is restarted', async () => {
   const pilot = cluster.tools.pilotDiscovery['1.31.0'];
   const killed = await execa('pkill', ['-KILL', '-f', `^${pilot} `], { reject: false });
   expect(killed.exitCode).toBe(0);
@@ -160,6 +160,9 @@ test('a killed istiod is named not ready by status, and is restarted', async () 
     return parsed.healthy ? undefined : parsed;
   });
   expect(report.revisions.find((r) => r.revision === '1-31-0')?.ready).toBe('0/1');
+  // The installer's own health rules (plan, and the verify of the repair it would run) name it too.
+  const plan = await cli(['plan', '-f', values('1.31.0', canary)], cluster.kubeconfigPath);
+  expect(plan.stdout).toMatch(/^plan: repair\n\s+why: revision 1-31-0 is not healthy: .*istiod-1-31-0/s);
   await eventually('istiod 1-31-0 to be restarted and Ready', 120_000, async () => {
     const [pod] = await istiodPods('1-31-0');
     return pod && isReady(pod) ? true : undefined;

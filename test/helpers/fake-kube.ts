@@ -9,6 +9,7 @@ import type {
   V1Namespace,
   V1Pod,
   V1Service,
+  V1ServiceAccount,
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
@@ -32,8 +33,9 @@ function matches(labels: Record<string, string> | undefined, selector: string | 
 export class FakeKube implements Kube {
   server = 'https://fake-kube.invalid';
   deployments: V1Deployment[] = [];
-  services: V1Service[] = [];
   daemonSets: V1DaemonSet[] = [];
+  services: V1Service[] = [];
+  serviceAccounts: V1ServiceAccount[] = [];
   pods: V1Pod[] = [];
   namespaces: V1Namespace[] = [];
   mutating: V1MutatingWebhookConfiguration[] = [];
@@ -53,14 +55,28 @@ export class FakeKube implements Kube {
         (!namespace || d.metadata?.namespace === namespace) && matches(d.metadata?.labels, labelSelector),
     );
   }
+  async scaleDeployment(namespace: string, name: string, replicas: number) {
+    this.writes.push(`scale Deployment ${namespace}/${name} to ${replicas}`);
+    const deployment = this.deployments.find(
+      (d) => d.metadata?.namespace === namespace && d.metadata?.name === name,
+    );
+    if (deployment?.spec) deployment.spec.replicas = replicas;
+  }
+  async listDaemonSets(labelSelector: string) {
+    return this.daemonSets.filter((d) => matches(d.metadata?.labels, labelSelector));
+  }
   async listServices(namespace: string) {
     return this.services.filter((s) => s.metadata?.namespace === namespace);
   }
-  async listDaemonSets(namespace: string) {
-    return this.daemonSets.filter((d) => d.metadata?.namespace === namespace);
+  async listServiceAccounts(namespace: string) {
+    return this.serviceAccounts.filter((s) => s.metadata?.namespace === namespace);
   }
   async listPods(labelSelector: string) {
     return this.pods.filter((p) => matches(p.metadata?.labels, labelSelector));
+  }
+  async podPhase(namespace: string, name: string) {
+    return this.pods.find((p) => p.metadata?.namespace === namespace && p.metadata?.name === name)?.status
+      ?.phase;
   }
   async listNamespaces(labelSelector?: string) {
     return this.namespaces.filter((n) => matches(n.metadata?.labels, labelSelector));
@@ -192,5 +208,43 @@ export function injectorWebhook(
         clientConfig: { service: { name: `istiod${suffix}`, namespace } },
       },
     ],
+  };
+}
+
+/** A gateway Deployment as istioctl makes it, running as its own ServiceAccount. */
+export function gatewayDeployment(options: {
+  name: string;
+  version: string;
+  namespace?: string;
+  replicas?: number;
+  ready?: boolean;
+}): V1Deployment {
+  const replicas = options.replicas ?? 1;
+  const ready = options.ready ?? true;
+  return {
+    metadata: {
+      name: options.name,
+      namespace: options.namespace ?? 'istio-system',
+      generation: 1,
+      labels: { 'operator.istio.io/component': 'IngressGateways', 'istio.io/rev': 'default' },
+    },
+    spec: {
+      replicas,
+      selector: {},
+      template: {
+        spec: {
+          serviceAccountName: `${options.name}-service-account`,
+          containers: [
+            { name: 'istio-proxy', image: `registry.istio.io/release/proxyv2:${options.version}` },
+          ],
+        },
+      },
+    },
+    status: {
+      observedGeneration: 1,
+      readyReplicas: ready ? replicas : 0,
+      updatedReplicas: replicas,
+      replicas,
+    },
   };
 }

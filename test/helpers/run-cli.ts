@@ -1,4 +1,5 @@
 // Runs the CLI in-process with captured output; a test double for process IO, not for any of our logic.
+import { Readable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 import type { CliIO } from '../../src/cli/io.js';
 
@@ -17,7 +18,7 @@ export async function runCli(
   const io: CliIO = {
     stdout: { write: (text) => void (stdout += text) },
     stderr: { write: (text) => void (stderr += text) },
-    readStdin: async () => options.stdin ?? '',
+    stdin: () => Readable.from([Buffer.from(options.stdin ?? '')]),
     env: {},
     cwd: options.cwd ?? process.cwd(),
   };

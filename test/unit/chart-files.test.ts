@@ -61,6 +61,7 @@ describe('chart values', () => {
         'everything-values.yaml',
         'minimal-values.yaml',
         'rancher-104-values.yaml',
+        'rancher-107-values.yaml',
         'rke2-cni-values.yaml',
       ].sort(),
     );
@@ -71,10 +72,13 @@ describe('chart values', () => {
     expect(result.error?.issues ?? []).toEqual([]);
   });
 
-  test('ci/rancher-104-values.yaml is the Rancher 104.x values fixture, unchanged', () => {
+  test.each([
+    ['rancher-104', '104.5.0'],
+    ['rancher-107', '107.1.0'],
+  ])('ci/%s-values.yaml is the Rancher %s values fixture, unchanged', (scenario, version) => {
     const body = (text: string) => text.replace(/^(#.*\n)+/, '');
-    expect(body(read(`${CHART_DIR}/ci/rancher-104-values.yaml`))).toBe(
-      body(read('test/fixtures/rancher-104-values.yaml')),
+    expect(body(read(`${CHART_DIR}/ci/${scenario}-values.yaml`))).toBe(
+      body(read(`test/fixtures/rancher/${version}-values.yaml`)),
     );
   });
 });

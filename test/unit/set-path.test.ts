@@ -1,5 +1,7 @@
 // istioctl's --set syntax: path parsing, type inference, and writing into a spec.
 import { applySetFlag, inferScalar, parseSetFlag } from '../../src/overlay/set-path.js';
+import { MAX_DEPTH } from '../../src/overlay/yaml-source.js';
+import { runCli } from '../helpers/run-cli.js';
 
 const parse = (text: string) => {
   const result = parseSetFlag(text, '--set');
@@ -24,6 +26,15 @@ describe('parseSetFlag', () => {
       field: 'name',
       value: 'foo',
     });
+  });
+
+  test('a selector may be attached to its key, as istioctl accepts: list[0] is list.[0]', () => {
+    expect(parse('components.ingressGateways[0].k8s.replicaCount=2').path).toEqual(
+      parse('components.ingressGateways.[0].k8s.replicaCount=2').path,
+    );
+    expect(parse('components.ingressGateways[name:x].enabled=true').path).toEqual(
+      parse('components.ingressGateways.[name:x].enabled=true').path,
+    );
   });
 
   test('a leading spec. is accepted, as paths are relative to spec', () => {
@@ -101,4 +112,39 @@ test('a --set through a YAML alias changes only the path it names', async () => 
     throw new Error('parse');
   const result = applySetFlag(parsed.source.value, parse('a.b=2'));
   expect(result).toEqual({ ok: true, spec: { a: { b: 2 }, c: { b: 1 } } });
+});
+
+describe('depth', () => {
+  const overlay = (keys: number) =>
+    [
+      'apiVersion: install.istio.io/v1alpha1',
+      'kind: IstioOperator',
+      'spec:',
+      '  values:',
+      ...Array.from({ length: keys }, (_, i) => `${'  '.repeat(i + 2)}k:`),
+      `${'  '.repeat(keys + 2)}x: 1`,
+    ].join('\n') + '\n';
+  const setFlag = (keys: number) => `values.${Array(keys).fill('k').join('.')}.x=1`;
+
+  test('a --set path of 5,000 segments is refused with exit 2, like a YAML overlay as deep', async () => {
+    const run = await runCli(['render', '--set', setFlag(5000)]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      `--set[0]  values.${'k.'.repeat(26)}k...: nested deeper than ${MAX_DEPTH} levels\n`,
+    );
+    const flow = `apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec: {values: ${'{k: '.repeat(5000)}1${'}'.repeat(5001)}\n`;
+    const yaml = await runCli(['render', '--overlay', '-'], { stdin: flow });
+    expect(yaml.code).toBe(2);
+    expect(yaml.stderr).toMatch(new RegExp(`^<stdin>:\\d+:\\d+  nested deeper than ${MAX_DEPTH} levels\n$`));
+  });
+
+  test('the limit is the same for --set and for overlays, at the exact boundary', async () => {
+    const deepest = MAX_DEPTH - 4;
+    for (const keys of [deepest, deepest + 1]) {
+      const set = await runCli(['render', '-o', 'json', '--set', setFlag(keys)]);
+      const yaml = await runCli(['render', '-o', 'json', '--overlay', '-'], { stdin: overlay(keys) });
+      expect([keys, set.code, set.stdout]).toEqual([keys, yaml.code, yaml.stdout]);
+      expect(set.code).toBe(keys === deepest ? 0 : 2);
+    }
+  });
 });

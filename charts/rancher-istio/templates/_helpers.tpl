@@ -29,8 +29,20 @@ app.kubernetes.io/component: {{ .component }}
 {{- if $registry -}}{{ trimSuffix "/" $registry }}/{{ end -}}{{ .repository }}:{{ .tag }}
 {{- end -}}
 
+{{/*
+The installer image: installer.image, never Rancher's installer.repository/installer.tag, which Rancher's values set to
+rancher/istio-installer, a shell script that cannot run `istio-installer run`.
+*/}}
 {{- define "rancher-istio.installerImage" -}}
-{{- include "rancher-istio.image" (dict "ctx" . "repository" .Values.installer.repository "tag" (.Values.installer.tag | default .Chart.AppVersion)) -}}
+{{- include "rancher-istio.image" (dict "ctx" . "repository" .Values.installer.image.repository "tag" (.Values.installer.image.tag | default .Chart.AppVersion)) -}}
+{{- end -}}
+
+{{/*
+"true" for true and the string "true" (Rancher's keys take both; the schema allows no other string), else empty. A plain
+`if` would take the string "false" as true, as Rancher's templates did.
+*/}}
+{{- define "rancher-istio.true" -}}
+{{- if eq (toString .) "true" -}}true{{- end -}}
 {{- end -}}
 
 {{- define "rancher-istio.serviceAccountName" -}}
@@ -45,7 +57,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "rancher-istio.mirrorUrl" -}}
 {{- if .Values.installer.releaseMirror.url -}}
 {{ .Values.installer.releaseMirror.url }}
-{{- else if .Values.installer.releaseMirror.enabled -}}
+{{- else if include "rancher-istio.true" .Values.installer.releaseMirror.enabled -}}
 http://{{ include "rancher-istio.mirrorName" . }}.{{ .Release.Namespace }}.svc:8080
 {{- end -}}
 {{- end -}}
@@ -111,7 +123,8 @@ Call with (dict "ctx" . "component" "cni").
 {{- define "rancher-istio.componentEnabled" -}}
 {{- $values := index .ctx.Values .component | default dict -}}
 {{- if hasKey $values "enabled" -}}
-{{- $values.enabled -}}
+{{- /* Rancher's string booleans read as what they say ("false" is off). */ -}}
+{{- include "rancher-istio.true" $values.enabled | default "false" -}}
 {{- else -}}
 {{- $byProfile := dict "ingressGateways" (list "default" "demo" "stable" "preview" "openshift") "egressGateways" (list "demo") "cni" (list "ambient" "openshift-ambient" "openshift") -}}
 {{- has (include "rancher-istio.profile" .ctx) (get $byProfile .component) -}}

@@ -50,6 +50,15 @@ spec:
           command: ["istio-installer"]
           args: ["run", "--action", {{ .action | quote }}]
           env:
+            {{- /* The lock names its holder by pod, so a later run can see that a killed holder's pod is gone. */}}
+            - name: POD_NAME
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.name
+            - name: POD_NAMESPACE
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.namespace
             - name: RELEASE_NAME
               value: {{ $.Release.Name | quote }}
             - name: ISTIO_NAMESPACE
@@ -57,9 +66,9 @@ spec:
             - name: CHART_VERSION
               value: {{ $.Chart.Version | quote }}
             - name: FORCE_INSTALL
-              value: {{ ternary "true" "false" $.Values.forceInstall | quote }}
+              value: {{ include "rancher-istio.true" $.Values.forceInstall | default "false" | quote }}
             - name: RELEASE_MIRROR_ENABLED
-              value: {{ ternary "true" "false" $values.releaseMirror.enabled | quote }}
+              value: {{ include "rancher-istio.true" $values.releaseMirror.enabled | default "false" | quote }}
             - name: RELEASE_MIRROR_URL
               value: {{ include "rancher-istio.mirrorUrl" $ | quote }}
             - name: SECONDS_SLEEP

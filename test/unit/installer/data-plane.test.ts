@@ -43,7 +43,12 @@ test('status shows node agents, each mode with its namespaces, and the waypoints
   kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
   kube.mutating.push(injectorWebhook());
   kube.daemonSets.push({
-    metadata: { name: 'ztunnel', namespace: 'istio-system', generation: 1 },
+    metadata: {
+      name: 'ztunnel',
+      namespace: 'istio-system',
+      generation: 1,
+      labels: { 'operator.istio.io/component': 'Ztunnel' },
+    },
     spec: {
       selector: { matchLabels: { app: 'ztunnel' } },
       template: {
@@ -68,7 +73,11 @@ test('status shows node agents, each mode with its namespaces, and the waypoints
   kube.customObjects.set('gateways.gateway.networking.k8s.io', [
     { metadata: { name: 'waypoint', namespace: 'shop' }, spec: { gatewayClassName: 'istio-waypoint' } },
   ]);
-  const report = statusReport(await readClusterState(kube, 'istio-system'), await readDataPlane(kube));
+  const report = statusReport(
+    await readClusterState(kube, 'istio-system'),
+    new Date(Date.UTC(2026, 10, 21)),
+    await readDataPlane(kube),
+  );
   expect(report.healthy).toBe(true);
   expect(formatStatus(report)).toContain(
     [

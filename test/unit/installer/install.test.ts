@@ -46,7 +46,9 @@ function deps(kube: FakeKube): InstallerDeps & { istioctlCalls: string[][] } {
     env: {},
     istioctlFor: async () => '/fake/istioctl',
     writeTempFile: async (name) => `/tmp/fake/${name}`,
-    holder: 'test',
+    holder: 'process:test-host/1',
+    hostname: 'test-host',
+    isProcessAlive: () => true,
     lockSeconds: 60,
   };
 }
@@ -162,7 +164,8 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
   ]);
   expect(kube.writes).toEqual([
     'create Lease istio-system/istio-installer-lock',
-    'apply ConfigMap istio-system/istio-installer-state',
+    'apply ConfigMap istio-system/istio-installer-state', // the attempt, before acting
+    'apply ConfigMap istio-system/istio-installer-state', // its outcome
     'create Event ReconfigureSucceeded',
     'delete Lease istio-system/istio-installer-lock',
   ]);

@@ -58,6 +58,23 @@ test('the cause of a failure is the Error: line', () => {
   expect(causeFromOutput('')).toBe('no output');
 });
 
+test("the cause of a run cut off by a dead API server is istioctl's ✘ line, not the port-forward noise before it", () => {
+  // The shape of istioctl 1.31.0's output when the API server was killed while it applied the gateways.
+  const output = [
+    '- Processing resources for Istio core.',
+    '✔ Istio core installed ⛵️',
+    '- Processing resources for Istiod.',
+    'error forwarding port 15014 to pod istiod-5d9f7c6b8-x2kqp, uid : failed to execute portforward in network namespace "": unable to do port forwarding',
+    '✔ Istiod installed 🧠',
+    '- Processing resources for Ingress gateways.',
+    '✘ Ingress gateways encountered an error: failed to update resource with server-side apply for obj Deployment/istio-system/istio-ingressgateway: Patch "https://127.0.0.1:40123/apis/apps/v1/namespaces/istio-system/deployments/istio-ingressgateway": unexpected EOF',
+  ].join('\n');
+  expect(causeFromOutput(output)).toMatch(/^✘ Ingress gateways encountered an error: .*unexpected EOF$/);
+  expect(causeFromOutput('error forwarding port 15014 to pod x\nsomething else failed: an error\n')).toBe(
+    'something else failed: an error',
+  );
+});
+
 test('a failed run becomes an IstioctlError with argv, exit code and cause; output lines are logged with a prefix', async () => {
   const runner = recordingRunner({
     exitCode: 1,

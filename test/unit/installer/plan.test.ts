@@ -22,6 +22,9 @@ const v = (text: string) => {
 };
 
 const plane = (version: string, revision = 'default', ready = true): ControlPlane => ({
+  kind: 'Deployment',
+  name: revision === 'default' ? 'istiod' : `istiod-${revision}`,
+  serviceAccount: undefined,
   revision,
   deployment: revision === 'default' ? 'istiod' : `istiod-${revision}`,
   namespace: 'istio-system',
@@ -30,6 +33,8 @@ const plane = (version: string, revision = 'default', ready = true): ControlPlan
   ready,
   replicas: 1,
   readyReplicas: ready ? 1 : 0,
+  updatedReplicas: ready ? 1 : 0,
+  selector: 'app=istiod',
 });
 
 const entry = (
@@ -59,10 +64,12 @@ const state = (planes: ControlPlane[], extra: Partial<ClusterState> = {}): Clust
   namespace: 'istio-system',
   controlPlanes: planes,
   gateways: [],
-  nodeAgents: [],
+  agents: [],
   webhooks: planes.map((p) => injector(p.revision)),
   tags: {},
   services: [],
+  serviceAccounts: [],
+  lock: undefined,
   legacyPilot: false,
   record: undefined,
   ...extra,
@@ -296,6 +303,7 @@ describe('ambient notes in the plan', () => {
     previousRevision: undefined,
     moveTags: [],
     overridden: [],
+    problems: [],
   });
 
   test('an in-place upgrade of an ambient mesh gives the order istioctl keeps and warns about ztunnel restarts', () => {

@@ -7,7 +7,12 @@ import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-
 
 function nodeAgent(name: string) {
   return {
-    metadata: { name, namespace: 'istio-system', generation: 1 },
+    metadata: {
+      name,
+      namespace: 'istio-system',
+      generation: 1,
+      labels: { 'operator.istio.io/component': name === 'ztunnel' ? 'Ztunnel' : 'Cni' },
+    },
     spec: {
       selector: { matchLabels: { app: name } },
       template: { spec: { containers: [{ name, image: `registry.istio.io/release/${name}:1.31.0` }] } },
@@ -55,6 +60,8 @@ test('ztunnel and istio-cni left by the revision uninstall are removed by owner;
     writeTempFile: async (name) => `/tmp/fake/${name}`,
     holder: 'test',
     lockSeconds: 60,
+    hostname: 'test-host',
+    isProcessAlive: () => true,
   };
   const summary = await uninstall(
     { namespace: 'istio-system', purge: false, chartVersion: '0.1.0', timeoutSeconds: 60 },

@@ -52,3 +52,14 @@ tolerations:
   {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- end -}}
+
+{{/* Whether Kiali is on: the parent's condition leaves a string "false" enabled (Helm reads only booleans there). */}}
+{{- define "kiali.enabled" -}}
+{{- if eq (toString .Values.enabled) "true" -}}true{{- end -}}
+{{- end -}}
+
+{{/* kiali-server's web root rule: "/" stays, anything else loses a trailing "/", empty means /kiali. */}}
+{{- define "kiali.webRoot" -}}
+{{- $root := toString (.Values.server.web_root | default "/kiali") -}}
+{{- if eq $root "/" -}}/{{- else -}}{{ trimSuffix "/" $root }}{{- end -}}
+{{- end -}}

@@ -19,3 +19,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $registry := .Values.global.cattle.systemDefaultRegistry | default .Values.image.registry -}}
 {{ trimSuffix "/" $registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
+
+{{/* Whether Jaeger is on: the parent's condition leaves a string "false" enabled (Helm reads only booleans there). */}}
+{{- define "tracing.enabled" -}}
+{{- if eq (toString .Values.enabled) "true" -}}true{{- end -}}
+{{- end -}}

@@ -2,7 +2,8 @@
 import { parseIstioVersion } from '../../../src/installer/istio-version.js';
 import { readClusterState } from '../../../src/installer/read-state.js';
 import { TimeoutError } from '../../../src/errors.js';
-import { expectedObjects, problems, verifyInstalled } from '../../../src/installer/verify.js';
+import { expectedObjects, healthProblems } from '../../../src/installer/health.js';
+import { verifyInstalled } from '../../../src/installer/verify.js';
 import type { JsonObject } from '../../../src/overlay/json.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 
@@ -39,7 +40,7 @@ test('names what is missing, not ready, or at the wrong version', async () => {
   kube.mutating.push(injectorWebhook());
   const state = await readClusterState(kube, 'istio-system');
   expect(
-    problems(expectedObjects(spec, 'istio-system', 'default'), state, parseIstioVersion('1.31.0'), 'default'),
+    healthProblems(expectedObjects(spec, 'istio-system', 'default'), state, parseIstioVersion('1.31.0')),
   ).toEqual([
     'Deployment istio-system/istiod: runs 1.30.4, expected 1.31.0',
     'Deployment istio-system/istio-ingressgateway: missing',
@@ -47,7 +48,48 @@ test('names what is missing, not ready, or at the wrong version', async () => {
   ]);
 });
 
-const ambient: JsonObject = {
+test('CNI and ztunnel are expected by the ambient profile, and a DaemonSet on no node is a fault', async () => {
+  const ambient: JsonObject = {
+    apiVersion: 'install.istio.io/v1alpha1',
+    kind: 'IstioOperator',
+    spec: { profile: 'ambient', components: { cni: { namespace: 'kube-system' } } },
+  };
+  expect(
+    expectedObjects(ambient, 'istio-system', 'default').map((o) => `${o.kind} ${o.namespace}/${o.name}`),
+  ).toEqual([
+    'Deployment istio-system/istiod',
+    'MutatingWebhookConfiguration istio-system/istio-sidecar-injector',
+    'DaemonSet kube-system/istio-cni-node',
+    'DaemonSet istio-system/ztunnel',
+  ]);
+  const kube = new FakeKube();
+  kube.daemonSets.push({
+    metadata: {
+      name: 'ztunnel',
+      namespace: 'istio-system',
+      generation: 1,
+      labels: { 'operator.istio.io/component': 'Ztunnel' },
+    },
+    spec: {
+      selector: {},
+      template: { spec: { containers: [{ name: 'istio-proxy', image: 'x/ztunnel:1.31.0' }] } },
+    },
+    status: {
+      observedGeneration: 1,
+      desiredNumberScheduled: 0,
+      numberReady: 0,
+      currentNumberScheduled: 0,
+      numberMisscheduled: 0,
+    },
+  });
+  const state = await readClusterState(kube, 'istio-system');
+  expect(healthProblems(expectedObjects(ambient, 'istio-system', 'default').slice(2), state)).toEqual([
+    'DaemonSet kube-system/istio-cni-node: missing',
+    'DaemonSet istio-system/ztunnel: scheduled on no node',
+  ]);
+});
+
+const ambientSpec: JsonObject = {
   apiVersion: 'install.istio.io/v1alpha1',
   kind: 'IstioOperator',
   spec: { profile: 'ambient', components: { ingressGateways: [{ name: 'istio-ingressgateway' }] } },
@@ -55,7 +97,12 @@ const ambient: JsonObject = {
 
 function daemonSet(name: string, app: string, ready: number, desired: number, version = '1.31.0') {
   return {
-    metadata: { name, namespace: 'istio-system', generation: 1 },
+    metadata: {
+      name,
+      namespace: 'istio-system',
+      generation: 1,
+      labels: { 'operator.istio.io/component': app === 'ztunnel' ? 'Ztunnel' : 'Cni' },
+    },
     spec: {
       selector: { matchLabels: { app } },
       template: {
@@ -75,7 +122,7 @@ function daemonSet(name: string, app: string, ready: number, desired: number, ve
 
 test('the ambient profile expects the istio-cni and ztunnel DaemonSets, decided by the profile', () => {
   expect(
-    expectedObjects(ambient, 'istio-system', 'default').map((o) => `${o.kind} ${o.namespace}/${o.name}`),
+    expectedObjects(ambientSpec, 'istio-system', 'default').map((o) => `${o.kind} ${o.namespace}/${o.name}`),
   ).toEqual([
     'Deployment istio-system/istiod',
     'MutatingWebhookConfiguration istio-system/istio-sidecar-injector',
@@ -117,7 +164,7 @@ test('a node agent that is not ready everywhere is named, with the nodes where i
   const error = (await verifyInstalled(
     kube,
     'istio-system',
-    ambient,
+    ambientSpec,
     'default',
     parseIstioVersion('1.31.0'),
     { timeoutMs: 1000, intervalMs: 1, sleep: async () => undefined, now: () => (clock += 600) },

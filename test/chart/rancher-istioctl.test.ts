@@ -1,0 +1,212 @@
+// Same effect as Rancher's chart, proved with real istioctl: `manifest generate` of our rendering of Rancher's values and
+// of the IstioOperator Rancher's template made from them give the same objects (all but the ConfigMaps holding the
+// values as JSON, see differingObjects), so the same gateways with the Service types Rancher gave them, including the
+// gateways an overlay shaped like Rancher's samples/overlay-example.yaml adds.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { dump, load, loadAll } from 'js-yaml';
+import { runCli } from '../helpers/run-cli.js';
+import { ISTIO_VERSIONS, toolPaths } from '../cluster/tools.js';
+
+const RANCHER = 'test/fixtures/rancher';
+const OVERLAY_EXAMPLE = 'test/fixtures/render/rancher-overlay-example/overlay.yaml';
+const work = mkdtempSync(path.join(tmpdir(), 'rancher-istioctl-'));
+
+interface K8sObject {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec?: Record<string, unknown>;
+}
+interface ServicePort {
+  name: string;
+  port: number;
+  targetPort?: number | string;
+  nodePort?: number;
+  protocol?: string;
+}
+type Doc = Record<string, unknown> & {
+  spec: { components: { ingressGateways: Record<string, unknown>[] } };
+};
+
+async function ourRendering(args: string[]): Promise<string> {
+  const run = await runCli(['render', ...args]);
+  if (run.code !== 0) throw new Error(`render failed: ${run.stderr}`);
+  return run.stdout;
+}
+
+/**
+ * Rancher's rendering for today's istioctl. Its template wrote `revision:` empty (null): the istioctl Rancher ran read
+ * that as no revision (its installs have a plain `istiod`), while 1.30+ renders it as a revision named "<nil>"
+ * (`istiod-<nil>`), so it is dropped here; nothing else is changed.
+ */
+function rancherRendering(text: string): Doc {
+  const doc = load(text) as Doc & { spec: { revision?: unknown } };
+  if (doc.spec.revision === null) delete doc.spec.revision;
+  return doc;
+}
+
+/** Rancher's rendering plus an overlay, merged as Rancher's istioctl (1.23 and older) merged gateways: by name. */
+function rancherWithOverlay(base: string, overlay: string): string {
+  const doc = rancherRendering(base);
+  const added = (load(overlay) as Doc).spec.components.ingressGateways;
+  doc.spec.components.ingressGateways = [...doc.spec.components.ingressGateways, ...added];
+  return dump(doc);
+}
+
+async function manifestGenerate(version: string, iop: string, name: string): Promise<K8sObject[]> {
+  const file = path.join(work, `${name}-${version}.yaml`);
+  writeFileSync(file, iop);
+  const r = await execa(toolPaths().istioctl[version as (typeof ISTIO_VERSIONS)[number]], [
+    'manifest',
+    'generate',
+    '-f',
+    file,
+  ]);
+  return loadAll(r.stdout).filter((o): o is K8sObject => typeof o === 'object' && o !== null);
+}
+
+/** Every gateway Service as `namespace/name` -> type and ports (sorted by name), the parts users' traffic depends on. */
+function gatewayServices(objects: K8sObject[]) {
+  return Object.fromEntries(
+    objects
+      .filter((o) => o.kind === 'Service' && o.metadata.name !== 'istiod')
+      .map((o) => {
+        const spec = o.spec as { type?: string; ports: ServicePort[] };
+        const ports = [...spec.ports].sort((a, b) => a.name.localeCompare(b.name));
+        return [`${o.metadata.namespace}/${o.metadata.name}`, { type: spec.type, ports }];
+      }),
+  );
+}
+
+/** Deployments as `namespace/name` -> container images and the pod placement. */
+function deployments(objects: K8sObject[]) {
+  type Pod = {
+    template: {
+      spec: {
+        containers: { name: string; image: string }[];
+        nodeSelector?: unknown;
+        tolerations?: unknown;
+      };
+    };
+  };
+  return Object.fromEntries(
+    objects
+      .filter((o) => o.kind === 'Deployment')
+      .map((o) => {
+        const pod = (o.spec as Pod).template.spec;
+        return [
+          `${o.metadata.namespace}/${o.metadata.name}`,
+          {
+            images: pod.containers.map((c) => `${c.name}=${c.image}`),
+            nodeSelector: pod.nodeSelector,
+            tolerations: pod.tolerations,
+          },
+        ];
+      }),
+  );
+}
+
+/**
+ * The objects of two manifests that differ, by `kind/namespace/name`. Expected: only the ConfigMaps that carry the
+ * whole IstioOperator values as JSON (`istio`, `istio-sidecar-injector`, `values`), where Rancher's rendering says
+ * `hub: docker.io` (ours: the default hub, which no image reaches since Rancher's values pin every image), repeats each
+ * gateway's name under values.gateways, and has an empty `proxyMetadata:` (null).
+ */
+function differingObjects(a: K8sObject[], b: K8sObject[]): string[] {
+  const byKey = (objects: K8sObject[]) =>
+    new Map(
+      objects.map((o) => [`${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, JSON.stringify(o)]),
+    );
+  const [left, right] = [byKey(a), byKey(b)];
+  return [...new Set([...left.keys(), ...right.keys()])]
+    .filter((key) => left.get(key) !== right.get(key))
+    .sort();
+}
+const VALUES_CONFIGMAPS = [
+  'ConfigMap/istio-system/istio',
+  'ConfigMap/istio-system/istio-sidecar-injector',
+  'ConfigMap/istio-system/values',
+];
+
+describe.each(ISTIO_VERSIONS)('istioctl %s manifest generate', (version) => {
+  test("Rancher's 104.5.0 values with the overlay example: the objects of Rancher's rendering, gateways NodePort", async () => {
+    const ours = await manifestGenerate(
+      version,
+      await ourRendering(['-f', `${RANCHER}/104.5.0-values.yaml`, '--overlay', OVERLAY_EXAMPLE]),
+      'ours-104',
+    );
+    const rancher = await manifestGenerate(
+      version,
+      rancherWithOverlay(
+        readFileSync(`${RANCHER}/104.5.0-istio-base.yaml`, 'utf8'),
+        readFileSync(OVERLAY_EXAMPLE, 'utf8'),
+      ),
+      'rancher-104',
+    );
+    expect(differingObjects(ours, rancher)).toEqual(VALUES_CONFIGMAPS);
+    const services = gatewayServices(ours);
+    expect(services).toEqual(gatewayServices(rancher));
+    expect(deployments(ours)).toEqual(deployments(rancher));
+    // The gateways the overlay adds have no type of their own: values.gateways makes them NodePort, as under Rancher.
+    expect(Object.keys(services).sort()).toEqual([
+      'cattle-istio-system/other-gateway',
+      'istio-system/istio-ingressgateway',
+      'user-ingressgateway-ns/ilb-gateway',
+    ]);
+    for (const service of Object.values(services)) expect(service.type).toBe('NodePort');
+    expect(
+      services['istio-system/istio-ingressgateway']?.ports.map((p) => [p.name, p.nodePort ?? null]),
+    ).toEqual([
+      ['http2', 31380],
+      ['https', 31390],
+      ['status-port', null],
+      ['tcp', 31400],
+      ['tls', null],
+    ]);
+  });
+
+  test('the type written only on the default gateway, as rancher-istio did before, would make them LoadBalancer', async () => {
+    // The control: proves that the comparison above can tell the two placements apart.
+    const doc = load(
+      await ourRendering(['-f', `${RANCHER}/104.5.0-values.yaml`, '--overlay', OVERLAY_EXAMPLE]),
+    ) as Doc & { spec: { values: { gateways?: unknown } } };
+    delete doc.spec.values.gateways;
+    const defaultGateway = doc.spec.components.ingressGateways[0] as { k8s: { service: { type?: string } } };
+    defaultGateway.k8s.service.type = 'NodePort';
+    const services = gatewayServices(await manifestGenerate(version, dump(doc), 'old-104'));
+    expect(services['istio-system/istio-ingressgateway']?.type).toBe('NodePort');
+    expect(services['user-ingressgateway-ns/ilb-gateway']?.type).toBe('LoadBalancer');
+    expect(services['cattle-istio-system/other-gateway']?.type).toBe('LoadBalancer');
+  });
+
+  test("Rancher's 107.0.0 values with the egress gateway on: the objects of Rancher's rendering, logging included", async () => {
+    const rancherBase = rancherRendering(
+      readFileSync(`${RANCHER}/107.0.0-istio-base.yaml`, 'utf8'),
+    ) as Doc & {
+      spec: { components: { egressGateways: { enabled: boolean }[] } };
+    };
+    (rancherBase.spec.components.egressGateways[0] as { enabled: boolean }).enabled = true;
+    const rancher = await manifestGenerate(version, dump(rancherBase), 'rancher-107');
+    const egressOn = path.join(work, 'egress-on.yaml');
+    writeFileSync(egressOn, 'egressGateways:\n  enabled: true\n');
+    const ours = await manifestGenerate(
+      version,
+      await ourRendering(['-f', `${RANCHER}/107.0.0-values.yaml`, '-f', egressOn]),
+      'ours-107',
+    );
+    expect(differingObjects(ours, rancher)).toEqual(VALUES_CONFIGMAPS);
+    const services = gatewayServices(ours);
+    expect(services).toEqual(gatewayServices(rancher));
+    expect(services['istio-system/istio-egressgateway']?.type).toBe('NodePort');
+    expect(deployments(ours)).toEqual(deployments(rancher));
+    const istiodArgs = (objects: K8sObject[]) =>
+      (
+        objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'istiod')?.spec as {
+          template: { spec: { containers: { args?: string[] }[] } };
+        }
+      ).template.spec.containers[0]?.args;
+    expect(istiodArgs(ours)).toEqual(istiodArgs(rancher));
+  });
+});

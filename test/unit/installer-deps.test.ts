@@ -1,0 +1,47 @@
+// A CLI run's installer dependencies: the temp dir with the specs istioctl read is gone when the command ends.
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { withInstallerDeps } from '../../src/cli/installer-deps.js';
+import type { CommandContext } from '../../src/cli/main.js';
+
+/** A context whose TMPDIR is an empty directory of its own and whose kubeconfig points at nothing. */
+function setup(): { context: CommandContext; tmp: string } {
+  const root = mkdtempSync(path.join(tmpdir(), 'deps-test-'));
+  const kubeconfig = path.join(root, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    'apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\n',
+  );
+  const tmp = path.join(root, 'tmp');
+  mkdirSync(tmp);
+  const io = {
+    stdout: { write: () => undefined },
+    stderr: { write: () => undefined },
+    stdin: () => Readable.from([]),
+    env: { TMPDIR: tmp, KUBECONFIG: kubeconfig },
+    cwd: root,
+  };
+  return { context: { io, logFormat: () => 'human' }, tmp };
+}
+
+test('the run temp dir is removed after the work', async () => {
+  const { context, tmp } = setup();
+  const written = await withInstallerDeps({}, context, (deps) =>
+    deps.writeTempFile('istio-operator.yaml', 'spec: {}\n'),
+  );
+  expect(written.startsWith(path.join(tmp, 'istio-installer-'))).toBe(true);
+  expect(readdirSync(tmp)).toEqual([]);
+});
+
+test('and after work that failed', async () => {
+  const { context, tmp } = setup();
+  await expect(
+    withInstallerDeps({}, context, async (deps) => {
+      await deps.writeTempFile('mesh-config.yaml', '{}\n');
+      throw new Error('istioctl failed');
+    }),
+  ).rejects.toThrow('istioctl failed');
+  expect(readdirSync(tmp)).toEqual([]);
+});
