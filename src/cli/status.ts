@@ -2,6 +2,7 @@
 // the waypoints, and the last applied spec and outcome.
 import type { Command } from 'commander';
 import { readDataPlane } from '../installer/data-plane.js';
+import { holderGone } from '../installer/holder.js';
 import { readClusterState } from '../installer/read-state.js';
 import { formatStatus, statusReport } from '../installer/status.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
@@ -19,7 +20,12 @@ export function registerStatus(program: Command, context: CommandContext): void 
           readClusterState(deps.kube, options.namespace),
           readDataPlane(deps.kube),
         ]);
-        return statusReport(state, deps.now(), dataPlane);
+        const gone = await holderGone(state.lock?.holder, {
+          kube: deps.kube,
+          hostname: deps.hostname,
+          isProcessAlive: deps.isProcessAlive,
+        });
+        return statusReport(state, deps.now(), gone !== undefined, dataPlane);
       });
       context.io.stdout.write(
         format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report),

@@ -76,6 +76,7 @@ test('status shows node agents, each mode with its namespaces, and the waypoints
   const report = statusReport(
     await readClusterState(kube, 'istio-system'),
     new Date(Date.UTC(2026, 10, 21)),
+    false,
     await readDataPlane(kube),
   );
   expect(report.healthy).toBe(true);
