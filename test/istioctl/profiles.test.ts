@@ -74,9 +74,9 @@ function podSpec(o: KubeObject): JsonObject | undefined {
 }
 
 /**
- * The object without what Rancher deliberately adds: pod nodeSelector and tolerations, and a gateway Service's type,
- * node ports, its tcp/tls ports (and their container ports) and the fields only a LoadBalancer has. Everything else
- * must be equal.
+ * The object without what Rancher deliberately adds: pod nodeSelector and tolerations, and a gateway Service's type
+ * (in the Service and in the values ConfigMaps), node ports, its tcp/tls ports (and their container ports) and the
+ * fields only a LoadBalancer has. Everything else must be equal.
  */
 function withoutRancherAdditions(o: KubeObject): KubeObject {
   const copy = structuredClone(o);
@@ -100,6 +100,17 @@ function withoutRancherAdditions(o: KubeObject): KubeObject {
         port.protocol ??= 'TCP';
       }
   }
+  // Rancher's gateway Service types are values (values.gateways.<name>.type, as Rancher's template wrote them), so the
+  // values ConfigMaps istiod reads show them too.
+  if (copy.kind === 'ConfigMap' && isObject(copy.data))
+    for (const key of ['values', 'merged-values', 'original-values']) {
+      const text = copy.data[key];
+      if (typeof text !== 'string') continue;
+      const values = JSON.parse(text) as Json;
+      if (isObject(values) && isObject(values.gateways))
+        for (const gateway of Object.values(values.gateways)) if (isObject(gateway)) delete gateway.type;
+      copy.data[key] = values;
+    }
   // The chart opens a container port for each Service port, so Rancher's extra ports show there too.
   if (copy.kind === 'Deployment' && pod && isGateway)
     for (const container of (pod.containers ?? []) as Json[])
