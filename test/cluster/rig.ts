@@ -20,6 +20,7 @@ import { KubeHttp, KubeHttpError } from './kube-http.js';
 import { KWOK_NODE_LABEL, kwokConfigYaml, kwokLogsCrd } from './kwok-config.js';
 import { startRigNetwork, type RigNetwork, type Route } from './netns.js';
 import { makePki, type Pki } from './pki.js';
+import { choosePodRuntime, POD_RUNTIME_ENV, type PodRuntimeMode } from './podman-pod.js';
 import { PodNetworks } from './pod-network.js';
 import { ProcessKubelet } from './process-kubelet.js';
 import { KUBE_VERSION, missingTools, toolPaths, type ToolPaths } from './tools.js';
@@ -34,6 +35,11 @@ export interface ClusterOptions {
   keepDir?: boolean;
   /** Progress lines (default: silent). */
   log?: (line: string) => void;
+  /**
+   * How installer pods run: `podman` (containers of the local image), `process` (host processes) or `auto`
+   * (podman where it can run the built image). Default: $RANCHER_ISTIO_POD_RUNTIME, else auto.
+   */
+  podRuntime?: 'auto' | PodRuntimeMode;
 }
 
 export interface Cluster {
@@ -45,6 +51,8 @@ export interface Cluster {
   kube: KubeHttp;
   tools: ToolPaths;
   nodeNames: string[];
+  /** How this rig runs installer pods, and why (one line, for test output). */
+  podRuntime: { mode: PodRuntimeMode; reason: string };
   /** Output of a pod run by the process kubelet (empty if it never ran there). */
   podLogs(namespace: string, pod: string): string;
   /** Runs the pinned kubectl against this cluster; never throws on a non-zero exit. */
@@ -339,6 +347,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return true;
     });
 
+    const runtime = await choosePodRuntime({
+      requested: opts.podRuntime ?? process.env[POD_RUNTIME_ENV],
+      dir: join(dir, 'podman'),
+      enter: network.enter,
+    });
+    log(`cluster: ${runtime.reason}`);
     kubelet = new ProcessKubelet({
       kube,
       apiHost: '127.0.0.1',
@@ -349,6 +363,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       podNetworks: new PodNetworks(network.nsPath, lifetimeSeconds),
       tools,
       deadline: startedAt + lifetimeMs,
+      ...(runtime.podman ? { podman: runtime.podman } : {}),
       log,
     });
     kubelet.start();
@@ -363,6 +378,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       kube,
       tools,
       nodeNames,
+      podRuntime: { mode: runtime.mode, reason: runtime.reason },
       podLogs: (namespace, pod) => activeKubelet.logs(namespace, pod),
       kubectl: (args, input) =>
         execa(tools.kubectl, [`--kubeconfig=${kubeconfigPath}`, ...args], {
