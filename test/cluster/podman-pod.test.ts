@@ -1,11 +1,14 @@
 // The rig's podman mode: installer pods run as Podman containers of the locally built product image under the pod's
 // securityContext, with its volumes, token and env, in the rig's namespace; and what it refuses, as a kubelet does.
 // Needs Podman and the image (`npm run image`); .ci/run builds it before the cluster tier.
+import { join } from 'node:path';
 import { startCluster, type Cluster } from './rig.js';
 import { imageTag, packageVersion } from '../container/local-image.js';
+import { writeContainersConf } from '../container/podman.js';
 import {
   ContainerNotStarted,
   localImageFor,
+  PodmanPods,
   podmanRunArgs,
   securityOptions,
   stopMessage,
@@ -291,6 +294,18 @@ describe('a rig in podman mode', () => {
     expect(status.phase).toBe('Failed');
     expect(status.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(7);
     expect(cluster.podLogs(ns, 'exits')).toBe('bye\n');
+    // The status names the container and the local image it ran, as a kubelet names its runtime's.
+    const exited = await cluster.kube.get<{
+      status: { containerStatuses: { containerID?: string; imageID?: string; image?: string }[] };
+    }>(`/api/v1/namespaces/${ns}/pods/exits`);
+    const { id } = await new PodmanPods(writeContainersConf(join(cluster.dir, 'podman')), []).inspect(
+      imageTag(),
+    );
+    expect(exited.status.containerStatuses[0]).toMatchObject({
+      image,
+      imageID: id,
+      containerID: expect.stringMatching(/^podman:\/\/rig-[0-9a-f-]+-installer$/) as string,
+    });
   });
 
   test('an image that is not built: the pod stays Pending with an event naming `npm run image`', async () => {

@@ -264,11 +264,12 @@ export class ProcessKubelet {
     let exitCode = 1;
     let failed: Container | undefined;
     let message = '';
+    let inPodman = new Map<string, PodmanContainer>();
     try {
-      const inPodman = await this.podmanContainers(pod);
+      inPodman = await this.podmanContainers(pod);
       const volumes = await this.volumesWhenAvailable(pod, podDir, place.podIP);
       await this.publishLogs(pod);
-      await this.setStatus(pod, runningStatus(pod, startedAt));
+      await this.setStatus(pod, runningStatus(pod, startedAt, inPodman));
       for (const container of pod.spec.initContainers ?? []) {
         exitCode = await this.runContainer(
           run,
@@ -313,9 +314,10 @@ export class ProcessKubelet {
     this.running.delete(uid);
     this.log(`process-kubelet: pod ${namespace}/${name} exited ${exitCode}`);
     if (run.stopping) return;
-    await this.setStatus(pod, finishedStatus(pod, startedAt, exitCode, failed?.name, message)).catch((err) =>
-      this.log(`process-kubelet: status of ${namespace}/${name}: ${String(err)}`),
-    );
+    await this.setStatus(
+      pod,
+      finishedStatus(pod, startedAt, exitCode, failed?.name, message, inPodman),
+    ).catch((err) => this.log(`process-kubelet: status of ${namespace}/${name}: ${String(err)}`));
   }
 
   /**
@@ -332,9 +334,11 @@ export class ProcessKubelet {
       if (!image) continue;
       if (!(await podman.imageExists(image)))
         throw new ContainerNotStarted('ErrImageNeverPull', missingImageMessage(c.image, image));
-      const { user } = await podman.inspect(image);
+      const { user, id } = await podman.inspect(image);
       out.set(c.name, {
+        name: `rig-${pod.metadata.uid}-${c.name}`,
         image,
+        imageID: id,
         security: securityOptions(pod.spec.securityContext, c.securityContext, user),
       });
     }
@@ -589,7 +593,7 @@ export class ProcessKubelet {
     // The image's own ENV, PATH, ENTRYPOINT, CMD and WORKDIR apply inside; the rig adds only what a kubelet adds.
     const env = await this.containerEnv(pod, c, place, false);
     const expand = (list: string[] | undefined) => list?.map((a) => expandVars(a, env));
-    const name = `rig-${pod.metadata.uid}-${c.name}`;
+    const { name } = inPodman;
     const left = this.opts.deadline ? Math.ceil((this.opts.deadline - Date.now()) / 1000) : undefined;
     const argv = podman.runArgv({
       name,
@@ -843,7 +847,10 @@ export class ProcessKubelet {
 
 /** A container of the product image in podman mode: the local image it runs as, and its security options. */
 interface PodmanContainer {
+  /** Container name, unique on the machine (the pod's UID is). */
+  name: string;
   image: string;
+  imageID: string;
   security: string[];
 }
 
@@ -925,10 +932,18 @@ export function expandVars(s: string, env: Record<string, string>): string {
   });
 }
 
-/** What every container status names: the container and its image (never pulled, so no image ID). */
-const containerIdentity = (c: Container) => ({ name: c.name, image: c.image, imageID: '' });
+/**
+ * What every container status names: the container and its image; for a Podman container also the local image's ID
+ * and the container (`podman://<name>`), else no image ID (never pulled).
+ */
+const containerIdentity = (c: Container, inPodman?: Map<string, PodmanContainer>) => {
+  const p = inPodman?.get(c.name);
+  return p
+    ? { name: c.name, image: c.image, imageID: p.imageID, containerID: `podman://${p.name}` }
+    : { name: c.name, image: c.image, imageID: '' };
+};
 
-function runningStatus(pod: Pod, startedAt: string): Json {
+function runningStatus(pod: Pod, startedAt: string, inPodman: Map<string, PodmanContainer>): Json {
   const t = startedAt;
   return {
     phase: 'Running',
@@ -940,7 +955,7 @@ function runningStatus(pod: Pod, startedAt: string): Json {
       { type: 'ContainersReady', status: 'True', lastTransitionTime: t },
     ],
     containerStatuses: pod.spec.containers.map((c) => ({
-      ...containerIdentity(c),
+      ...containerIdentity(c, inPodman),
       ready: true,
       started: true,
       restartCount: 0,
@@ -1015,6 +1030,7 @@ function finishedStatus(
   exitCode: number,
   failed: string | undefined,
   msg: string,
+  inPodman: Map<string, PodmanContainer>,
 ): Json {
   const t = new Date().toISOString();
   const ok = exitCode === 0;
@@ -1030,7 +1046,7 @@ function finishedStatus(
     containerStatuses: pod.spec.containers.map((c) => {
       const code = c.name === failed ? exitCode : 0;
       return {
-        ...containerIdentity(c),
+        ...containerIdentity(c, inPodman),
         ready: false,
         started: false,
         restartCount: 0,
