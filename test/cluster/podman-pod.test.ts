@@ -298,7 +298,7 @@ describe('a rig in podman mode', () => {
     const exited = await cluster.kube.get<{
       status: { containerStatuses: { containerID?: string; imageID?: string; image?: string }[] };
     }>(`/api/v1/namespaces/${ns}/pods/exits`);
-    const { id } = await new PodmanPods(writeContainersConf(join(cluster.dir, 'podman')), []).inspect(
+    const { id } = await new PodmanPods(writeContainersConf(join(cluster.dir, 'podman')), [], true).inspect(
       imageTag(),
     );
     expect(exited.status.containerStatuses[0]).toMatchObject({
@@ -331,7 +331,7 @@ describe('a rig in podman mode', () => {
     expect(await events('rooted')).toEqual([
       'CreateContainerConfigError: container has runAsNonRoot and image will run as root',
     ]);
-    expect(cluster.podLogs(ns, 'rooted')).not.toContain('ran');
+    expect(cluster.podLogs(ns, 'rooted')).not.toMatch(/^ran$/m);
   });
 
   test('a deleted pod whose container ignores SIGTERM is killed after its grace period, and that is reported', async () => {
@@ -348,5 +348,55 @@ describe('a rig in podman mode', () => {
     expect(cluster.podLogs(ns, 'stubborn')).toMatch(
       /ignoring SIGTERM\n[^]*process-kubelet: container rig-[0-9a-f-]+-installer did not stop within 2 s of SIGTERM and was killed \(exit 137\)\n$/,
     );
+  });
+});
+
+describe('a rig in auto mode (Podman and the image are here)', () => {
+  let cluster: Cluster;
+  const ns = 'default';
+
+  beforeAll(async () => {
+    cluster = await startCluster({ lifetimeMs: 20 * 60_000, nodes: 1, podRuntime: 'auto' });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const run = async (name: string, image: string) => {
+    await cluster.kube.post(`/api/v1/namespaces/${ns}/pods`, {
+      metadata: { name, labels: { 'rancher-istio.test/process-kubelet': 'true' } },
+      spec: { restartPolicy: 'Never', containers: [{ name: 'installer', image, args: ['--version'] }] },
+    });
+    await podFinished(cluster, ns, name);
+    return cluster.kube.get<{
+      status: { phase: string; containerStatuses: { containerID?: string }[] };
+    }>(`/api/v1/namespaces/${ns}/pods/${name}`);
+  };
+
+  test('the built tag runs in Podman; a tag that is not built runs as host processes, with an event saying so', async () => {
+    expect(cluster.podRuntime).toEqual({
+      mode: 'podman',
+      reason: `podman mode: installer pods run as containers of ${imageTag()}`,
+    });
+    const built = await run('built', `rancher-istio/istio-installer:${packageVersion()}`);
+    expect(built.status.phase).toBe('Succeeded');
+    expect(built.status.containerStatuses[0]?.containerID).toMatch(/^podman:\/\//);
+    expect(cluster.podLogs(ns, 'built')).toBe(`${packageVersion()}\n`);
+
+    const other = await run('other', 'rancher-istio/istio-installer:0.0.0-unbuilt');
+    expect(other.status.phase).toBe('Succeeded');
+    expect(other.status.containerStatuses[0]?.containerID).toBeUndefined();
+    const events = await cluster.kube.get<{ items: { type: string; reason: string; message: string }[] }>(
+      `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name%3Dother`,
+    );
+    const warnings = events.items.filter((e) => e.type === 'Warning');
+    expect(warnings.map((e) => `${e.type} ${e.reason}: ${e.message}`)).toEqual([
+      expect.stringMatching(
+        /^Warning ImageNotBuilt: image rancher-istio\/istio-installer:0\.0\.0-unbuilt runs here as localhost\/istio-installer:0\.0\.0-unbuilt, which is not built: `npm run image` builds .*; running the pod as host processes \(process mode\)$/,
+      ),
+    ]);
+    // The process mode's stand-in of the image: this checkout's CLI.
+    expect(cluster.podLogs(ns, 'other').split('\n')).toContain(packageVersion());
   });
 });

@@ -54,11 +54,12 @@ export function localImageFor(reference: string): string | undefined {
   return name === PRODUCT_IMAGE_NAME ? `localhost/${PRODUCT_IMAGE_NAME}:${tag}` : undefined;
 }
 
-/** The message of a pod whose image is not built here. */
-export function missingImageMessage(reference: string, local: string): string {
+/** The message of a pod whose image is not built here; `fallback` when it runs as host processes instead. */
+export function missingImageMessage(reference: string, local: string, fallback = false): string {
   return (
     `image ${reference} runs here as ${local}, which is not built: \`${BUILD_COMMAND}\` builds ` +
-    `${imageTag()} (set the chart's installer.image.tag to its tag)`
+    `${imageTag()} (set the chart's installer.image.tag to its tag)` +
+    (fallback ? '; running the pod as host processes (process mode)' : '')
   );
 }
 
@@ -170,6 +171,11 @@ export class PodmanPods {
     readonly env: Record<string, string>,
     /** argv prefix into the rig's network namespace. */
     readonly enter: string[],
+    /**
+     * Forced podman mode: a pod whose image is not built stays Pending (ErrImageNeverPull). In auto mode it runs as
+     * host processes instead, with a Warning event that says so and names `npm run image`.
+     */
+    readonly strict: boolean,
   ) {}
 
   async imageExists(image: string): Promise<boolean> {
@@ -219,7 +225,8 @@ async function onPath(cmd: string): Promise<boolean> {
 /**
  * Podman mode when Podman can run a container here and the product image is built, process mode otherwise;
  * `RANCHER_ISTIO_POD_RUNTIME` (or `requested`) forces either. A forced podman mode without Podman fails the rig's
- * start; without the image it starts, and every installer pod says `npm run image` (missingImageMessage).
+ * start; without the image it starts, and every installer pod says `npm run image` (missingImageMessage). In auto
+ * mode a pod asking for a tag that is not built runs as processes, with an event saying so.
  */
 export async function choosePodRuntime(opts: {
   requested: string | undefined;
@@ -237,7 +244,7 @@ export async function choosePodRuntime(opts: {
     if (forced) throw new Error(`${POD_RUNTIME_ENV}=podman: podman is not installed`);
     return { mode: 'process', reason: 'process mode (podman is not installed)' };
   }
-  const podman = new PodmanPods(writeContainersConf(opts.dir), opts.enter);
+  const podman = new PodmanPods(writeContainersConf(opts.dir), opts.enter, forced);
   if (!(await podman.imageExists(image))) {
     if (forced)
       return {

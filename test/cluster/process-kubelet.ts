@@ -332,8 +332,13 @@ export class ProcessKubelet {
     for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
       const image = localImageFor(c.image);
       if (!image) continue;
-      if (!(await podman.imageExists(image)))
-        throw new ContainerNotStarted('ErrImageNeverPull', missingImageMessage(c.image, image));
+      if (!(await podman.imageExists(image))) {
+        if (podman.strict)
+          throw new ContainerNotStarted('ErrImageNeverPull', missingImageMessage(c.image, image));
+        // Auto mode: a test that installs the chart with another tag still runs, and the event says how.
+        await this.warn(pod, 'ImageNotBuilt', missingImageMessage(c.image, image, true));
+        continue;
+      }
       const { user, id } = await podman.inspect(image);
       out.set(c.name, {
         name: `rig-${pod.metadata.uid}-${c.name}`,
@@ -347,9 +352,18 @@ export class ProcessKubelet {
 
   /** A pod the rig refuses to start: a Warning event and a Pending status naming why, as a kubelet reports it. */
   private async notStarted(pod: Pod, err: ContainerNotStarted): Promise<void> {
+    const { namespace, name } = pod.metadata;
+    await this.warn(pod, err.reason, err.message);
+    await this.setStatus(pod, waitingStatus(pod, err.reason, err.message)).catch((e: unknown) =>
+      this.log(`process-kubelet: status of ${namespace}/${name}: ${String(e)}`),
+    );
+  }
+
+  /** A Warning event on the pod (`kubectl describe` shows it), the same line in its log and the rig's. */
+  private async warn(pod: Pod, reason: string, message: string): Promise<void> {
     const { namespace, name, uid } = pod.metadata;
-    this.log(`process-kubelet: pod ${namespace}/${name}: ${err.reason}: ${err.message}`);
-    this.appendLog(pod, `process-kubelet: ${err.reason}: ${err.message}\n`);
+    this.log(`process-kubelet: pod ${namespace}/${name}: ${reason}: ${message}`);
+    this.appendLog(pod, `process-kubelet: ${reason}: ${message}\n`);
     const t = new Date().toISOString();
     await this.opts.kube
       .post(`/api/v1/namespaces/${namespace}/events`, {
@@ -358,17 +372,14 @@ export class ProcessKubelet {
         metadata: { generateName: `${name}.`, namespace },
         involvedObject: { apiVersion: 'v1', kind: 'Pod', name, namespace, uid },
         type: 'Warning',
-        reason: err.reason,
-        message: err.message,
+        reason,
+        message,
         source: { component: 'kubelet', host: pod.spec.nodeName ?? '' },
         firstTimestamp: t,
         lastTimestamp: t,
         count: 1,
       })
       .catch((e: unknown) => this.log(`process-kubelet: event for ${namespace}/${name}: ${String(e)}`));
-    await this.setStatus(pod, waitingStatus(pod, err.reason, err.message)).catch((e: unknown) =>
-      this.log(`process-kubelet: status of ${namespace}/${name}: ${String(e)}`),
-    );
   }
 
   /**
