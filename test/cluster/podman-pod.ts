@@ -192,6 +192,11 @@ export class PodmanPods {
     return { user, id };
   }
 
+  /** `podman rm -f`: kills the container at once and removes it. */
+  async remove(name: string): Promise<void> {
+    await execa('podman', ['rm', '-f', '-t', '0', name], { env: this.env, reject: false, timeout: 60_000 });
+  }
+
   /** The full argv of `podman run` inside the rig's namespace. */
   runArgv(run: ContainerRun): string[] {
     return [...this.enter, 'podman', ...podmanRunArgs(run)];

@@ -238,8 +238,15 @@ export class ProcessKubelet {
           child.once('exit', () => resolve());
           const container = run.containers.get(child);
           // A signal to `podman run` would end the client, not the container: Podman stops it, honouring the grace.
-          if (container && this.opts.podman)
-            return void this.opts.podman.stop(container, gracePeriod(run.pod));
+          const podman = this.opts.podman;
+          if (container && podman) {
+            // A container still being created when the pod went misses the stop: removed by force soon after.
+            const force = () => {
+              if (child.exitCode === null && child.signalCode === null) void podman.remove(container);
+            };
+            void podman.stop(container, gracePeriod(run.pod)).then(() => setTimeout(force, 15_000).unref());
+            return;
+          }
           signalGroup(child, 'SIGTERM');
           setTimeout(() => signalGroup(child, 'SIGKILL'), 5_000).unref();
         }),
