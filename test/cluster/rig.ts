@@ -34,6 +34,11 @@ export interface ClusterOptions {
   keepDir?: boolean;
   /** Progress lines (default: silent). */
   log?: (line: string) => void;
+  /**
+   * false: istiod pods are kwok pods that never run, as before the rig ran a real istiod (default true). Only for
+   * measuring what the real istiod costs (`npm run bench:rig`): webhooks then reach nothing.
+   */
+  realIstiod?: boolean;
 }
 
 export interface Cluster {
@@ -287,7 +292,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
     });
     const kwokConfig = join(dir, 'kwok.yaml');
-    writeFileSync(kwokConfig, kwokConfigYaml());
+    writeFileSync(kwokConfig, kwokConfigYaml(opts.realIstiod ?? true));
     run('kwok', [
       tools.kwok,
       `--kubeconfig=${kubeconfigPath}`,
@@ -348,6 +353,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       enterNetwork: network.enter,
       podNetworks: new PodNetworks(network.nsPath, lifetimeSeconds),
       tools,
+      realIstiod: opts.realIstiod ?? true,
       deadline: startedAt + lifetimeMs,
       log,
     });
