@@ -117,6 +117,8 @@ export interface ProcessKubeletOptions {
   podNetworks: PodNetworks;
   /** Where each Istio version's pilot-discovery is, for istiod pods. */
   tools: ToolPaths;
+  /** false: istiod pods are left to kwok like any other (default true: real pilot-discovery processes). */
+  realIstiod?: boolean;
   /** Epoch ms when the cluster's lifetime ends: pod processes are bounded by it too, even if the rig dies. */
   deadline?: number;
   /** Set in podman mode: containers of the product image run as Podman containers of the local build. */
@@ -207,7 +209,7 @@ export class ProcessKubelet {
       const list = await this.opts.kube.get<{ items: Pod[] }>('/api/v1/pods');
       const present = new Set<string>();
       for (const pod of list.items) {
-        if (!isProcessKubeletPod(pod.metadata.labels)) continue;
+        if (!isProcessKubeletPod(pod.metadata.labels, this.opts.realIstiod ?? true)) continue;
         present.add(pod.metadata.uid);
         const run = this.running.get(pod.metadata.uid);
         if (run && pod.metadata.deletionTimestamp) void this.kill(run);
@@ -215,7 +217,8 @@ export class ProcessKubelet {
         if (!pod.spec.nodeName || pod.metadata.deletionTimestamp) continue;
         if (pod.status?.phase && pod.status.phase !== 'Pending') continue;
         this.seen.add(pod.metadata.uid);
-        const task = isIstiodPod(pod) ? this.runServedPod(pod) : this.runPod(pod);
+        const task =
+          isIstiodPod(pod) && (this.opts.realIstiod ?? true) ? this.runServedPod(pod) : this.runPod(pod);
         this.tasks.add(task);
         void task.finally(() => this.tasks.delete(task));
       }

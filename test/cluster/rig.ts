@@ -40,6 +40,11 @@ export interface ClusterOptions {
    * (podman where it can run the built image). Default: $RANCHER_ISTIO_POD_RUNTIME, else auto.
    */
   podRuntime?: 'auto' | PodRuntimeMode;
+  /**
+   * false: istiod pods are kwok pods that never run, as before the rig ran a real istiod (default true). Only for
+   * measuring what the real istiod costs (`npm run bench:rig`): webhooks then reach nothing.
+   */
+  realIstiod?: boolean;
 }
 
 export interface Cluster {
@@ -295,7 +300,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
     });
     const kwokConfig = join(dir, 'kwok.yaml');
-    writeFileSync(kwokConfig, kwokConfigYaml());
+    writeFileSync(kwokConfig, kwokConfigYaml(opts.realIstiod ?? true));
     run('kwok', [
       tools.kwok,
       `--kubeconfig=${kubeconfigPath}`,
@@ -362,6 +367,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       enterNetwork: network.enter,
       podNetworks: new PodNetworks(network.nsPath, lifetimeSeconds),
       tools,
+      realIstiod: opts.realIstiod ?? true,
       deadline: startedAt + lifetimeMs,
       ...(runtime.podman ? { podman: runtime.podman } : {}),
       log,
