@@ -6,6 +6,7 @@ import { startCluster, type Cluster } from './rig.js';
 import { imageTag, packageVersion } from '../container/local-image.js';
 import { writeContainersConf } from '../container/podman.js';
 import {
+  choosePodRuntime,
   ContainerNotStarted,
   localImageFor,
   PodmanPods,
@@ -129,6 +130,17 @@ describe('podman mode, pure parts', () => {
       '--action',
       'install',
     ]);
+  });
+
+  test('RANCHER_ISTIO_POD_RUNTIME: process is taken as asked, an unknown value is refused naming the choices', async () => {
+    const choose = (requested: string) => choosePodRuntime({ requested, dir: '/nonexistent', enter: [] });
+    expect(await choose('process')).toEqual({
+      mode: 'process',
+      reason: 'process mode (RANCHER_ISTIO_POD_RUNTIME=process)',
+    });
+    await expect(choose('docker')).rejects.toThrow(
+      'RANCHER_ISTIO_POD_RUNTIME=docker: expected podman, process or auto',
+    );
   });
 
   test('a stop says whether the container ended on SIGTERM or was killed', () => {

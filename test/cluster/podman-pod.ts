@@ -223,7 +223,7 @@ export interface PodRuntimeChoice {
   podman?: PodmanPods;
 }
 
-async function onPath(cmd: string): Promise<boolean> {
+function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, cmd)));
 }
 
@@ -245,7 +245,7 @@ export async function choosePodRuntime(opts: {
     return { mode: 'process', reason: `process mode (${POD_RUNTIME_ENV}=process)` };
   const forced = requested === 'podman';
   const image = imageTag();
-  if (!(await onPath('podman'))) {
+  if (!onPath('podman')) {
     if (forced) throw new Error(`${POD_RUNTIME_ENV}=podman: podman is not installed`);
     return { mode: 'process', reason: 'process mode (podman is not installed)' };
   }
