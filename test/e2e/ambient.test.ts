@@ -1,5 +1,6 @@
 // Ambient mode on a real API server with real istioctl 1.30.4 and 1.31.0: install with ztunnel and istio-cni, an
-// in-place upgrade (plan's order and ztunnel warning; istio-cni rolled before ztunnel), status, and uninstall.
+// in-place upgrade (plan's order and ztunnel warning; istio-cni rolled before ztunnel), status, uninstall, and a
+// canary (revision-based) upgrade of an ambient mesh.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,16 +12,26 @@ let cluster: Cluster;
 let dir: string;
 let kubeconfig: string;
 
-const values = (tag: string) =>
+const values = (tag: string, extra = '') =>
   valuesFile(
     dir,
-    `ambient-${tag}.yaml`,
-    `tag: "${tag}"\nambient:\n  enabled: true\ncni:\n  platform: rke2\ninstaller:\n  timeouts:\n    readinessSeconds: 120\n`,
+    `ambient-${tag}-${Math.random().toString(36).slice(2)}.yaml`,
+    `tag: "${tag}"\nambient:\n  enabled: true\ncni:\n  platform: rke2\ninstaller:\n  timeouts:\n    readinessSeconds: 120\n${extra}`,
   );
 
 interface DaemonSet {
-  metadata: { managedFields?: { manager: string; time: string; operation: string }[] };
-  spec: { template: { spec: { containers: { image: string }[]; nodeSelector?: Record<string, string> } } };
+  metadata: {
+    name: string;
+    managedFields?: { manager: string; time: string; operation: string }[];
+  };
+  spec: {
+    template: {
+      spec: {
+        containers: { image: string; env?: { name: string; value?: string }[] }[];
+        nodeSelector?: Record<string, string>;
+      };
+    };
+  };
   status: { numberReady: number; desiredNumberScheduled: number };
 }
 
@@ -93,4 +104,48 @@ test('uninstall removes ztunnel and istio-cni and says what stays on the nodes',
     `/apis/apps/v1/namespaces/${NAMESPACE}/daemonsets`,
   );
   expect(left.items).toEqual([]);
+});
+
+// Istio's ambient upgrade: the control plane as a canary revision next to the old one, istio-cni and ztunnel (one
+// DaemonSet each, not revisioned) upgraded in place to the new version and pointed at the new istiod, then the old
+// revision removed once nothing uses it.
+test('canary upgrade of an ambient mesh: 1-31-0 next to 1-30-4, ztunnel and istio-cni moved in place, 1-30-4 removed', async () => {
+  const canary = 'upgrade:\n  strategy: RevisionBased\n';
+  const first = await cli(['install', '-f', values('1.30.4', canary)], kubeconfig);
+  expect(`${first.exitCode} ${first.stderr}`).toMatch(/^0 /);
+  expect((await daemonSet('ztunnel')).spec.template.spec.containers[0]?.image).toMatch(/:1\.30\.4/);
+
+  const plan = await cli(['plan', '-f', values('1.31.0', canary)], kubeconfig);
+  expect(plan.exitCode).toBe(0);
+  expect(plan.stdout + plan.stderr).toContain(
+    'istio-cni and ztunnel are not revisioned: they move to revision 1-31-0 in place',
+  );
+  const result = await cli(['install', '-f', values('1.31.0', canary)], kubeconfig);
+  expect(`${result.exitCode} ${result.stderr}`).toMatch(/^0 /);
+  expect(result.stdout).toMatch(/^upgrade-canary: Istio 1\.31\.0 \(revision 1-31-0\)/);
+  expect(result.stdout).toMatch(/revision 1-30-4 removed/);
+
+  const left = await cluster.kube.get<{ items: DaemonSet[] }>(
+    `/apis/apps/v1/namespaces/${NAMESPACE}/daemonsets`,
+  );
+  expect(left.items.map((d) => d.metadata.name).sort()).toEqual(['istio-cni-node', 'ztunnel']);
+  for (const ds of left.items) {
+    expect(ds.spec.template.spec.containers[0]?.image).toMatch(/:1\.31\.0/);
+    expect(ds.status.numberReady).toBe(2);
+  }
+  // ztunnel gets its certificates and configuration from the new revision's istiod.
+  const env = (await daemonSet('ztunnel')).spec.template.spec.containers[0]?.env ?? [];
+  expect(env.find((e) => e.name === 'XDS_ADDRESS')?.value).toBe(`istiod-1-31-0.${NAMESPACE}.svc:15012`);
+
+  const status = JSON.parse((await cli(['status', '-o', 'json'], kubeconfig)).stdout) as {
+    healthy: boolean;
+    revisions: { revision: string }[];
+    nodeAgents: { name: string; version: string; healthy: boolean }[];
+  };
+  expect(status.revisions.map((r) => r.revision)).toEqual(['1-31-0']);
+  expect(status.nodeAgents.map((a) => `${a.name} ${a.version} ${a.healthy}`).sort()).toEqual([
+    'istio-cni-node 1.31.0 true',
+    'ztunnel 1.31.0 true',
+  ]);
+  expect(status.healthy).toBe(true);
 });
