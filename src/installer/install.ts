@@ -10,7 +10,7 @@ import { formatIstioVersion, parseIstioVersion, type IstioVersion } from './isti
 import { analyzeArgs, installArgs, istioctl, precheckArgs, tagSetArgs, uninstallArgs } from './istioctl.js';
 import { withLock } from './lock.js';
 import { checkWithIstioctl, type SpecLocator } from './offline-check.js';
-import { describePlan, planAction, specDiff, type Plan } from './plan.js';
+import { controlPlaneFirstSpec, describePlan, planAction, specDiff, type Plan } from './plan.js';
 import { readClusterState } from './read-state.js';
 import { markInterrupted, specHash, type RecordEntry } from './record.js';
 import { expectedObjects, scaledDown } from './health.js';
@@ -182,6 +182,9 @@ async function act(
       );
     else warnings = await precheck(plan, state, tool, deps);
 
+    const controlPlaneFirst = controlPlaneFirstSpec(plan, state);
+    if (controlPlaneFirst)
+      await upgradeControlPlaneFirst(controlPlaneFirst, plan, state, tool, request, deps);
     const specFile = await deps.writeTempFile('istio-operator.yaml', spec);
     await phase(deps, `istioctl install (${plan.kind}, revision ${plan.revision})`, () =>
       tool.run(installArgs(specFile, request.readinessSeconds), istioctlTimeoutMs(request)),
@@ -221,6 +224,49 @@ async function act(
       await rollBack(plan, state, request, deps, error);
     throw error;
   }
+}
+
+/**
+ * The first of the two runs of controlPlaneFirstSpec: the control plane alone, verified at the target version; the
+ * node agents must still be there, at their own version, for the second run to upgrade istio-cni and then ztunnel.
+ */
+async function upgradeControlPlaneFirst(
+  controlPlaneFirst: JsonObject,
+  plan: Plan,
+  state: ClusterState,
+  tool: ReturnType<typeof istioctl>,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Promise<void> {
+  const file = await deps.writeTempFile(
+    'istio-operator-control-plane.yaml',
+    renderDocument(controlPlaneFirst, 'yaml'),
+  );
+  await phase(
+    deps,
+    `istioctl install (control plane first, revision ${plan.revision}, without istio-cni and ztunnel)`,
+    () => tool.run(installArgs(file, request.readinessSeconds), istioctlTimeoutMs(request)),
+  );
+  const after = await phase(deps, 'verify the control plane', () =>
+    verifyInstalled(deps.kube, request.namespace, controlPlaneFirst, plan.revision, plan.toVersion, {
+      timeoutMs: readinessTimeoutMs(request),
+      intervalMs: 2000,
+      sleep: deps.sleep,
+      now: () => deps.now().getTime(),
+    }),
+  );
+  const kept = after.agents.map(
+    (agent) => `${agent.name} ${agent.version ? formatIstioVersion(agent.version) : 'unknown'}`,
+  );
+  const before = state.agents.map((agent) => agent.name).sort();
+  const missing = before.filter((name) => !after.agents.some((agent) => agent.name === name));
+  if (missing.length > 0)
+    deps.log.warn(
+      `the control-plane run removed ${missing.join(' and ')}; the next run installs them again, and ambient pods on their nodes have no data plane until then`,
+    );
+  deps.log.info(
+    `control plane ready; node agents still running: ${kept.join(', ') || 'none'}; next istio-cni, then ztunnel`,
+  );
 }
 
 /** Deployments someone scaled to zero stay there through an apply (see scaledDown): scale them back up. */

@@ -294,8 +294,8 @@ export function describePlan(plan: Plan): string[] {
 /**
  * What an ambient data plane means for this plan. The order is istioctl's own (its installer's component
  * dependencies in 1.30 and 1.31): istio-cni waits only for the base component, so it rolls out alongside the control
- * plane, and ztunnel waits until istio-cni is ready. Sail Operator's order (control plane, then istio-cni) is not
- * enforced, and the plan says so. Pure.
+ * plane, and ztunnel waits until istio-cni is ready. An in-place upgrade of node agents that run an older version
+ * gets Sail Operator's order instead (control plane, then istio-cni, then ztunnel; see controlPlaneFirstSpec). Pure.
  */
 export function ambientNotes(plan: Plan): string[] {
   if (plan.kind === 'nothing') return [];
@@ -308,6 +308,10 @@ export function ambientNotes(plan: Plan): string[] {
       ? "  order (istioctl's): base, then the control plane and istio-cni side by side, then ztunnel once istio-cni is ready"
       : "  order (istioctl's): base, then the control plane and istio-cni side by side",
   ];
+  if (plan.kind === 'upgrade-in-place')
+    lines[0] = `  order (Sail Operator's, when the node agents run an older version): the control plane first (an istioctl run without istio-cni and ztunnel), then ${
+      cni && ztunnel ? 'istio-cni, then ztunnel once istio-cni is ready' : cni ? 'istio-cni' : 'ztunnel'
+    }`;
   if (plan.kind === 'upgrade-canary')
     lines.push(
       `  note: istio-cni and ztunnel are not revisioned: they move to revision ${plan.revision} in place when it installs, before any tag moves (Istio's ztunnel upgrade)`,
@@ -317,4 +321,30 @@ export function ambientNotes(plan: Plan): string[] {
       '  warning: a ztunnel restart cuts the existing connections of every ambient pod on its node (ztunnel is updated in place, node by node); cordon and drain a node first where long-lived connections matter',
     );
   return lines;
+}
+
+/**
+ * The spec of the first of two istioctl runs that give an in-place upgrade of the ambient node agents Sail Operator's
+ * order: control plane, then istio-cni, then ztunnel. One run applies istio-cni next to the control plane; so the
+ * first run applies the spec without istio-cni and ztunnel, and the second the whole spec (istioctl applies ztunnel
+ * once istio-cni is ready). The first run deletes nothing of theirs: istioctl 1.30/1.31 prune only objects labelled
+ * with their own version, and every node agent found runs an older one. When one already runs the target version
+ * (a re-run after a failed upgrade) or none exists, it is undefined: one run, which deletes nothing either. Pure.
+ */
+export function controlPlaneFirstSpec(plan: Plan, state: ClusterState): JsonObject | undefined {
+  const target = plan.toVersion;
+  if (plan.kind !== 'upgrade-in-place' || !target || state.agents.length === 0) return undefined;
+  if (state.agents.some((agent) => !agent.version || compareVersions(agent.version, target) >= 0))
+    return undefined;
+  const spec = isObject(plan.istioOperator.spec) ? plan.istioOperator.spec : {};
+  if (!componentEnabled(spec, 'cni') && !componentEnabled(spec, 'ztunnel')) return undefined;
+  const components = isObject(spec.components) ? spec.components : {};
+  const off = (name: 'cni' | 'ztunnel') => ({
+    ...(isObject(components[name]) ? components[name] : {}),
+    enabled: false,
+  });
+  return {
+    ...plan.istioOperator,
+    spec: { ...spec, components: { ...components, cni: off('cni'), ztunnel: off('ztunnel') } },
+  };
 }

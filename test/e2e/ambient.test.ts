@@ -1,6 +1,6 @@
 // Ambient mode on a real API server with real istioctl 1.30.4 and 1.31.0: install with ztunnel and istio-cni, an
-// in-place upgrade (plan's order and ztunnel warning; istio-cni rolled before ztunnel), status, uninstall, and a
-// canary (revision-based) upgrade of an ambient mesh.
+// in-place upgrade (Sail Operator's order: control plane, istio-cni, ztunnel; plan's ztunnel warning), status,
+// uninstall, and a canary (revision-based) upgrade of an ambient mesh.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -82,13 +82,27 @@ test('status shows the node agents and an enrolled namespace', async () => {
   expect(status.stdout).toContain('    ambient: shop');
 });
 
-test('in-place upgrade to 1.31.0: plan warns about ztunnel restarts; istio-cni is applied before ztunnel', async () => {
+test("in-place upgrade to 1.31.0 in Sail Operator's order: the control plane, then istio-cni, then ztunnel; plan warns about ztunnel restarts", async () => {
   const plan = await cli(['plan', '-f', values('1.31.0')], kubeconfig);
   expect(plan.exitCode).toBe(0);
   expect(plan.stderr + plan.stdout).toContain('warning: a ztunnel restart cuts the existing connections');
+  expect(plan.stderr + plan.stdout).toContain(
+    'the control plane first (an istioctl run without istio-cni and ztunnel), then istio-cni, then ztunnel',
+  );
   const result = await cli(['install', '-f', values('1.31.0')], kubeconfig);
-  expect(result.exitCode).toBe(0);
+  expect(`${result.exitCode} ${result.stderr}`).toMatch(/^0 /);
   expect(result.stdout).toMatch(/^upgrade-in-place: Istio 1\.31\.0/);
+  // The first istioctl run upgraded istiod and left both node agents running 1.30.4 (istioctl pruned nothing).
+  const log = result.stderr;
+  const first = log.indexOf(
+    '- istioctl install (control plane first, revision default, without istio-cni and ztunnel)',
+  );
+  const kept = log.indexOf(
+    'control plane ready; node agents still running: istio-cni-node 1.30.4, ztunnel 1.30.4; next istio-cni, then ztunnel',
+  );
+  const second = log.indexOf('- istioctl install (upgrade-in-place, revision default)');
+  expect([first >= 0, kept > first, second > kept]).toEqual([true, true, true]);
+  expect(log).not.toContain('the control-plane run removed');
   const [cni, ztunnel] = await Promise.all([daemonSet('istio-cni-node'), daemonSet('ztunnel')]);
   expect(cni.spec.template.spec.containers[0]?.image).toMatch(/:1\.31\.0/);
   expect(ztunnel.spec.template.spec.containers[0]?.image).toMatch(/:1\.31\.0/);

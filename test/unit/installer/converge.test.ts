@@ -363,3 +363,94 @@ test('a failed istioctl install records its cause and its last output lines', as
   expect(current?.output).toHaveLength(20);
   expect(current?.output?.at(-1)).toBe(current?.message);
 });
+
+describe("an in-place upgrade of the node agents in Sail Operator's order", () => {
+  const ambient = {
+    apiVersion: 'install.istio.io/v1alpha1',
+    kind: 'IstioOperator',
+    spec: { profile: 'ambient', tag: '1.31.0' },
+  };
+  const agent = (name: string, version: string) => ({
+    metadata: {
+      name,
+      namespace: NS,
+      generation: 1,
+      labels: { 'operator.istio.io/component': name === 'ztunnel' ? 'Ztunnel' : 'Cni' },
+    },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: {
+        spec: {
+          containers: [
+            {
+              name: name === 'ztunnel' ? 'istio-proxy' : 'install-cni',
+              image: `registry.istio.io/release/${name}:${version}`,
+            },
+          ],
+        },
+      },
+    },
+    status: {
+      observedGeneration: 1,
+      desiredNumberScheduled: 2,
+      currentNumberScheduled: 2,
+      numberMisscheduled: 0,
+      numberReady: 2,
+      updatedNumberScheduled: 2,
+    },
+  });
+  /** A healthy ambient 1.30.4 install; the fake istioctl makes what each of its runs applies run 1.31.0. */
+  function ambient1304(pruneAgents = false) {
+    const kube = new FakeKube();
+    kube.namespaces.push({ metadata: { name: NS } });
+    kube.deployments.push(istiodDeployment({ version: '1.30.4' }));
+    kube.daemonSets.push(agent('istio-cni-node', '1.30.4'), agent('ztunnel', '1.30.4'));
+    kube.services.push({ metadata: { name: 'istiod', namespace: NS } });
+    kube.mutating.push(injectorWebhook());
+    const {
+      deps: d,
+      calls,
+      log,
+    } = deps(kube, {
+      install: (args) => {
+        kube.deployments = [istiodDeployment({ version: '1.31.0' })];
+        if (args.includes('/tmp/fake/istio-operator-control-plane.yaml'))
+          kube.daemonSets = pruneAgents ? [] : kube.daemonSets;
+        else kube.daemonSets = [agent('istio-cni-node', '1.31.0'), agent('ztunnel', '1.31.0')];
+        return {};
+      },
+    });
+    return { kube, deps: d, calls, log };
+  }
+
+  test('istioctl runs twice: the control plane alone, verified, then the whole spec', async () => {
+    const { deps: d, calls, log } = ambient1304();
+    const result = await install(request({ istioOperator: ambient }), d);
+    expect(result.plan.kind).toBe('upgrade-in-place');
+    expect(calls.filter((c) => c[0] === 'install')).toEqual([
+      ['install', '-y', '-f', '/tmp/fake/istio-operator-control-plane.yaml', '--readiness-timeout', '300s'],
+      ['install', '-y', '-f', '/tmp/fake/istio-operator.yaml', '--readiness-timeout', '300s'],
+    ]);
+    const phases = log.filter((l) => l.startsWith('- '));
+    expect(phases.indexOf('- verify the control plane')).toBeGreaterThan(
+      phases.indexOf(
+        '- istioctl install (control plane first, revision default, without istio-cni and ztunnel)',
+      ),
+    );
+    expect(log).toContain(
+      'control plane ready; node agents still running: istio-cni-node 1.30.4, ztunnel 1.30.4; next istio-cni, then ztunnel',
+    );
+    expect(result.summary).toMatch(
+      /^upgrade-in-place: Istio 1\.31\.0 \(revision default\) installed and ready/,
+    );
+  });
+
+  test('node agents the first run removed anyway are named, and the second run brings them back', async () => {
+    const { deps: d, log } = ambient1304(true);
+    const result = await install(request({ istioOperator: ambient }), d);
+    expect(log).toContain(
+      'warn: the control-plane run removed istio-cni-node and ztunnel; the next run installs them again, and ambient pods on their nodes have no data plane until then',
+    );
+    expect(result.summary).toMatch(/installed and ready/);
+  });
+});

@@ -7,6 +7,7 @@ import {
 } from '../../../src/installer/istio-version.js';
 import {
   ambientNotes,
+  controlPlaneFirstSpec,
   planAction,
   type Desired,
   type Plan,
@@ -306,9 +307,9 @@ describe('ambient notes in the plan', () => {
     problems: [],
   });
 
-  test('an in-place upgrade of an ambient mesh gives the order istioctl keeps and warns about ztunnel restarts', () => {
+  test("an in-place upgrade of an ambient mesh gives Sail Operator's order and warns about ztunnel restarts", () => {
     expect(ambientNotes(ambientPlan('upgrade-in-place'))).toEqual([
-      "  order (istioctl's): base, then the control plane and istio-cni side by side, then ztunnel once istio-cni is ready",
+      "  order (Sail Operator's, when the node agents run an older version): the control plane first (an istioctl run without istio-cni and ztunnel), then istio-cni, then ztunnel once istio-cni is ready",
       expect.stringContaining(
         'warning: a ztunnel restart cuts the existing connections of every ambient pod on its node',
       ),
@@ -325,5 +326,55 @@ describe('ambient notes in the plan', () => {
     expect(ambientNotes({ ...ambientPlan('upgrade-canary'), revision: '1-31-0' })[1]).toContain(
       'move to revision 1-31-0 in place',
     );
+  });
+});
+
+describe("Sail Operator's order for an in-place upgrade of the node agents", () => {
+  const agent = (name: string, version: string) => ({
+    ...plane(version),
+    kind: 'DaemonSet' as const,
+    name,
+    image: `x/${name}:${version}`,
+    selector: `app=${name}`,
+  });
+  const upgrade = (spec: Record<string, unknown>, to = '1.31.0'): Plan => ({
+    kind: 'upgrade-in-place',
+    reason: 'r',
+    istioOperator: { kind: 'IstioOperator', spec: { tag: to, ...spec } },
+    revision: 'default',
+    fromVersion: v('1.30.4'),
+    toVersion: v(to),
+    previousRevision: undefined,
+    moveTags: [],
+    overridden: [],
+    problems: [],
+  });
+  const older = state([plane('1.30.4')], {
+    agents: [agent('istio-cni-node', '1.30.4'), agent('ztunnel', '1.30.4')],
+  });
+
+  test('the first run is the spec without istio-cni and ztunnel, whatever else they say', () => {
+    const plan = upgrade({ profile: 'ambient', components: { cni: { namespace: 'kube-system' } } });
+    expect(controlPlaneFirstSpec(plan, older)).toEqual({
+      kind: 'IstioOperator',
+      spec: {
+        tag: '1.31.0',
+        profile: 'ambient',
+        components: { cni: { namespace: 'kube-system', enabled: false }, ztunnel: { enabled: false } },
+      },
+    });
+  });
+
+  test('one run when a node agent already runs the target version, when none exists, or for other plans', () => {
+    const plan = upgrade({ profile: 'ambient' });
+    const halfDone = state([plane('1.30.4')], {
+      agents: [agent('istio-cni-node', '1.31.0'), agent('ztunnel', '1.30.4')],
+    });
+    expect(controlPlaneFirstSpec(plan, halfDone)).toBeUndefined();
+    expect(controlPlaneFirstSpec(plan, state([plane('1.30.4')]))).toBeUndefined();
+    expect(controlPlaneFirstSpec({ ...plan, kind: 'reconfigure' }, older)).toBeUndefined();
+    expect(controlPlaneFirstSpec({ ...plan, kind: 'upgrade-canary' }, older)).toBeUndefined();
+    // A sidecar mesh whose spec no longer enables the node agents (the last run will remove them): one run.
+    expect(controlPlaneFirstSpec(upgrade({ profile: 'default' }), older)).toBeUndefined();
   });
 });
