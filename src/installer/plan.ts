@@ -328,14 +328,20 @@ export function ambientNotes(plan: Plan): string[] {
  * order: control plane, then istio-cni, then ztunnel. One run applies istio-cni next to the control plane; so the
  * first run applies the spec without istio-cni and ztunnel, and the second the whole spec (istioctl applies ztunnel
  * once istio-cni is ready). The first run deletes nothing of theirs: istioctl 1.30/1.31 prune only objects labelled
- * with their own version, and every node agent found runs an older one. When one already runs the target version
- * (a re-run after a failed upgrade) or none exists, it is undefined: one run, which deletes nothing either. Pure.
+ * with their own version (`operator.istio.io/version`), and every node agent found was applied by another version
+ * and runs an older one. Otherwise (a re-run after a failed upgrade, a node agent without that label, none at all)
+ * it is undefined: one run, which deletes nothing either. Pure.
  */
 export function controlPlaneFirstSpec(plan: Plan, state: ClusterState): JsonObject | undefined {
   const target = plan.toVersion;
   if (plan.kind !== 'upgrade-in-place' || !target || state.agents.length === 0) return undefined;
-  if (state.agents.some((agent) => !agent.version || compareVersions(agent.version, target) >= 0))
-    return undefined;
+  const targetText = formatIstioVersion(target);
+  const safe = (agent: ClusterState['agents'][number]) =>
+    agent.appliedBy !== undefined &&
+    agent.appliedBy !== targetText &&
+    agent.version !== undefined &&
+    compareVersions(agent.version, target) < 0;
+  if (!state.agents.every(safe)) return undefined;
   const spec = isObject(plan.istioOperator.spec) ? plan.istioOperator.spec : {};
   if (!componentEnabled(spec, 'cni') && !componentEnabled(spec, 'ztunnel')) return undefined;
   const components = isObject(spec.components) ? spec.components : {};

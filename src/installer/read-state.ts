@@ -14,6 +14,7 @@ import type { ClusterState, ControlPlane, IstioWebhook, Workload } from './state
 const REVISION_LABEL = 'istio.io/rev';
 const TAG_LABEL = 'istio.io/tag';
 const COMPONENT_LABEL = 'operator.istio.io/component';
+const OPERATOR_VERSION_LABEL = 'operator.istio.io/version';
 
 /** Reads everything a plan needs, in parallel. Changes nothing. */
 export async function readClusterState(kube: Kube, namespace: string): Promise<ClusterState> {
@@ -113,6 +114,7 @@ function toWorkload(
     version: versionOfImage(image),
     image,
     serviceAccount: owner.spec?.template.spec?.serviceAccountName || undefined,
+    appliedBy: owner.metadata?.labels?.[OPERATOR_VERSION_LABEL] || undefined,
     selector: Object.entries(owner.spec?.selector.matchLabels ?? {})
       .map(([key, value]) => `${key}=${value}`)
       .join(','),

@@ -21,6 +21,8 @@ export interface Workload {
   selector: string;
   /** The ServiceAccount its pods run as, if it names one. */
   serviceAccount: string | undefined;
+  /** The version of the istioctl that last applied it (its `operator.istio.io/version` label), if any. */
+  appliedBy?: string;
 }
 
 /** One istiod Deployment. `revision` is `default` for the unrevisioned `istiod`. */

@@ -375,7 +375,10 @@ describe("an in-place upgrade of the node agents in Sail Operator's order", () =
       name,
       namespace: NS,
       generation: 1,
-      labels: { 'operator.istio.io/component': name === 'ztunnel' ? 'Ztunnel' : 'Cni' },
+      labels: {
+        'operator.istio.io/component': name === 'ztunnel' ? 'Ztunnel' : 'Cni',
+        'operator.istio.io/version': version,
+      },
     },
     spec: {
       selector: { matchLabels: { app: name } },

@@ -336,6 +336,7 @@ describe("Sail Operator's order for an in-place upgrade of the node agents", () 
     name,
     image: `x/${name}:${version}`,
     selector: `app=${name}`,
+    appliedBy: version,
   });
   const upgrade = (spec: Record<string, unknown>, to = '1.31.0'): Plan => ({
     kind: 'upgrade-in-place',
@@ -365,12 +366,22 @@ describe("Sail Operator's order for an in-place upgrade of the node agents", () 
     });
   });
 
-  test('one run when a node agent already runs the target version, when none exists, or for other plans', () => {
+  test('one run when a node agent already runs the target version or was applied by it, when none exists, or for other plans', () => {
     const plan = upgrade({ profile: 'ambient' });
     const halfDone = state([plane('1.30.4')], {
       agents: [agent('istio-cni-node', '1.31.0'), agent('ztunnel', '1.30.4')],
     });
     expect(controlPlaneFirstSpec(plan, halfDone)).toBeUndefined();
+    // istioctl 1.31.0 would prune what it applied itself (an image pinned to 1.30.4 by values.cni.tag), or what has
+    // no version label: one run.
+    const pinned = state([plane('1.30.4')], {
+      agents: [agent('istio-cni-node', '1.30.4'), { ...agent('ztunnel', '1.30.4'), appliedBy: '1.31.0' }],
+    });
+    expect(controlPlaneFirstSpec(plan, pinned)).toBeUndefined();
+    const unlabelled = state([plane('1.30.4')], {
+      agents: [agent('istio-cni-node', '1.30.4'), { ...agent('ztunnel', '1.30.4'), appliedBy: undefined }],
+    });
+    expect(controlPlaneFirstSpec(plan, unlabelled)).toBeUndefined();
     expect(controlPlaneFirstSpec(plan, state([plane('1.30.4')]))).toBeUndefined();
     expect(controlPlaneFirstSpec({ ...plan, kind: 'reconfigure' }, older)).toBeUndefined();
     expect(controlPlaneFirstSpec({ ...plan, kind: 'upgrade-canary' }, older)).toBeUndefined();
