@@ -3,6 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { ensureLocalImage } from '../container/local-image.js';
 import { startCluster, type Cluster } from '../cluster/rig.js';
 import { ISTIO_VERSIONS } from '../cluster/tools.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, helm } from './render.js';
@@ -34,6 +35,11 @@ beforeAll(async () => {
     lifetimeMs: 20 * 60_000,
     nodes: 2,
   });
+  // In podman mode the Jobs run the chart's default image, the local build of the chart's version: it must be this
+  // checkout's (an image built from another branch may not know `ambient`), rebuilt here if its inputs changed.
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  say(cluster.podRuntime.reason);
+  if (cluster.podRuntime.mode === 'podman') await ensureLocalImage(say);
 });
 
 afterAll(async () => {
