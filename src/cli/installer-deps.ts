@@ -1,5 +1,5 @@
 // Builds the installer's dependencies for a CLI run: the Kubernetes client, istioctl lookup, temp files, the logger.
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -9,7 +9,7 @@ import { holderIdentity, isProcessAlive } from '../installer/holder.js';
 import { execaRunner } from '../installer/istioctl.js';
 import { clientNodeKube } from '../installer/kube.js';
 import { loadRestCredentials, restKube } from '../installer/kube-rest.js';
-import { defaultCacheDir, hostPlatform, obtainIstioctl } from '../mirror/client.js';
+import { defaultCacheDir, hostPlatform, mirrorIstioctlVersions, obtainIstioctl } from '../mirror/client.js';
 import { createLogger } from './io.js';
 import type { CommandContext } from './main.js';
 
@@ -106,6 +106,20 @@ async function installerDeps(
           path: obtained.path,
         });
       return obtained.path;
+    },
+    platform: hostPlatform(),
+    async istioctlVersions() {
+      const bundled = await readdir(env.ISTIOCTL_DIR || DEFAULT_ISTIOCTL_DIR).catch(() => []);
+      const mirrorUrl = options.mirrorUrl ?? (env.RELEASE_MIRROR_URL || undefined);
+      const mirrored = mirrorUrl
+        ? await mirrorIstioctlVersions(mirrorUrl, hostPlatform(), globalThis.fetch).catch(
+            (error: unknown) => {
+              log.warn(`cannot list the release mirror's istioctl versions: ${String(error)}`);
+              return [];
+            },
+          )
+        : [];
+      return [...new Set([...bundled, ...mirrored])];
     },
     async writeTempFile(name, content) {
       workDir ??= await mkdtemp(path.join(env.TMPDIR || tmpdir(), 'istio-installer-'));

@@ -7,7 +7,8 @@ import {
   parseIstioVersion,
   type IstioVersion,
 } from './istio-version.js';
-import type { ClusterState } from './state.js';
+import type { JsonObject } from '../overlay/json.js';
+import { controlPlaneOf, defaultRevision, type ClusterState } from './state.js';
 
 /** Names Rancher's chart gave the objects of its installer (rancher/charts `rancher-istio` 1.x–107.x). */
 export const RANCHER_CONFIGMAPS = ['istio-installer-base', 'istio-installer-overlay'] as const;
@@ -328,4 +329,67 @@ export function restartCommand(owner: string): string {
   const [kind = '', ref = ''] = owner.split(' ');
   const [namespace = '', name = ''] = ref.split('/');
   return `kubectl -n ${namespace} rollout restart ${kind.toLowerCase()}/${name}`;
+}
+
+/** What one run of a stepped upgrade applies now: this hop's spec and strategy, and the whole path for the plan. */
+export interface Step {
+  /** The spec of the hop to apply now (the desired spec itself for the last or only hop). */
+  istioOperator: JsonObject;
+  version: IstioVersion | undefined;
+  strategy: 'InPlace' | 'RevisionBased';
+  /** The version the active revision runs, where the path starts. */
+  from: IstioVersion | undefined;
+  /** Every hop still to go, this one first; empty when the version does not change. */
+  hops: Hop[];
+}
+
+const VERSION_NAMED_REVISION = /^\d+-\d+-\d+$/;
+
+/**
+ * The step a run takes towards `desired`. An install that was taken over (adopted now, or `adopt` on record), or
+ * already runs a canary revision, goes up by canary hops whatever `upgrade.strategy` says: the adopted control plane
+ * keeps serving until a newer revision is ready. Hops are planned from the active revision each run, so a re-run
+ * after an interruption resumes at the hop the cluster is at. Undefined with a refusal when a hop's istioctl is
+ * missing.
+ */
+export function stepFor(
+  state: ClusterState,
+  adopting: boolean,
+  desired: {
+    istioOperator: JsonObject;
+    version: IstioVersion | undefined;
+    strategy: 'InPlace' | 'RevisionBased';
+  },
+  available: readonly string[],
+  platform: { os: string; arch: string },
+): Step | { refused: true; message: string; hint: string } {
+  const activeRevision = defaultRevision(state);
+  const from = activeRevision ? controlPlaneOf(state, activeRevision)?.version : undefined;
+  const to = desired.version;
+  const changes = from !== undefined && to !== undefined && compareVersions(to, from) > 0;
+  const takenOver = adopting || (state.record?.history ?? []).some((entry) => entry.action === 'adopt');
+  const strategy =
+    desired.strategy === 'RevisionBased' ||
+    (changes && (takenOver || VERSION_NAMED_REVISION.test(activeRevision ?? '')))
+      ? 'RevisionBased'
+      : 'InPlace';
+  if (!changes || strategy === 'InPlace' || !from || !to)
+    return { istioOperator: desired.istioOperator, version: to, strategy, from, hops: [] };
+  const hops = upgradePath(from, to, available);
+  if (hops.length === 1) return { istioOperator: desired.istioOperator, version: to, strategy, from, hops };
+  const missing = hops.filter((hop) => hop.istioctl === 'missing');
+  if (missing.length > 0)
+    return {
+      refused: true,
+      message: `the path ${[formatIstioVersion(from), ...hops.map((h) => h.version)].join(' -> ')} needs istioctl ${missing.map((h) => h.version).join(', ')}, which is neither bundled nor in the release mirror`,
+      hint: `add ${missing.length > 1 ? 'them' : 'it'}: ${missing.map((h) => mirrorAddCommand(h, platform)).join('; ')}; then run again`,
+    };
+  const first = parseIstioVersion(hops[0]?.version ?? '');
+  return {
+    istioOperator: first ? specForHop(desired.istioOperator, to, first) : desired.istioOperator,
+    version: first,
+    strategy,
+    from,
+    hops,
+  };
 }
