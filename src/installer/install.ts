@@ -394,8 +394,14 @@ async function precheck(
   const own = new Set(ownWebhooks(state).map((w) => w.name));
   const last = state.record?.current;
   const unfinishedRun = last !== undefined && last.outcome !== 'succeeded' && last.outcome !== 'uninstalled';
+  // Only for an install taken over: re-applying an adopted istioctl install in place leaves this overlap (see
+  // sortFindings); for installs this installer made, the same overlap still stops the run.
+  const adopted = (state.record?.history ?? []).some((entry) => entry.action === 'adopt');
+  const revisionOf = new Map(
+    adopted ? ownWebhooks(state).map((w) => [w.name, w.revision ?? 'default'] as const) : [],
+  );
   const sort = (output: string, source: 'analyze' | 'precheck') =>
-    sortFindings(parseFindings(output), source, own, unfinishedRun);
+    sortFindings(parseFindings(output), source, own, unfinishedRun, revisionOf);
   const reportOurs = (found: SortedFindings) => {
     for (const finding of found.ours)
       deps.log.warn(

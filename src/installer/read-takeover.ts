@@ -1,4 +1,5 @@
 // The cluster side of a takeover: reads what takeover.ts decides on, deletes Rancher's leftovers, restarts workloads.
+import { gunzipSync } from 'node:zlib';
 import { versionOfImage } from './istio-version.js';
 import type { AnyObject, Kube, ResourceRef } from './kube.js';
 import {
@@ -6,6 +7,7 @@ import {
   RANCHER_HOOK_JOBS,
   type FoundJob,
   type FoundObject,
+  type HelmRevision,
   type Leftover,
   type ProxyPod,
   type TakeoverFacts,
@@ -18,6 +20,7 @@ const ISTIO_OPERATORS: ResourceRef = {
   kind: 'IstioOperator',
   plural: 'istiooperators',
 };
+const SECRETS: ResourceRef = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets' };
 const WORKLOADS: Record<string, ResourceRef> = {
   Deployment: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' },
   StatefulSet: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' },
@@ -49,12 +52,13 @@ export async function readTakeoverFacts(
   namespace: string,
   release: string | undefined,
 ): Promise<TakeoverFacts> {
-  const [istiod, jobs, configMaps, istioOperators, operators] = await Promise.all([
+  const [istiod, jobs, configMaps, istioOperators, operators, releases] = await Promise.all([
     kube.listDeployments(namespace, 'app=istiod'),
     kube.listObjects(JOBS, namespace),
     Promise.all(RANCHER_CONFIGMAPS.map((name) => kube.getConfigMap(namespace, name))),
     kube.listObjects(ISTIO_OPERATORS, undefined),
     kube.listDeployments(undefined, 'name=istio-operator'),
+    kube.listObjects(SECRETS, namespace, 'owner=helm'),
   ]);
   return {
     istiod: istiod.map((d) => found('Deployment', d)),
@@ -66,8 +70,36 @@ export async function readTakeoverFacts(
       .map((cm) => found('ConfigMap', cm)),
     istioOperators: istioOperators.map((o) => found('IstioOperator', o)),
     operatorDeployments: operators.map((d) => found('Deployment', d)),
+    helmRevisions: releases.map(helmRevision).filter((r): r is HelmRevision => r !== undefined),
     release,
   };
+}
+
+/**
+ * A Helm release Secret (`sh.helm.release.v1.<release>.v<n>`): its `release` key is Helm's gzipped JSON, base64
+ * encoded by Helm and again by the Secret. Undefined for anything that does not decode.
+ */
+export function helmRevision(
+  secret: AnyObject & { data?: Record<string, string> },
+): HelmRevision | undefined {
+  const labels = secret.metadata?.labels ?? {};
+  const encoded = secret.data?.release;
+  if (!encoded || !labels.name) return undefined;
+  try {
+    const inner = Buffer.from(Buffer.from(encoded, 'base64').toString('utf8'), 'base64');
+    const release = JSON.parse(gunzipSync(inner).toString('utf8')) as {
+      chart?: { metadata?: { name?: string; version?: string } };
+    };
+    return {
+      release: labels.name,
+      revision: Number(labels.version ?? 0),
+      chart: release.chart?.metadata?.name ?? '',
+      chartVersion: release.chart?.metadata?.version ?? '',
+      status: labels.status ?? '',
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Deletes each leftover the takeover named; CRDs and users' resources are never among them. */

@@ -47,8 +47,31 @@ export interface TakeoverFacts {
   istioOperators: FoundObject[];
   /** Deployments of Istio's in-cluster operator (removed in 1.24). */
   operatorDeployments: FoundObject[];
+  /** Every revision of every Helm release in the Istio namespace (Helm's release Secrets). */
+  helmRevisions: HelmRevision[];
   /** The Helm release the installer runs for (the chart Job's RELEASE_NAME), if any. */
   release: string | undefined;
+}
+
+/** One revision of a Helm release, from the Secret Helm keeps for it. */
+export interface HelmRevision {
+  release: string;
+  revision: number;
+  chart: string;
+  chartVersion: string;
+  status: string;
+}
+
+/** Rancher's chart: named rancher-istio, versioned `<rancher>+up<istio>` (104.5.0+up1.23.2). */
+export const isRancherChart = (r: Pick<HelmRevision, 'chart' | 'chartVersion'>): boolean =>
+  r.chart === RANCHER_RELEASE && /\+up\d/.test(r.chartVersion);
+
+/** Releases whose newest revision is Rancher's chart: Rancher's release, still installed. */
+export function liveRancherReleases(revisions: readonly HelmRevision[]): HelmRevision[] {
+  const newest = new Map<string, HelmRevision>();
+  for (const r of revisions)
+    if ((newest.get(r.release)?.revision ?? -1) < r.revision) newest.set(r.release, r);
+  return [...newest.values()].filter(isRancherChart);
 }
 
 /** What an adopted install was, for the record's `adopt` entry and the log. */
@@ -74,7 +97,6 @@ export type Recognition =
   | { kind: 'refuse'; message: string; hint: string };
 
 const HELM_RELEASE = 'meta.helm.sh/release-name';
-const MANAGED_BY = 'app.kubernetes.io/managed-by';
 const OWNING_RESOURCE = 'install.operator.istio.io/owning-resource';
 const COMPONENT = 'operator.istio.io/component';
 
@@ -84,15 +106,20 @@ const objectName = (o: FoundObject) => `${o.kind} ${o.namespace ? `${o.namespace
 export function installedBy(istiod: FoundObject | undefined, facts: TakeoverFacts): string | undefined {
   const rancher = facts.rancherConfigMaps[0];
   const rancherRelease = rancher?.annotations[HELM_RELEASE];
+  const rancherRevision = facts.helmRevisions
+    .filter(isRancherChart)
+    .sort((a, b) => b.revision - a.revision)[0];
+  if (istiod?.annotations[HELM_RELEASE])
+    return `Helm release ${istiod.annotations[HELM_RELEASE]} (Istio's own istiod chart)`;
   if (istiod?.labels[COMPONENT] || istiod?.labels[OWNING_RESOURCE]) {
+    if (rancherRevision)
+      return `Rancher's rancher-istio chart ${rancherRevision.chartVersion} (Helm release ${rancherRevision.release}, revision ${rancherRevision.revision}), applied by istioctl`;
     if (rancher)
       return `Rancher's rancher-istio chart (release ${rancherRelease ?? RANCHER_RELEASE}, ConfigMap ${rancher.name}), applied by istioctl`;
     if (facts.rancherJobs.length > 0)
       return `Rancher's rancher-istio chart (its Job ${facts.rancherJobs[0]?.name} is left), applied by istioctl`;
     return 'istioctl (no installer record, no Helm release of Rancher left)';
   }
-  if (istiod?.labels[MANAGED_BY] === 'Helm')
-    return `Helm release ${istiod.annotations[HELM_RELEASE] ?? 'unknown'} (Istio's own istiod chart)`;
   return undefined;
 }
 
@@ -130,7 +157,7 @@ export function recognise(state: ClusterState, facts: TakeoverFacts): Recognitio
       message: `Deployment ${plane.namespace}/${plane.deployment} was not made by istioctl (no ${COMPONENT} label) nor by Helm; this installer cannot tell what else owns it`,
       hint: 'uninstall it with the tool that made it, then install with this chart',
     };
-  if (istiod?.labels[MANAGED_BY] === 'Helm')
+  if (istiod?.annotations[HELM_RELEASE])
     return {
       kind: 'refuse',
       message: `Deployment ${plane.namespace}/${plane.deployment} belongs to ${who}; Helm would fight istioctl over it`,
@@ -143,15 +170,16 @@ export function recognise(state: ClusterState, facts: TakeoverFacts): Recognitio
       message: `Rancher's installer is running (${running.map(objectName).join(', ')}); two installers at once would race`,
       hint: 'wait until it finishes (kubectl -n istio-system wait --for=condition=complete job/istioctl-installer), then run again',
     };
-  const liveRancher = facts.rancherConfigMaps.filter((cm) => {
-    const release = cm.annotations[HELM_RELEASE];
-    return release !== undefined && release !== facts.release;
-  });
-  if (liveRancher.length > 0)
+  const liveRelease =
+    liveRancherReleases(facts.helmRevisions).find((r) => r.release !== facts.release)?.release ??
+    facts.rancherConfigMaps
+      .map((cm) => cm.annotations[HELM_RELEASE])
+      .find((release) => release !== undefined && release !== facts.release);
+  if (liveRelease)
     return {
       kind: 'refuse',
-      message: `Rancher's release ${liveRancher[0]?.annotations[HELM_RELEASE]} is still installed (${liveRancher.map(objectName).join(', ')}); its next upgrade would run Rancher's installer over this one`,
-      hint: `take it over with "helm upgrade ${liveRancher[0]?.annotations[HELM_RELEASE]} <this chart> -n ${plane.namespace} -f <its values>", or remove it with "helm uninstall ${liveRancher[0]?.annotations[HELM_RELEASE]} -n ${plane.namespace} --no-hooks" first (never without --no-hooks: its pre-delete Job deletes Istio's CRDs)`,
+      message: `Rancher's release ${liveRelease} is still installed in ${plane.namespace}; its next upgrade would run Rancher's installer over this one`,
+      hint: `take it over with "helm upgrade ${liveRelease} <this chart> -n ${plane.namespace} -f <its values>", or remove it with "helm uninstall ${liveRelease} -n ${plane.namespace} --no-hooks" first (never without --no-hooks: its pre-delete Job deletes Istio's CRDs)`,
     };
 
   return {
@@ -346,8 +374,8 @@ export interface Step {
 const VERSION_NAMED_REVISION = /^\d+-\d+-\d+$/;
 
 /**
- * The step a run takes towards `desired`. An install that was taken over (adopted now, or `adopt` on record), or
- * already runs a canary revision, goes up by canary hops whatever `upgrade.strategy` says: the adopted control plane
+ * The step a run takes towards `desired`. An install that was taken over (adopted now, or `adopt` on record) goes up
+ * by canary hops whatever `upgrade.strategy` says, and one that runs a canary revision stays revision-based: the adopted control plane
  * keeps serving until a newer revision is ready. Hops are planned from the active revision each run, so a re-run
  * after an interruption resumes at the hop the cluster is at. Undefined with a refusal when a hop's istioctl is
  * missing.
@@ -368,9 +396,12 @@ export function stepFor(
   const to = desired.version;
   const changes = from !== undefined && to !== undefined && compareVersions(to, from) > 0;
   const takenOver = adopting || (state.record?.history ?? []).some((entry) => entry.action === 'adopt');
+  // Once on a version-named revision, an in-place plan would look for the unrevisioned istiod and install a second
+  // control plane beside it: stay revision-based, even when nothing changes.
   const strategy =
     desired.strategy === 'RevisionBased' ||
-    (changes && (takenOver || VERSION_NAMED_REVISION.test(activeRevision ?? '')))
+    VERSION_NAMED_REVISION.test(activeRevision ?? '') ||
+    (changes && takenOver)
       ? 'RevisionBased'
       : 'InPlace';
   if (!changes || strategy === 'InPlace' || !from || !to)

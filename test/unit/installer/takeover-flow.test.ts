@@ -1,5 +1,6 @@
 // The takeover and the stepped upgrade through `install`, with a fake API server and a fake istioctl that makes and
 // removes revisions (our own logic only; test/e2e/rancher-takeover.test.ts does it with real helm, istioctl, istiod).
+import { gzipSync } from 'node:zlib';
 import { load } from 'js-yaml';
 import type { V1Pod } from '@kubernetes/client-node';
 import { PreconditionError } from '../../../src/errors.js';
@@ -70,7 +71,25 @@ function rancherCluster(version: string): FakeKube {
     },
   ]);
   kube.objects.set('istiooperators', []);
+  kube.objects.set('secrets', [helmSecret('rancher-istio', 1, '107.1.0+up1.25.0')]);
   return kube;
+}
+
+/** The Secret Helm keeps per release revision: gzipped JSON, base64 by Helm, base64 again by the Secret's data. */
+function helmSecret(release: string, revision: number, chartVersion: string) {
+  const json = JSON.stringify({
+    name: release,
+    chart: { metadata: { name: 'rancher-istio', version: chartVersion } },
+  });
+  const helmEncoded = gzipSync(json).toString('base64');
+  return {
+    metadata: {
+      name: `sh.helm.release.v1.${release}.v${revision}`,
+      namespace: NS,
+      labels: { owner: 'helm', name: release, version: String(revision), status: 'deployed' },
+    },
+    data: { release: Buffer.from(helmEncoded).toString('base64') },
+  };
 }
 
 /** A fake istioctl on the fake cluster: `install` makes the spec's revision, `tag set` moves a tag, `uninstall` removes. */
@@ -172,7 +191,7 @@ test('plan shows the takeover and the whole path, and changes nothing', async ()
   const { deps: d } = deps(kube, ALL);
   const decided = await makePlan(request(), d);
   expect(planReport(decided.plan, decided.state, decided.notes).slice(0, 6)).toEqual([
-    "  takeover: adopted Istio 1.23.2 (revision default) installed by Rancher's rancher-istio chart (release rancher-istio, ConfigMap istio-installer-base), applied by istioctl; gateways: none",
+    "  takeover: adopted Istio 1.23.2 (revision default) installed by Rancher's rancher-istio chart 107.1.0+up1.25.0 (Helm release rancher-istio, revision 1), applied by istioctl; gateways: none",
     "  leftover: Job istio-system/istioctl-installer (Rancher's installer hook Job, left behind (it ran Rancher's istioctl)): delete",
     "  leftover: ConfigMap istio-system/istio-installer-base (Rancher's installer input, which no release owns any more): delete",
     '  path: 1.23.2 -> 1.25.2 -> 1.27.6 -> 1.29.3 -> 1.31.0 (4 canary hops of at most two minors)',
@@ -207,6 +226,13 @@ test("Rancher's 1.23 to 1.31: adopt, leftovers deleted, four canary hops with ea
     "warn: deleting Job istio-system/istioctl-installer: Rancher's installer hook Job, left behind (it ran Rancher's istioctl)",
   );
   expect(result.summary).toMatch(/revision 1-29-3 removed.*\(\d+\.\ds\)$/);
+
+  // The same values again: nothing to do (not an in-place install of a second, unrevisioned control plane).
+  const again = deps(kube, ALL);
+  expect((await install(request(), again.deps)).summary).toMatch(
+    /^nothing to do: Istio 1\.31\.0 \(revision 1-31-0\)/,
+  );
+  expect(again.installs).toEqual([]);
 });
 
 test('proxies left two minors behind stop the path with exit 3; each re-run after the restart resumes at the next hop', async () => {
@@ -258,7 +284,7 @@ test('with upgrade.updateWorkloads the installer restarts the workloads between 
   expect(kube.writes.filter((w) => w.startsWith('patch Deployment apps/web'))).toHaveLength(3);
 });
 
-test('a missing hop istioctl and an operator-managed install: exit 3 naming them, nothing written', async () => {
+test('a missing hop istioctl, an operator-managed install, a live Rancher release: exit 3 naming them, nothing written', async () => {
   const missing = rancherCluster('1.23.2');
   const first = install(request(), deps(missing, ['1.31.0']).deps);
   await expect(first).rejects.toThrow(
@@ -274,4 +300,11 @@ test('a missing hop istioctl and an operator-managed install: exit 3 naming them
     /Istio's in-cluster operator runs \(Deployment istio-operator\/istio-operator\)/,
   );
   expect(operated.writes).toEqual([]);
+
+  // `istio-installer install` (or a chart release of another name) next to Rancher's live release.
+  const beside = rancherCluster('1.23.2');
+  await expect(install(request({ release: 'istio' }), deps(beside, ALL).deps)).rejects.toThrow(
+    "Rancher's release rancher-istio is still installed in istio-system; its next upgrade would run Rancher's installer over this one",
+  );
+  expect(beside.writes).toEqual([]);
 });

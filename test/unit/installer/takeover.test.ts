@@ -77,6 +77,7 @@ const facts = (extra: Partial<TakeoverFacts> = {}): TakeoverFacts => ({
   rancherJobs: [],
   istioOperators: [],
   operatorDeployments: [],
+  helmRevisions: [],
   release: 'rancher-istio',
   ...extra,
 });
@@ -113,6 +114,32 @@ describe('recognise', () => {
           why: "Rancher's installer input, which no release owns any more",
         },
       ],
+    });
+  });
+
+  test("during helm upgrade of Rancher's release onto this chart: Helm's history names Rancher's chart", () => {
+    const revisions = [
+      {
+        release: 'rancher-istio',
+        revision: 1,
+        chart: 'rancher-istio',
+        chartVersion: '107.1.0+up1.25.0',
+        status: 'superseded',
+      },
+      {
+        release: 'rancher-istio',
+        revision: 2,
+        chart: 'rancher-istio',
+        chartVersion: '0.1.0',
+        status: 'deployed',
+      },
+    ];
+    expect(recognise(state([plane('1.25.0')]), facts({ helmRevisions: revisions }))).toMatchObject({
+      kind: 'adopt',
+      found: {
+        installedBy:
+          "Rancher's rancher-istio chart 107.1.0+up1.25.0 (Helm release rancher-istio, revision 1), applied by istioctl",
+      },
     });
   });
 
@@ -175,9 +202,16 @@ describe('recognise', () => {
 
   test("Istio's own Helm charts, an unlabelled istiod, a running Rancher Job, a live Rancher release: refused", () => {
     const helmIstiod = object('Deployment', 'istiod', {
-      labels: { 'app.kubernetes.io/managed-by': 'Helm' },
+      labels: { 'app.kubernetes.io/managed-by': 'Helm', 'operator.istio.io/component': 'Pilot' },
       annotations: { 'meta.helm.sh/release-name': 'istiod' },
     });
+    const rancherRevision = {
+      release: 'rancher-istio',
+      revision: 3,
+      chart: 'rancher-istio',
+      chartVersion: '107.1.0+up1.25.0',
+      status: 'deployed',
+    };
     const cases: [TakeoverFacts, RegExp][] = [
       [facts({ istiod: [helmIstiod] }), /belongs to Helm release istiod/],
       [facts({ istiod: [object('Deployment', 'istiod')] }), /was not made by istioctl/],
@@ -190,6 +224,10 @@ describe('recognise', () => {
         /Rancher's release rancher-istio is still installed/,
       ],
       [facts({ rancherConfigMaps: [rancherConfigMap()], release: undefined }), /still installed/],
+      [
+        facts({ helmRevisions: [rancherRevision], release: 'istio' }),
+        /release rancher-istio is still installed/,
+      ],
     ];
     for (const [input, message] of cases) {
       const result = recognise(state([plane('1.25.0')]), input);
