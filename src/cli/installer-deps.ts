@@ -56,6 +56,22 @@ export async function withInstallerDeps<T>(
   }
 }
 
+/** A run's temp dir is `<TMPDIR>/istio-installer-<pid>-<random>`: the pid tells whose it is. */
+const TEMP_PREFIX = 'istio-installer-';
+
+/**
+ * Removes the temp dirs of runs whose process is dead: a run killed with SIGKILL could not remove its own, and
+ * it holds the specs istioctl read. A dir whose pid is alive (another run, or a reused pid) is left alone.
+ */
+export async function removeDirsOfDeadRuns(parent: string): Promise<void> {
+  const entries = await readdir(parent).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const pid = new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(entry)?.[1];
+    if (pid !== undefined && !isProcessAlive(Number(pid)))
+      await rm(path.join(parent, entry), { recursive: true, force: true });
+  }
+}
+
 async function installerDeps(
   options: ClusterOptions,
   context: CommandContext,
@@ -122,7 +138,11 @@ async function installerDeps(
       return [...new Set([...bundled, ...mirrored])];
     },
     async writeTempFile(name, content) {
-      workDir ??= await mkdtemp(path.join(env.TMPDIR || tmpdir(), 'istio-installer-'));
+      if (!workDir) {
+        const parent = env.TMPDIR || tmpdir();
+        await removeDirsOfDeadRuns(parent);
+        workDir = await mkdtemp(path.join(parent, `${TEMP_PREFIX}${process.pid}-`));
+      }
       const file = path.join(workDir, name);
       await writeFile(file, content, { mode: 0o600 });
       await chmod(file, 0o600);

@@ -1,5 +1,6 @@
 // `istio-installer status`: installed revisions and versions, health, and the last applied spec and outcome.
 import type { Command } from 'commander';
+import { holderGone } from '../installer/holder.js';
 import { readClusterState } from '../installer/read-state.js';
 import { formatStatus, statusReport } from '../installer/status.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
@@ -12,9 +13,15 @@ export function registerStatus(program: Command, context: CommandContext): void 
     .option('-o, --output <format>', 'human or json', 'human')
     .action(async (options: ClusterOptions & { namespace: string; output: string }) => {
       const format = oneOf('--output', options.output, ['human', 'json'] as const);
-      const report = await withInstallerDeps(options, context, async (deps) =>
-        statusReport(await readClusterState(deps.kube, options.namespace), deps.now()),
-      );
+      const report = await withInstallerDeps(options, context, async (deps) => {
+        const state = await readClusterState(deps.kube, options.namespace);
+        const gone = await holderGone(state.lock?.holder, {
+          kube: deps.kube,
+          hostname: deps.hostname,
+          isProcessAlive: deps.isProcessAlive,
+        });
+        return statusReport(state, deps.now(), gone !== undefined);
+      });
       context.io.stdout.write(
         format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report),
       );

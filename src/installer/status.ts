@@ -21,20 +21,23 @@ export interface StatusReport {
 }
 
 /**
- * An attempt still `in-progress` whose run no longer holds the lock was interrupted: the record cannot say so
- * itself, since the run that would have written it is gone.
+ * An attempt still `in-progress` whose run no longer holds the lock, or whose holder is provably gone (a killed
+ * pod or process whose lease has not run out yet), was interrupted: the record cannot say so itself, since the
+ * run that would have written it is gone.
  */
-function asSeen(entry: RecordEntry, state: ClusterState, now: Date): RecordEntry {
+function asSeen(entry: RecordEntry, state: ClusterState, now: Date, holderGone: boolean): RecordEntry {
   if (entry.outcome !== 'in-progress') return entry;
   const lock = state.lock;
   const running =
+    !holderGone &&
     lock !== undefined &&
     lock.holder === entry.holder &&
     (lock.expires === undefined || lock.expires.getTime() > now.getTime());
   return running ? entry : { ...entry, outcome: 'interrupted' };
 }
 
-export function statusReport(state: ClusterState, now: Date): StatusReport {
+/** `lockHolderGone`: the lock's holder is provably gone (see holder.ts), found by the caller. */
+export function statusReport(state: ClusterState, now: Date, lockHolderGone = false): StatusReport {
   const version = (v: { version: IstioVersion | undefined }) =>
     v.version ? formatIstioVersion(v.version) : 'unknown';
   const revisions = state.controlPlanes.map((plane) => ({
@@ -53,7 +56,7 @@ export function statusReport(state: ClusterState, now: Date): StatusReport {
     ready: g.ready,
   }));
   const problems = meshProblems(state);
-  const current = state.record ? asSeen(state.record.current, state, now) : null;
+  const current = state.record ? asSeen(state.record.current, state, now, lockHolderGone) : null;
   return {
     namespace: state.namespace,
     healthy: state.controlPlanes.length > 0 && problems.length === 0,

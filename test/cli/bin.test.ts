@@ -25,10 +25,10 @@ test('render of the example values writes the IstioOperator on stdout and only w
   // The example is Rancher's values: its installer image keys are ignored, with one warning each.
   expect(result.stderr.split('\n').filter(Boolean)).toEqual([
     expect.stringMatching(
-      /^warn: examples\/values.yaml:7:3 {2}installer.repository: Rancher's installer image key is ignored/,
+      /^warn: examples\/values.yaml:9:3 {2}installer.repository: Rancher's installer image key is ignored/,
     ),
     expect.stringMatching(
-      /^warn: examples\/values.yaml:8:3 {2}installer.tag: Rancher's installer image key is ignored/,
+      /^warn: examples\/values.yaml:10:3 {2}installer.tag: Rancher's installer image key is ignored/,
     ),
   ]);
   expect(result.stdout).toMatch(/^apiVersion: install.istio.io\/v1alpha1\nkind: IstioOperator\n/);

@@ -16,24 +16,29 @@ export const PROCESS_KUBELET_LABEL = 'rancher-istio.test/process-kubelet';
 /** The label every istiod pod of Istio's manifests carries: the rig runs those as real istiod (real-istiod.ts). */
 export const ISTIOD_POD_LABEL = { key: 'app', value: 'istiod' } as const;
 
-export function isProcessKubeletPod(labels: Record<string, string> | undefined): boolean {
+/**
+ * Whether the process kubelet runs this pod rather than kwok: installer pods, pods labelled for it, and istiod
+ * pods unless the rig was started without its real istiod (`realIstiod: false`, to measure what it costs).
+ */
+export function isProcessKubeletPod(labels: Record<string, string> | undefined, realIstiod = true): boolean {
   if (!labels) return false;
   const installer = Object.entries(INSTALLER_POD_LABELS).every(([k, v]) => labels[k] === v);
   return (
     installer ||
     labels[PROCESS_KUBELET_LABEL] === 'true' ||
-    labels[ISTIOD_POD_LABEL.key] === ISTIOD_POD_LABEL.value
+    (realIstiod && labels[ISTIOD_POD_LABEL.key] === ISTIOD_POD_LABEL.value)
   );
 }
 
 /** The same test as `isProcessKubeletPod`, as a kwok (gojq) expression yielding a boolean. */
-const PROCESS_KUBELET_JQ =
-  '.metadata.labels | ((.["app.kubernetes.io/name"] == "rancher-istio" and ' +
-  '.["app.kubernetes.io/component"] == "installer") or .["' +
-  PROCESS_KUBELET_LABEL +
-  `"] == "true" or .["${ISTIOD_POD_LABEL.key}"] == "${ISTIOD_POD_LABEL.value}")`;
+function processKubeletJq(realIstiod: boolean): string {
+  const istiod = realIstiod ? ` or .["${ISTIOD_POD_LABEL.key}"] == "${ISTIOD_POD_LABEL.value}"` : '';
+  return (
+    '.metadata.labels | ((.["app.kubernetes.io/name"] == "rancher-istio" and ' +
+    `.["app.kubernetes.io/component"] == "installer") or .["${PROCESS_KUBELET_LABEL}"] == "true"${istiod})`
+  );
+}
 
-const notProcessKubeletPod = { key: PROCESS_KUBELET_JQ, operator: 'NotIn', values: ['true'] };
 const notDeleting = { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' };
 const readyNotTrue = {
   key: '.status.conditions.[] | select( .type == "Ready" ) | .status',
@@ -157,7 +162,8 @@ function stage(
 }
 
 /** The multi-document kwok configuration file (`kwok -c`); kwok itself ships no default stages. */
-export function kwokConfigYaml(): string {
+export function kwokConfigYaml(realIstiod = true): string {
+  const notProcessKubeletPod = { key: processKubeletJq(realIstiod), operator: 'NotIn', values: ['true'] };
   const stages = [
     stage('rig-node-ready', 'Node', [readyNotTrue], { statusTemplate: nodeReady }),
     // Leases (--node-lease-duration-seconds) keep nodes alive; this refreshes the conditions now and then too.

@@ -1,8 +1,9 @@
 // The "process kubelet": runs the installer's Job pods and istiod's pods as real local processes (volumes
-// bind-mounted in a private mount namespace, a real ServiceAccount token), records their output as the pod log and
-// reports their status: exit status for Job pods; pod IP, readiness and restarts for istiod (real-istiod.ts).
+// bind-mounted in a private mount namespace, a real ServiceAccount token), or the installer's as Podman containers of
+// the product image where the rig has them (podman-pod.ts), records their output as the pod log and reports their
+// status: exit status for Job pods; pod IP, readiness and restarts for istiod (real-istiod.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isProcessKubeletPod } from './kwok-config.js';
@@ -10,6 +11,16 @@ import { CriLogWriter } from './cri-log.js';
 import type { ImageLayout } from './image.js';
 import { KWOK_LOGS_API } from './kwok-config.js';
 import { KubeHttp, KubeHttpError, type Json } from './kube-http.js';
+import {
+  ContainerNotStarted,
+  localImageFor,
+  missingImageMessage,
+  RIG_POD_LABEL,
+  securityOptions,
+  stopMessage,
+  type PodmanPods,
+  type SecurityContext,
+} from './podman-pod.js';
 import { NODE_ADDRESS, type PodNetworks } from './pod-network.js';
 import { istiodImage, istiodVersion, isIstiodPod } from './real-istiod.js';
 import { ISTIO_VERSIONS, type ToolPaths } from './tools.js';
@@ -63,6 +74,7 @@ interface Container {
   envFrom?: { prefix?: string; configMapRef?: { name: string }; secretRef?: { name: string } }[];
   volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
   terminationMessagePolicy?: string;
+  securityContext?: SecurityContext;
   readinessProbe?: {
     httpGet?: { path?: string; port: number | string; scheme?: string };
     periodSeconds?: number;
@@ -80,6 +92,8 @@ export interface Pod {
   spec: {
     nodeName?: string;
     serviceAccountName?: string;
+    securityContext?: SecurityContext;
+    terminationGracePeriodSeconds?: number;
     containers: Container[];
     initContainers?: Container[];
     volumes?: Volume[];
@@ -103,8 +117,12 @@ export interface ProcessKubeletOptions {
   podNetworks: PodNetworks;
   /** Where each Istio version's pilot-discovery is, for istiod pods. */
   tools: ToolPaths;
+  /** false: istiod pods are left to kwok like any other (default true: real pilot-discovery processes). */
+  realIstiod?: boolean;
   /** Epoch ms when the cluster's lifetime ends: pod processes are bounded by it too, even if the rig dies. */
   deadline?: number;
+  /** Set in podman mode: containers of the product image run as Podman containers of the local build. */
+  podman?: PodmanPods;
   /** How often pods are listed; polling keeps the kubelet immune to dropped watches and apiserver restarts. */
   pollMs?: number;
   log?: (line: string) => void;
@@ -132,6 +150,8 @@ const PROBE = join(dirname(fileURLToPath(import.meta.url)), 'netns-probe.mjs');
 interface Running {
   pod: Pod;
   children: Set<ChildProcess>;
+  /** The Podman container each `podman run` child attaches to; stopped with `podman stop`, not by signal. */
+  containers: Map<ChildProcess, string>;
   stopping: boolean;
   /** Resolves once stopping starts, so a restart backoff can end early. */
   stopped: Promise<void>;
@@ -141,7 +161,7 @@ interface Running {
 function newRunning(pod: Pod): Running {
   let markStopped: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (markStopped = r));
-  return { pod, children: new Set(), stopping: false, stopped, markStopped };
+  return { pod, children: new Set(), containers: new Map(), stopping: false, stopped, markStopped };
 }
 
 export class ProcessKubelet {
@@ -189,7 +209,7 @@ export class ProcessKubelet {
       const list = await this.opts.kube.get<{ items: Pod[] }>('/api/v1/pods');
       const present = new Set<string>();
       for (const pod of list.items) {
-        if (!isProcessKubeletPod(pod.metadata.labels)) continue;
+        if (!isProcessKubeletPod(pod.metadata.labels, this.opts.realIstiod ?? true)) continue;
         present.add(pod.metadata.uid);
         const run = this.running.get(pod.metadata.uid);
         if (run && pod.metadata.deletionTimestamp) void this.kill(run);
@@ -197,7 +217,8 @@ export class ProcessKubelet {
         if (!pod.spec.nodeName || pod.metadata.deletionTimestamp) continue;
         if (pod.status?.phase && pod.status.phase !== 'Pending') continue;
         this.seen.add(pod.metadata.uid);
-        const task = isIstiodPod(pod) ? this.runServedPod(pod) : this.runPod(pod);
+        const task =
+          isIstiodPod(pod) && (this.opts.realIstiod ?? true) ? this.runServedPod(pod) : this.runPod(pod);
         this.tasks.add(task);
         void task.finally(() => this.tasks.delete(task));
       }
@@ -218,6 +239,17 @@ export class ProcessKubelet {
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
           child.once('exit', () => resolve());
+          const container = run.containers.get(child);
+          // A signal to `podman run` would end the client, not the container: Podman stops it, honouring the grace.
+          const podman = this.opts.podman;
+          if (container && podman) {
+            // A container still being created when the pod went misses the stop: removed by force soon after.
+            const force = () => {
+              if (child.exitCode === null && child.signalCode === null) void podman.remove(container);
+            };
+            void podman.stop(container, gracePeriod(run.pod)).then(() => setTimeout(force, 15_000).unref());
+            return;
+          }
           signalGroup(child, 'SIGTERM');
           setTimeout(() => signalGroup(child, 'SIGKILL'), 5_000).unref();
         }),
@@ -242,12 +274,21 @@ export class ProcessKubelet {
     let exitCode = 1;
     let failed: Container | undefined;
     let message = '';
+    let inPodman = new Map<string, PodmanContainer>();
     try {
+      inPodman = await this.podmanContainers(pod);
       const volumes = await this.volumesWhenAvailable(pod, podDir, place.podIP);
       await this.publishLogs(pod);
-      await this.setStatus(pod, runningStatus(pod, startedAt));
+      await this.setStatus(pod, runningStatus(pod, startedAt, inPodman));
       for (const container of pod.spec.initContainers ?? []) {
-        exitCode = await this.runContainer(run, container, volumes, podDir, place);
+        exitCode = await this.runContainer(
+          run,
+          container,
+          volumes,
+          podDir,
+          place,
+          inPodman.get(container.name),
+        );
         if (exitCode !== 0) {
           failed = container;
           break;
@@ -256,7 +297,10 @@ export class ProcessKubelet {
       if (!failed) {
         const codes = await Promise.all(
           pod.spec.containers.map((c) =>
-            this.runContainer(run, c, volumes, podDir, place).then((code) => ({ c, code })),
+            this.runContainer(run, c, volumes, podDir, place, inPodman.get(c.name)).then((code) => ({
+              c,
+              code,
+            })),
           ),
         );
         const bad = codes.find((r) => r.code !== 0);
@@ -267,6 +311,11 @@ export class ProcessKubelet {
         message = this.logs(namespace, name).split('\n').slice(-80).join('\n');
       }
     } catch (err) {
+      if (err instanceof ContainerNotStarted) {
+        this.running.delete(uid);
+        await this.notStarted(pod, err);
+        return;
+      }
       message = err instanceof Error ? err.message : String(err);
       failed = pod.spec.containers[0];
       exitCode = 128;
@@ -275,9 +324,72 @@ export class ProcessKubelet {
     this.running.delete(uid);
     this.log(`process-kubelet: pod ${namespace}/${name} exited ${exitCode}`);
     if (run.stopping) return;
-    await this.setStatus(pod, finishedStatus(pod, startedAt, exitCode, failed?.name, message)).catch((err) =>
-      this.log(`process-kubelet: status of ${namespace}/${name}: ${String(err)}`),
+    await this.setStatus(
+      pod,
+      finishedStatus(pod, startedAt, exitCode, failed?.name, message, inPodman),
+    ).catch((err) => this.log(`process-kubelet: status of ${namespace}/${name}: ${String(err)}`));
+  }
+
+  /**
+   * In podman mode, the containers of the product image: the local image each runs as and its `podman run` security
+   * options. Throws ContainerNotStarted, as a kubelet refuses, for an image not built here or a securityContext the
+   * image cannot satisfy (runAsNonRoot with a root user).
+   */
+  private async podmanContainers(pod: Pod): Promise<Map<string, PodmanContainer>> {
+    const out = new Map<string, PodmanContainer>();
+    const podman = this.opts.podman;
+    if (!podman) return out;
+    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+      const image = localImageFor(c.image);
+      if (!image) continue;
+      if (!(await podman.imageExists(image))) {
+        if (podman.strict)
+          throw new ContainerNotStarted('ErrImageNeverPull', missingImageMessage(c.image, image));
+        // Auto mode: a test that installs the chart with another tag still runs, and the event says how.
+        await this.warn(pod, 'ImageNotBuilt', missingImageMessage(c.image, image, true));
+        continue;
+      }
+      const { user, id } = await podman.inspect(image);
+      out.set(c.name, {
+        name: `rig-${pod.metadata.uid}-${c.name}`,
+        image,
+        imageID: id,
+        security: securityOptions(pod.spec.securityContext, c.securityContext, user),
+      });
+    }
+    return out;
+  }
+
+  /** A pod the rig refuses to start: a Warning event and a Pending status naming why, as a kubelet reports it. */
+  private async notStarted(pod: Pod, err: ContainerNotStarted): Promise<void> {
+    const { namespace, name } = pod.metadata;
+    await this.warn(pod, err.reason, err.message);
+    await this.setStatus(pod, waitingStatus(pod, err.reason, err.message)).catch((e: unknown) =>
+      this.log(`process-kubelet: status of ${namespace}/${name}: ${String(e)}`),
     );
+  }
+
+  /** A Warning event on the pod (`kubectl describe` shows it), the same line in its log and the rig's. */
+  private async warn(pod: Pod, reason: string, message: string): Promise<void> {
+    const { namespace, name, uid } = pod.metadata;
+    this.log(`process-kubelet: pod ${namespace}/${name}: ${reason}: ${message}`);
+    this.appendLog(pod, `process-kubelet: ${reason}: ${message}\n`);
+    const t = new Date().toISOString();
+    await this.opts.kube
+      .post(`/api/v1/namespaces/${namespace}/events`, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { generateName: `${name}.`, namespace },
+        involvedObject: { apiVersion: 'v1', kind: 'Pod', name, namespace, uid },
+        type: 'Warning',
+        reason,
+        message,
+        source: { component: 'kubelet', host: pod.spec.nodeName ?? '' },
+        firstTimestamp: t,
+        lastTimestamp: t,
+        count: 1,
+      })
+      .catch((e: unknown) => this.log(`process-kubelet: event for ${namespace}/${name}: ${String(e)}`));
   }
 
   /**
@@ -403,47 +515,19 @@ export class ProcessKubelet {
     volumes: Map<string, string>,
     podDir: string,
     place: PodPlace,
+    inPodman?: PodmanContainer,
   ): Promise<number> {
     const pod = run.pod;
     return (async () => {
-      const env = await this.containerEnv(pod, c, place);
-      // Kubernetes' rule: `command` replaces ENTRYPOINT (and drops CMD), `args` replaces CMD.
-      const { entrypoint, cmd } = place.image;
-      const argv = (c.command ? [...c.command, ...(c.args ?? [])] : [...entrypoint, ...(c.args ?? cmd)]).map(
-        (a) => expandVars(a, env),
-      );
-      if (argv.length === 0) throw new PodFailure(`container ${c.name} has nothing to run`);
-      const mountsFile = join(podDir, `${c.name}.mounts`);
-      const lines = (c.volumeMounts ?? []).map((m) => {
-        const src = volumes.get(m.name);
-        if (!src) throw new PodFailure(`container ${c.name} mounts unknown volume ${m.name}`);
-        return [m.subPath ? join(src, m.subPath) : src, m.mountPath, m.readOnly ? 'ro' : 'rw'].join('\t');
-      });
-      writeFileSync(mountsFile, lines.join('\n') + '\n');
-      const keepFile = join(podDir, `${c.name}.keep`);
-      writeFileSync(keepFile, place.image.hostPaths.join('\n') + '\n');
-      const workdir = c.workingDir ?? place.image.workingDir;
-      mkdirSync(workdir, { recursive: true });
+      const started = inPodman
+        ? await this.spawnPodman(pod, c, volumes, place, inPodman)
+        : await this.spawnProcess(pod, c, volumes, podDir, place);
+      const { child, container } = started;
+      run.children.add(child);
+      if (container) run.containers.set(child, container);
       const logFile = this.logPath(pod.metadata.namespace, pod.metadata.name);
       mkdirSync(dirname(logFile), { recursive: true });
       const out = createWriteStream(logFile, { flags: 'a' });
-      const sandbox = [
-        'unshare',
-        '--mount',
-        '--propagation',
-        'private',
-        '--',
-        'bash',
-        SANDBOX,
-        mountsFile,
-        keepFile,
-        workdir,
-      ];
-      const left = this.opts.deadline ? Math.max(1, Math.ceil((this.opts.deadline - Date.now()) / 1000)) : 0;
-      const bound = left ? ['timeout', '--signal=TERM', '--kill-after=10', String(left)] : [];
-      const [program = 'unshare', ...rest] = [...place.enter, ...bound, ...sandbox, '--', ...argv];
-      const child = spawn(program, rest, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      run.children.add(child);
       const cri = new CriLogWriter(createWriteStream(this.criLogPath(pod, c.name), { flags: 'a' }));
       child.stdout?.on('data', (d: Buffer) => {
         out.write(d);
@@ -461,29 +545,127 @@ export class ProcessKubelet {
         });
         child.on('close', (code, signal) => {
           run.children.delete(child);
+          run.containers.delete(child);
           cri.end();
-          out.end(() => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));
+          const exit = code ?? (signal ? 128 + signalNumber(signal) : 1);
+          // A deleted pod's container: say whether it ended on SIGTERM or had to be killed.
+          const report =
+            container && run.stopping
+              ? `process-kubelet: ${stopMessage(container, gracePeriod(pod), exit)}\n`
+              : '';
+          if (report) this.log(report.trim());
+          out.end(report, () => resolve(exit));
         });
       });
     })();
   }
 
-  /** Image env, then the API address a kubelet injects, then the container's own env (which wins). */
-  private async containerEnv(pod: Pod, c: Container, place: PodPlace): Promise<Record<string, string>> {
+  /** The container as a local process in the rig's namespace, under `unshare --mount` (pod-sandbox.sh). */
+  private async spawnProcess(
+    pod: Pod,
+    c: Container,
+    volumes: Map<string, string>,
+    podDir: string,
+    place: PodPlace,
+  ): Promise<{ child: ChildProcess; container?: string }> {
+    const env = await this.containerEnv(pod, c, place, true);
+    // Kubernetes' rule: `command` replaces ENTRYPOINT (and drops CMD), `args` replaces CMD.
+    const { entrypoint, cmd } = place.image;
+    const argv = (c.command ? [...c.command, ...(c.args ?? [])] : [...entrypoint, ...(c.args ?? cmd)]).map(
+      (a) => expandVars(a, env),
+    );
+    if (argv.length === 0) throw new PodFailure(`container ${c.name} has nothing to run`);
+    const mountsFile = join(podDir, `${c.name}.mounts`);
+    const lines = mountsOf(c, volumes).map((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw'].join('\t'));
+    writeFileSync(mountsFile, lines.join('\n') + '\n');
+    const keepFile = join(podDir, `${c.name}.keep`);
+    writeFileSync(keepFile, place.image.hostPaths.join('\n') + '\n');
+    const workdir = c.workingDir ?? place.image.workingDir;
+    mkdirSync(workdir, { recursive: true });
+    const sandbox = [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'bash',
+      SANDBOX,
+      mountsFile,
+      keepFile,
+      workdir,
+    ];
+    const left = this.opts.deadline ? Math.max(1, Math.ceil((this.opts.deadline - Date.now()) / 1000)) : 0;
+    const bound = left ? ['timeout', '--signal=TERM', '--kill-after=10', String(left)] : [];
+    const [program = 'unshare', ...rest] = [...place.enter, ...bound, ...sandbox, '--', ...argv];
+    const child = spawn(program, rest, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    return { child };
+  }
+
+  /** The container as a Podman container of the local image, sharing the rig's namespace (podman-pod.ts). */
+  private async spawnPodman(
+    pod: Pod,
+    c: Container,
+    volumes: Map<string, string>,
+    place: PodPlace,
+    inPodman: PodmanContainer,
+  ): Promise<{ child: ChildProcess; container: string }> {
+    const podman = this.opts.podman;
+    if (!podman) throw new PodFailure('podman mode is off');
+    // The image's own ENV, PATH, ENTRYPOINT, CMD and WORKDIR apply inside; the rig adds only what a kubelet adds.
+    const env = await this.containerEnv(pod, c, place, false);
+    const expand = (list: string[] | undefined) => list?.map((a) => expandVars(a, env));
+    const { name } = inPodman;
+    const left = this.opts.deadline ? Math.ceil((this.opts.deadline - Date.now()) / 1000) : undefined;
+    const argv = podman.runArgv({
+      name,
+      image: inPodman.image,
+      hostname: pod.metadata.name,
+      labels: { [RIG_POD_LABEL]: `${pod.metadata.namespace}/${pod.metadata.name}` },
+      ...(left !== undefined ? { timeoutSeconds: left } : {}),
+      security: inPodman.security,
+      mounts: mountsOf(c, volumes),
+      env,
+      ...(c.workingDir ? { workingDir: c.workingDir } : {}),
+      ...(c.command ? { command: expand(c.command) } : {}),
+      ...(c.args ? { args: expand(c.args) } : {}),
+    });
+    const [program = 'nsenter', ...rest] = argv;
+    const child = spawn(program, rest, {
+      env: { ...process.env, ...podman.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    return { child, container: name };
+  }
+
+  /**
+   * Image env (when the rig stands in for the image: process mode), then the API address a kubelet injects, then the
+   * container's own env (which wins).
+   */
+  private async containerEnv(
+    pod: Pod,
+    c: Container,
+    place: PodPlace,
+    imageEnv: boolean,
+  ): Promise<Record<string, string>> {
     const { image, apiHost } = place;
     const { apiPort } = this.opts;
     const env: Record<string, string> = {
-      PATH: [
-        ...image.path,
-        '/usr/local/sbin',
-        '/usr/local/bin',
-        '/usr/sbin',
-        '/usr/bin',
-        '/sbin',
-        '/bin',
-      ].join(':'),
-      HOSTNAME: pod.metadata.name,
-      ...image.env,
+      ...(imageEnv
+        ? {
+            PATH: [
+              ...image.path,
+              '/usr/local/sbin',
+              '/usr/local/bin',
+              '/usr/sbin',
+              '/usr/bin',
+              '/sbin',
+              '/bin',
+            ].join(':'),
+            HOSTNAME: pod.metadata.name,
+            ...image.env,
+          }
+        : {}),
       KUBERNETES_SERVICE_HOST: apiHost,
       KUBERNETES_SERVICE_PORT: String(apiPort),
       KUBERNETES_SERVICE_PORT_HTTPS: String(apiPort),
@@ -586,7 +768,11 @@ export class ProcessKubelet {
       mkdirSync(dir, { recursive: true });
       out.set(v.name, dir);
       const files: Record<string, Buffer> = {};
-      if (v.emptyDir) continue;
+      // World-writable, as a kubelet makes an emptyDir: a container's non-root user writes its /tmp there.
+      if (v.emptyDir) {
+        chmodSync(dir, 0o777);
+        continue;
+      }
       if (v.configMap) {
         Object.assign(
           files,
@@ -680,6 +866,30 @@ export class ProcessKubelet {
   }
 }
 
+/** A container of the product image in podman mode: the local image it runs as, and its security options. */
+interface PodmanContainer {
+  /** Container name, unique on the machine (the pod's UID is). */
+  name: string;
+  image: string;
+  imageID: string;
+  security: string[];
+}
+
+/** Seconds a deleted pod's containers get between SIGTERM and SIGKILL (Kubernetes' default is 30). */
+const gracePeriod = (pod: Pod): number => pod.spec.terminationGracePeriodSeconds ?? 30;
+
+/** A container's volume mounts as host source, mountPath and read-only flag. */
+function mountsOf(
+  c: Container,
+  volumes: Map<string, string>,
+): { source: string; target: string; readOnly: boolean }[] {
+  return (c.volumeMounts ?? []).map((m) => {
+    const src = volumes.get(m.name);
+    if (!src) throw new PodFailure(`container ${c.name} mounts unknown volume ${m.name}`);
+    return { source: m.subPath ? join(src, m.subPath) : src, target: m.mountPath, readOnly: !!m.readOnly };
+  });
+}
+
 function select(data: Record<string, Buffer> | undefined, src: ObjectSource): Record<string, Buffer> {
   if (!data) return {};
   if (!src.items) return data;
@@ -743,10 +953,18 @@ export function expandVars(s: string, env: Record<string, string>): string {
   });
 }
 
-/** What every container status names: the container and its image (never pulled, so no image ID). */
-const containerIdentity = (c: Container) => ({ name: c.name, image: c.image, imageID: '' });
+/**
+ * What every container status names: the container and its image; for a Podman container also the local image's ID
+ * and the container (`podman://<name>`), else no image ID (never pulled).
+ */
+const containerIdentity = (c: Container, inPodman?: Map<string, PodmanContainer>) => {
+  const p = inPodman?.get(c.name);
+  return p
+    ? { name: c.name, image: c.image, imageID: p.imageID, containerID: `podman://${p.name}` }
+    : { name: c.name, image: c.image, imageID: '' };
+};
 
-function runningStatus(pod: Pod, startedAt: string): Json {
+function runningStatus(pod: Pod, startedAt: string, inPodman: Map<string, PodmanContainer>): Json {
   const t = startedAt;
   return {
     phase: 'Running',
@@ -758,7 +976,7 @@ function runningStatus(pod: Pod, startedAt: string): Json {
       { type: 'ContainersReady', status: 'True', lastTransitionTime: t },
     ],
     containerStatuses: pod.spec.containers.map((c) => ({
-      ...containerIdentity(c),
+      ...containerIdentity(c, inPodman),
       ready: true,
       started: true,
       restartCount: 0,
@@ -833,6 +1051,7 @@ function finishedStatus(
   exitCode: number,
   failed: string | undefined,
   msg: string,
+  inPodman: Map<string, PodmanContainer>,
 ): Json {
   const t = new Date().toISOString();
   const ok = exitCode === 0;
@@ -848,7 +1067,7 @@ function finishedStatus(
     containerStatuses: pod.spec.containers.map((c) => {
       const code = c.name === failed ? exitCode : 0;
       return {
-        ...containerIdentity(c),
+        ...containerIdentity(c, inPodman),
         ready: false,
         started: false,
         restartCount: 0,

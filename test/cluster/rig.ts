@@ -20,6 +20,7 @@ import { KubeHttp, KubeHttpError } from './kube-http.js';
 import { KWOK_NODE_LABEL, kwokConfigYaml, kwokLogsCrd } from './kwok-config.js';
 import { startRigNetwork, type RigNetwork, type Route } from './netns.js';
 import { makePki, type Pki } from './pki.js';
+import { choosePodRuntime, POD_RUNTIME_ENV, type PodRuntimeMode } from './podman-pod.js';
 import { PodNetworks } from './pod-network.js';
 import { ProcessKubelet } from './process-kubelet.js';
 import { KUBE_VERSION, missingTools, toolPaths, type ToolPaths } from './tools.js';
@@ -34,6 +35,16 @@ export interface ClusterOptions {
   keepDir?: boolean;
   /** Progress lines (default: silent). */
   log?: (line: string) => void;
+  /**
+   * How installer pods run: `podman` (containers of the local image), `process` (host processes) or `auto`
+   * (podman where it can run the built image). Default: $RANCHER_ISTIO_POD_RUNTIME, else auto.
+   */
+  podRuntime?: 'auto' | PodRuntimeMode;
+  /**
+   * false: istiod pods are kwok pods that never run, as before the rig ran a real istiod (default true). Only for
+   * measuring what the real istiod costs (`npm run bench:rig`): webhooks then reach nothing.
+   */
+  realIstiod?: boolean;
 }
 
 export interface Cluster {
@@ -45,6 +56,8 @@ export interface Cluster {
   kube: KubeHttp;
   tools: ToolPaths;
   nodeNames: string[];
+  /** How this rig runs installer pods, and why (one line, for test output). */
+  podRuntime: { mode: PodRuntimeMode; reason: string };
   /** Output of a pod run by the process kubelet (empty if it never ran there). */
   podLogs(namespace: string, pod: string): string;
   /** Runs the pinned kubectl against this cluster; never throws on a non-zero exit. */
@@ -287,7 +300,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
     });
     const kwokConfig = join(dir, 'kwok.yaml');
-    writeFileSync(kwokConfig, kwokConfigYaml());
+    writeFileSync(kwokConfig, kwokConfigYaml(opts.realIstiod ?? true));
     run('kwok', [
       tools.kwok,
       `--kubeconfig=${kubeconfigPath}`,
@@ -339,6 +352,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return true;
     });
 
+    const runtime = await choosePodRuntime({
+      requested: opts.podRuntime ?? process.env[POD_RUNTIME_ENV],
+      dir: join(dir, 'podman'),
+      enter: network.enter,
+    });
+    log(`cluster: ${runtime.reason}`);
     kubelet = new ProcessKubelet({
       kube,
       apiHost: '127.0.0.1',
@@ -348,7 +367,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       enterNetwork: network.enter,
       podNetworks: new PodNetworks(network.nsPath, lifetimeSeconds),
       tools,
+      realIstiod: opts.realIstiod ?? true,
       deadline: startedAt + lifetimeMs,
+      ...(runtime.podman ? { podman: runtime.podman } : {}),
       log,
     });
     kubelet.start();
@@ -363,6 +384,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       kube,
       tools,
       nodeNames,
+      podRuntime: { mode: runtime.mode, reason: runtime.reason },
       podLogs: (namespace, pod) => activeKubelet.logs(namespace, pod),
       kubectl: (args, input) =>
         execa(tools.kubectl, [`--kubeconfig=${kubeconfigPath}`, ...args], {

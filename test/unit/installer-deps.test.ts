@@ -45,3 +45,14 @@ test('and after work that failed', async () => {
   ).rejects.toThrow('istioctl failed');
   expect(readdirSync(tmp)).toEqual([]);
 });
+
+test("a killed run's temp dir is removed by the next run; a live run's is left alone", async () => {
+  const { context, tmp } = setup();
+  // A pid far above any pid_max is never alive; this process's own is.
+  const dead = path.join(tmp, 'istio-installer-99999999-abc');
+  const alive = path.join(tmp, `istio-installer-${process.pid}-def`);
+  const other = path.join(tmp, 'istio-installer-cache');
+  for (const dir of [dead, alive, other]) mkdirSync(dir);
+  await withInstallerDeps({}, context, (deps) => deps.writeTempFile('istio-operator.yaml', 'spec: {}\n'));
+  expect(readdirSync(tmp).sort()).toEqual([path.basename(alive), path.basename(other)].sort());
+});

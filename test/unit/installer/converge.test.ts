@@ -199,6 +199,18 @@ describe('health against the last applied spec', () => {
       lastApplied: { outcome: 'interrupted', holder: 'process:this-host/1' },
     });
   });
+
+  test('an attempt whose holder still holds an unexpired lock is in progress, unless that holder is provably gone', async () => {
+    const kube = cluster('in-progress', 'process:this-host/1');
+    const now = new Date();
+    const state = {
+      ...(await readClusterState(kube, NS)),
+      lock: { holder: 'process:this-host/1', expires: new Date(now.getTime() + 60_000) },
+    };
+    expect(statusReport(state, now).lastApplied?.outcome).toBe('in-progress');
+    expect(statusReport(state, now, true).lastApplied?.outcome).toBe('interrupted');
+    expect(statusReport(state, now, true).history[0]?.outcome).toBe('interrupted');
+  });
 });
 
 describe('a re-run after an interruption converges', () => {
