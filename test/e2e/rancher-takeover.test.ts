@@ -4,20 +4,22 @@
 // after the canary's istioctl install and resumed. The start is Rancher-SHAPED (test/fixtures/rancher-shaped-chart,
 // control plane by real istioctl 1.30.4 from that chart's IstioOperator), not Rancher's 1.23-1.25: their istioctl
 // and istiod cannot be built here (the Go module proxy serves istio.io/istio only at 1.30.x and 1.31.0).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { startCluster, type Cluster } from '../cluster/rig.js';
-import { toolPaths } from '../cluster/tools.js';
 import { eventually } from '../cluster/testkit.js';
-import { CHART, HELMS, NAMESPACE, helm } from '../chart/render.js';
+import { CHART, NAMESPACE } from '../chart/render.js';
 import { cli, startCli, valuesFile, whenStderrHas } from './helpers.js';
+import {
+  RANCHER_ISTIO,
+  RANCHER_VALUES,
+  helm3,
+  installRancherShaped,
+  takeoverValuesText,
+} from './rancher-shaped.js';
 
-const FIXTURE_CHART = 'test/fixtures/rancher-shaped-chart';
-const RANCHER_VALUES = 'test/fixtures/rancher/107.1.0-values.yaml';
-const HELM3 = HELMS[0][1];
-const OLD = '1.30.4';
+const OLD = RANCHER_ISTIO;
 const NEW = '1.31.0';
 
 interface Named {
@@ -67,37 +69,10 @@ class RancherShaped {
       keepDir: false,
       lifetimeMs: 30 * 60_000,
       nodes: 2,
+      // The chart Jobs run this checkout's CLI: the machine-wide image may have been built from another one.
+      podRuntime: 'process',
     });
-    // rancher-monitoring's CRDs, so that Rancher's ServiceMonitors exist as they did next to it.
-    const crds = await this.cluster.kubectl(['apply', '--server-side', '-f', toolPaths().monitoringCrds]);
-    expect([crds.exitCode, crds.exitCode === 0 ? '' : crds.stderr]).toEqual([0, '']);
-    const release = await this.helm([
-      'install',
-      'rancher-istio',
-      FIXTURE_CHART,
-      '-n',
-      NAMESPACE,
-      '--create-namespace',
-      '--wait',
-      '--timeout=5m',
-    ]);
-    expect([release.exitCode, release.all]).toEqual([0, expect.anything()]);
-    // Rancher's installer Job ran `istioctl install -f` on this ConfigMap; so does the test, with real istioctl.
-    const base64 = await this.cluster.kube.get<{ data: Record<string, string> }>(
-      `/api/v1/namespaces/${NAMESPACE}/configmaps/istio-installer-base`,
-    );
-    const spec = join(this.work, 'istio-base.yaml');
-    writeFileSync(spec, base64.data['istio-base.yaml'] ?? '');
-    const installed = await execa(
-      toolPaths().istioctl[OLD],
-      ['install', '-y', '-f', spec, '--readiness-timeout', '180s'],
-      {
-        reject: false,
-        all: true,
-        env: { KUBECONFIG: this.cluster.kubeconfigPath },
-      },
-    );
-    expect([installed.exitCode, installed.exitCode === 0 ? '' : installed.all]).toEqual([0, '']);
+    await installRancherShaped(this.cluster, this.work);
 
     await this.cluster.kube.post('/api/v1/namespaces', {
       apiVersion: 'v1',
@@ -117,7 +92,7 @@ class RancherShaped {
   }
 
   helm(args: string[]) {
-    return helm(HELM3, [...args, `--kubeconfig=${this.cluster.kubeconfigPath}`]);
+    return helm3(this.cluster, args);
   }
 
   private startPolling(): void {
@@ -212,21 +187,8 @@ class RancherShaped {
 }
 
 /** Rancher's 107.1.0 values unchanged, plus the version (the rig's Istio) and short timeouts for the rig. */
-function takeoverValues(dir: string, version: string): string {
-  const pinned = `${version}-distroless`;
-  return valuesFile(
-    dir,
-    `takeover-${version}.yaml`,
-    [
-      `tag: "${version}"`,
-      `pilot: {tag: "${pinned}"}`,
-      `cni: {tag: "${pinned}"}`,
-      `global: {proxy: {tag: "${pinned}"}, proxy_init: {tag: "${pinned}"}}`,
-      'installer: {timeouts: {readinessSeconds: 120}}',
-      '',
-    ].join('\n'),
-  );
-}
+const takeoverValues = (dir: string, version: string) =>
+  valuesFile(dir, `takeover-${version}.yaml`, takeoverValuesText(version));
 
 describe("(a) helm upgrade of Rancher's release onto this chart", () => {
   const rig = new RancherShaped();
