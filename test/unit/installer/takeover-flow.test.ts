@@ -39,13 +39,13 @@ const request = (extra: Partial<InstallRequest> = {}): InstallRequest => ({
   ...extra,
 });
 
-const tagWebhook = (revision: string) => {
+const tagWebhook = (revision: string, tag = 'default') => {
   const webhook = injectorWebhook(revision);
   return {
     ...webhook,
     metadata: {
-      name: 'istio-revision-tag-default',
-      labels: { 'istio.io/rev': revision, 'istio.io/tag': 'default' },
+      name: `istio-revision-tag-${tag}`,
+      labels: { 'istio.io/rev': revision, 'istio.io/tag': tag },
     },
   };
 };
@@ -97,6 +97,7 @@ function deps(kube: FakeKube, available: string[]) {
   const files = new Map<string, string>();
   const installs: string[] = [];
   const images: string[] = [];
+  const tags: string[] = [];
   const log: string[] = [];
   let tick = 0;
   const runner: ProcessRunner = {
@@ -117,9 +118,11 @@ function deps(kube: FakeKube, available: string[]) {
       }
       if (args[0] === 'tag' && args[1] === 'set') {
         const revision = args[4] ?? '';
+        const tag = args[2] ?? '';
+        tags.push(`${tag} -> ${revision}`);
         kube.mutating = [
-          ...kube.mutating.filter((w) => w.metadata?.name !== 'istio-revision-tag-default'),
-          tagWebhook(revision),
+          ...kube.mutating.filter((w) => w.metadata?.name !== `istio-revision-tag-${tag}`),
+          tagWebhook(revision, tag),
         ];
       }
       if (args[0] === 'uninstall') {
@@ -157,7 +160,7 @@ function deps(kube: FakeKube, available: string[]) {
     isProcessAlive: () => false,
     lockSeconds: 60,
   };
-  return { deps: d, installs, images, log };
+  return { deps: d, installs, images, tags, log };
 }
 
 const history = (kube: FakeKube) => {
@@ -201,10 +204,13 @@ test('plan shows the takeover and the whole path, and changes nothing', async ()
   expect(kube.writes).toEqual([]);
 });
 
-test("Rancher's 1.23 to 1.31: adopt, leftovers deleted, four canary hops with each hop's images, old revisions removed", async () => {
+test("Rancher's 1.23 to 1.31: adopt, leftovers deleted, four canary hops with each hop's images, the tags following each hop, old revisions removed", async () => {
   const kube = rancherCluster('1.23.2');
-  const { deps: d, installs, images, log } = deps(kube, ALL);
-  const result = await install(request(), d);
+  const { deps: d, installs, images, tags, log } = deps(kube, ALL);
+  const result = await install(request({ revisionTags: ['prod-stable'] }), d);
+  expect(tags).toEqual(
+    ['1-25-2', '1-27-6', '1-29-3', '1-31-0'].flatMap((r) => [`default -> ${r}`, `prod-stable -> ${r}`]),
+  );
   expect(images).toEqual([
     'rancher/mirrored-istio-pilot:1.25.2-distroless',
     'rancher/mirrored-istio-pilot:1.27.6-distroless',
@@ -229,7 +235,7 @@ test("Rancher's 1.23 to 1.31: adopt, leftovers deleted, four canary hops with ea
 
   // The same values again: nothing to do (not an in-place install of a second, unrevisioned control plane).
   const again = deps(kube, ALL);
-  expect((await install(request(), again.deps)).summary).toMatch(
+  expect((await install(request({ revisionTags: ['prod-stable'] }), again.deps)).summary).toMatch(
     /^nothing to do: Istio 1\.31\.0 \(revision 1-31-0\)/,
   );
   expect(again.installs).toEqual([]);
