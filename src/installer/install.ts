@@ -119,7 +119,9 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
           ),
         ]
       : []),
-    ...(step.from && step.hops.length > 1 ? describePath(step.from, step.hops) : []),
+    ...(step.from && step.hops.length > 1
+      ? describePath(step.from, step.hops, version ? { spec: request.istioOperator, version } : undefined)
+      : []),
   ];
   return { plan: decided, state, hash, recognition, hops: step.hops, notes };
 }

@@ -265,15 +265,57 @@ export function mirrorAddCommand(hop: Hop, platform: { os: string; arch: string 
   return `istio-installer mirror add --dir DIR istioctl-${version}-${platform.os}-${platform.arch}.tar.gz (from https://github.com/istio/istio/releases/download/${version}/)`;
 }
 
-/** The lines `plan` prints for a stepped path. */
-export function describePath(from: IstioVersion, hops: readonly Hop[]): string[] {
+/**
+ * The lines `plan` prints for a stepped path: the path, then per hop its istioctl and the control plane and proxy
+ * images its spec pulls (what an air-gapped cluster's registry and release mirror need), given the target spec.
+ */
+export function describePath(
+  from: IstioVersion,
+  hops: readonly Hop[],
+  target?: { spec: JsonObject; version: IstioVersion },
+): string[] {
   if (hops.length === 0) return [];
   return [
     `  path: ${[formatIstioVersion(from), ...hops.map((h) => h.version)].join(' -> ')} (${hops.length} canary hop${hops.length > 1 ? 's' : ''} of at most two minors)`,
-    ...hops
-      .filter((h) => h.istioctl === 'missing')
-      .map((h) => `  missing: istioctl ${h.version} is neither bundled nor in the release mirror`),
+    ...hops.map((hop) => {
+      const version = parseIstioVersion(hop.version);
+      if (hop.istioctl === 'missing' || !version || !target)
+        return hop.istioctl === 'missing'
+          ? `  missing: istioctl ${hop.version} is neither bundled nor in the release mirror`
+          : `  hop ${hop.version}: istioctl ${hop.version}`;
+      const images = hopImages(specForHop(target.spec, target.version, version));
+      return `  hop ${hop.version}: istioctl ${hop.version}; images ${images.join(', ')}`;
+    }),
   ];
+}
+
+const isObject = (value: unknown): value is JsonObject =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * The images istioctl renders for istiod, the proxies (sidecars and gateways) and, when enabled, the CNI agent and
+ * ztunnel: a `values.<component>.image` with a `/` is used as it is (Rancher pins them so), otherwise
+ * `<hub>/<image or default name>:<tag>`, as Istio's charts do.
+ */
+export function hopImages(istioOperator: JsonObject): string[] {
+  const spec = isObject(istioOperator.spec) ? istioOperator.spec : {};
+  const values = isObject(spec.values) ? spec.values : {};
+  const components = isObject(spec.components) ? spec.components : {};
+  const hub = typeof spec.hub === 'string' && spec.hub ? spec.hub : 'registry.istio.io/release';
+  const tag = typeof spec.tag === 'string' ? spec.tag : '';
+  const at = (...path: string[]): unknown =>
+    path.reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), values);
+  const image = (pinned: unknown, name: string) =>
+    typeof pinned === 'string' && pinned.includes('/')
+      ? pinned
+      : `${hub}/${typeof pinned === 'string' && pinned ? pinned : name}:${tag}`;
+  const enabled = (name: string) => isObject(components[name]) && components[name].enabled === true;
+  return [
+    image(at('pilot', 'image'), 'pilot'),
+    image(at('global', 'proxy', 'image'), 'proxyv2'),
+    ...(enabled('cni') ? [image(at('cni', 'image'), 'install-cni')] : []),
+    ...(enabled('ztunnel') ? [image(at('ztunnel', 'image'), 'ztunnel')] : []),
+  ].filter((ref, i, all) => all.indexOf(ref) === i);
 }
 
 /**

@@ -193,11 +193,15 @@ test('plan shows the takeover and the whole path, and changes nothing', async ()
   const kube = rancherCluster('1.23.2');
   const { deps: d } = deps(kube, ALL);
   const decided = await makePlan(request(), d);
-  expect(planReport(decided.plan, decided.state, decided.notes).slice(0, 6)).toEqual([
+  expect(planReport(decided.plan, decided.state, decided.notes).slice(0, 10)).toEqual([
     "  takeover: adopted Istio 1.23.2 (revision default) installed by Rancher's rancher-istio chart 107.1.0+up1.25.0 (Helm release rancher-istio, revision 1), applied by istioctl; gateways: none",
     "  leftover: Job istio-system/istioctl-installer (Rancher's installer hook Job, left behind (it ran Rancher's istioctl)): delete",
     "  leftover: ConfigMap istio-system/istio-installer-base (Rancher's installer input, which no release owns any more): delete",
     '  path: 1.23.2 -> 1.25.2 -> 1.27.6 -> 1.29.3 -> 1.31.0 (4 canary hops of at most two minors)',
+    ...['1.25.2', '1.27.6', '1.29.3', '1.31.0'].map(
+      (h) =>
+        `  hop ${h}: istioctl ${h}; images rancher/mirrored-istio-pilot:${h}-distroless, registry.istio.io/release/proxyv2:${h}`,
+    ),
     'plan: upgrade-canary',
     '  why: install 1.25.2 as revision 1-25-2 next to default (1.23.2), then move tags default',
   ]);

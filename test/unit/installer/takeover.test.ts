@@ -275,6 +275,7 @@ describe('upgradePath', () => {
       '  missing: istioctl 1.25 is neither bundled nor in the release mirror',
       '  missing: istioctl 1.27 is neither bundled nor in the release mirror',
       '  missing: istioctl 1.29 is neither bundled nor in the release mirror',
+      '  hop 1.31.0: istioctl 1.31.0',
     ]);
     expect(
       mirrorAddCommand(hops[0] ?? { version: '', istioctl: 'missing' }, { os: 'linux', arch: 'amd64' }),
@@ -356,5 +357,27 @@ describe('skewGate', () => {
       hint: expect.stringMatching(/^delete the bare pods \(apps\/bare-abc\)/),
     });
     expect(restartCommand('StatefulSet db/pg')).toBe('kubectl -n db rollout restart statefulset/pg');
+  });
+});
+
+describe('what a path needs, for an air-gapped registry and mirror', () => {
+  test("per hop: its istioctl and the images its spec pulls, Rancher's pinned ones re-pinned", () => {
+    const spec = {
+      spec: {
+        tag: '1.31.0',
+        hub: 'docker.io',
+        components: { cni: { enabled: true } },
+        values: {
+          pilot: { image: 'reg.local/rancher/mirrored-istio-pilot:1.31.0-distroless' },
+          global: { proxy: { image: 'reg.local/rancher/mirrored-istio-proxyv2:1.31.0-distroless' } },
+        },
+      },
+    };
+    const hops = upgradePath(v('1.27.6'), v('1.31.0'), ['1.29.3', '1.31.0']);
+    expect(describePath(v('1.27.6'), hops, { spec, version: v('1.31.0') })).toEqual([
+      '  path: 1.27.6 -> 1.29.3 -> 1.31.0 (2 canary hops of at most two minors)',
+      '  hop 1.29.3: istioctl 1.29.3; images reg.local/rancher/mirrored-istio-pilot:1.29.3-distroless, reg.local/rancher/mirrored-istio-proxyv2:1.29.3-distroless, docker.io/install-cni:1.29.3',
+      '  hop 1.31.0: istioctl 1.31.0; images reg.local/rancher/mirrored-istio-pilot:1.31.0-distroless, reg.local/rancher/mirrored-istio-proxyv2:1.31.0-distroless, docker.io/install-cni:1.31.0',
+    ]);
   });
 });
