@@ -156,8 +156,14 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
       decided = await makePlan(request, deps);
     }
     const done: string[] = [];
+    // Each pass applies one hop; a path that does not get shorter would loop, which is a bug.
+    let passes = decided.hops.length + 1;
     for (;;) {
       const { plan, state, hash, hops } = decided;
+      if (passes-- <= 0)
+        throw new Error(
+          `the stepped upgrade did not advance: still planning ${plan.kind} of ${plan.revision}`,
+        );
       if (plan.kind === 'nothing') {
         const summary = done.length ? done.join('; ') : `nothing to do: ${plan.reason}`;
         return { plan, summary: `${summary} (${elapsed(deps, started)})` };
