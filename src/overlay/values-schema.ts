@@ -185,7 +185,12 @@ export const valuesSchema = z
               .describe(
                 'Installer image repository, without the registry (global.cattle.systemDefaultRegistry is prefixed).',
               ),
-            tag: z.string().default('').describe("Installer image tag; empty means the chart's appVersion."),
+            tag: z
+              .string()
+              .default('')
+              .describe(
+                "Installer image tag; empty means the chart's version, which is the installer release it ships with (the image bundles istioctl of every Istio version it installs).",
+              ),
           },
           "The image of the installer Jobs and the release mirror. Not `installer.repository`/`installer.tag`: those are Rancher's keys, and Rancher's values set them to its own installer, a shell script this chart's Jobs cannot run.",
         ),

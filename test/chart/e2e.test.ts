@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ensureLocalImage, packageVersion } from '../container/local-image.js';
+import { ensureLocalImage } from '../container/local-image.js';
 import { startCluster, type Cluster } from '../cluster/rig.js';
 import { ISTIO_HUB, ISTIO_VERSIONS } from '../cluster/tools.js';
 import { eventually } from '../cluster/testkit.js';
@@ -106,10 +106,9 @@ describe.each([HELMS[0], HELMS[1]])(
     }
 
     // Small readiness timeouts: kwok reports pods Ready at once, and a failure should surface in minutes.
-    // The Jobs' image is the local build's tag (`npm run image`), which podman mode runs; process mode ignores it.
-    const base =
-      `tag: "${OLDER}"\ninstaller:\n  image:\n    tag: "${packageVersion()}"\n` +
-      `  timeouts:\n    readinessSeconds: 120\n`;
+    // The Jobs' image is the chart's default, tagged with the chart's version: the tag `npm run image` builds,
+    // which podman mode runs.
+    const base = `tag: "${OLDER}"\ninstaller:\n  timeouts:\n    readinessSeconds: 120\n`;
     const gateway = [
       'overlays:',
       '  - apiVersion: install.istio.io/v1alpha1',

@@ -202,7 +202,7 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
       expect(pods[1]?.spec.securityContext).toEqual(pods[0]?.spec.securityContext);
       // Ours, from installer.image; never Rancher's installer.repository/tag, which Rancher's values carry.
       const installer = values.installer as { image?: { repository?: string; tag?: string } } | undefined;
-      const image = `${installer?.image?.repository ?? 'rancher-istio/istio-installer'}:${installer?.image?.tag || CHART_YAML.appVersion}`;
+      const image = `${installer?.image?.repository ?? 'rancher-istio/istio-installer'}:${installer?.image?.tag || CHART_YAML.version}`;
       for (const pod of pods) expect(pod?.spec.containers[0]?.image.endsWith(image)).toBe(true);
     });
 

@@ -9,7 +9,7 @@ import { KUBE_VERSION, toolPaths } from '../cluster/tools.js';
 
 const RANCHER_LINES = ['104.5.0', '105.5.1', '107.0.0', '107.1.0'] as const;
 const fixture = (version: string) => `test/fixtures/rancher/${version}-values.yaml`;
-const CHART_YAML = load(readFileSync(`${CHART}/Chart.yaml`, 'utf8')) as { appVersion: string };
+const CHART_YAML = load(readFileSync(`${CHART}/Chart.yaml`, 'utf8')) as { version: string };
 
 interface Container {
   name: string;
@@ -68,14 +68,14 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
         const job = find(objects, 'Job', `${RELEASE}-${action}`);
         expect(job).toBeDefined();
         const [installer] = containersOf(job as KubeObject);
-        expect(installer?.image).toBe(`rancher-istio/istio-installer:${CHART_YAML.appVersion}`);
+        expect(installer?.image).toBe(`rancher-istio/istio-installer:${CHART_YAML.version}`);
       }
       const images = objects
         .filter((o) => ['Deployment', 'Job', 'DaemonSet'].includes(o.kind))
         .flatMap((o) => containersOf(o).map((c) => c.image));
       expect(images.filter((image) => image.includes('istio-installer'))).toEqual([
-        `rancher-istio/istio-installer:${CHART_YAML.appVersion}`,
-        `rancher-istio/istio-installer:${CHART_YAML.appVersion}`,
+        `rancher-istio/istio-installer:${CHART_YAML.version}`,
+        `rancher-istio/istio-installer:${CHART_YAML.version}`,
       ]);
     });
 
@@ -214,7 +214,7 @@ describe('NOTES (helm v4 install --dry-run=client)', () => {
       "installer.repository/installer.tag (rancher/istio-installer:1.23.2-rancher1) are Rancher's",
     );
     expect(text).toContain(
-      `The Jobs ran\nrancher-istio/istio-installer:${CHART_YAML.appVersion} (installer.image)`,
+      `The Jobs ran\nrancher-istio/istio-installer:${CHART_YAML.version} (installer.image)`,
     );
     expect(text).toContain('port-forward svc/kiali 20001, then http://localhost:20001/\n');
   });

@@ -34,7 +34,7 @@ The installer image: installer.image, never Rancher's installer.repository/insta
 rancher/istio-installer, a shell script that cannot run `istio-installer run`.
 */}}
 {{- define "rancher-istio.installerImage" -}}
-{{- include "rancher-istio.image" (dict "ctx" . "repository" .Values.installer.image.repository "tag" (.Values.installer.image.tag | default .Chart.AppVersion)) -}}
+{{- include "rancher-istio.image" (dict "ctx" . "repository" .Values.installer.image.repository "tag" (.Values.installer.image.tag | default .Chart.Version)) -}}
 {{- end -}}
 
 {{/*
