@@ -11,7 +11,7 @@ import { ISTIO_VERSIONS } from '../cluster/tools.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, helm } from './render.js';
 
 const [VERSION = ''] = ISTIO_VERSIONS;
-const CHART_YAML = load(readFileSync(`${CHART}/Chart.yaml`, 'utf8')) as { appVersion: string };
+const CHART_YAML = load(readFileSync(`${CHART}/Chart.yaml`, 'utf8')) as { version: string };
 const OVERLAY_EXAMPLE = readFileSync('test/fixtures/render/rancher-overlay-example/overlay.yaml', 'utf8');
 
 interface Named {
@@ -39,6 +39,8 @@ describe("helm v4: Rancher's 107.1.0 values installed on the rig", () => {
       keepDir: false,
       lifetimeMs: 20 * 60_000,
       nodes: 2,
+      // The Job runs this checkout's CLI (the machine-wide image may have been built from another checkout).
+      podRuntime: 'process',
     });
   });
   afterAll(async () => {
@@ -94,7 +96,7 @@ describe("helm v4: Rancher's 107.1.0 values installed on the rig", () => {
 
     const job = await get<PodTemplateOwner>(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs/${RELEASE}-install`);
     expect(job.spec.template.spec.containers[0]?.image).toBe(
-      `rancher-istio/istio-installer:${CHART_YAML.appVersion}`,
+      `rancher-istio/istio-installer:${CHART_YAML.version}`,
     );
     const values = '/etc/istio-installer/values/values.yaml';
     expect(logs).toMatch(
