@@ -195,6 +195,19 @@ describe("(a) helm upgrade of Rancher's release onto this chart", () => {
   beforeAll(() => rig.start('takeover-upgrade'));
   afterAll(() => rig.stop());
 
+  test("istio-installer install next to Rancher's live release: exit 3 naming it, nothing written", async () => {
+    const values = takeoverValues(rig.work, NEW);
+    const plan = await cli(['install', '-f', RANCHER_VALUES, '-f', values], rig.cluster.kubeconfigPath);
+    expect([plan.exitCode, plan.stderr]).toEqual([
+      3,
+      expect.stringContaining(
+        "Rancher's release rancher-istio is still installed in istio-system; its next upgrade would run Rancher's installer over this one",
+      ),
+    ]);
+    expect(await rig.exists(`/api/v1/namespaces/${NAMESPACE}/configmaps/istio-installer-state`)).toBe(false);
+    expect(await rig.exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istiod-1-31-0`)).toBe(false);
+  });
+
   test(`helm upgrade rancher-istio: adopted, Istio ${NEW} as a canary, Rancher's istiod served until then`, async () => {
     const r = await rig.helm([
       'upgrade',
@@ -278,10 +291,40 @@ describe("(b) helm uninstall --no-hooks of Rancher's release, helm install of th
   beforeAll(() => rig.start('takeover-reinstall'));
   afterAll(() => rig.stop());
 
-  test("uninstall --no-hooks keeps Rancher's control plane; helm install under another name adopts it", async () => {
+  test("uninstall --no-hooks keeps Rancher's control plane; an operator beside it is refused; helm install under another name adopts it", async () => {
     const removed = await rig.helm(['uninstall', 'rancher-istio', '-n', NAMESPACE, '--no-hooks', '--wait']);
     expect([removed.exitCode, removed.all]).toEqual([0, expect.anything()]);
     expect(await rig.exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istiod`)).toBe(true);
+
+    // An operator next to it (a Deployment as Istio's operator named it) is refused, and nothing is written.
+    await rig.cluster.kube.post('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'istio-operator' },
+    });
+    await rig.cluster.kube.post('/apis/apps/v1/namespaces/istio-operator/deployments', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'istio-operator', labels: { name: 'istio-operator' } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { name: 'istio-operator' } },
+        template: {
+          metadata: { labels: { name: 'istio-operator' } },
+          spec: { containers: [{ name: 'istio-operator', image: 'docker.io/istio/operator:1.23.2' }] },
+        },
+      },
+    });
+    const refused = await cli(
+      ['install', '-f', RANCHER_VALUES, '-f', takeoverValues(rig.work, OLD)],
+      rig.cluster.kubeconfigPath,
+    );
+    expect([refused.exitCode, refused.stderr]).toEqual([
+      3,
+      expect.stringContaining("Istio's in-cluster operator runs (Deployment istio-operator/istio-operator)"),
+    ]);
+    expect(await rig.exists(`/api/v1/namespaces/${NAMESPACE}/configmaps/istio-installer-state`)).toBe(false);
+    await rig.cluster.kube.delete('/apis/apps/v1/namespaces/istio-operator/deployments/istio-operator');
 
     const r = await rig.helm([
       'install',
