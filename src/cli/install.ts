@@ -28,6 +28,8 @@ export function installRequest(
     readinessSeconds: values.installer.timeouts.readinessSeconds,
     chartVersion: env.CHART_VERSION ?? '',
     dryRun,
+    updateWorkloads: values.upgrade.updateWorkloads,
+    ...(env.RELEASE_NAME ? { release: env.RELEASE_NAME } : {}),
   };
 }
 

@@ -11,7 +11,7 @@ import { holderIdentity, isProcessAlive } from '../installer/holder.js';
 import { execaRunner, type ProcessRunner } from '../installer/istioctl.js';
 import { clientNodeKube } from '../installer/kube.js';
 import { loadRestCredentials, restKube } from '../installer/kube-rest.js';
-import { defaultCacheDir, hostPlatform, obtainIstioctl } from '../mirror/client.js';
+import { defaultCacheDir, hostPlatform, mirrorIstioctlVersions, obtainIstioctl } from '../mirror/client.js';
 import { createLogger, type Logger } from './io.js';
 import type { CommandContext } from './main.js';
 
@@ -121,6 +121,20 @@ async function installerDeps(
           path: found.path,
         });
       return found.path;
+    },
+    platform: hostPlatform(),
+    async istioctlVersions() {
+      const bundled = await readdir(env.ISTIOCTL_DIR || DEFAULT_ISTIOCTL_DIR).catch(() => []);
+      const mirrorUrl = options.mirrorUrl ?? (env.RELEASE_MIRROR_URL || undefined);
+      const mirrored = mirrorUrl
+        ? await mirrorIstioctlVersions(mirrorUrl, hostPlatform(), globalThis.fetch).catch(
+            (error: unknown) => {
+              log.warn(`cannot list the release mirror's istioctl versions: ${String(error)}`);
+              return [];
+            },
+          )
+        : [];
+      return [...new Set([...bundled, ...mirrored])];
     },
     async writeTempFile(name, content) {
       if (!workDir) {

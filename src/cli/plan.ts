@@ -13,9 +13,9 @@ export function registerPlan(program: Command, context: CommandContext): void {
     )
     .action(async (options: InputOptions & ClusterOptions) => {
       const inputs = await resolveInputs(options, context);
-      const { plan, state } = await withInstallerDeps(options, context, (deps) =>
+      const { plan, state, notes } = await withInstallerDeps(options, context, (deps) =>
         makePlan(installRequest(inputs, options.namespace, context.io.env, false), deps),
       );
-      context.io.stdout.write(planReport(plan, state).join('\n') + '\n');
+      context.io.stdout.write(planReport(plan, state, notes).join('\n') + '\n');
     });
 }

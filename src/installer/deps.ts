@@ -14,6 +14,10 @@ export interface InstallerDeps {
   env: Readonly<Record<string, string | undefined>>;
   /** Path of an istioctl for this version (bundled, cached or from the mirror); undefined version: the default one. */
   istioctlFor(version: IstioVersion | undefined): Promise<string>;
+  /** Istio versions whose istioctl is at hand (bundled or in the release mirror), for the hops of a stepped upgrade. */
+  istioctlVersions?(): Promise<string[]>;
+  /** The platform istioctl runs on, for the `mirror add` command a missing hop names. */
+  platform?: { os: string; arch: string };
   /** Writes a file only istioctl reads (the spec, the mesh config) and returns its path. */
   writeTempFile(name: string, content: string): Promise<string>;
   /** Identifies this run in the lock and the record: `pod:<namespace>/<name>` or `process:<host>/<pid>`. */

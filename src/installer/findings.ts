@@ -73,17 +73,22 @@ export function sortFindings(
   source: 'analyze' | 'precheck',
   ownWebhooks: ReadonlySet<string>,
   ourRunUnfinished: boolean,
+  revisionOf: ReadonlyMap<string, string> = new Map(),
 ): SortedFindings {
   const sorted: SortedFindings = { blocking: [], ours: [], warnings: [] };
   for (const finding of findings) {
     if (finding.level === 'Info') continue;
     const named = webhooksNamed(finding);
-    const leftByUs =
-      finding.code === WEBHOOK_OVERLAP &&
-      ourRunUnfinished &&
-      named.length > 0 &&
-      named.every((name) => ownWebhooks.has(name));
-    if (leftByUs) sorted.ours.push(finding);
+    const ownOverlap =
+      finding.code === WEBHOOK_OVERLAP && named.length > 0 && named.every((name) => ownWebhooks.has(name));
+    // istioctl re-applying an adopted default revision in place leaves its injector overlapping the `default` tag
+    // that serves the same istiod (seen on the rig with istioctl 1.30.4): both call one istiod, whose injector skips
+    // a pod it already injected, so the overlap is reported and does not stop the run. `revisionOf` is given only
+    // for installs taken over.
+    const oneRevision =
+      ownOverlap && new Set(named.map((name) => revisionOf.get(name) ?? `?${name}`)).size === 1;
+    if (ownOverlap && ourRunUnfinished) sorted.ours.push(finding);
+    else if (oneRevision) sorted.warnings.push(finding);
     else if (source === 'precheck' || INSTALL_UNSAFE.has(finding.code)) sorted.blocking.push(finding);
     else sorted.warnings.push(finding);
   }

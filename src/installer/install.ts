@@ -17,6 +17,17 @@ import { expectedObjects, scaledDown } from './health.js';
 import { ownWebhooks, staleWebhooks, type ClusterState } from './state.js';
 import { parseFindings, sortFindings, type SortedFindings } from './findings.js';
 import { verifyInstalled, waitUntilGone } from './verify.js';
+import { readProxyPods, readTakeoverFacts, removeLeftovers, restartOwner } from './read-takeover.js';
+import {
+  beyondSkew,
+  describeFound,
+  describePath,
+  recognise,
+  skewGate,
+  stepFor,
+  type Hop,
+  type Recognition,
+} from './takeover.js';
 
 export interface InstallRequest {
   istioOperator: JsonObject;
@@ -31,6 +42,10 @@ export interface InstallRequest {
   readinessSeconds: number;
   chartVersion: string;
   dryRun: boolean;
+  /** Restart workloads whose proxies fall beyond the supported skew between the hops of a stepped upgrade. */
+  updateWorkloads?: boolean;
+  /** The Helm release the chart Job runs for (RELEASE_NAME), to tell Rancher's release from this one. */
+  release?: string;
 }
 
 export interface InstallResult {
@@ -58,33 +73,70 @@ export function desiredOf(istioOperator: JsonObject): {
   };
 }
 
+export interface Decided {
+  plan: Plan;
+  state: ClusterState;
+  hash: string;
+  /** Whether this installer made what runs, or takes it over now. */
+  recognition: Recognition;
+  /** The hops still to go (this plan's first), for a stepped upgrade. */
+  hops: Hop[];
+  /** Lines `plan` and the log print besides the plan: what a takeover found, the path. */
+  notes: string[];
+}
+
 /** Reads the cluster and decides; throws PreconditionError when a guard refuses. Changes nothing. */
-export async function makePlan(
-  request: InstallRequest,
-  deps: InstallerDeps,
-): Promise<{ plan: Plan; state: ClusterState; hash: string }> {
-  const state = await readClusterState(deps.kube, request.namespace);
+export async function makePlan(request: InstallRequest, deps: InstallerDeps): Promise<Decided> {
+  const [state, facts, available] = await Promise.all([
+    readClusterState(deps.kube, request.namespace),
+    readTakeoverFacts(deps.kube, request.namespace, request.release),
+    deps.istioctlVersions?.() ?? Promise.resolve([]),
+  ]);
+  const recognition = recognise(state, facts);
+  if (recognition.kind === 'refuse') throw new PreconditionError(recognition.message, recognition.hint);
   const { version, revision } = desiredOf(request.istioOperator);
-  const hash = specHash(request.istioOperator);
+  const step = stepFor(
+    state,
+    recognition.kind === 'adopt',
+    { istioOperator: request.istioOperator, version, strategy: request.strategy },
+    available,
+    deps.platform ?? { os: 'linux', arch: 'amd64' },
+  );
+  if ('refused' in step) throw new PreconditionError(step.message, step.hint);
+  const hash = specHash(step.istioOperator);
   const decided = planAction(
     state,
     {
-      istioOperator: request.istioOperator,
-      version,
+      istioOperator: step.istioOperator,
+      version: step.version,
       revision,
-      strategy: request.strategy,
+      strategy: step.strategy,
       revisionTags: request.revisionTags,
       force: request.force,
     },
     hash,
   );
   if ('refused' in decided) throw new PreconditionError(decided.message, decided.hint);
-  return { plan: decided, state, hash };
+  const notes = [
+    ...(recognition.kind === 'adopt'
+      ? [
+          `  takeover: ${describeFound(recognition.found)}`,
+          ...recognition.leftovers.map(
+            (l) => `  leftover: ${l.kind} ${l.namespace}/${l.name} (${l.why}): delete`,
+          ),
+        ]
+      : []),
+    ...(step.from && step.hops.length > 1
+      ? describePath(step.from, step.hops, version ? { spec: request.istioOperator, version } : undefined)
+      : []),
+  ];
+  return { plan: decided, state, hash, recognition, hops: step.hops, notes };
 }
 
-export function planReport(plan: Plan, state: ClusterState): string[] {
+export function planReport(plan: Plan, state: ClusterState, notes: readonly string[] = []): string[] {
   const diff = specDiff(state.record?.spec, renderDocument(plan.istioOperator, 'yaml'));
   return [
+    ...notes,
     ...describePlan(plan),
     ...(diff
       ? ['  spec diff against the last applied one:', ...diff.split('\n').map((l) => `    ${l}`)]
@@ -95,8 +147,8 @@ export function planReport(plan: Plan, state: ClusterState): string[] {
 export async function install(request: InstallRequest, deps: InstallerDeps): Promise<InstallResult> {
   const started = deps.now().getTime();
   const first = await phase(deps, 'read cluster state and plan', () => makePlan(request, deps));
-  for (const line of planReport(first.plan, first.state)) deps.log.info(line);
-  if (first.plan.kind === 'nothing')
+  for (const line of planReport(first.plan, first.state, first.notes)) deps.log.info(line);
+  if (first.plan.kind === 'nothing' && first.recognition.kind !== 'adopt')
     return { plan: first.plan, summary: `nothing to do: ${first.plan.reason} (${elapsed(deps, started)})` };
   await phase(deps, 'istioctl manifest generate (offline check of the merged spec)', async () => {
     // The generated manifest is thousands of lines: not logged; a refusal's cause is in the error.
@@ -119,12 +171,97 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
     await deps.kube.createNamespace(request.namespace);
   return withLock(deps, request.namespace, async () => {
     // Another run may have acted between the first read and the lock: decide again on fresh state.
-    const { plan, state, hash } = await makePlan(request, deps);
-    if (plan.kind === 'nothing')
-      return { plan, summary: `nothing to do: ${plan.reason} (${elapsed(deps, started)})` };
-    const result = await act(plan, state, hash, request, deps);
-    return { plan, summary: `${result} (${elapsed(deps, started)})` };
+    let decided = await makePlan(request, deps);
+    if (decided.recognition.kind === 'adopt') {
+      await adopt(decided.recognition, decided.state, request, deps);
+      decided = await makePlan(request, deps);
+    }
+    const done: string[] = [];
+    // Each pass applies one hop; a path that does not get shorter would loop, which is a bug.
+    let passes = decided.hops.length + 1;
+    for (;;) {
+      const { plan, state, hash, hops } = decided;
+      if (passes-- <= 0)
+        throw new Error(
+          `the stepped upgrade did not advance: still planning ${plan.kind} of ${plan.revision}`,
+        );
+      if (plan.kind === 'nothing') {
+        const summary = done.length ? done.join('; ') : `nothing to do: ${plan.reason}`;
+        return { plan, summary: `${summary} (${elapsed(deps, started)})` };
+      }
+      done.push(await act(plan, state, hash, request, deps));
+      if (hops.length <= 1) return { plan, summary: `${done.join('; ')} (${elapsed(deps, started)})` };
+      // Between hops of a stepped upgrade: proxies must stay within the supported skew before going further.
+      if (plan.toVersion) await gateSkew(plan.toVersion, hops[1]?.version ?? '', request, deps);
+      decided = await makePlan(request, deps);
+      for (const line of planReport(decided.plan, decided.state, decided.notes)) deps.log.info(line);
+    }
   });
+}
+
+/** The takeover's first act: its leftovers go, and the record starts with `adopt` and what was found. */
+async function adopt(
+  recognition: Extract<Recognition, { kind: 'adopt' }>,
+  state: ClusterState,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Promise<void> {
+  const found = describeFound(recognition.found);
+  deps.log.info(found);
+  await removeLeftovers(deps.kube, recognition.leftovers, (line) => deps.log.warn(line));
+  await writeRecord(deps, request.namespace, state.record, {
+    action: 'adopt',
+    outcome: 'succeeded',
+    specSha256: '',
+    istioVersion: recognition.found.version,
+    revision: recognition.found.revision,
+    chartVersion: request.chartVersion,
+    message: [
+      found,
+      ...recognition.leftovers.map((l) => `deleted ${l.kind} ${l.namespace}/${l.name} (${l.why})`),
+    ].join('; '),
+  });
+}
+
+/**
+ * Stops (exit 3, naming every pod) when proxies are beyond Istio's supported skew of the revision just installed,
+ * or with `updateWorkloads` restarts their workloads and waits until none is left behind.
+ */
+async function gateSkew(
+  active: IstioVersion,
+  next: string,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Promise<void> {
+  const nextVersion = parseIstioVersion(next) ?? active;
+  const decision = skewGate(
+    await readProxyPods(deps.kube),
+    active,
+    nextVersion,
+    request.updateWorkloads === true,
+  );
+  if (decision.kind === 'go') return;
+  if (decision.kind === 'stop') throw new PreconditionError(decision.message, decision.hint);
+  await phase(
+    deps,
+    `restart ${decision.owners.length} workload(s) onto Istio ${formatIstioVersion(active)}`,
+    async () => {
+      for (const owner of decision.owners) {
+        deps.log.info(`restarting ${owner} (upgrade.updateWorkloads)`);
+        await restartOwner(deps.kube, owner, deps.now());
+      }
+      const deadline = deps.now().getTime() + readinessTimeoutMs(request);
+      for (;;) {
+        const behind = beyondSkew(await readProxyPods(deps.kube), active);
+        if (behind.length === 0) return;
+        if (deps.now().getTime() > deadline)
+          throw new TimeoutError(
+            `${behind.length} pod(s) still run proxies beyond the supported skew of Istio ${formatIstioVersion(active)}: ${behind.map((p) => `${p.namespace}/${p.name}`).join(', ')}`,
+          );
+        await deps.sleep(2000);
+      }
+    },
+  );
 }
 
 function elapsed(deps: Pick<InstallerDeps, 'now'>, started: number): string {
@@ -332,8 +469,14 @@ async function precheck(
   const own = new Set(ownWebhooks(state).map((w) => w.name));
   const last = state.record?.current;
   const unfinishedRun = last !== undefined && last.outcome !== 'succeeded' && last.outcome !== 'uninstalled';
+  // Only for an install taken over: re-applying an adopted istioctl install in place leaves this overlap (see
+  // sortFindings); for installs this installer made, the same overlap still stops the run.
+  const adopted = (state.record?.history ?? []).some((entry) => entry.action === 'adopt');
+  const revisionOf = new Map(
+    adopted ? ownWebhooks(state).map((w) => [w.name, w.revision ?? 'default'] as const) : [],
+  );
   const sort = (output: string, source: 'analyze' | 'precheck') =>
-    sortFindings(parseFindings(output), source, own, unfinishedRun);
+    sortFindings(parseFindings(output), source, own, unfinishedRun, revisionOf);
   const reportOurs = (found: SortedFindings) => {
     for (const finding of found.ours)
       deps.log.warn(

@@ -8,7 +8,15 @@ import path from 'node:path';
 import { load } from 'js-yaml';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { CustomObject, Kube } from './kube.js';
-import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './kube.js';
+import {
+  defaultRetry,
+  falseOn409,
+  resourcePath,
+  undefinedOn404,
+  withRetry,
+  type AnyObject,
+  type RetryOptions,
+} from './kube.js';
 
 export interface RestCredentials {
   server: string;
@@ -318,5 +326,32 @@ export function restKube(
         `list ${plural}.${group}`,
         async () => (await undefinedOn404(items<CustomObject>(`/apis/${group}/${version}/${plural}`))) ?? [],
       ),
+    listObjects: (ref, namespace, labelSelector) =>
+      call(
+        `list ${ref.plural}`,
+        async () =>
+          (await undefinedOn404(
+            items<AnyObject>(`${resourcePath(ref, namespace)}${q({ labelSelector })}`),
+          )) ?? [],
+      ),
+    deleteObject: (ref, namespace, objectName) =>
+      call(`delete ${ref.kind}`, async () => {
+        await undefinedOn404(
+          request('DELETE', resourcePath(ref, namespace, objectName), {
+            apiVersion: 'v1',
+            kind: 'DeleteOptions',
+            propagationPolicy: 'Background',
+          }),
+        );
+      }),
+    mergePatchObject: (ref, namespace, objectName, patch) =>
+      call(`patch ${ref.kind}`, async () => {
+        await request(
+          'PATCH',
+          resourcePath(ref, namespace, objectName),
+          patch,
+          'application/merge-patch+json',
+        );
+      }),
   };
 }

@@ -16,6 +16,29 @@ import type {
 } from '@kubernetes/client-node';
 import { PreconditionError, TimeoutError } from '../errors.js';
 
+/** Any kind by its API coordinates, for the few objects that have no method of their own (takeover, restarts). */
+export interface ResourceRef {
+  apiVersion: string;
+  kind: string;
+  /** The lower-case plural in the URL: `jobs`, `istiooperators`. */
+  plural: string;
+}
+
+/** The parts of any object the installer reads. */
+export interface AnyObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { kind: string; name: string }[];
+  };
+  spec?: unknown;
+  status?: unknown;
+}
+
 /** Everything the installer reads or writes through the API server; injected, so unit tests pass a recording fake. */
 export interface Kube {
   /** The API server URL, for messages. */
@@ -53,12 +76,25 @@ export interface Kube {
   countCustomObjects(group: string, version: string, plural: string): Promise<number>;
   /** Every object of one custom resource kind, cluster-wide; empty when the kind is not installed (404). */
   listCustomObjects(group: string, version: string, plural: string): Promise<CustomObject[]>;
+  /** Objects of any kind, in one namespace or all; [] when the kind is not served (its CRD is absent). */
+  listObjects(ref: ResourceRef, namespace: string | undefined, labelSelector?: string): Promise<AnyObject[]>;
+  /** Deletes an object and, in the background, what it owns (a Job's pods); a missing one is not an error. */
+  deleteObject(ref: ResourceRef, namespace: string | undefined, name: string): Promise<void>;
+  /** A JSON merge patch of one object (a restart annotation on a workload's pod template). */
+  mergePatchObject(ref: ResourceRef, namespace: string, name: string, patch: object): Promise<void>;
 }
 
 /** The parts of a custom object the installer reads. */
 export interface CustomObject {
   metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
   spec?: Record<string, unknown>;
+}
+
+/** The URL path of a kind's collection, or of one object when `name` is given. */
+export function resourcePath(ref: ResourceRef, namespace: string | undefined, name?: string): string {
+  const prefix = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
+  const scope = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${prefix}${scope}/${ref.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
 }
 
 /** HTTP statuses and socket errors worth another try: conflicts on read-modify-write aside, the server was busy or away. */
@@ -179,6 +215,7 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
   const coordination = config.makeApiClient(k8s.CoordinationV1Api);
   const extensions = config.makeApiClient(k8s.ApiextensionsV1Api);
   const custom = config.makeApiClient(k8s.CustomObjectsApi);
+  const objects = k8s.KubernetesObjectApi.makeApiClient(config);
   const call = <T>(what: string, fn: () => Promise<T>) => withRetry(what, server, fn, retry);
   const ignore404 = async (promise: Promise<unknown>): Promise<void> => {
     await undefinedOn404(promise);
@@ -298,6 +335,46 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
         const list = (await undefinedOn404(custom.listClusterCustomObject({ group, version, plural }))) as
           { items?: CustomObject[] } | undefined;
         return list?.items ?? [];
+      }),
+    listObjects: (ref, namespace, labelSelector) =>
+      call(`list ${ref.plural}`, async () => {
+        const list = await undefinedOn404(
+          objects.list(
+            ref.apiVersion,
+            ref.kind,
+            namespace,
+            undefined,
+            undefined,
+            undefined,
+            undefined,
+            labelSelector,
+          ),
+        );
+        return (list?.items ?? []) as AnyObject[];
+      }),
+    deleteObject: (ref, namespace, name) =>
+      call(`delete ${ref.kind}`, () =>
+        ignore404(
+          objects.delete(
+            { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name, namespace } },
+            undefined,
+            undefined,
+            undefined,
+            undefined,
+            'Background',
+          ),
+        ),
+      ),
+    mergePatchObject: (ref, namespace, name, patch) =>
+      call(`patch ${ref.kind}`, async () => {
+        await objects.patch(
+          { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name, namespace }, ...patch },
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          k8s.PatchStrategy.MergePatch,
+        );
       }),
   };
 }

@@ -219,7 +219,8 @@ function planCanary(
         istioOperator,
         reason: `revision ${target} is installed; moving tags ${tagsToMove.join(', ')} to it`,
         moveTags: tagsToMove,
-        previousRevision: activeRevision,
+        // Only another revision is retired afterwards: moving a user tag onto the active one removes nothing.
+        previousRevision: activeRevision !== target ? activeRevision : undefined,
       };
     return {
       ...result,

@@ -292,3 +292,20 @@ export async function obtainIstioctl(
     await rm(temp, { force: true });
   }
 }
+
+/** The Istio versions whose istioctl for this platform the mirror at `mirrorUrl` holds (for stepped upgrades). */
+export async function mirrorIstioctlVersions(
+  mirrorUrl: string,
+  platform: { os: ReleaseOs; arch: ReleaseArch },
+  fetchImpl: typeof globalThis.fetch,
+): Promise<string[]> {
+  const index = await fetchIndex(new URL(mirrorUrl).href.replace(/\/+$/, '') + INDEX_URL_PATH, {
+    fetch: fetchImpl,
+    attempts: 3,
+    stallTimeoutMs: 60_000,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  });
+  return index.versions
+    .map((v) => v.version)
+    .filter((version) => findIstioctl(index, version, platform.os, platform.arch) !== undefined);
+}

@@ -558,6 +558,12 @@ export const valuesSchema = z
           .enum(['WhenUnused', 'Never', 'Always'])
           .default('WhenUnused')
           .describe('What happens to the previous revision after a revision-based upgrade.'),
+        updateWorkloads: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Between the hops of a stepped upgrade, restart workloads whose proxies fall beyond Istio's supported skew (one minor) instead of stopping with exit 3.",
+          ),
       },
       'Upgrade behaviour.',
     ),

@@ -13,7 +13,7 @@ import type {
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import type { CustomObject, Kube } from '../../src/installer/kube.js';
+import type { AnyObject, CustomObject, Kube, ResourceRef } from '../../src/installer/kube.js';
 
 /** Matches the simple `key=value` and `key in (a,b)` selectors the installer uses. */
 function matches(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
@@ -25,6 +25,7 @@ function matches(labels: Record<string, string> | undefined, selector: string | 
         .split(',')
         .map((s) => s.trim())
         .includes(labels?.[inMatch[1] ?? ''] ?? '\u0000');
+    if (!term.includes('=')) return term.trim() in (labels ?? {});
     const [key, value] = term.split('=');
     return labels?.[(key ?? '').trim()] === (value ?? '').trim();
   });
@@ -45,6 +46,8 @@ export class FakeKube implements Kube {
   events: CoreV1Event[] = [];
   crds: V1CustomResourceDefinition[] = [];
   customObjectCounts = new Map<string, number>();
+  /** Objects of other kinds, by `plural`; a plural absent from the map is a kind the server does not serve. */
+  objects = new Map<string, AnyObject[]>();
   /** Every mutating call, in order, so tests can assert that nothing was written. */
   writes: string[] = [];
   private version = 1;
@@ -160,6 +163,25 @@ export class FakeKube implements Kube {
   async listCustomObjects(group: string, _version: string, plural: string) {
     return this.customObjects.get(`${plural}.${group}`) ?? [];
   }
+  async listObjects(ref: ResourceRef, namespace: string | undefined, labelSelector?: string) {
+    return (this.objects.get(ref.plural) ?? []).filter(
+      (o) =>
+        (!namespace || o.metadata?.namespace === namespace) && matches(o.metadata?.labels, labelSelector),
+    );
+  }
+  async deleteObject(ref: ResourceRef, namespace: string | undefined, name: string) {
+    this.writes.push(`delete ${ref.kind} ${namespace ? `${namespace}/` : ''}${name}`);
+    const list = this.objects.get(ref.plural);
+    if (list)
+      this.objects.set(
+        ref.plural,
+        list.filter((o) => !(o.metadata?.name === name && o.metadata?.namespace === namespace)),
+      );
+    if (ref.kind === 'ConfigMap') this.configMaps.delete(`${namespace}/${name}`);
+  }
+  async mergePatchObject(ref: ResourceRef, namespace: string, name: string, patch: object) {
+    this.writes.push(`patch ${ref.kind} ${namespace}/${name} ${JSON.stringify(patch)}`);
+  }
 }
 
 /** An istiod Deployment as istioctl makes it. */
@@ -177,7 +199,7 @@ export function istiodDeployment(options: {
       name,
       namespace: options.namespace ?? 'istio-system',
       generation: 1,
-      labels: { app: 'istiod', 'istio.io/rev': revision },
+      labels: { app: 'istiod', 'istio.io/rev': revision, 'operator.istio.io/component': 'Pilot' },
     },
     spec: {
       replicas: 1,

@@ -167,7 +167,8 @@ one it derives from the version ("1.31.0" -> "-1-31-0"), besides the default rev
 {{- $suffixes := list "" -}}
 {{- if .Values.revision -}}
 {{- $suffixes = append $suffixes (printf "-%s" .Values.revision) -}}
-{{- else if eq .Values.upgrade.strategy "RevisionBased" -}}
+{{- else -}}
+{{- /* Also for InPlace: an install taken over (Rancher's) goes up by a canary revision named after the version. */ -}}
 {{- $version := regexFind "^[0-9]+\\.[0-9]+\\.[0-9]+" (toString .Values.tag) -}}
 {{- if $version }}{{ $suffixes = append $suffixes (printf "-%s" (replace "." "-" $version)) }}{{ end -}}
 {{- end -}}

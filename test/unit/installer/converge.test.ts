@@ -410,6 +410,17 @@ describe("an in-place upgrade of the node agents in Sail Operator's order", () =
     kube.daemonSets.push(agent('istio-cni-node', '1.30.4'), agent('ztunnel', '1.30.4'));
     kube.services.push({ metadata: { name: 'istiod', namespace: NS } });
     kube.mutating.push(injectorWebhook());
+    // This installer made it (else it would be a takeover, which upgrades by canary).
+    const applied = { ...ambient, spec: { ...ambient.spec, tag: '1.30.4' } };
+    const record = nextRecord(
+      undefined,
+      entry('succeeded', { istioVersion: '1.30.4', specSha256: specHash(applied) }),
+      renderDocument(applied, 'yaml'),
+    );
+    kube.configMaps.set(`${NS}/${RECORD_CONFIGMAP}`, {
+      metadata: { name: RECORD_CONFIGMAP, namespace: NS },
+      ...encodeRecord(record),
+    });
     const {
       deps: d,
       calls,

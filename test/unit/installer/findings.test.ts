@@ -47,3 +47,23 @@ test('an overlap of our own webhooks is ours to repair only when our last run di
     sortFindings(parseFindings('Warning [IST0135] (Pod a/b) deprecated'), 'precheck', own, true).blocking,
   ).toHaveLength(1);
 });
+
+test('an overlap between the injector and the default tag of one revision (istioctl re-applied it) only warns', () => {
+  const line =
+    'Error [IST0139] (MutatingWebhookConfiguration istio-revision-tag-default) Webhook overlaps with others: [istio-sidecar-injector/namespace.sidecar-injector.istio.io]. This may cause injection to occur twice.';
+  const own = new Set([
+    'istio-sidecar-injector',
+    'istio-revision-tag-default',
+    'istio-sidecar-injector-1-31-0',
+  ]);
+  const same = new Map([
+    ['istio-sidecar-injector', 'default'],
+    ['istio-revision-tag-default', 'default'],
+  ]);
+  expect(sortFindings(parseFindings(line), 'analyze', own, false, same).warnings).toHaveLength(1);
+  const other = new Map([
+    ['istio-sidecar-injector', 'default'],
+    ['istio-revision-tag-default', '1-31-0'],
+  ]);
+  expect(sortFindings(parseFindings(line), 'analyze', own, false, other).blocking).toHaveLength(1);
+});

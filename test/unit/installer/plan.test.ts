@@ -283,6 +283,22 @@ describe('revision based (canary)', () => {
     });
   });
 
+  test('a user tag added to the active revision is moved, and the active revision is not retired', () => {
+    const planes = [plane('1.31.0', '1-31-0')];
+    const plan = asPlan(
+      planAction(
+        state(planes, { tags: { default: '1-31-0' }, record: record(entry('h', '1-31-0')) }),
+        canary('1.31.0'),
+        'h',
+      ),
+    );
+    expect(plan).toMatchObject({
+      kind: 'reconfigure',
+      moveTags: ['prod-stable'],
+      previousRevision: undefined,
+    });
+  });
+
   test('all done -> nothing', () => {
     const planes = [plane('1.31.0', '1-31-0')];
     const tags = { default: '1-31-0', 'prod-stable': '1-31-0' };

@@ -1,0 +1,75 @@
+// A Rancher-shaped install on a rig: the fixture chart's release `rancher-istio` (test/fixtures/rancher-shaped-chart)
+// plus its control plane applied by real istioctl from the chart's ConfigMap, as Rancher's installer Job did. Shared
+// by the takeover test and `npm run bench:migrate`; throws with the tools' output when a step fails.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { Cluster } from '../cluster/rig.js';
+import { toolPaths } from '../cluster/tools.js';
+import { HELMS, NAMESPACE, helm } from '../chart/render.js';
+
+export const FIXTURE_CHART = 'test/fixtures/rancher-shaped-chart';
+/** Rancher's 107.1.0 values file (as written from Rancher's, see its header). */
+export const RANCHER_VALUES = 'test/fixtures/rancher/107.1.0-values.yaml';
+export const RANCHER_ISTIO = '1.30.4';
+const HELM3 = HELMS[0][1];
+
+export function helm3(cluster: Cluster, args: string[]) {
+  return helm(HELM3, [...args, `--kubeconfig=${cluster.kubeconfigPath}`]);
+}
+
+function check(what: string, result: { exitCode?: number; all?: unknown; stderr?: unknown }): void {
+  if (result.exitCode !== 0)
+    throw new Error(`${what} failed (exit ${result.exitCode}): ${String(result.all ?? result.stderr ?? '')}`);
+}
+
+/** rancher-monitoring's CRDs, Rancher's release, then istioctl of Rancher's (here: the rig's) version. */
+export async function installRancherShaped(cluster: Cluster, work: string): Promise<void> {
+  check(
+    'kubectl apply of the monitoring CRDs',
+    await cluster.kubectl(['apply', '--server-side', '-f', toolPaths().monitoringCrds]),
+  );
+  check(
+    'helm install of the Rancher-shaped release',
+    await helm3(cluster, [
+      'install',
+      'rancher-istio',
+      FIXTURE_CHART,
+      '-n',
+      NAMESPACE,
+      '--create-namespace',
+      '--wait',
+      '--timeout=5m',
+    ]),
+  );
+  const configMap = await cluster.kube.get<{ data: Record<string, string> }>(
+    `/api/v1/namespaces/${NAMESPACE}/configmaps/istio-installer-base`,
+  );
+  const spec = join(work, 'istio-base.yaml');
+  writeFileSync(spec, configMap.data['istio-base.yaml'] ?? '');
+  check(
+    `istioctl ${RANCHER_ISTIO} install`,
+    await execa(
+      toolPaths().istioctl[RANCHER_ISTIO],
+      ['install', '-y', '-f', spec, '--readiness-timeout', '180s'],
+      {
+        reject: false,
+        all: true,
+        env: { KUBECONFIG: cluster.kubeconfigPath },
+      },
+    ),
+  );
+}
+
+/** Values for this chart over Rancher's file: the version and every image Rancher pins, short rig timeouts. */
+export function takeoverValuesText(version: string): string {
+  const pinned = `${version}-distroless`;
+  return [
+    `tag: "${version}"`,
+    `pilot: {tag: "${pinned}"}`,
+    `cni: {tag: "${pinned}"}`,
+    `global: {proxy: {tag: "${pinned}"}, proxy_init: {tag: "${pinned}"}}`,
+    'installer: {timeouts: {readinessSeconds: 120}}',
+    '',
+  ].join('\n');
+}

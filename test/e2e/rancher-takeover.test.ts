@@ -1,0 +1,397 @@
+// Taking over a running Rancher install on the rig, both ways, with real helm, real istioctl and real istiod:
+// (a) `helm upgrade rancher-istio <this chart>` over Rancher's release with Rancher's values; (b) `helm uninstall
+// rancher-istio --no-hooks`, then `helm install` under another name, then the hop to 1.31.0 by the CLI, killed (-9)
+// after the canary's istioctl install and resumed. The start is Rancher-SHAPED (test/fixtures/rancher-shaped-chart,
+// control plane by real istioctl 1.30.4 from that chart's IstioOperator), not Rancher's 1.23-1.25: their istioctl
+// and istiod cannot be built here (the Go module proxy serves istio.io/istio only at 1.30.x and 1.31.0).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type Cluster } from '../cluster/rig.js';
+import { eventually } from '../cluster/testkit.js';
+import { CHART, NAMESPACE } from '../chart/render.js';
+import { cli, startCli, valuesFile, whenStderrHas } from './helpers.js';
+import {
+  RANCHER_ISTIO,
+  RANCHER_VALUES,
+  helm3,
+  installRancherShaped,
+  takeoverValuesText,
+} from './rancher-shaped.js';
+
+const OLD = RANCHER_ISTIO;
+const NEW = '1.31.0';
+
+interface Named {
+  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };
+}
+interface List<T> {
+  items: T[];
+}
+interface DeploymentStatus extends Named {
+  spec: { selector: { matchLabels: Record<string, string> } };
+  status?: { readyReplicas?: number };
+}
+interface Pod extends Named {
+  status?: { phase?: string };
+}
+
+/** Users' Istio resources, which neither path may touch. */
+const USER_RESOURCES = [
+  [
+    'networking.istio.io/v1',
+    'virtualservices',
+    'VirtualService',
+    { hosts: ['web'], http: [{ route: [{ destination: { host: 'web' } }] }] },
+  ],
+  ['networking.istio.io/v1', 'destinationrules', 'DestinationRule', { host: 'web' }],
+  ['security.istio.io/v1', 'authorizationpolicies', 'AuthorizationPolicy', { action: 'ALLOW', rules: [{}] }],
+  ['security.istio.io/v1', 'peerauthentications', 'PeerAuthentication', { mtls: { mode: 'PERMISSIVE' } }],
+] as const;
+
+/** A Rancher-shaped install on a new rig, a user's Istio resources, and a poller of istiod's readiness. */
+class RancherShaped {
+  cluster!: Cluster;
+  work!: string;
+  /** Times (ms since start) at which no istiod Deployment had a Ready replica. */
+  gaps: number[] = [];
+  samples = 0;
+  private polling = false;
+  private poller: Promise<void> | undefined;
+  private resourceVersions: Record<string, string> = {};
+
+  async start(name: string): Promise<void> {
+    const base = join(homedir(), '.cache', 'rancher-istio');
+    mkdirSync(base, { recursive: true });
+    this.work = mkdtempSync(join(base, `${name}-`));
+    this.cluster = await startCluster({
+      dir: join(this.work, 'cluster'),
+      keepDir: false,
+      lifetimeMs: 30 * 60_000,
+      nodes: 2,
+      // The chart Jobs run this checkout's CLI: the machine-wide image may have been built from another one.
+      podRuntime: 'process',
+    });
+    await installRancherShaped(this.cluster, this.work);
+
+    await this.cluster.kube.post('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'apps' },
+    });
+    for (const [apiVersion, plural, kind, spec] of USER_RESOURCES) {
+      const created = await this.cluster.kube.post<Named>(`/apis/${apiVersion}/namespaces/apps/${plural}`, {
+        apiVersion,
+        kind,
+        metadata: { name: 'users-own' },
+        spec,
+      });
+      this.resourceVersions[kind] = created.metadata.resourceVersion ?? '';
+    }
+    this.startPolling();
+  }
+
+  helm(args: string[]) {
+    return helm3(this.cluster, args);
+  }
+
+  private startPolling(): void {
+    const started = Date.now();
+    this.polling = true;
+    this.poller = (async () => {
+      while (this.polling) {
+        const list = await this.cluster.kube
+          .get<List<DeploymentStatus>>(
+            `/apis/apps/v1/namespaces/${NAMESPACE}/deployments?labelSelector=app%3Distiod`,
+          )
+          .catch(() => undefined);
+        if (list) {
+          this.samples++;
+          if (!list.items.some((d) => (d.status?.readyReplicas ?? 0) >= 1))
+            this.gaps.push(Date.now() - started);
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+  }
+
+  async stopPolling(): Promise<void> {
+    this.polling = false;
+    await this.poller;
+  }
+
+  /** The users' resources, each with its resourceVersion now: must equal the ones at creation. */
+  async userResources(): Promise<Record<string, string>> {
+    const now: Record<string, string> = {};
+    for (const [apiVersion, plural, kind] of USER_RESOURCES)
+      now[kind] =
+        (await this.cluster.kube.get<Named>(`/apis/${apiVersion}/namespaces/apps/${plural}/users-own`))
+          .metadata.resourceVersion ?? '';
+    return now;
+  }
+
+  created(): Record<string, string> {
+    return this.resourceVersions;
+  }
+
+  async status(): Promise<{ revisions: { revision: string; version: string }[]; healthy: boolean }> {
+    const result = await cli(['status', '-o', 'json'], this.cluster.kubeconfigPath);
+    return JSON.parse(result.stdout) as {
+      revisions: { revision: string; version: string }[];
+      healthy: boolean;
+    };
+  }
+
+  /** The record's history, oldest first, as `action version revision outcome`, and the adopt entry's message. */
+  async history(): Promise<{ entries: string[]; adopt: string }> {
+    const map = await this.cluster.kube.get<{ data: Record<string, string> }>(
+      `/api/v1/namespaces/${NAMESPACE}/configmaps/istio-installer-state`,
+    );
+    const record = JSON.parse(map.data['record.json'] ?? '{}') as {
+      history: {
+        action: string;
+        istioVersion: string;
+        revision: string;
+        outcome: string;
+        message?: string;
+      }[];
+    };
+    const entries = [...record.history].reverse();
+    return {
+      entries: entries.map((e) => `${e.action} ${e.istioVersion} ${e.revision} ${e.outcome}`),
+      adopt: entries[0]?.action === 'adopt' ? (entries[0].message ?? '') : '',
+    };
+  }
+
+  async jobLogs(release: string): Promise<string> {
+    const pods = await this.cluster.kube.get<List<Pod>>(
+      `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=job-name%3D${release}-install`,
+    );
+    return pods.items
+      .map((p) => `--- ${p.metadata.name}\n${this.cluster.podLogs(NAMESPACE, p.metadata.name)}`)
+      .join('\n');
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return this.cluster.kube.get<unknown>(path).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.stopPolling();
+    await this.cluster?.stop();
+    if (this.work) rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+/** Rancher's 107.1.0 values unchanged, plus the version (the rig's Istio) and short timeouts for the rig. */
+const takeoverValues = (dir: string, version: string) =>
+  valuesFile(dir, `takeover-${version}.yaml`, takeoverValuesText(version));
+
+describe("(a) helm upgrade of Rancher's release onto this chart", () => {
+  const rig = new RancherShaped();
+  beforeAll(() => rig.start('takeover-upgrade'));
+  afterAll(() => rig.stop());
+
+  test("istio-installer install next to Rancher's live release: exit 3 naming it, nothing written", async () => {
+    const values = takeoverValues(rig.work, NEW);
+    const plan = await cli(['install', '-f', RANCHER_VALUES, '-f', values], rig.cluster.kubeconfigPath);
+    expect([plan.exitCode, plan.stderr]).toEqual([
+      3,
+      expect.stringContaining(
+        "Rancher's release rancher-istio is still installed in istio-system; its next upgrade would run Rancher's installer over this one",
+      ),
+    ]);
+    expect(await rig.exists(`/api/v1/namespaces/${NAMESPACE}/configmaps/istio-installer-state`)).toBe(false);
+    expect(await rig.exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istiod-1-31-0`)).toBe(false);
+  });
+
+  test(`helm upgrade rancher-istio: adopted, Istio ${NEW} as a canary, Rancher's istiod served until then`, async () => {
+    const r = await rig.helm([
+      'upgrade',
+      'rancher-istio',
+      CHART,
+      '-n',
+      NAMESPACE,
+      '-f',
+      RANCHER_VALUES,
+      '-f',
+      takeoverValues(rig.work, NEW),
+      '--wait',
+      '--timeout=8m',
+    ]);
+    const logs = await rig.jobLogs('rancher-istio');
+    expect([r.exitCode, r.exitCode === 0 ? '' : `${r.all}\n${logs}`]).toEqual([0, '']);
+    expect(r.all).not.toMatch(/invalid ownership metadata|field is immutable/);
+    await rig.stopPolling();
+
+    expect(logs).toContain(
+      `adopted Istio ${OLD} (revision default) installed by Rancher's rancher-istio chart 107.1.0+up1.30.4 (Helm release rancher-istio, revision 1), applied by istioctl; gateways: istio-system/istio-ingressgateway`,
+    );
+    const { entries, adopt } = await rig.history();
+    expect(entries).toEqual([`adopt ${OLD} default succeeded`, `upgrade-canary ${NEW} 1-31-0 succeeded`]);
+    expect(adopt).toMatch(
+      /^adopted Istio 1\.30\.4 \(revision default\) installed by Rancher's rancher-istio chart/,
+    );
+    expect(await rig.status()).toMatchObject({ revisions: [{ revision: '1-31-0', version: NEW }] });
+
+    // At every moment some istiod was Ready; users' resources and the CRDs are untouched.
+    expect({ samples: rig.samples > 20, gaps: rig.gaps }).toEqual({ samples: true, gaps: [] });
+    expect(await rig.userResources()).toEqual(rig.created());
+    expect(
+      await rig.exists(
+        '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/virtualservices.networking.istio.io',
+      ),
+    ).toBe(true);
+
+    // Rancher's release objects were replaced (Helm removed those this chart does not have); Kiali kept its selector.
+    expect(await rig.exists(`/api/v1/namespaces/${NAMESPACE}/configmaps/istio-installer-base`)).toBe(false);
+    expect(
+      await rig.exists(
+        `/apis/monitoring.coreos.com/v1/namespaces/${NAMESPACE}/servicemonitors/istiod-monitor`,
+      ),
+    ).toBe(false);
+    expect(
+      await rig.exists(
+        `/apis/monitoring.coreos.com/v1/namespaces/${NAMESPACE}/servicemonitors/rancher-istio-istiod`,
+      ),
+    ).toBe(true);
+    const kiali = await rig.cluster.kube.get<DeploymentStatus>(
+      `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/kiali`,
+    );
+    expect(kiali.spec.selector.matchLabels).toEqual({
+      'app.kubernetes.io/name': 'kiali',
+      'app.kubernetes.io/instance': 'kiali',
+    });
+    expect(r.stdout).toContain("Kiali's Deployment keeps the selector app.kubernetes.io/instance: kiali");
+
+    // A second helm upgrade with the same values: nothing to do.
+    const again = await rig.helm([
+      'upgrade',
+      'rancher-istio',
+      CHART,
+      '-n',
+      NAMESPACE,
+      '-f',
+      RANCHER_VALUES,
+      '-f',
+      takeoverValues(rig.work, NEW),
+      '--wait',
+      '--timeout=5m',
+    ]);
+    expect([again.exitCode, again.exitCode === 0 ? '' : again.all]).toEqual([0, '']);
+    expect(await rig.jobLogs('rancher-istio')).toMatch(/nothing to do/);
+  });
+});
+
+describe("(b) helm uninstall --no-hooks of Rancher's release, helm install of this chart, then the hop killed and resumed", () => {
+  const rig = new RancherShaped();
+  beforeAll(() => rig.start('takeover-reinstall'));
+  afterAll(() => rig.stop());
+
+  test("uninstall --no-hooks keeps Rancher's control plane; an operator beside it is refused; helm install under another name adopts it", async () => {
+    const removed = await rig.helm(['uninstall', 'rancher-istio', '-n', NAMESPACE, '--no-hooks', '--wait']);
+    expect([removed.exitCode, removed.all]).toEqual([0, expect.anything()]);
+    expect(await rig.exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istiod`)).toBe(true);
+
+    // An operator next to it (a Deployment as Istio's operator named it) is refused, and nothing is written.
+    await rig.cluster.kube.post('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'istio-operator' },
+    });
+    await rig.cluster.kube.post('/apis/apps/v1/namespaces/istio-operator/deployments', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'istio-operator', labels: { name: 'istio-operator' } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { name: 'istio-operator' } },
+        template: {
+          metadata: { labels: { name: 'istio-operator' } },
+          spec: { containers: [{ name: 'istio-operator', image: 'docker.io/istio/operator:1.23.2' }] },
+        },
+      },
+    });
+    const refused = await cli(
+      ['install', '-f', RANCHER_VALUES, '-f', takeoverValues(rig.work, OLD)],
+      rig.cluster.kubeconfigPath,
+    );
+    expect([refused.exitCode, refused.stderr]).toEqual([
+      3,
+      expect.stringContaining("Istio's in-cluster operator runs (Deployment istio-operator/istio-operator)"),
+    ]);
+    expect(await rig.exists(`/api/v1/namespaces/${NAMESPACE}/configmaps/istio-installer-state`)).toBe(false);
+    await rig.cluster.kube.delete('/apis/apps/v1/namespaces/istio-operator/deployments/istio-operator');
+
+    const r = await rig.helm([
+      'install',
+      'istio',
+      CHART,
+      '-n',
+      NAMESPACE,
+      '-f',
+      RANCHER_VALUES,
+      '-f',
+      takeoverValues(rig.work, OLD),
+      '--wait',
+      '--timeout=8m',
+    ]);
+    const logs = await rig.jobLogs('istio');
+    expect([r.exitCode, r.exitCode === 0 ? '' : `${r.all}\n${logs}`]).toEqual([0, '']);
+    expect(r.all).not.toMatch(/invalid ownership metadata|field is immutable/);
+    expect(logs).toContain(
+      `adopted Istio ${OLD} (revision default) installed by istioctl (no installer record, no Helm release of Rancher left); gateways: istio-system/istio-ingressgateway`,
+    );
+    expect((await rig.history()).entries).toEqual([
+      `adopt ${OLD} default succeeded`,
+      `reconfigure ${OLD} default succeeded`,
+    ]);
+  });
+
+  test(`the hop to ${NEW}, killed (-9) after the canary's istioctl install, resumes and finishes`, async () => {
+    const values = takeoverValues(rig.work, NEW);
+    const killed = startCli(['install', '-f', RANCHER_VALUES, '-f', values], rig.cluster.kubeconfigPath);
+    await whenStderrHas(killed, 'done: istioctl install');
+    process.kill(-(killed.pid ?? 0), 'SIGKILL');
+    await killed;
+    expect(await rig.exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istiod-1-31-0`)).toBe(true);
+
+    const resumed = await cli(['install', '-f', RANCHER_VALUES, '-f', values], rig.cluster.kubeconfigPath);
+    expect(`${resumed.exitCode} ${resumed.stderr}`).toMatch(/^0 /);
+    expect(resumed.stderr).toContain('was interrupted');
+    expect(resumed.stdout).toMatch(/revision default removed/);
+    await rig.stopPolling();
+
+    const { entries } = await rig.history();
+    expect(entries.slice(0, 2)).toEqual([
+      `adopt ${OLD} default succeeded`,
+      `reconfigure ${OLD} default succeeded`,
+    ]);
+    expect(entries.slice(2).join('\n')).toMatch(/interrupted[\s\S]*1\.31\.0 1-31-0 succeeded$/);
+    expect(await rig.status()).toMatchObject({ revisions: [{ revision: '1-31-0', version: NEW }] });
+    await eventually('no istiod of revision default', 60_000, async () =>
+      (await rig.exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istiod`)) ? undefined : true,
+    );
+    expect({ samples: rig.samples > 20, gaps: rig.gaps }).toEqual({ samples: true, gaps: [] });
+    expect(await rig.userResources()).toEqual(rig.created());
+
+    // The chart agrees: helm upgrade to the same version has nothing to do.
+    const r = await rig.helm([
+      'upgrade',
+      'istio',
+      CHART,
+      '-n',
+      NAMESPACE,
+      '-f',
+      RANCHER_VALUES,
+      '-f',
+      values,
+      '--wait',
+      '--timeout=5m',
+    ]);
+    expect([r.exitCode, r.exitCode === 0 ? '' : `${r.all}\n${await rig.jobLogs('istio')}`]).toEqual([0, '']);
+  });
+});
