@@ -16,6 +16,7 @@ import {
 import { statusReport } from '../../../src/installer/status.js';
 import { renderDocument } from '../../../src/overlay/output.js';
 import { FakeKube, gatewayDeployment, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
+import { installRequest } from '../../helpers/install-request.js';
 
 const NS = 'istio-system';
 const istioOperator = {
@@ -30,19 +31,8 @@ const istioOperator = {
   },
 };
 
-const request = (extra: Partial<InstallRequest> = {}): InstallRequest => ({
-  istioOperator,
-  namespace: NS,
-  strategy: 'InPlace',
-  revisionTags: [],
-  removeOldRevision: 'WhenUnused',
-  rollbackOnFailure: false,
-  force: false,
-  readinessSeconds: 300,
-  chartVersion: '0.1.0',
-  dryRun: false,
-  ...extra,
-});
+const request = (extra: Partial<InstallRequest> = {}): InstallRequest =>
+  installRequest(istioOperator, { ...extra });
 
 type Answer = Partial<RunResult> | ((args: readonly string[]) => Partial<RunResult>);
 

@@ -5,6 +5,7 @@ import { install, type InstallRequest } from '../../../src/installer/install.js'
 import type { ProcessRunner } from '../../../src/installer/istioctl.js';
 import { encodeRecord, nextRecord, RECORD_CONFIGMAP, specHash } from '../../../src/installer/record.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
+import { installRequest } from '../../helpers/install-request.js';
 
 const istioOperator = {
   apiVersion: 'install.istio.io/v1alpha1',
@@ -12,19 +13,8 @@ const istioOperator = {
   spec: { tag: '1.31.0', components: { pilot: { enabled: true } } },
 };
 
-const request = (extra: Partial<InstallRequest> = {}): InstallRequest => ({
-  istioOperator,
-  namespace: 'istio-system',
-  strategy: 'InPlace',
-  revisionTags: [],
-  removeOldRevision: 'WhenUnused',
-  rollbackOnFailure: false,
-  force: false,
-  readinessSeconds: 300,
-  chartVersion: '0.1.0',
-  dryRun: false,
-  ...extra,
-});
+const request = (extra: Partial<InstallRequest> = {}): InstallRequest =>
+  installRequest(istioOperator, { ...extra });
 
 function deps(kube: FakeKube): InstallerDeps & { istioctlCalls: string[][] } {
   const istioctlCalls: string[][] = [];

@@ -10,6 +10,7 @@ import type { ProcessRunner } from '../../../src/installer/istioctl.js';
 import { decodeRecord, RECORD_CONFIGMAP } from '../../../src/installer/record.js';
 import type { ResourceRef } from '../../../src/installer/kube.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
+import { installRequest } from '../../helpers/install-request.js';
 
 const NS = 'istio-system';
 
@@ -24,20 +25,8 @@ const istioOperator = {
   },
 };
 
-const request = (extra: Partial<InstallRequest> = {}): InstallRequest => ({
-  istioOperator,
-  namespace: NS,
-  strategy: 'InPlace',
-  revisionTags: [],
-  removeOldRevision: 'WhenUnused',
-  rollbackOnFailure: false,
-  force: false,
-  readinessSeconds: 300,
-  chartVersion: '0.1.0',
-  dryRun: false,
-  release: 'rancher-istio',
-  ...extra,
-});
+const request = (extra: Partial<InstallRequest> = {}): InstallRequest =>
+  installRequest(istioOperator, { release: 'rancher-istio', ...extra });
 
 const tagWebhook = (revision: string, tag = 'default') => {
   const webhook = injectorWebhook(revision);

@@ -1,0 +1,21 @@
+// The install request the CLI would build from plain values (in place, no tags, no force), for unit tests of the flow.
+import type { InstallRequest } from '../../src/installer/install.js';
+
+export function installRequest(
+  istioOperator: InstallRequest['istioOperator'],
+  extra: Partial<InstallRequest> = {},
+): InstallRequest {
+  return {
+    istioOperator,
+    namespace: 'istio-system',
+    strategy: 'InPlace',
+    revisionTags: [],
+    removeOldRevision: 'WhenUnused',
+    rollbackOnFailure: false,
+    force: false,
+    readinessSeconds: 300,
+    chartVersion: '0.1.0',
+    dryRun: false,
+    ...extra,
+  };
+}
