@@ -109,7 +109,7 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
     {
       istioOperator: step.istioOperator,
       version: step.version,
-      revision,
+      revision: step.revision ?? revision,
       strategy: step.strategy,
       revisionTags: request.revisionTags,
       force: request.force,

@@ -40,6 +40,14 @@ export function revisionName(version: IstioVersion): string {
   return `${version.major}-${version.minor}-${version.patch}`;
 }
 
+/**
+ * The revision of an intermediate hop of a stepped upgrade, named by its minor alone (`1-27`): which patch a hop uses
+ * depends on the istioctl found at run time, and the chart's RBAC must name every revision before that.
+ */
+export function transitRevisionName(version: IstioVersion): string {
+  return `${version.major}-${version.minor}`;
+}
+
 /** The version an image reference carries in its tag (`.../pilot:1.31.0-distroless` -> 1.31.0). */
 export function versionOfImage(image: string): IstioVersion | undefined {
   const withoutDigest = image.split('@')[0] ?? image;

@@ -5,6 +5,7 @@ import {
   formatIstioVersion,
   minorDistance,
   parseIstioVersion,
+  transitRevisionName,
   type IstioVersion,
 } from './istio-version.js';
 import type { JsonObject } from '../overlay/json.js';
@@ -407,13 +408,15 @@ export interface Step {
   istioOperator: JsonObject;
   version: IstioVersion | undefined;
   strategy: 'InPlace' | 'RevisionBased';
+  /** The revision of an intermediate hop (`1-27`); undefined for the last or only hop, named as configured. */
+  revision?: string;
   /** The version the active revision runs, where the path starts. */
   from: IstioVersion | undefined;
   /** Every hop still to go, this one first; empty when the version does not change. */
   hops: Hop[];
 }
 
-const VERSION_NAMED_REVISION = /^\d+-\d+-\d+$/;
+const VERSION_NAMED_REVISION = /^\d+-\d+(-\d+)?$/;
 
 /**
  * The step a run takes towards `desired`. An install that was taken over (adopted now, or `adopt` on record) goes up
@@ -461,6 +464,7 @@ export function stepFor(
   return {
     istioOperator: first ? specForHop(desired.istioOperator, to, first) : desired.istioOperator,
     version: first,
+    revision: first ? transitRevisionName(first) : undefined,
     strategy,
     from,
     hops,

@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { valuesSchema } from '../../src/overlay/values-schema.js';
+import { parseIstioVersion, transitRevisionName } from '../../src/installer/istio-version.js';
+import { upgradePath } from '../../src/installer/takeover.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, SCENARIOS, helm, renderChart, type KubeObject } from './render.js';
 import { KUBE_VERSION } from '../cluster/tools.js';
 
@@ -346,6 +348,11 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
       [
         'istiod',
         'istiod-canary',
+        // The transit revisions of a stepped upgrade to the chart's 1.31.
+        'istiod-1-29',
+        'istiod-1-27',
+        'istiod-1-25',
+        'istiod-1-23',
         'istio-ingressgateway-sds',
         'istio-egressgateway-sds',
         'internal-ingress-sds',
@@ -363,6 +370,42 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
         'istio-cni-repair-role',
       ]),
     );
+  });
+
+  test("escalate/bind name the transit revisions of every stepped path from Rancher's lines, as the installer names them", async () => {
+    const { objects } = await renderChart(binary, undefined);
+    const role = rules(get(objects, 'Role', `${RELEASE}-installer`)).find((r) =>
+      r.verbs.includes('escalate'),
+    );
+    const clusterRole = rules(get(objects, 'ClusterRole', `${RELEASE}-installer-${NAMESPACE}`)).find((r) =>
+      r.verbs.includes('escalate'),
+    );
+    const target = parseIstioVersion(
+      String((load(readFileSync(`${CHART}/values.yaml`, 'utf8')) as { tag: string }).tag),
+    );
+    if (!target) throw new Error("the chart's tag is not a version");
+    // Each patch a hop could use: the installer picks the newest its istioctl sources have, unknown at render time.
+    const available = ['1.25.0', '1.25.9', '1.27.3', '1.29.1', '1.29.8'];
+    for (const start of ['1.21.0', '1.23.2', '1.24.1', '1.25.0', '1.27.3', '1.29.1']) {
+      const from = parseIstioVersion(start);
+      if (!from) throw new Error(start);
+      for (const hop of upgradePath(from, target, available).slice(0, -1)) {
+        const version = parseIstioVersion(
+          hop.version.split('.').length === 2 ? `${hop.version}.0` : hop.version,
+        );
+        if (!version) throw new Error(hop.version);
+        const revision = transitRevisionName(version);
+        expect([start, role?.resourceNames]).toEqual([start, expect.arrayContaining([`istiod-${revision}`])]);
+        expect([start, clusterRole?.resourceNames]).toEqual([
+          start,
+          expect.arrayContaining(
+            ['istiod-clusterrole', 'istiod-gateway-controller', 'istio-reader-clusterrole'].map(
+              (name) => `${name}-${revision}-${NAMESPACE}`,
+            ),
+          ),
+        ]);
+      }
+    }
   });
 
   test('a gateway in another namespace gets the installer a Role there, and only there', async () => {

@@ -160,17 +160,28 @@ gateways that overlays (maps or YAML strings) add. RBAC names their roles and na
 {{- end -}}
 
 {{/*
-Suffixes of the revisions the installer may install: the configured revision, or for revision-based upgrades the
-one it derives from the version ("1.31.0" -> "-1-31-0"), besides the default revision's empty suffix.
+Suffixes of the revisions the installer may install: the default revision's empty suffix; the configured revision, or
+for revision-based upgrades the one it derives from the version ("1.31.0" -> "-1-31-0"); and the transit revisions of
+a stepped upgrade from an older install, named by minor only ("-1-29", "-1-27", ... two minors apart), since their
+patch is chosen at run time. Transit revisions stop at 1.23, Rancher's oldest Istio: a path from Istio 1.20 or older
+needs a hop the Job may not make.
 */}}
 {{- define "rancher-istio.revisionSuffixes" -}}
 {{- $suffixes := list "" -}}
+{{- $version := regexFind "^[0-9]+\\.[0-9]+\\.[0-9]+" (toString .Values.tag) -}}
 {{- if .Values.revision -}}
 {{- $suffixes = append $suffixes (printf "-%s" .Values.revision) -}}
-{{- else -}}
+{{- else if $version -}}
 {{- /* Also for InPlace: an install taken over (Rancher's) goes up by a canary revision named after the version. */ -}}
-{{- $version := regexFind "^[0-9]+\\.[0-9]+\\.[0-9]+" (toString .Values.tag) -}}
-{{- if $version }}{{ $suffixes = append $suffixes (printf "-%s" (replace "." "-" $version)) }}{{ end -}}
+{{- $suffixes = append $suffixes (printf "-%s" (replace "." "-" $version)) -}}
+{{- end -}}
+{{- if $version -}}
+{{- $major := index (splitList "." $version) 0 -}}
+{{- $minor := index (splitList "." $version) 1 | atoi -}}
+{{- range $hop := until 10 -}}
+{{- $transit := sub $minor (mul 2 (add1 $hop)) -}}
+{{- if ge $transit 23 }}{{ $suffixes = append $suffixes (printf "-%s-%d" $major $transit) }}{{ end -}}
+{{- end -}}
 {{- end -}}
 {{- toJson $suffixes -}}
 {{- end -}}

@@ -192,7 +192,7 @@ test('plan shows the takeover and the whole path, and changes nothing', async ()
         `  hop ${h}: istioctl ${h}; images rancher/mirrored-istio-pilot:${h}-distroless, registry.istio.io/release/proxyv2:${h}`,
     ),
     'plan: upgrade-canary',
-    '  why: install 1.25.2 as revision 1-25-2 next to default (1.23.2), then move tags default',
+    '  why: install 1.25.2 as revision 1-25 next to default (1.23.2), then move tags default',
   ]);
   expect(kube.writes).toEqual([]);
 });
@@ -202,7 +202,7 @@ test("Rancher's 1.23 to 1.31: adopt, leftovers deleted, four canary hops with ea
   const { deps: d, installs, images, tags, log } = deps(kube, ALL);
   const result = await install(request({ revisionTags: ['prod-stable'] }), d);
   expect(tags).toEqual(
-    ['1-25-2', '1-27-6', '1-29-3', '1-31-0'].flatMap((r) => [`default -> ${r}`, `prod-stable -> ${r}`]),
+    ['1-25', '1-27', '1-29', '1-31-0'].flatMap((r) => [`default -> ${r}`, `prod-stable -> ${r}`]),
   );
   expect(images).toEqual([
     'rancher/mirrored-istio-pilot:1.25.2-distroless',
@@ -210,12 +210,12 @@ test("Rancher's 1.23 to 1.31: adopt, leftovers deleted, four canary hops with ea
     'rancher/mirrored-istio-pilot:1.29.3-distroless',
     'rancher/mirrored-istio-pilot:1.31.0-distroless',
   ]);
-  expect(installs).toEqual(['1.25.2 as 1-25-2', '1.27.6 as 1-27-6', '1.29.3 as 1-29-3', '1.31.0 as 1-31-0']);
+  expect(installs).toEqual(['1.25.2 as 1-25', '1.27.6 as 1-27', '1.29.3 as 1-29', '1.31.0 as 1-31-0']);
   expect(history(kube)).toEqual([
     'adopt 1.23.2 default succeeded',
-    'upgrade-canary 1.25.2 1-25-2 succeeded',
-    'upgrade-canary 1.27.6 1-27-6 succeeded',
-    'upgrade-canary 1.29.3 1-29-3 succeeded',
+    'upgrade-canary 1.25.2 1-25 succeeded',
+    'upgrade-canary 1.27.6 1-27 succeeded',
+    'upgrade-canary 1.29.3 1-29 succeeded',
     'upgrade-canary 1.31.0 1-31-0 succeeded',
   ]);
   expect(kube.deployments.map((dep) => dep.metadata?.name)).toEqual(['istiod-1-31-0']);
@@ -224,7 +224,7 @@ test("Rancher's 1.23 to 1.31: adopt, leftovers deleted, four canary hops with ea
   expect(log).toContain(
     "warn: deleting Job istio-system/istioctl-installer: Rancher's installer hook Job, left behind (it ran Rancher's istioctl)",
   );
-  expect(result.summary).toMatch(/revision 1-29-3 removed.*\(\d+\.\ds\)$/);
+  expect(result.summary).toMatch(/revision 1-29 removed.*\(\d+\.\ds\)$/);
 
   // The same values again: nothing to do (not an in-place install of a second, unrevisioned control plane).
   const again = deps(kube, ALL);
@@ -243,7 +243,7 @@ test('proxies left two minors behind stop the path with exit 3; each re-run afte
   await expect(stopped).rejects.toThrow(
     '1 pod(s) in namespace(s) apps run proxies more than 1 minor behind Istio 1.25.2, the active revision, before the hop to 1.27.6: apps/web-7d9f-abcde (revision default, proxy 1.23.2)',
   );
-  expect(installs).toEqual(['1.25.2 as 1-25-2']);
+  expect(installs).toEqual(['1.25.2 as 1-25']);
   // The user restarts the workload (kubectl rollout restart), which the default tag injects with the active
   // version, and runs again: each run goes one hop further, resuming where the cluster is.
   const runs: string[][] = [];
@@ -255,12 +255,12 @@ test('proxies left two minors behind stop the path with exit 3; each re-run afte
     });
     runs.push(again.installs);
   }
-  expect(runs).toEqual([['1.27.6 as 1-27-6'], ['1.29.3 as 1-29-3'], ['1.31.0 as 1-31-0']]);
+  expect(runs).toEqual([['1.27.6 as 1-27'], ['1.29.3 as 1-29'], ['1.31.0 as 1-31-0']]);
   expect(history(kube)).toEqual([
     'adopt 1.23.2 default succeeded',
-    'upgrade-canary 1.25.2 1-25-2 succeeded',
-    'upgrade-canary 1.27.6 1-27-6 succeeded',
-    'upgrade-canary 1.29.3 1-29-3 succeeded',
+    'upgrade-canary 1.25.2 1-25 succeeded',
+    'upgrade-canary 1.27.6 1-27 succeeded',
+    'upgrade-canary 1.29.3 1-29 succeeded',
     'upgrade-canary 1.31.0 1-31-0 succeeded',
   ]);
 });

@@ -9,6 +9,7 @@ import {
   restartCommand,
   skewGate,
   specForHop,
+  stepFor,
   upgradePath,
   type FoundObject,
   type ProxyPod,
@@ -287,10 +288,37 @@ describe('upgradePath', () => {
   });
 
   test('a re-run resumes where the cluster is: the path is planned from the active revision, not from the start', () => {
-    // Killed after the 1.27 hop moved the tags: the active revision is 1-27-6, so the path goes on from there.
+    // Killed after the 1.27 hop moved the tags: the active revision is 1-27 (at 1.27.6), so the path goes on from there.
     expect(path('1.27.6', '1.31.0')).toEqual(['1.29.3', '1.31.0']);
     // Killed after the 1.29 hop: one hop left.
     expect(path('1.29.3', '1.31.0')).toEqual(['1.31.0']);
+  });
+});
+
+describe('stepFor: revision names', () => {
+  const available = ['1.25.2', '1.27.6', '1.29.3', '1.31.0'];
+  const desired = {
+    istioOperator: { spec: { tag: '1.31.0' } },
+    version: v('1.31.0'),
+    strategy: 'InPlace' as const,
+  };
+  const linux = { os: 'linux', arch: 'amd64' };
+
+  test("an intermediate hop's revision is named by its minor, which the chart's RBAC can name before the patch is known", () => {
+    const step = stepFor(state([plane('1.23.2')]), true, desired, available, linux);
+    expect(step).toMatchObject({ version: v('1.25.2'), revision: '1-25', strategy: 'RevisionBased' });
+  });
+
+  test('a run resumed on a transit revision stays revision-based; its last hop takes the configured name', () => {
+    const step = stepFor(
+      state([plane('1.29.3', '1-29')], { tags: { default: '1-29' } }),
+      false,
+      desired,
+      available,
+      linux,
+    );
+    expect(step).toMatchObject({ version: v('1.31.0'), strategy: 'RevisionBased' });
+    expect(step).not.toHaveProperty('revision');
   });
 });
 
