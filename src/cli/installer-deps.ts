@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { InstallerDeps } from '../installer/deps.js';
-import { findIstioctl, parseClientVersion } from '../installer/find-istioctl.js';
+import { findIstioctl, istioctlsOnPath, parseClientVersion } from '../installer/find-istioctl.js';
 import { formatIstioVersion, type IstioVersion } from '../installer/istio-version.js';
 import { holderIdentity, isProcessAlive } from '../installer/holder.js';
 import { execaRunner, type ProcessRunner } from '../installer/istioctl.js';
@@ -134,7 +134,14 @@ async function installerDeps(
             },
           )
         : [];
-      return [...new Set([...bundled, ...mirrored])];
+      const onPath = await istioctlsOnPath(env.PATH ?? '', istioctlLookup(runner, env, log));
+      return [
+        ...new Set([
+          ...bundled,
+          ...onPath.flatMap((found) => (found.version ? [found.version] : [])),
+          ...mirrored,
+        ]),
+      ];
     },
     async writeTempFile(name, content) {
       if (!workDir) {

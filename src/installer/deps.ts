@@ -14,7 +14,7 @@ export interface InstallerDeps {
   env: Readonly<Record<string, string | undefined>>;
   /** Path of an istioctl for this version (bundled, cached or from the mirror); undefined version: the default one. */
   istioctlFor(version: IstioVersion | undefined): Promise<string>;
-  /** Istio versions whose istioctl is at hand (bundled or in the release mirror), for the hops of a stepped upgrade. */
+  /** Istio versions whose istioctl is at hand (bundled, on PATH or in the release mirror), for a stepped upgrade's hops. */
   istioctlVersions?(): Promise<string[]>;
   /** The platform istioctl runs on, for the `mirror add` command a missing hop names. */
   platform?: { os: string; arch: string };

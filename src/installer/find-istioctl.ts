@@ -37,6 +37,24 @@ export function parseClientVersion(output: string): string | undefined {
   return match?.[1];
 }
 
+/**
+ * Every istioctl on PATH, in PATH order, with the version it reports (undefined when it cannot say): a stepped upgrade
+ * counts these among the versions at hand, and the lookup takes the first of the right version.
+ */
+export async function istioctlsOnPath(
+  pathEnv: string,
+  deps: Pick<FindIstioctlDeps, 'isExecutable' | 'clientVersion'>,
+): Promise<{ path: string; version: string | undefined }[]> {
+  const found: { path: string; version: string | undefined }[] = [];
+  for (const dir of pathEnv.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, 'istioctl');
+    if (found.some((f) => f.path === candidate) || !(await deps.isExecutable(candidate))) continue;
+    found.push({ path: candidate, version: await deps.clientVersion(candidate) });
+  }
+  return found;
+}
+
 /** Looks for istioctl `version` in the documented order; throws PreconditionError listing what it tried. */
 export async function findIstioctl(
   request: FindIstioctlRequest,
@@ -49,19 +67,14 @@ export async function findIstioctl(
   if (await deps.isExecutable(bundled)) return { path: bundled, source: 'bundled' };
   tried.push(`${bundled}: not found (ISTIOCTL_DIR=${request.istioctlDir})`);
 
-  const seen = new Set<string>();
-  for (const dir of request.pathEnv.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, 'istioctl');
-    if (seen.has(candidate) || !(await deps.isExecutable(candidate))) continue;
-    seen.add(candidate);
-    const reported = await deps.clientVersion(candidate);
-    if (reported === request.version) return { path: candidate, source: 'path' };
+  const onPath = await istioctlsOnPath(request.pathEnv, deps);
+  const match = onPath.find((found) => found.version === request.version);
+  if (match) return { path: match.path, source: 'path' };
+  for (const found of onPath)
     tried.push(
-      `${candidate} on PATH: ${reported ? `is version ${reported}` : '"version --remote=false" failed'}`,
+      `${found.path} on PATH: ${found.version ? `is version ${found.version}` : '"version --remote=false" failed'}`,
     );
-  }
-  if (seen.size === 0) tried.push('PATH: no istioctl');
+  if (onPath.length === 0) tried.push('PATH: no istioctl');
 
   if (request.mirrorUrl) {
     try {

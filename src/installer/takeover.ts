@@ -282,7 +282,7 @@ export function describePath(
       const version = parseIstioVersion(hop.version);
       if (hop.istioctl === 'missing' || !version || !target)
         return hop.istioctl === 'missing'
-          ? `  missing: istioctl ${hop.version} is neither bundled nor in the release mirror`
+          ? `  missing: istioctl ${hop.version} is neither bundled, on PATH nor in the release mirror`
           : `  hop ${hop.version}: istioctl ${hop.version}`;
       const images = hopImages(specForHop(target.spec, target.version, version));
       return `  hop ${hop.version}: istioctl ${hop.version}; images ${images.join(', ')}`;
@@ -457,7 +457,7 @@ export function stepFor(
   if (missing.length > 0)
     return {
       refused: true,
-      message: `the path ${[formatIstioVersion(from), ...hops.map((h) => h.version)].join(' -> ')} needs istioctl ${missing.map((h) => h.version).join(', ')}, which is neither bundled nor in the release mirror`,
+      message: `the path ${[formatIstioVersion(from), ...hops.map((h) => h.version)].join(' -> ')} needs istioctl ${missing.map((h) => h.version).join(', ')}, which is neither bundled, on PATH nor in the release mirror`,
       hint: `add ${missing.length > 1 ? 'them' : 'it'}: ${missing.map((h) => mirrorAddCommand(h, platform)).join('; ')}; then run again`,
     };
   const first = parseIstioVersion(hops[0]?.version ?? '');

@@ -56,3 +56,21 @@ test("a killed run's temp dir is removed by the next run; a live run's is left a
   await withInstallerDeps({}, context, (deps) => deps.writeTempFile('istio-operator.yaml', 'spec: {}\n'));
   expect(readdirSync(tmp).sort()).toEqual([path.basename(alive), path.basename(other)].sort());
 });
+
+test("a stepped upgrade's istioctl versions at hand: bundled ones and those istioctls on PATH report", async () => {
+  const { context } = setup();
+  const root = path.dirname(context.io.env.TMPDIR ?? '');
+  const bundled = path.join(root, 'bundled');
+  mkdirSync(path.join(bundled, '1.31.0'), { recursive: true });
+  // A fake istioctl (a script that prints what `istioctl version --remote=false` prints), first on PATH.
+  const fakeBin = path.join(root, 'fake-istioctl-bin');
+  mkdirSync(fakeBin);
+  writeFileSync(path.join(fakeBin, 'istioctl'), '#!/bin/sh\necho "client version: 1.29.3"\n', {
+    mode: 0o755,
+  });
+  const env = { ...context.io.env, ISTIOCTL_DIR: bundled, PATH: `${fakeBin}:${process.env.PATH ?? ''}` };
+  const versions = await withInstallerDeps({}, { ...context, io: { ...context.io, env } }, (deps) =>
+    deps.istioctlVersions ? deps.istioctlVersions() : Promise.resolve([]),
+  );
+  expect(versions).toEqual(expect.arrayContaining(['1.31.0', '1.29.3']));
+});

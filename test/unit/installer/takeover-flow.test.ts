@@ -287,7 +287,7 @@ test('a missing hop istioctl, an operator-managed install, a live Rancher releas
   const missing = rancherCluster('1.23.2');
   const first = install(request(), deps(missing, ['1.31.0']).deps);
   await expect(first).rejects.toThrow(
-    'the path 1.23.2 -> 1.25 -> 1.27 -> 1.29 -> 1.31.0 needs istioctl 1.25, 1.27, 1.29, which is neither bundled nor in the release mirror',
+    'the path 1.23.2 -> 1.25 -> 1.27 -> 1.29 -> 1.31.0 needs istioctl 1.25, 1.27, 1.29, which is neither bundled, on PATH nor in the release mirror',
   );
   expect(missing.writes).toEqual([]);
 

@@ -275,9 +275,9 @@ describe('upgradePath', () => {
     ]);
     expect(describePath(v('1.23.2'), hops)).toEqual([
       '  path: 1.23.2 -> 1.25 -> 1.27 -> 1.29 -> 1.31.0 (4 canary hops of at most two minors)',
-      '  missing: istioctl 1.25 is neither bundled nor in the release mirror',
-      '  missing: istioctl 1.27 is neither bundled nor in the release mirror',
-      '  missing: istioctl 1.29 is neither bundled nor in the release mirror',
+      '  missing: istioctl 1.25 is neither bundled, on PATH nor in the release mirror',
+      '  missing: istioctl 1.27 is neither bundled, on PATH nor in the release mirror',
+      '  missing: istioctl 1.29 is neither bundled, on PATH nor in the release mirror',
       '  hop 1.31.0: istioctl 1.31.0',
     ]);
     expect(
