@@ -279,13 +279,14 @@ export function describePath(
   return [
     `  path: ${[formatIstioVersion(from), ...hops.map((h) => h.version)].join(' -> ')} (${hops.length} canary hop${hops.length > 1 ? 's' : ''} of at most two minors)`,
     ...hops.map((hop) => {
-      const version = parseIstioVersion(hop.version);
-      if (hop.istioctl === 'missing' || !version || !target)
-        return hop.istioctl === 'missing'
-          ? `  missing: istioctl ${hop.version} is neither bundled, on PATH nor in the release mirror`
-          : `  hop ${hop.version}: istioctl ${hop.version}`;
-      const images = hopImages(specForHop(target.spec, target.version, version));
-      return `  hop ${hop.version}: istioctl ${hop.version}; images ${images.join(', ')}`;
+      // A minor whose istioctl is missing has no patch yet: its images carry the one its istioctl will have.
+      const version = hop.version.split('.').length === 2 ? `${hop.version}.<patch>` : hop.version;
+      const images = target
+        ? `; images ${hopImages(specForHop(target.spec, target.version, version)).join(', ')}`
+        : '';
+      return hop.istioctl === 'missing'
+        ? `  missing: istioctl ${hop.version} is neither bundled, on PATH nor in the release mirror${images}`
+        : `  hop ${hop.version}: istioctl ${hop.version}${images}`;
     }),
   ];
 }
@@ -322,10 +323,11 @@ export function hopImages(istioOperator: JsonObject): string[] {
 /**
  * The spec of one hop: the target spec with the hop's version as `tag`, and every image pinned to the target's
  * version (Rancher's values pin `repository:tag` per image, e.g. `1.31.0-distroless`) pinned to the hop's instead.
+ * The hop may be a version's text (`1.29.<patch>` for a minor whose patch is not known yet).
  */
-export function specForHop<T>(spec: T, target: IstioVersion, hop: IstioVersion): T {
+export function specForHop<T>(spec: T, target: IstioVersion, hop: IstioVersion | string): T {
   const from = formatIstioVersion(target);
-  const to = formatIstioVersion(hop);
+  const to = typeof hop === 'string' ? hop : formatIstioVersion(hop);
   if (from === to) return spec;
   const image = new RegExp(`^(.+:)${from.replace(/\./g, '\\.')}(-[a-z]+)?$`);
   const walk = (value: unknown, key: string | undefined): unknown => {

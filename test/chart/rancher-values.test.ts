@@ -141,6 +141,26 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
     expect(kialiConfig(custom.objects).server.web_root).toBe('/mesh');
   });
 
+  test("an air-gapped registry's list: the documented `helm template | grep image:` names the installer, Kiali and Jaeger", async () => {
+    const { text } = await renderChart(binary, undefined, [
+      '-f',
+      fixture('104.5.0'),
+      '--set',
+      'tracing.enabled=true',
+      '--set',
+      'global.cattle.systemDefaultRegistry=reg.local',
+    ]);
+    // docs/migrating-from-rancher.md: `grep -E '^ +image: ' | sort -u`
+    const images = [...new Set(text.split('\n').filter((line) => /^ +image: /.test(line)))]
+      .map((line) => line.replace(/^ +image: /, '').replace(/"/g, ''))
+      .sort();
+    expect(images).toEqual([
+      expect.stringMatching(/^reg\.local\/jaegertracing\/jaeger:/),
+      expect.stringMatching(/^reg\.local\/kiali\/kiali:/),
+      `reg.local/rancher-istio/istio-installer:${CHART_YAML.version}`,
+    ]);
+  });
+
   test("Rancher's string booleans and counts take their evident meaning in the chart too", async () => {
     const { objects } = await renderChart(binary, undefined, [
       '-f',

@@ -409,5 +409,10 @@ describe('what a path needs, for an air-gapped registry and mirror', () => {
       '  hop 1.29.3: istioctl 1.29.3; images reg.local/rancher/mirrored-istio-pilot:1.29.3-distroless, reg.local/rancher/mirrored-istio-proxyv2:1.29.3-distroless, docker.io/install-cni:1.29.3',
       '  hop 1.31.0: istioctl 1.31.0; images reg.local/rancher/mirrored-istio-pilot:1.31.0-distroless, reg.local/rancher/mirrored-istio-proxyv2:1.31.0-distroless, docker.io/install-cni:1.31.0',
     ]);
+    // A minor whose istioctl is missing: its images carry the patch of the istioctl the user will add.
+    const missing = upgradePath(v('1.27.6'), v('1.31.0'), ['1.31.0']);
+    expect(describePath(v('1.27.6'), missing, { spec, version: v('1.31.0') })[1]).toBe(
+      '  missing: istioctl 1.29 is neither bundled, on PATH nor in the release mirror; images reg.local/rancher/mirrored-istio-pilot:1.29.<patch>-distroless, reg.local/rancher/mirrored-istio-proxyv2:1.29.<patch>-distroless, docker.io/install-cni:1.29.<patch>',
+    );
   });
 });
