@@ -61,7 +61,7 @@ export async function installRancherShaped(cluster: Cluster, work: string): Prom
   );
 }
 
-/** Values for this chart over Rancher's file: the version and every image Rancher pins, short rig timeouts. */
+/** Values for this chart over Rancher's file: the version and every image Rancher pins, short rig timeouts, tracing on. */
 export function takeoverValuesText(version: string): string {
   const pinned = `${version}-distroless`;
   return [
@@ -70,6 +70,8 @@ export function takeoverValuesText(version: string): string {
     `cni: {tag: "${pinned}"}`,
     `global: {proxy: {tag: "${pinned}"}, proxy_init: {tag: "${pinned}"}}`,
     'installer: {timeouts: {readinessSeconds: 120}}',
+    // Jaeger stays on, as the Rancher-shaped install had it.
+    'tracing: {enabled: true}',
     '',
   ].join('\n');
 }

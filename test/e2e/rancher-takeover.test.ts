@@ -266,6 +266,19 @@ describe("(a) helm upgrade of Rancher's release onto this chart", () => {
       'app.kubernetes.io/instance': 'kiali',
     });
     expect(r.stdout).toContain("Kiali's Deployment keeps the selector app.kubernetes.io/instance: kiali");
+    // Rancher's Jaeger (Deployment rancher-istio-tracing) gave way to this chart's; its Services now select ours.
+    expect(await rig.exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/rancher-istio-tracing`)).toBe(
+      false,
+    );
+    const jaeger = await rig.cluster.kube.get<DeploymentStatus>(
+      `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/jaeger`,
+    );
+    for (const name of ['tracing', 'zipkin', 'jaeger-collector']) {
+      const service = await rig.cluster.kube.get<{ spec: { selector: Record<string, string> } }>(
+        `/api/v1/namespaces/${NAMESPACE}/services/${name}`,
+      );
+      expect([name, service.spec.selector]).toEqual([name, jaeger.spec.selector.matchLabels]);
+    }
 
     // A second helm upgrade with the same values: nothing to do.
     const again = await rig.helm([
