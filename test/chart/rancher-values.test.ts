@@ -161,6 +161,32 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
     ]);
   });
 
+  test("without a cluster to look at (Argo CD, helm template), kiali.selectorInstance keeps Rancher's Kiali selector", async () => {
+    const selector = (objects: KubeObject[]) =>
+      (find(objects, 'Deployment', 'kiali')?.spec as { selector: { matchLabels: Record<string, string> } })
+        .selector.matchLabels;
+    const plain = await renderChart(binary, undefined, ['-f', fixture('107.1.0')]);
+    expect(selector(plain.objects)).toEqual({
+      'app.kubernetes.io/name': 'kiali',
+      'app.kubernetes.io/instance': RELEASE,
+    });
+    const kept = await renderChart(binary, undefined, [
+      '-f',
+      fixture('107.1.0'),
+      '--set',
+      'kiali.selectorInstance=kiali',
+    ]);
+    expect(selector(kept.objects)).toEqual({
+      'app.kubernetes.io/name': 'kiali',
+      'app.kubernetes.io/instance': 'kiali',
+    });
+    const service = find(kept.objects, 'Service', 'kiali')?.spec as { selector: Record<string, string> };
+    expect(service.selector).toEqual({
+      'app.kubernetes.io/name': 'kiali',
+      'app.kubernetes.io/instance': 'kiali',
+    });
+  });
+
   test("Rancher's string booleans and counts take their evident meaning in the chart too", async () => {
     const { objects } = await renderChart(binary, undefined, [
       '-f',
@@ -243,5 +269,11 @@ describe('NOTES (helm v4 install --dry-run=client)', () => {
     const text = await notes([]);
     expect(text).not.toContain('installer.repository');
     expect(text).toContain('port-forward svc/kiali 20001, then http://localhost:20001/kiali\n');
+    expect(text).not.toContain("Kiali's Deployment keeps the selector");
+  });
+
+  test("kiali.selectorInstance: NOTES say which selector Kiali's Deployment keeps", async () => {
+    const text = await notes(['--set', 'kiali.selectorInstance=kiali']);
+    expect(text).toContain("Kiali's Deployment keeps the selector app.kubernetes.io/instance: kiali");
   });
 });

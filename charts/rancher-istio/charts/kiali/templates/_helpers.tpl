@@ -16,18 +16,22 @@ app.kubernetes.io/instance: {{ include "kiali.instance" . }}
 {{- end -}}
 
 {{/*
-The instance the selector names: the release, or the one a running `kiali` Deployment already selects. Rancher's
-chart selected `app.kubernetes.io/instance: kiali`, and a Deployment's selector cannot change in place, so a
-`helm upgrade` of Rancher's release onto this chart keeps it (else: "spec.selector: field is immutable").
-`helm template` cannot look, and renders the release.
+The instance the selector names: `selectorInstance` when set, else the one a running `kiali` Deployment already
+selects, else the release. Rancher's chart selected `app.kubernetes.io/instance: kiali`, and a Deployment's selector
+cannot change in place, so a `helm upgrade` of Rancher's release onto this chart keeps it (else: "spec.selector: field
+is immutable"). `helm template` (Argo CD) cannot look: there `selectorInstance` says it.
 */}}
 {{- define "kiali.instance" -}}
+{{- if .Values.selectorInstance -}}
+{{ .Values.selectorInstance }}
+{{- else -}}
 {{- $existing := lookup "apps/v1" "Deployment" .Release.Namespace "kiali" -}}
 {{- $selector := dig "spec" "selector" "matchLabels" (dict) $existing -}}
 {{- if and (eq (len $selector) 2) (eq (toString (get $selector "app.kubernetes.io/name")) "kiali") (hasKey $selector "app.kubernetes.io/instance") -}}
 {{ get $selector "app.kubernetes.io/instance" }}
 {{- else -}}
 {{ .Release.Name }}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
