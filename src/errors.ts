@@ -52,6 +52,14 @@ export class PreconditionError extends Error {
   }
 }
 
+/** The API server answered 403: the caller lacks a permission. A refusal like any other, told apart where optional. */
+export class ForbiddenError extends PreconditionError {
+  constructor(message: string, hint?: string) {
+    super(message, hint);
+    this.name = 'ForbiddenError';
+  }
+}
+
 /** istioctl ran and failed; `cause` is the line of its stderr that explains why. */
 export class IstioctlError extends Error {
   readonly args: readonly string[];

@@ -3,7 +3,7 @@ import { IstioctlError, PreconditionError, TimeoutError } from '../errors.js';
 import { isObject, type JsonObject } from '../overlay/json.js';
 import { renderDocument } from '../overlay/output.js';
 import { parseYamlSource } from '../overlay/yaml-source.js';
-import { dashboardConfigMaps, DASHBOARD_NAMESPACE } from './dashboards.js';
+import { writeDashboards } from './grafana-dashboards.js';
 import { phase, type InstallerDeps } from './deps.js';
 import { writeRecord } from './history.js';
 import { formatIstioVersion, parseIstioVersion, type IstioVersion } from './istio-version.js';
@@ -342,7 +342,8 @@ async function act(
     const retired = plan.previousRevision
       ? await retireOldRevision(plan.previousRevision, request, tool, deps)
       : '';
-    await installDashboards(deps);
+    // Rancher's installer copied Grafana dashboards for rancher-monitoring; so do we, when its namespace is there.
+    await writeDashboards(deps);
     await record('succeeded', { message: retired || undefined });
     const warned = warnings.length > 0 ? `; ${warnings.length} warning(s) from istioctl analyze` : '';
     return `${plan.kind}: Istio ${versionText} (revision ${plan.revision}) installed and ready${retired ? `; ${retired}` : ''}${warned}`;
@@ -426,14 +427,6 @@ function lastLines(text: string, count: number): string[] {
     .map((line) => line.trimEnd())
     .filter((line) => line.trim() !== '')
     .slice(-count);
-}
-
-/** Rancher's installer copied Grafana dashboards for rancher-monitoring; so do we, when its namespace is there. */
-async function installDashboards(deps: InstallerDeps): Promise<void> {
-  if (!(await deps.kube.namespaceExists(DASHBOARD_NAMESPACE))) return;
-  await phase(deps, `Grafana dashboards into ${DASHBOARD_NAMESPACE}`, async () => {
-    for (const configMap of dashboardConfigMaps()) await deps.kube.applyConfigMap(configMap);
-  });
 }
 
 /** Webhooks that call a Service which no longer exists make later installs fail (IST0139); they belong to nothing. */

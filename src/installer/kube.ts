@@ -14,7 +14,7 @@ import type {
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { PreconditionError, TimeoutError } from '../errors.js';
+import { ForbiddenError, PreconditionError, TimeoutError } from '../errors.js';
 
 /** Any kind by its API coordinates, for the few objects that have no method of their own (takeover, restarts). */
 export interface ResourceRef {
@@ -173,12 +173,13 @@ export async function withRetry<T>(
 function refusal(what: string, error: unknown): unknown {
   const code = statusOf(error);
   if (code === undefined || code < 400 || code >= 500) return error;
-  return new PreconditionError(
-    `the Kubernetes API server refused to ${what}: HTTP ${code}: ${statusMessage(error)}`,
-    code === 403
-      ? "the installer's ServiceAccount lacks this permission; check the chart's ClusterRole"
-      : undefined,
-  );
+  const message = `the Kubernetes API server refused to ${what}: HTTP ${code}: ${statusMessage(error)}`;
+  return code === 403
+    ? new ForbiddenError(
+        message,
+        "the installer's ServiceAccount lacks this permission; check the chart's ClusterRole",
+      )
+    : new PreconditionError(message);
 }
 
 function statusMessage(error: unknown): string {

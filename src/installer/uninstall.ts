@@ -1,6 +1,7 @@
 // `uninstall`: removes every control plane, gateway and Istio webhook; keeps the CRDs and users' Istio resources unless purging.
 import { phase, type InstallerDeps } from './deps.js';
 import { writeRecord } from './history.js';
+import { removeDashboards } from './grafana-dashboards.js';
 import { formatIstioVersion, compareVersions } from './istio-version.js';
 import { IstioctlError } from '../errors.js';
 import { istioctl, uninstallArgs, type Istioctl } from './istioctl.js';
@@ -87,6 +88,7 @@ export async function uninstall(request: UninstallRequest, deps: InstallerDeps):
     const removed = await phase(deps, 'remove leftover webhooks', () =>
       removeLeftoverWebhooks(request.namespace, deps),
     );
+    await removeDashboards(deps);
     await phase(deps, 'verify', () =>
       waitUntilGone(deps, request.namespace, undefined, request.timeoutSeconds * 1000),
     );

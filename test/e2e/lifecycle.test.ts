@@ -320,6 +320,11 @@ test('after an interrupted uninstall (revision webhooks gone), plan repairs and 
     '/apis/networking.istio.io/v1/namespaces/default/virtualservices/user-vs',
   );
   expect(vs.metadata.name).toBe('user-vs');
+  // The dashboards of the mesh that went, went with it.
+  const dashboards = await cluster.kube.get<{ items: unknown[] }>(
+    '/api/v1/namespaces/cattle-dashboards/configmaps?labelSelector=grafana_dashboard%3D1',
+  );
+  expect(dashboards.items).toEqual([]);
   const again = await cli(['uninstall'], kubeconfig);
   expect(again.exitCode).toBe(0);
   expect(again.stdout).toMatch(/^nothing to uninstall/);

@@ -23,11 +23,19 @@ function check(what: string, result: { exitCode?: number; all?: unknown; stderr?
     throw new Error(`${what} failed (exit ${result.exitCode}): ${String(result.all ?? result.stderr ?? '')}`);
 }
 
-/** rancher-monitoring's CRDs, Rancher's release, then istioctl of Rancher's (here: the rig's) version. */
+/**
+ * rancher-monitoring's CRDs and dashboards namespace, Rancher's release, then istioctl of Rancher's (here: the rig's)
+ * version, and the Grafana dashboard ConfigMap Rancher's installer Job then copied (`istio-dashboard-<grafana.com id>`,
+ * labels grafana_dashboard=1 and istio_dashboard=1; read in rancher/istio-installer's create_istio_system.sh).
+ */
 export async function installRancherShaped(cluster: Cluster, work: string): Promise<void> {
   check(
     'kubectl apply of the monitoring CRDs',
     await cluster.kubectl(['apply', '--server-side', '-f', toolPaths().monitoringCrds]),
+  );
+  check(
+    'kubectl create namespace cattle-dashboards',
+    await cluster.kubectl(['create', 'namespace', 'cattle-dashboards']),
   );
   check(
     'helm install of the Rancher-shaped release',
@@ -59,7 +67,17 @@ export async function installRancherShaped(cluster: Cluster, work: string): Prom
       },
     ),
   );
+  await cluster.kube.post('/api/v1/namespaces/cattle-dashboards/configmaps', {
+    metadata: {
+      name: RANCHER_DASHBOARD,
+      labels: { grafana_dashboard: '1', istio_dashboard: '1' },
+    },
+    data: { '7639.json': '{"title": "Istio Mesh Dashboard"}' },
+  });
 }
+
+/** The dashboard ConfigMap the Rancher-shaped install has in cattle-dashboards. */
+export const RANCHER_DASHBOARD = 'istio-dashboard-7639';
 
 /** Values for this chart over Rancher's file: the version and every image Rancher pins, short rig timeouts, tracing on. */
 export function takeoverValuesText(version: string): string {

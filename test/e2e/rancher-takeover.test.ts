@@ -12,6 +12,7 @@ import { eventually } from '../cluster/testkit.js';
 import { CHART, NAMESPACE } from '../chart/render.js';
 import { cli, startCli, valuesFile, whenStderrHas } from './helpers.js';
 import {
+  RANCHER_DASHBOARD,
   RANCHER_ISTIO,
   RANCHER_VALUES,
   helm3,
@@ -266,6 +267,19 @@ describe("(a) helm upgrade of Rancher's release onto this chart", () => {
       'app.kubernetes.io/instance': 'kiali',
     });
     expect(r.stdout).toContain("Kiali's Deployment keeps the selector app.kubernetes.io/instance: kiali");
+    // Rancher's Grafana dashboard was replaced by this installer's (the Job may write in cattle-dashboards).
+    expect(await rig.exists(`/api/v1/namespaces/cattle-dashboards/configmaps/${RANCHER_DASHBOARD}`)).toBe(
+      false,
+    );
+    expect(logs).toContain(`deleting ConfigMap cattle-dashboards/${RANCHER_DASHBOARD}`);
+    const dashboards = await rig.cluster.kube.get<List<Named>>(
+      '/api/v1/namespaces/cattle-dashboards/configmaps?labelSelector=grafana_dashboard%3D1',
+    );
+    expect(dashboards.items.map((d) => d.metadata.name).sort()).toEqual([
+      'rancher-istio-istio-control-plane',
+      'rancher-istio-istio-mesh',
+      'rancher-istio-istio-workloads',
+    ]);
     // Rancher's Jaeger (Deployment rancher-istio-tracing) gave way to this chart's; its Services now select ours.
     expect(await rig.exists(`/apis/apps/v1/namespaces/${NAMESPACE}/deployments/rancher-istio-tracing`)).toBe(
       false,

@@ -164,7 +164,9 @@ export class FakeKube implements Kube {
     return this.customObjects.get(`${plural}.${group}`) ?? [];
   }
   async listObjects(ref: ResourceRef, namespace: string | undefined, labelSelector?: string) {
-    return (this.objects.get(ref.plural) ?? []).filter(
+    // ConfigMaps live in their own map (getConfigMap/applyConfigMap); the generic list sees them too.
+    const stored = ref.plural === 'configmaps' ? [...this.configMaps.values()] : [];
+    return [...stored, ...(this.objects.get(ref.plural) ?? [])].filter(
       (o) =>
         (!namespace || o.metadata?.namespace === namespace) && matches(o.metadata?.labels, labelSelector),
     );

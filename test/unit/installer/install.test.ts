@@ -1,5 +1,5 @@
 // The install flow's decisions end to end with fakes: a no-op calls no istioctl and writes nothing; a refusal changes nothing.
-import { InputError, PreconditionError } from '../../../src/errors.js';
+import { ForbiddenError, InputError, PreconditionError } from '../../../src/errors.js';
 import type { InstallerDeps } from '../../../src/installer/deps.js';
 import { install, type InstallRequest } from '../../../src/installer/install.js';
 import type { ProcessRunner } from '../../../src/installer/istioctl.js';
@@ -15,6 +15,13 @@ const istioOperator = {
 
 const request = (extra: Partial<InstallRequest> = {}): InstallRequest =>
   installRequest(istioOperator, { ...extra });
+
+/** A logger that keeps every line, to check what a run told its user. */
+function recordingLogger() {
+  const lines: string[] = [];
+  const keep = (message: string) => void lines.push(message);
+  return { lines, info: keep, warn: keep, error: keep };
+}
 
 function deps(kube: FakeKube): InstallerDeps & { istioctlCalls: string[][] } {
   const istioctlCalls: string[][] = [];
@@ -159,6 +166,54 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
     'create Event ReconfigureSucceeded',
     'delete Lease istio-system/istio-installer-lock',
   ]);
+});
+
+test("Rancher's installer's dashboards (istio_dashboard=1) are replaced by this installer's, each named in the log", async () => {
+  const kube = installedCluster('old-hash');
+  kube.namespaces.push({ metadata: { name: 'cattle-dashboards' } });
+  kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
+  for (const [name, labels] of [
+    ['istio-dashboard-7639', { grafana_dashboard: '1', istio_dashboard: '1' }],
+    ['users-own-dashboard', { grafana_dashboard: '1' }],
+  ] as const)
+    kube.configMaps.set(`cattle-dashboards/${name}`, {
+      metadata: { name, namespace: 'cattle-dashboards', labels },
+    });
+  const log = recordingLogger();
+  await install(request(), { ...deps(kube), log });
+  const names = [...kube.configMaps.values()]
+    .filter((c) => c.metadata?.namespace === 'cattle-dashboards')
+    .map((c) => c.metadata?.name)
+    .sort();
+  expect(names).toEqual([
+    'rancher-istio-istio-control-plane',
+    'rancher-istio-istio-mesh',
+    'rancher-istio-istio-workloads',
+    'users-own-dashboard',
+  ]);
+  expect(log.lines).toContainEqual(
+    expect.stringContaining(
+      "deleting ConfigMap cattle-dashboards/istio-dashboard-7639: Rancher's installer's Istio dashboard",
+    ),
+  );
+});
+
+test('a denied dashboard write (no Role in cattle-dashboards) warns; the install still succeeds', async () => {
+  const kube = installedCluster('old-hash');
+  kube.namespaces.push({ metadata: { name: 'cattle-dashboards' } });
+  kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
+  const apply = kube.applyConfigMap.bind(kube);
+  kube.applyConfigMap = async (configMap) => {
+    if (configMap.metadata?.namespace === 'cattle-dashboards')
+      throw new ForbiddenError('the Kubernetes API server refused to write ConfigMap: HTTP 403: forbidden');
+    return apply(configMap);
+  };
+  const log = recordingLogger();
+  const result = await install(request(), { ...deps(kube), log });
+  expect(result.summary).toMatch(/installed and ready/);
+  expect(log.lines).toContainEqual(
+    expect.stringMatching(/Grafana dashboards in cattle-dashboards left as they are: .*HTTP 403/),
+  );
 });
 
 test('with rancher-monitoring present, the Grafana dashboards are written to cattle-dashboards', async () => {
