@@ -1,10 +1,10 @@
 // The chart in ambient mode on the rig, its Jobs running with the chart's own ServiceAccount (so RBAC that is too
 // narrow for istio-cni and ztunnel fails here): helm install with ambient.enabled on RKE2, then helm uninstall.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalImage } from '../container/local-image.js';
-import { startCluster, type Cluster } from '../cluster/rig.js';
+import type { Cluster } from '../cluster/rig.js';
+import { startChartRig, type ChartRig } from './chart-rig.js';
 import { ISTIO_VERSIONS } from '../cluster/tools.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, helm } from './render.js';
 
@@ -22,19 +22,13 @@ interface Pod {
   status?: { phase?: string };
 }
 
+let rig: ChartRig;
 let cluster: Cluster;
 let work: string;
 
 beforeAll(async () => {
-  const base = join(homedir(), '.cache', 'rancher-istio');
-  mkdirSync(base, { recursive: true });
-  work = mkdtempSync(join(base, 'chart-ambient-'));
-  cluster = await startCluster({
-    dir: join(work, 'cluster'),
-    keepDir: false,
-    lifetimeMs: 20 * 60_000,
-    nodes: 2,
-  });
+  rig = await startChartRig('chart-ambient', { lifetimeMs: 20 * 60_000, nodes: 2 });
+  ({ cluster, work } = rig);
   // In podman mode the Jobs run the chart's default image, the local build of the chart's version: it must be this
   // checkout's (an image built from another branch may not know `ambient`), rebuilt here if its inputs changed.
   const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -43,8 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await cluster?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await rig?.stop();
 });
 
 const [, binary] = HELMS[0];

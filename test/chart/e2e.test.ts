@@ -2,11 +2,11 @@
 // RBAC that is too narrow fails here): install, add a gateway by overlay, upgrade Istio, uninstall; the control plane
 // goes, CRDs and users' Istio resources stay. Where Podman runs the locally built image the Jobs run in it, as Podman
 // containers under the chart's securityContext; elsewhere as host processes. The test prints which.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalImage } from '../container/local-image.js';
-import { startCluster, type Cluster } from '../cluster/rig.js';
+import type { Cluster } from '../cluster/rig.js';
+import { startChartRig, type ChartRig } from './chart-rig.js';
 import { ISTIO_HUB, ISTIO_VERSIONS } from '../cluster/tools.js';
 import { eventually } from '../cluster/testkit.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, helm } from './render.js';
@@ -30,21 +30,13 @@ const say = (line: string) => process.stderr.write(`chart e2e: ${line}\n`);
 describe.each([HELMS[0], HELMS[1]])(
   'helm %s: the chart installs, upgrades and uninstalls Istio',
   (_v, binary) => {
+    let rig: ChartRig;
     let cluster: Cluster;
     let work: string;
 
     beforeAll(async () => {
-      // The cluster's files live next to the tool cache; the process kubelet stages volume sources, so the Job pods'
-      // emptyDir on /tmp hides nothing wherever they are.
-      const base = join(homedir(), '.cache', 'rancher-istio');
-      mkdirSync(base, { recursive: true });
-      work = mkdtempSync(join(base, 'chart-e2e-'));
-      cluster = await startCluster({
-        dir: join(work, 'cluster'),
-        keepDir: false,
-        lifetimeMs: 30 * 60_000,
-        nodes: 2,
-      });
+      rig = await startChartRig('chart-e2e', { lifetimeMs: 30 * 60_000, nodes: 2 });
+      ({ cluster, work } = rig);
       say(`helm ${_v}: ${cluster.podRuntime.reason}`);
       // The Jobs must run the image of this checkout: rebuilt here if its inputs changed since `npm run image`
       // (the base images are cached; a reused image costs the inputs hash, a few seconds).
@@ -52,8 +44,7 @@ describe.each([HELMS[0], HELMS[1]])(
     });
 
     afterAll(async () => {
-      await cluster?.stop();
-      if (work) rmSync(work, { recursive: true, force: true });
+      await rig?.stop();
     });
 
     const run = (args: string[]) => helm(binary, [...args, `--kubeconfig=${cluster.kubeconfigPath}`]);

@@ -2,11 +2,11 @@
 // boolean and Rancher's overlay example; the Job runs this chart's installer, which warns about Rancher's keys in its
 // log, and the gateways the overlay adds get Rancher's NodePort type. Istio's version is the rig's (the image has no
 // istioctl 1.25), and so are the pinned images' tags; every other Rancher value is as Rancher wrote it.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { startCluster, type Cluster } from '../cluster/rig.js';
+import type { Cluster } from '../cluster/rig.js';
+import { startChartRig, type ChartRig } from './chart-rig.js';
 import { ISTIO_VERSIONS } from '../cluster/tools.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, helm } from './render.js';
 
@@ -28,24 +28,20 @@ interface PodTemplateOwner {
 }
 
 describe("helm v4: Rancher's 107.1.0 values installed on the rig", () => {
+  let rig: ChartRig;
   let cluster: Cluster;
   let work: string;
   beforeAll(async () => {
-    const base = join(homedir(), '.cache', 'rancher-istio');
-    mkdirSync(base, { recursive: true });
-    work = mkdtempSync(join(base, 'rancher-e2e-'));
-    cluster = await startCluster({
-      dir: join(work, 'cluster'),
-      keepDir: false,
+    rig = await startChartRig('rancher-e2e', {
       lifetimeMs: 20 * 60_000,
       nodes: 2,
       // The Job runs this checkout's CLI (the machine-wide image may have been built from another checkout).
       podRuntime: 'process',
     });
+    ({ cluster, work } = rig);
   });
   afterAll(async () => {
-    await cluster?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await rig?.stop();
   });
 
   const get = <T>(path: string) => cluster.kube.get<T>(path);

@@ -1,10 +1,8 @@
 // The chart's installer RBAC on the rig, for the transit revisions of a stepped upgrade (`1-29`, named by minor so the
 // chart can list them before the patch is known): real istioctl, acting with the installer's own ServiceAccount token,
 // installs and removes such a revision; a revision named with a patch (`1-29-8`) is denied, as the chart cannot name it.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type Cluster } from '../cluster/rig.js';
+import type { Cluster } from '../cluster/rig.js';
+import { startChartRig, type ChartRig } from './chart-rig.js';
 import { ISTIO_VERSIONS } from '../cluster/tools.js';
 import { eventually, podFinished } from '../cluster/testkit.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, helm } from './render.js';
@@ -13,14 +11,13 @@ const [OLDER = ''] = ISTIO_VERSIONS;
 const say = (line: string) => process.stderr.write(`transit rbac: ${line}\n`);
 
 describe("the installer's ServiceAccount and transit revisions", () => {
+  let rig: ChartRig;
   let cluster: Cluster;
   let work: string;
 
   beforeAll(async () => {
-    const base = join(homedir(), '.cache', 'rancher-istio');
-    mkdirSync(base, { recursive: true });
-    work = mkdtempSync(join(base, 'transit-rbac-'));
-    cluster = await startCluster({ dir: join(work, 'cluster'), keepDir: false, lifetimeMs: 20 * 60_000 });
+    rig = await startChartRig('transit-rbac', { lifetimeMs: 20 * 60_000 });
+    ({ cluster, work } = rig);
     // The release's objects without its hooks: the ServiceAccount and RBAC the Jobs would run with, and no Job.
     const r = await helm(HELMS[0][1], [
       'install',
@@ -38,8 +35,7 @@ describe("the installer's ServiceAccount and transit revisions", () => {
   });
 
   afterAll(async () => {
-    await cluster?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await rig?.stop();
   });
 
   /** Real istioctl in a pod of the installer's ServiceAccount: the apiserver sees that identity and no other. */
