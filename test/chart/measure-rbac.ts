@@ -1,6 +1,7 @@
 // `npx tsx test/chart/measure-rbac.ts`: measures the RBAC the chart's installer needs. On a fresh rig, a ServiceAccount
-// with no permissions runs `istio-installer run` through install, gateway overlay, upgrade, uninstall, and a CNI install
-// with purge; every request the apiserver denies becomes a rule, and the run repeats until it succeeds. Prints the rules.
+// with no permissions runs `istio-installer run` through install, gateway overlay, upgrade, uninstall, a CNI install
+// with purge, and an ambient install with purge; every request the apiserver denies becomes a rule, and the run
+// repeats until it succeeds. Prints the rules.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -133,6 +134,18 @@ async function main(): Promise<void> {
         label: 'uninstall with purge',
         action: 'uninstall',
         sets: [`tag=${NEWER}`, 'cni.enabled=true', 'uninstall.purge=true'],
+        overlays: [],
+      },
+      {
+        label: 'install in ambient mode (istio-cni, ztunnel)',
+        action: 'install',
+        sets: [`tag=${NEWER}`, 'ambient.enabled=true'],
+        overlays: [],
+      },
+      {
+        label: 'uninstall the ambient mesh with purge',
+        action: 'uninstall',
+        sets: [`tag=${NEWER}`, 'ambient.enabled=true', 'uninstall.purge=true'],
         overlays: [],
       },
     ];
