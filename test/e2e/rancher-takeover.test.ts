@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../cluster/rig.js';
 import { eventually } from '../cluster/testkit.js';
-import { CHART, NAMESPACE } from '../chart/render.js';
+import { CHART, HELMS, NAMESPACE, helm } from '../chart/render.js';
 import { cli, startCli, valuesFile, whenStderrHas } from './helpers.js';
 import {
   RANCHER_DASHBOARD,
@@ -92,8 +92,11 @@ class RancherShaped {
     this.startPolling();
   }
 
-  helm(args: string[]) {
-    return helm3(this.cluster, args);
+  /** Helm 3 by default, as Rancher's release was made; `helm4` for a user whose helm CLI is 4. */
+  helm(args: string[], binary: 'helm3' | 'helm4' = 'helm3') {
+    return binary === 'helm3'
+      ? helm3(this.cluster, args)
+      : helm(HELMS[1][1], [...args, `--kubeconfig=${this.cluster.kubeconfigPath}`]);
   }
 
   private startPolling(): void {
@@ -191,7 +194,7 @@ class RancherShaped {
 const takeoverValues = (dir: string, version: string) =>
   valuesFile(dir, `takeover-${version}.yaml`, takeoverValuesText(version));
 
-describe("(a) helm upgrade of Rancher's release onto this chart", () => {
+describe("(a) helm upgrade (Helm 4) of Rancher's release (made with Helm 3, as Rancher did) onto this chart", () => {
   const rig = new RancherShaped();
   beforeAll(() => rig.start('takeover-upgrade'));
   afterAll(() => rig.stop());
@@ -210,19 +213,22 @@ describe("(a) helm upgrade of Rancher's release onto this chart", () => {
   });
 
   test(`helm upgrade rancher-istio: adopted, Istio ${NEW} as a canary, Rancher's istiod served until then`, async () => {
-    const r = await rig.helm([
-      'upgrade',
-      'rancher-istio',
-      CHART,
-      '-n',
-      NAMESPACE,
-      '-f',
-      RANCHER_VALUES,
-      '-f',
-      takeoverValues(rig.work, NEW),
-      '--wait',
-      '--timeout=8m',
-    ]);
+    const r = await rig.helm(
+      [
+        'upgrade',
+        'rancher-istio',
+        CHART,
+        '-n',
+        NAMESPACE,
+        '-f',
+        RANCHER_VALUES,
+        '-f',
+        takeoverValues(rig.work, NEW),
+        '--wait',
+        '--timeout=8m',
+      ],
+      'helm4',
+    );
     const logs = await rig.jobLogs('rancher-istio');
     expect([r.exitCode, r.exitCode === 0 ? '' : `${r.all}\n${logs}`]).toEqual([0, '']);
     expect(r.all).not.toMatch(/invalid ownership metadata|field is immutable/);
@@ -295,19 +301,22 @@ describe("(a) helm upgrade of Rancher's release onto this chart", () => {
     }
 
     // A second helm upgrade with the same values: nothing to do.
-    const again = await rig.helm([
-      'upgrade',
-      'rancher-istio',
-      CHART,
-      '-n',
-      NAMESPACE,
-      '-f',
-      RANCHER_VALUES,
-      '-f',
-      takeoverValues(rig.work, NEW),
-      '--wait',
-      '--timeout=5m',
-    ]);
+    const again = await rig.helm(
+      [
+        'upgrade',
+        'rancher-istio',
+        CHART,
+        '-n',
+        NAMESPACE,
+        '-f',
+        RANCHER_VALUES,
+        '-f',
+        takeoverValues(rig.work, NEW),
+        '--wait',
+        '--timeout=5m',
+      ],
+      'helm4',
+    );
     expect([again.exitCode, again.exitCode === 0 ? '' : again.all]).toEqual([0, '']);
     expect(await rig.jobLogs('rancher-istio')).toMatch(/nothing to do/);
   });
