@@ -198,6 +198,24 @@ describe("(a) helm upgrade (Helm 4) of Rancher's release (made with Helm 3, as R
   const rig = new RancherShaped();
   beforeAll(() => rig.start('takeover-upgrade'));
   afterAll(() => rig.stop());
+  /** What the user runs: `helm upgrade rancher-istio <this chart> -f <Rancher's values>` plus the version change. */
+  const upgradeOntoChart = (timeout: string) =>
+    rig.helm(
+      [
+        'upgrade',
+        'rancher-istio',
+        CHART,
+        '-n',
+        NAMESPACE,
+        '-f',
+        RANCHER_VALUES,
+        '-f',
+        takeoverValues(rig.work, NEW),
+        '--wait',
+        `--timeout=${timeout}`,
+      ],
+      'helm4',
+    );
 
   test("istio-installer install next to Rancher's live release: exit 3 naming it, nothing written", async () => {
     const values = takeoverValues(rig.work, NEW);
@@ -213,22 +231,7 @@ describe("(a) helm upgrade (Helm 4) of Rancher's release (made with Helm 3, as R
   });
 
   test(`helm upgrade rancher-istio: adopted, Istio ${NEW} as a canary, Rancher's istiod served until then`, async () => {
-    const r = await rig.helm(
-      [
-        'upgrade',
-        'rancher-istio',
-        CHART,
-        '-n',
-        NAMESPACE,
-        '-f',
-        RANCHER_VALUES,
-        '-f',
-        takeoverValues(rig.work, NEW),
-        '--wait',
-        '--timeout=8m',
-      ],
-      'helm4',
-    );
+    const r = await upgradeOntoChart('8m');
     const logs = await rig.jobLogs('rancher-istio');
     expect([r.exitCode, r.exitCode === 0 ? '' : `${r.all}\n${logs}`]).toEqual([0, '']);
     expect(r.all).not.toMatch(/invalid ownership metadata|field is immutable/);
@@ -301,22 +304,7 @@ describe("(a) helm upgrade (Helm 4) of Rancher's release (made with Helm 3, as R
     }
 
     // A second helm upgrade with the same values: nothing to do.
-    const again = await rig.helm(
-      [
-        'upgrade',
-        'rancher-istio',
-        CHART,
-        '-n',
-        NAMESPACE,
-        '-f',
-        RANCHER_VALUES,
-        '-f',
-        takeoverValues(rig.work, NEW),
-        '--wait',
-        '--timeout=5m',
-      ],
-      'helm4',
-    );
+    const again = await upgradeOntoChart('5m');
     expect([again.exitCode, again.exitCode === 0 ? '' : again.all]).toEqual([0, '']);
     expect(await rig.jobLogs('rancher-istio')).toMatch(/nothing to do/);
   });
