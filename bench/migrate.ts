@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startCluster, type Cluster } from '../test/cluster/rig.js';
 import { toolsDir } from '../test/cluster/tools.js';
-import { NAMESPACE, CHART } from '../test/chart/render.js';
+import { NAMESPACE } from '../test/chart/render.js';
 import {
   RANCHER_VALUES,
+  chartArgs,
   helm3,
   installRancherShaped,
   takeoverValuesText,
@@ -90,19 +91,7 @@ async function main(): Promise<void> {
         const next = file(dir, 'next.yaml', takeoverValuesText('1.31.0'));
         samples.helmUpgrade.push(
           await timed('helm upgrade', () =>
-            helm3(cluster, [
-              'upgrade',
-              'rancher-istio',
-              CHART,
-              '-n',
-              NAMESPACE,
-              '-f',
-              RANCHER_VALUES,
-              '-f',
-              next,
-              '--wait',
-              '--timeout=8m',
-            ]),
+            helm3(cluster, chartArgs('upgrade', 'rancher-istio', next, '8m')),
           ),
         );
       });

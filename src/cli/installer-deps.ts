@@ -90,6 +90,9 @@ async function installerDeps(
   let workDir: string | undefined;
   const explicit = options.istioctl ?? env.ISTIOCTL;
   const runner = execaRunner();
+  const lookup = istioctlLookup(runner, env, log);
+  // PATH does not change during a run: its istioctls are asked their version once, not on every hop's plan.
+  let onPath: ReturnType<typeof istioctlsOnPath> | undefined;
   const deps: InstallerDeps = {
     kube,
     runner,
@@ -114,7 +117,7 @@ async function installerDeps(
           pathEnv: env.PATH ?? '',
           mirrorUrl: options.mirrorUrl ?? (env.RELEASE_MIRROR_URL || undefined),
         },
-        istioctlLookup(runner, env, log),
+        lookup,
       );
       if (found.source !== 'bundled')
         log.info(`using istioctl ${formatIstioVersion(version)} from the ${found.source}`, {
@@ -134,11 +137,11 @@ async function installerDeps(
             },
           )
         : [];
-      const onPath = await istioctlsOnPath(env.PATH ?? '', istioctlLookup(runner, env, log));
+      onPath ??= istioctlsOnPath(env.PATH ?? '', lookup);
       return [
         ...new Set([
           ...bundled,
-          ...onPath.flatMap((found) => (found.version ? [found.version] : [])),
+          ...(await onPath).flatMap((found) => (found.version ? [found.version] : [])),
           ...mirrored,
         ]),
       ];

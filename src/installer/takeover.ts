@@ -260,9 +260,14 @@ export function upgradePath(from: IstioVersion, to: IstioVersion, available: rea
   return hops;
 }
 
+/** A hop's version as a release names it: a minor whose istioctl is missing has no patch yet (`1.27.<patch>`). */
+function releaseVersion(hop: Hop): string {
+  return hop.version.split('.').length === 2 ? `${hop.version}.<patch>` : hop.version;
+}
+
 /** The command that adds a missing hop's istioctl to the release mirror. */
 export function mirrorAddCommand(hop: Hop, platform: { os: string; arch: string }): string {
-  const version = hop.version.split('.').length === 2 ? `${hop.version}.<patch>` : hop.version;
+  const version = releaseVersion(hop);
   return `istio-installer mirror add --dir DIR istioctl-${version}-${platform.os}-${platform.arch}.tar.gz (from https://github.com/istio/istio/releases/download/${version}/)`;
 }
 
@@ -279,10 +284,9 @@ export function describePath(
   return [
     `  path: ${[formatIstioVersion(from), ...hops.map((h) => h.version)].join(' -> ')} (${hops.length} canary hop${hops.length > 1 ? 's' : ''} of at most two minors)`,
     ...hops.map((hop) => {
-      // A minor whose istioctl is missing has no patch yet: its images carry the one its istioctl will have.
-      const version = hop.version.split('.').length === 2 ? `${hop.version}.<patch>` : hop.version;
+      // A minor whose istioctl is missing: its images carry the patch its istioctl will have.
       const images = target
-        ? `; images ${hopImages(specForHop(target.spec, target.version, version)).join(', ')}`
+        ? `; images ${hopImages(specForHop(target.spec, target.version, releaseVersion(hop))).join(', ')}`
         : '';
       return hop.istioctl === 'missing'
         ? `  missing: istioctl ${hop.version} is neither bundled, on PATH nor in the release mirror${images}`

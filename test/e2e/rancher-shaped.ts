@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Cluster } from '../cluster/rig.js';
 import { toolPaths } from '../cluster/tools.js';
-import { HELMS, NAMESPACE, helm } from '../chart/render.js';
+import { CHART, HELMS, NAMESPACE, helm } from '../chart/render.js';
 
 export const FIXTURE_CHART = 'test/fixtures/rancher-shaped-chart';
 /** Rancher's 107.1.0 values file (as written from Rancher's, see its header). */
@@ -92,4 +92,29 @@ export function takeoverValuesText(version: string): string {
     'tracing: {enabled: true}',
     '',
   ].join('\n');
+}
+
+/**
+ * What a user runs to move onto this chart: `helm install|upgrade <release> <this chart> -f <Rancher's values> -f
+ * <their changes>`, waiting for the installer Job.
+ */
+export function chartArgs(
+  action: 'install' | 'upgrade',
+  release: string,
+  values: string,
+  timeout: string,
+): string[] {
+  return [
+    action,
+    release,
+    CHART,
+    '-n',
+    NAMESPACE,
+    '-f',
+    RANCHER_VALUES,
+    '-f',
+    values,
+    '--wait',
+    `--timeout=${timeout}`,
+  ];
 }

@@ -9,12 +9,13 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../cluster/rig.js';
 import { eventually } from '../cluster/testkit.js';
-import { CHART, HELMS, NAMESPACE, helm } from '../chart/render.js';
+import { HELMS, NAMESPACE, helm } from '../chart/render.js';
 import { cli, startCli, valuesFile, whenStderrHas } from './helpers.js';
 import {
   RANCHER_DASHBOARD,
   RANCHER_ISTIO,
   RANCHER_VALUES,
+  chartArgs,
   helm3,
   installRancherShaped,
   takeoverValuesText,
@@ -200,22 +201,7 @@ describe("(a) helm upgrade (Helm 4) of Rancher's release (made with Helm 3, as R
   afterAll(() => rig.stop());
   /** What the user runs: `helm upgrade rancher-istio <this chart> -f <Rancher's values>` plus the version change. */
   const upgradeOntoChart = (timeout: string) =>
-    rig.helm(
-      [
-        'upgrade',
-        'rancher-istio',
-        CHART,
-        '-n',
-        NAMESPACE,
-        '-f',
-        RANCHER_VALUES,
-        '-f',
-        takeoverValues(rig.work, NEW),
-        '--wait',
-        `--timeout=${timeout}`,
-      ],
-      'helm4',
-    );
+    rig.helm(chartArgs('upgrade', 'rancher-istio', takeoverValues(rig.work, NEW), timeout), 'helm4');
 
   test("istio-installer install next to Rancher's live release: exit 3 naming it, nothing written", async () => {
     const values = takeoverValues(rig.work, NEW);
@@ -350,19 +336,7 @@ describe("(b) helm uninstall --no-hooks of Rancher's release, helm install of th
     expect(await rig.exists(`/api/v1/namespaces/${NAMESPACE}/configmaps/istio-installer-state`)).toBe(false);
     await rig.cluster.kube.delete('/apis/apps/v1/namespaces/istio-operator/deployments/istio-operator');
 
-    const r = await rig.helm([
-      'install',
-      'istio',
-      CHART,
-      '-n',
-      NAMESPACE,
-      '-f',
-      RANCHER_VALUES,
-      '-f',
-      takeoverValues(rig.work, OLD),
-      '--wait',
-      '--timeout=8m',
-    ]);
+    const r = await rig.helm(chartArgs('install', 'istio', takeoverValues(rig.work, OLD), '8m'));
     const logs = await rig.jobLogs('istio');
     expect([r.exitCode, r.exitCode === 0 ? '' : `${r.all}\n${logs}`]).toEqual([0, '']);
     expect(r.all).not.toMatch(/invalid ownership metadata|field is immutable/);
@@ -403,19 +377,7 @@ describe("(b) helm uninstall --no-hooks of Rancher's release, helm install of th
     expect(await rig.userResources()).toEqual(rig.created());
 
     // The chart agrees: helm upgrade to the same version has nothing to do.
-    const r = await rig.helm([
-      'upgrade',
-      'istio',
-      CHART,
-      '-n',
-      NAMESPACE,
-      '-f',
-      RANCHER_VALUES,
-      '-f',
-      values,
-      '--wait',
-      '--timeout=5m',
-    ]);
+    const r = await rig.helm(chartArgs('upgrade', 'istio', values, '5m'));
     expect([r.exitCode, r.exitCode === 0 ? '' : `${r.all}\n${await rig.jobLogs('istio')}`]).toEqual([0, '']);
   });
 });
