@@ -23,8 +23,9 @@ RUN npm run build \
 
 FROM build AS artifacts
 ARG TARGETARCH
-# Every Istio version the installer may upgrade to or roll back to without a mirror URL; N and N-1 at least.
-ARG ISTIO_VERSIONS="1.30.4 1.31.0"
+# Every Istio version the installer may upgrade to or roll back to without a mirror URL (BUNDLED_ISTIO_VERSIONS in
+# src/overlay/values-schema.ts): the hops of a stepped upgrade from Rancher 2.9-2.12 (1.25, 1.27, 1.29), N-1 and N.
+ARG ISTIO_VERSIONS="1.25.0 1.27.9 1.29.6 1.30.4 1.31.0"
 ARG ISTIO_RELEASE_URL=https://github.com/istio/istio/releases/download
 ARG MIRROR_ARCHES="amd64 arm64"
 COPY docker/build-rootfs.sh docker/istio-sha256sums.txt ./docker/
@@ -45,7 +46,7 @@ COPY --from=artifacts /out/ /
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 ARG CREATED=unknown
-ARG ISTIO_VERSIONS="1.30.4 1.31.0"
+ARG ISTIO_VERSIONS="1.25.0 1.27.9 1.29.6 1.30.4 1.31.0"
 ARG NODE_IMAGE
 LABEL org.opencontainers.image.title="istio-installer" \
       org.opencontainers.image.description="Installs, upgrades and rolls back Istio from Rancher-compatible values; serves an air-gapped release mirror." \

@@ -88,11 +88,17 @@ export function releases(texts: readonly string[]): IstioVersion[] {
   return parsed.filter((v, i) => i === 0 || compareVersions(v, parsed[i - 1] as IstioVersion) !== 0);
 }
 
+/** Whether `istio` is held back because this Kubernetes is older than any it supports. */
+const needsNewerKube = (istio: IstioVersion, kube: KubeVersion): boolean => {
+  const r = kubeSupportOf(istio);
+  return r !== undefined && kubeCompare(kube, r.min) < 0;
+};
+
 /** The target when the values name no Istio version: the newest available one this Kubernetes supports. */
 export interface AutoTarget {
   /** Undefined when no available version is supported on this Kubernetes. */
   target: IstioVersion | undefined;
-  /** Newer available versions passed over because this Kubernetes is outside their range, newest first. */
+  /** Newer available versions passed over because this Kubernetes is older than their range, newest first. */
   passedOver: IstioVersion[];
 }
 
@@ -104,8 +110,8 @@ export function autoTarget(available: readonly string[], kube: KubeVersion): Aut
   const all = releases(available);
   const target =
     all.find((v) => supportOn(v, kube) === 'supported') ?? all.find((v) => supportOn(v, kube) === 'unknown');
-  const passedOver = target ? all.filter((v) => compareVersions(v, target) > 0) : all;
-  return { target, passedOver: passedOver.filter((v) => supportOn(v, kube) === 'unsupported') };
+  const newer = target ? all.filter((v) => compareVersions(v, target) > 0) : all;
+  return { target, passedOver: newer.filter((v) => needsNewerKube(v, kube)) };
 }
 
 /**
@@ -117,12 +123,7 @@ export function heldBackLine(auto: AutoTarget, kube: KubeVersion): string | unde
   const newest = auto.passedOver[0];
   const r = newest && kubeSupportOf(newest);
   if (!newest || !r || !auto.target) return undefined;
-  const needs =
-    kubeCompare(kube, r.min) < 0
-      ? `needs Kubernetes >= ${formatKube(r.min)}`
-      : `supports Kubernetes <= ${formatKube(r.max)}`;
-  const advice = kubeCompare(kube, r.min) < 0 ? '; upgrade Kubernetes, then upgrade again' : '';
-  return `Istio ${formatIstioVersion(newest)} ${needs}; this cluster runs ${formatKube(kube)}: installed ${formatIstioVersion(auto.target)}${advice}`;
+  return `Istio ${formatIstioVersion(newest)} needs Kubernetes >= ${formatKube(r.min)}; this cluster runs ${formatKube(kube)}: installed ${formatIstioVersion(auto.target)}; upgrade Kubernetes, then upgrade again`;
 }
 
 /** One canary hop of a stepped upgrade. */

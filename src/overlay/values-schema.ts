@@ -2,8 +2,13 @@
 // This zod schema is the single source of truth: values.schema.json, `istio-installer schema` and docs/values.md come from it.
 import { z } from 'zod';
 
-/** The Istio version installed when `tag` is not set: the newest istioctl bundled in the installer image. */
+/** What `render` shows for an empty `tag` (no cluster to choose by): the newest bundled version. */
 export const DEFAULT_ISTIO_TAG = '1.31.0';
+/**
+ * Istio versions whose istioctl the installer image bundles, oldest first (the Dockerfile's ISTIO_VERSIONS): every hop
+ * of a stepped upgrade from Rancher 2.9-2.12's Istio 1.23-1.25 (1.25, 1.27, 1.29), and the two newest.
+ */
+export const BUNDLED_ISTIO_VERSIONS = ['1.25.0', '1.27.9', '1.29.6', '1.30.4', DEFAULT_ISTIO_TAG] as const;
 /** Where Istio publishes release images since 1.30 (before: docker.io/istio). */
 export const DEFAULT_ISTIO_HUB = 'registry.istio.io/release';
 
@@ -192,7 +197,12 @@ export const valuesSchema = z
       .describe(
         'A whole IstioOperator, as a YAML string, merged on top of what these values produce (before `overlays`).',
       ),
-    tag: tag.default(DEFAULT_ISTIO_TAG).describe('Istio version to install (IstioOperator `spec.tag`).'),
+    tag: z
+      .union([tag, z.literal('')])
+      .default('')
+      .describe(
+        `Istio version to install (IstioOperator \`spec.tag\`). Empty: the newest version whose istioctl is at hand (bundled: ${BUNDLED_ISTIO_VERSIONS.join(', ')}; on PATH; or in the release mirror) that the cluster's Kubernetes supports; \`render\`, which reads no cluster, shows ${DEFAULT_ISTIO_TAG}. A version the cluster's Kubernetes does not support is refused unless \`upgrade.allowUnsupportedKubernetes\`.`,
+      ),
     forceInstall: rancherBoolean()
       .default(false)
       .describe('Skips the version guards (skipped minors, downgrades, Istio < 1.6) and the prechecks.'),
@@ -563,6 +573,12 @@ export const valuesSchema = z
           .default(false)
           .describe(
             "Between the hops of a stepped upgrade, restart workloads whose proxies fall beyond Istio's supported skew (one minor) instead of stopping with exit 3.",
+          ),
+        allowUnsupportedKubernetes: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Installs an explicit `tag` (and each hop to it) even where Istio's support matrix does not list the cluster's Kubernetes version (refused with exit 3 otherwise). At your own risk: Istio is not tested there.",
           ),
       },
       'Upgrade behaviour.',

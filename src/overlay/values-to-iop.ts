@@ -4,6 +4,7 @@ import { mergeDocuments, istioOperatorListKeys } from './merge.js';
 import { AMBIENT_VARIANT, PROFILE_COMPONENTS } from './profiles.js';
 import {
   DEFAULT_ISTIO_HUB,
+  DEFAULT_ISTIO_TAG,
   RANCHER_CNI_EXCLUDE_NAMESPACES,
   RANCHER_CNI_LOG_LEVEL,
   type Profile,
@@ -114,8 +115,9 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
     values.hub ||
     values.systemDefaultRegistry ||
     (registry ? `${registry.replace(/\/+$/, '')}/istio` : DEFAULT_ISTIO_HUB);
+  const istioTag = values.tag || DEFAULT_ISTIO_TAG;
   const image = (repository: string, tag: string, defaultRepository: string): JsonObject =>
-    pinnedImage(registry, repository, tag, defaultRepository, values.tag);
+    pinnedImage(registry, repository, tag, defaultRepository, istioTag);
   const placement = {
     nodeSelector: { ...LINUX_NODE_SELECTOR, ...values.nodeSelector },
     tolerations: withLinuxToleration(values.tolerations as Json[]),
@@ -216,13 +218,13 @@ export function valuesToIstioOperator(values: Values, namespace: string = DEFAUL
       ...(Object.keys(telemetryV2).length > 0 ? { v2: telemetryV2 } : {}),
     },
     cni: cniValues,
-    ztunnel: ztunnelImage(registry, values.ambient.ztunnel, values.tag),
+    ztunnel: ztunnelImage(registry, values.ambient.ztunnel, istioTag),
   };
 
   const spec: JsonObject = {
     profile: valuesProfile(values) ?? (values.profile || 'default'),
     hub,
-    tag: values.tag,
+    tag: istioTag,
     ...(values.revision ? { revision: values.revision } : {}),
     components,
     meshConfig,

@@ -1,10 +1,18 @@
 // helm v3 and v4 lint and render the chart for every ci/ scenario; the rendered objects keep the chart's promises:
 // labels, restricted pods, registry prefix, hooks and the installer contract, narrow RBAC, optional parts.
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { valuesSchema } from '../../src/overlay/values-schema.js';
-import { parseIstioVersion, transitRevisionName } from '../../src/installer/istio-version.js';
-import { upgradePath } from '../../src/installer/takeover.js';
+import { BUNDLED_ISTIO_VERSIONS, valuesSchema } from '../../src/overlay/values-schema.js';
+import {
+  formatIstioVersion,
+  parseIstioVersion,
+  revisionName,
+  transitRevisionName,
+  type IstioVersion,
+} from '../../src/installer/istio-version.js';
+import { autoTarget, heldBackLine, parseKubeVersion, steppedPath } from '../../src/installer/kube-support.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, SCENARIOS, helm, renderChart, type KubeObject } from './render.js';
 import { KUBE_VERSION } from '../cluster/tools.js';
 
@@ -56,6 +64,12 @@ const CHART_YAML = load(readFileSync(`${CHART}/Chart.yaml`, 'utf8')) as {
 };
 const find = (objects: KubeObject[], kind: string, name: string) =>
   objects.find((o) => o.kind === kind && o.metadata.name === name);
+const version = (text: string): IstioVersion => {
+  const parsed = parseIstioVersion(text);
+  if (!parsed) throw new Error(text);
+  return parsed;
+};
+
 const get = (objects: KubeObject[], kind: string, name: string): KubeObject => {
   const o = find(objects, kind, name);
   if (!o)
@@ -348,11 +362,8 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
       [
         'istiod',
         'istiod-canary',
-        // The transit revisions of a stepped upgrade to the chart's 1.31.
-        'istiod-1-29',
-        'istiod-1-27',
-        'istiod-1-25',
-        'istiod-1-23',
+        // The transit revisions of a stepped upgrade to the newest bundled 1.31: every minor below it, from 1.23.
+        ...[23, 24, 25, 26, 27, 28, 29, 30].map((minor) => `istiod-1-${minor}`),
         'istio-ingressgateway-sds',
         'istio-egressgateway-sds',
         'internal-ingress-sds',
@@ -380,32 +391,34 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
     const clusterRole = rules(get(objects, 'ClusterRole', `${RELEASE}-installer-${NAMESPACE}`)).find((r) =>
       r.verbs.includes('escalate'),
     );
-    const target = parseIstioVersion(
-      String((load(readFileSync(`${CHART}/values.yaml`, 'utf8')) as { tag: string }).tag),
-    );
-    if (!target) throw new Error("the chart's tag is not a version");
+    // With `tag` empty the Job may choose any bundled version (by the cluster's Kubernetes), each a path's target.
+    expect((load(readFileSync(`${CHART}/values.yaml`, 'utf8')) as { tag: string }).tag).toBe('');
     // Each patch a hop could use: the installer picks the newest its istioctl sources have, unknown at render time.
-    const available = ['1.25.0', '1.25.9', '1.27.3', '1.29.1', '1.29.8'];
-    for (const start of ['1.21.0', '1.23.2', '1.24.1', '1.25.0', '1.27.3', '1.29.1']) {
-      const from = parseIstioVersion(start);
-      if (!from) throw new Error(start);
-      for (const hop of upgradePath(from, target, available).slice(0, -1)) {
-        const version = parseIstioVersion(
-          hop.version.split('.').length === 2 ? `${hop.version}.0` : hop.version,
-        );
-        if (!version) throw new Error(hop.version);
-        const revision = transitRevisionName(version);
-        expect([start, role?.resourceNames]).toEqual([start, expect.arrayContaining([`istiod-${revision}`])]);
-        expect([start, clusterRole?.resourceNames]).toEqual([
-          start,
-          expect.arrayContaining(
-            ['istiod-clusterrole', 'istiod-gateway-controller', 'istio-reader-clusterrole'].map(
-              (name) => `${name}-${revision}-${NAMESPACE}`,
-            ),
-          ),
-        ]);
+    const available = ['1.24.3', '1.25.0', '1.25.9', '1.26.2', '1.27.3', '1.28.1', '1.29.1', '1.29.8'];
+    for (const target of BUNDLED_ISTIO_VERSIONS.map(version))
+      for (const start of ['1.21.0', '1.23.2', '1.24.1', '1.25.0', '1.27.3', '1.29.1']) {
+        // Through every istioctl at hand, and through as few as the bundled ones.
+        for (const at of [available, [...BUNDLED_ISTIO_VERSIONS]])
+          for (const hop of (steppedPath(version(start), target, at) ?? []).slice(0, -1)) {
+            const revision = transitRevisionName(
+              version(hop.version.split('.').length === 2 ? `${hop.version}.0` : hop.version),
+            );
+            expect([start, role?.resourceNames]).toEqual([
+              start,
+              expect.arrayContaining([`istiod-${revision}`]),
+            ]);
+            expect([start, clusterRole?.resourceNames]).toEqual([
+              start,
+              expect.arrayContaining(
+                ['istiod-clusterrole', 'istiod-gateway-controller', 'istio-reader-clusterrole'].map(
+                  (name) => `${name}-${revision}-${NAMESPACE}`,
+                ),
+              ),
+            ]);
+          }
+        // The last hop installs the target's own revision.
+        expect(role?.resourceNames).toEqual(expect.arrayContaining([`istiod-${revisionName(target)}`]));
       }
-    }
   });
 
   test('a gateway in another namespace gets the installer a Role there, and only there', async () => {
@@ -440,5 +453,65 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
       podTemplate(get(defaults.objects, 'Job', `${RELEASE}-install`)).spec.containers[0] as Container,
     );
     expect(Object.keys(plain).filter((k) => /proxy/i.test(k))).toEqual([]);
+  });
+});
+
+describe('NOTES say which Istio an empty `tag` installs, as the installer decides it', () => {
+  // NOTES.txt is only rendered by an install; a copy of the chart wraps it in a ConfigMap that `helm template` shows.
+  const chart = mkdtempSync(join(tmpdir(), 'chart-notes-'));
+  beforeAll(() => {
+    cpSync(CHART, chart, { recursive: true });
+    const notes = readFileSync(`${CHART}/templates/NOTES.txt`, 'utf8');
+    writeFileSync(
+      join(chart, 'templates', '_notes-under-test.tpl'),
+      `{{- define "notes-under-test" -}}\n${notes}\n{{- end -}}\n`,
+    );
+    writeFileSync(
+      join(chart, 'templates', 'notes-under-test.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes-under-test}\ndata: {notes: {{ include "notes-under-test" . | toJson }}}\n',
+    );
+  });
+  afterAll(() => rmSync(chart, { recursive: true, force: true }));
+
+  const notesOn = async (kube: string, extra: string[] = []) => {
+    const r = await helm(HELMS[1][1], [
+      'template',
+      RELEASE,
+      chart,
+      '-n',
+      NAMESPACE,
+      '--kube-version',
+      kube,
+      '--show-only',
+      'templates/notes-under-test.yaml',
+      ...extra,
+    ]);
+    if (r.exitCode !== 0) throw new Error(String(r.all));
+    return String((load(r.stdout) as { data: { notes: string } }).data.notes);
+  };
+
+  test.each(['v1.29.4', 'v1.31.7', 'v1.32.2', 'v1.36.3', 'v1.37.0'])('on Kubernetes %s', async (kube) => {
+    const k = parseKubeVersion(kube);
+    if (!k) throw new Error(kube);
+    const auto = autoTarget([...BUNDLED_ISTIO_VERSIONS], k);
+    const notes = await notesOn(kube);
+    expect(notes).toContain(
+      `install Istio ${auto.target ? formatIstioVersion(auto.target) : '?'} in namespace`,
+    );
+    const held = heldBackLine(auto, k);
+    if (held) expect(notes).toContain(`${held}.`);
+    else expect(notes).not.toMatch(/needs Kubernetes/);
+  });
+
+  test('Rancher 2.12 on Kubernetes 1.31 is told what was held back and why', async () => {
+    expect(await notesOn('v1.31.7')).toContain(
+      'Istio 1.31.0 needs Kubernetes >= 1.32; this cluster runs 1.31: installed 1.29.6; upgrade Kubernetes, then upgrade again.',
+    );
+  });
+
+  test('an explicit tag is named as it is, with nothing chosen for it', async () => {
+    const notes = await notesOn('v1.31.7', ['--set', 'tag=1.29.6']);
+    expect(notes).toContain('install Istio 1.29.6 in namespace istio-system.');
+    expect(notes).not.toMatch(/needs Kubernetes|`tag` is empty/);
   });
 });

@@ -9,7 +9,7 @@ import {
   kubeVersionRange,
   parseValuesComments,
 } from '../../scripts/chart-files.js';
-import { DEFAULT_ISTIO_TAG, valuesSchema } from '../../src/overlay/values-schema.js';
+import { BUNDLED_ISTIO_VERSIONS, DEFAULT_ISTIO_TAG, valuesSchema } from '../../src/overlay/values-schema.js';
 import { knownKeys } from '../../src/overlay/zod-issues.js';
 
 const read = (path: string) => readFileSync(path, 'utf8');
@@ -22,20 +22,23 @@ describe('generated chart files', () => {
     },
   );
 
-  test('Chart.yaml: appVersion is the default Istio version and kubeVersion the range it supports', () => {
+  test('Chart.yaml: appVersion is the default Istio version and kubeVersion every Kubernetes a bundled one supports', () => {
     const chart = load(read(`${CHART_DIR}/Chart.yaml`)) as {
       appVersion: string;
       kubeVersion: string;
       annotations: Record<string, string>;
     };
     expect(chart.appVersion).toBe(DEFAULT_ISTIO_TAG);
-    expect(chart.kubeVersion).toBe(kubeVersionRange(DEFAULT_ISTIO_TAG));
+    expect(chart.kubeVersion).toBe(kubeVersionRange(BUNDLED_ISTIO_VERSIONS));
+    // Rancher 2.12's clusters (Kubernetes 1.31 and 1.32) can install the chart.
+    expect(chart.kubeVersion).toBe('>= 1.29.0-0 < 1.38.0-0');
     expect(chart.annotations['catalog.cattle.io/kube-version']).toBe(chart.kubeVersion);
   });
 
-  test('kubeVersionRange turns a supported minor span into an inclusive Helm range', () => {
-    expect(kubeVersionRange('1.30.4')).toBe('>= 1.32.0-0 < 1.37.0-0');
-    expect(() => kubeVersionRange('1.2.0')).toThrow(/ISTIO_KUBE_SUPPORT/);
+  test('kubeVersionRange turns the supported minors of some versions into one inclusive Helm range', () => {
+    expect(kubeVersionRange(['1.30.4'])).toBe('>= 1.32.0-0 < 1.37.0-0');
+    expect(kubeVersionRange(['1.25.0', '1.29.6'])).toBe('>= 1.29.0-0 < 1.36.0-0');
+    expect(() => kubeVersionRange(['1.31.0', '1.2.0'])).toThrow(/ISTIO_KUBE_SUPPORT/);
   });
 });
 

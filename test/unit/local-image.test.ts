@@ -1,6 +1,7 @@
 // The local image build reads what goes into the image from the Dockerfile itself, and hashes it stably.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BUNDLED_ISTIO_VERSIONS } from '../../src/overlay/values-schema.js';
 import {
   dockerfileArgDefault,
   dockerfileCopySources,
@@ -31,6 +32,8 @@ describe('the Dockerfile as the local build reads it', () => {
 
   test('the default Istio versions are the first ARG declaration', () => {
     expect(dockerfileArgDefault(dockerfile, 'ISTIO_VERSIONS')).toMatch(/^\d+\.\d+\.\d+( \d+\.\d+\.\d+)+$/);
+    // The image bundles what the installer, the chart's kubeVersion and its RBAC count on.
+    expect(dockerfileArgDefault(dockerfile, 'ISTIO_VERSIONS')).toBe(BUNDLED_ISTIO_VERSIONS.join(' '));
     expect(dockerfileArgDefault('ARG A=x\nARG A="y z"\n', 'A')).toBe('x');
     expect(dockerfileArgDefault('ARG B\n', 'A')).toBeUndefined();
   });

@@ -161,27 +161,53 @@ gateways that overlays (maps or YAML strings) add. RBAC names their roles and na
 
 {{/*
 Suffixes of the revisions the installer may install: the default revision's empty suffix; the configured revision, or
-for revision-based upgrades the one it derives from the version ("1.31.0" -> "-1-31-0"); and the transit revisions of
-a stepped upgrade from an older install, named by minor only ("-1-29", "-1-27", ... two minors apart), since their
-patch is chosen at run time. Transit revisions stop at 1.23, Rancher's oldest Istio: a path from Istio 1.20 or older
-needs a hop the Job may not make.
+for revision-based upgrades the one derived from the version ("1.31.0" -> "-1-31-0"), for every version the Job may
+choose when `tag` is empty (the bundled ones: which it takes depends on the cluster's Kubernetes); and the transit
+revisions of a stepped upgrade from an older install, named by minor only ("-1-29", "-1-28", ...: every minor below
+the highest version, since the path goes through whichever istioctl is at hand and its patch is chosen at run time).
+Transit revisions stop at 1.23, Rancher's oldest Istio: a path from Istio 1.20 or older needs a hop the Job may not
+make.
 */}}
 {{- define "rancher-istio.revisionSuffixes" -}}
 {{- $suffixes := list "" -}}
-{{- $version := regexFind "^[0-9]+\\.[0-9]+\\.[0-9]+" (toString .Values.tag) -}}
+{{- $tag := regexFind "^[0-9]+\\.[0-9]+\\.[0-9]+" (toString .Values.tag) -}}
+{{- $versions := ternary (list $tag) (splitList " " (include "rancher-istio.bundledIstio" .)) (ne $tag "") -}}
 {{- if .Values.revision -}}
 {{- $suffixes = append $suffixes (printf "-%s" .Values.revision) -}}
-{{- else if $version -}}
+{{- else -}}
 {{- /* Also for InPlace: an install taken over (Rancher's) goes up by a canary revision named after the version. */ -}}
-{{- $suffixes = append $suffixes (printf "-%s" (replace "." "-" $version)) -}}
+{{- range $versions }}{{ $suffixes = append $suffixes (printf "-%s" (replace "." "-" .)) }}{{ end -}}
 {{- end -}}
-{{- if $version -}}
-{{- $major := index (splitList "." $version) 0 -}}
-{{- $minor := index (splitList "." $version) 1 | atoi -}}
-{{- range $hop := until 10 -}}
-{{- $transit := sub $minor (mul 2 (add1 $hop)) -}}
-{{- if ge $transit 23 }}{{ $suffixes = append $suffixes (printf "-%s-%d" $major $transit) }}{{ end -}}
-{{- end -}}
+{{- $highest := last $versions -}}
+{{- $major := index (splitList "." $highest) 0 -}}
+{{- $minor := index (splitList "." $highest) 1 | atoi -}}
+{{- range $transit := untilStep 23 $minor 1 -}}
+{{- $suffixes = append $suffixes (printf "-%s-%d" $major $transit) -}}
 {{- end -}}
 {{- toJson $suffixes -}}
+{{- end -}}
+
+{{/*
+The Istio version the Job installs when `tag` is empty, as the installer chooses it from the bundled versions: the
+newest one the cluster's Kubernetes supports; and the newest bundled one held back by it. JSON: {"target": "1.29.6",
+"heldBack": "1.31.0", "needs": 32, "kube": 31} (target empty when none fits).
+*/}}
+{{- define "rancher-istio.autoTarget" -}}
+{{- $kube := regexFind "^[0-9]+" (toString .Capabilities.KubeVersion.Minor) | atoi -}}
+{{- $support := include "rancher-istio.istioKubeSupport" . | fromJson -}}
+{{- $target := "" -}}
+{{- $heldBack := "" -}}
+{{- $needs := 0 -}}
+{{- range $version := reverse (splitList " " (include "rancher-istio.bundledIstio" .)) -}}
+{{- $range := index $support (regexFind "^[0-9]+\\.[0-9]+" $version) -}}
+{{- $min := index $range 0 | int -}}
+{{- $max := index $range 1 | int -}}
+{{- if and (eq $target "") (ge $kube $min) (le $kube $max) -}}
+{{- $target = $version -}}
+{{- else if and (eq $target "") (eq $heldBack "") (lt $kube $min) -}}
+{{- $heldBack = $version -}}
+{{- $needs = $min -}}
+{{- end -}}
+{{- end -}}
+{{- toJson (dict "target" $target "heldBack" $heldBack "needs" $needs "kube" $kube) -}}
 {{- end -}}

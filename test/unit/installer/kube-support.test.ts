@@ -84,7 +84,7 @@ describe('the automatic target', () => {
   test('a Kubernetes newer than every range: nothing supported is found, nothing is guessed', () => {
     const auto = autoTarget(AT_HAND, kube('v1.40.0'));
     expect(auto.target).toBeUndefined();
-    expect(auto.passedOver).toHaveLength(5);
+    expect(auto.passedOver).toHaveLength(0);
   });
 
   test('an istioctl newer than the matrix is taken only when no known version fits', () => {
