@@ -47,6 +47,11 @@ export type BuildResult =
       locate: (specPath: DocPath) => Omit<Issue, 'message'>;
       /** Accepted input that may not mean what its author thinks (Rancher's string booleans, its installer image). */
       warnings: Issue[];
+      /**
+       * No input names the Istio version (`tag` empty, no overlay or --set writes spec.tag): the installer chooses it
+       * by the cluster's Kubernetes, and `spec.tag` holds DEFAULT_ISTIO_TAG only as what `render` shows.
+       */
+      autoVersion: boolean;
     }
   | { ok: false; issues: Issue[] };
 
@@ -122,7 +127,14 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
     const writers: Writers = { values: where, overlays, sets, setLabels };
     const ambientIssues = checkAmbientNeedsCni(spec, writers);
     if (ambientIssues.length > 0) return { ok: false, issues: ambientIssues };
-    return { ok: true, istioOperator: merged, values, locate: specLocator(writers), warnings };
+    return {
+      ok: true,
+      istioOperator: merged,
+      values,
+      locate: specLocator(writers),
+      warnings,
+      autoVersion: values.tag === '' && !userWroteTag(overlays, sets),
+    };
   }
   const located = overlays.flatMap(checkOverlayFields);
   if (located.length > 0) return { ok: false, issues: located };
@@ -250,6 +262,14 @@ function userWroteComponent(
         first?.kind === 'key' && first.key === 'components' && second?.kind === 'key' && second.key === name
       );
     })
+  );
+}
+
+/** Whether an overlay or --set names the Istio version (`spec.tag`; an empty one is unset, and dropped before). */
+function userWroteTag(overlays: readonly ParsedSource[], sets: readonly SetFlag[]): boolean {
+  return (
+    overlays.some((overlay) => getAt(overlay.value, ['spec', 'tag']) !== undefined) ||
+    sets.some((flag) => flag.path.length === 1 && flag.path[0]?.kind === 'key' && flag.path[0].key === 'tag')
   );
 }
 
