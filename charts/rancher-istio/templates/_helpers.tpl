@@ -165,8 +165,8 @@ for revision-based upgrades the one derived from the version ("1.31.0" -> "-1-31
 choose when `tag` is empty (the bundled ones: which it takes depends on the cluster's Kubernetes); and the transit
 revisions of a stepped upgrade from an older install, named by minor only ("-1-29", "-1-28", ...: every minor below
 the highest version, since the path goes through whichever istioctl is at hand and its patch is chosen at run time).
-Transit revisions stop at 1.23, Rancher's oldest Istio: a path from Istio 1.20 or older needs a hop the Job may not
-make.
+Transit revisions stop at 1.20 (Rancher's oldest chart line in use is Istio 1.19): a path from Istio 1.18 or older
+may need a hop the Job may not make.
 */}}
 {{- define "rancher-istio.revisionSuffixes" -}}
 {{- $suffixes := list "" -}}
@@ -181,7 +181,7 @@ make.
 {{- $highest := last $versions -}}
 {{- $major := index (splitList "." $highest) 0 -}}
 {{- $minor := index (splitList "." $highest) 1 | atoi -}}
-{{- range $transit := untilStep 23 $minor 1 -}}
+{{- range $transit := untilStep 20 $minor 1 -}}
 {{- $suffixes = append $suffixes (printf "-%s-%d" $major $transit) -}}
 {{- end -}}
 {{- toJson $suffixes -}}
