@@ -1,7 +1,7 @@
 // `istio-installer install`: does what plan says, under a lock, then verifies and records the outcome.
 import type { Command } from 'commander';
-import { install, type InstallRequest } from '../installer/install.js';
-import type { SpecLocator } from '../installer/offline-check.js';
+import { install, type InstallRequest } from '../installer/actions/install.js';
+import type { SpecLocator } from '../installer/istioctl/offline-check.js';
 import type { JsonObject } from '../overlay/json.js';
 import type { Values } from '../overlay/index.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';

@@ -1,6 +1,6 @@
 // `istio-installer plan`: reads the cluster and the inputs and prints what install would do and why. Changes nothing.
 import type { Command } from 'commander';
-import { makePlan, planReport } from '../installer/install.js';
+import { makePlan, planReport } from '../installer/actions/install.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import { installRequest } from './install.js';
 import type { CommandContext } from './main.js';

@@ -8,7 +8,7 @@ import {
   type OutputFormat,
   type Values,
 } from '../overlay/index.js';
-import type { SpecLocator } from '../installer/offline-check.js';
+import type { SpecLocator } from '../installer/istioctl/offline-check.js';
 import type { JsonObject } from '../overlay/json.js';
 import { createLogger } from './io.js';
 import { collect, oneOf, type CommandContext } from './main.js';

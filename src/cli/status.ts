@@ -1,10 +1,10 @@
 // `istio-installer status`: installed revisions and versions, node agents, health, each namespace's data plane and
 // the waypoints, and the last applied spec and outcome.
 import type { Command } from 'commander';
-import { readDataPlane } from '../installer/data-plane.js';
-import { holderGone } from '../installer/holder.js';
-import { readClusterState } from '../installer/read-state.js';
-import { formatStatus, statusReport } from '../installer/status.js';
+import { readDataPlane } from '../installer/cluster/read-data-plane.js';
+import { holderGone } from '../installer/cluster/holder.js';
+import { readClusterState } from '../installer/cluster/read-state.js';
+import { formatStatus, statusReport } from '../installer/decide/status.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import { oneOf, type CommandContext } from './main.js';
 

@@ -8,7 +8,7 @@ import {
   uninstallArgs,
   type ProcessRunner,
   type RunResult,
-} from '../../../src/installer/istioctl.js';
+} from '../../../src/installer/istioctl/runner.js';
 
 function recordingRunner(
   result: Partial<RunResult>,

@@ -1,7 +1,7 @@
 // The takeover planner: which installs are adopted and which refused, Rancher's leftovers, the stepped canary path
 // (1.23 -> 1.25 -> 1.27 -> 1.29 -> 1.31), where a re-run resumes, the per-hop spec and the proxy-skew gate.
-import { parseIstioVersion, type IstioVersion } from '../../../src/installer/istio-version.js';
-import type { ClusterState, ControlPlane } from '../../../src/installer/state.js';
+import { parseIstioVersion, type IstioVersion } from '../../../src/installer/model/istio-version.js';
+import type { ClusterState, ControlPlane } from '../../../src/installer/model/state.js';
 import {
   describePath,
   mirrorAddCommand,
@@ -14,7 +14,7 @@ import {
   type FoundObject,
   type ProxyPod,
   type TakeoverFacts,
-} from '../../../src/installer/takeover.js';
+} from '../../../src/installer/decide/takeover.js';
 
 const v = (text: string): IstioVersion => {
   const parsed = parseIstioVersion(text);

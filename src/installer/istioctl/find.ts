@@ -1,7 +1,7 @@
 // Finds the istioctl of one Istio version the way a user expects, in order: --istioctl, $ISTIOCTL_DIR/<version>,
 // an istioctl on PATH whose own version matches, then the release mirror; a miss names every place it tried.
 import { delimiter, join } from 'node:path';
-import { PreconditionError } from '../errors.js';
+import { PreconditionError } from '../../errors.js';
 
 export type IstioctlSource = 'flag' | 'bundled' | 'path' | 'cache' | 'mirror';
 

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { sortKeysDeep, type Json } from '../overlay/json.js';
+import { sortKeysDeep, type Json } from '../../overlay/json.js';
 
 export const RECORD_CONFIGMAP = 'istio-installer-state';
 export const HISTORY_LENGTH = 10;

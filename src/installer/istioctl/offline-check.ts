@@ -5,9 +5,9 @@
 // Why istioctl and not our schema: `values` is the Helm values of Istio's charts, thousands of fields that change
 // with every minor; only the target istioctl knows its own. Our schema checks what is stable (spec, components, k8s
 // and its list items) at render time, without a process; this catches the rest with the exact version's rules.
-import { InputError, IstioctlError, type Issue } from '../errors.js';
-import { formatPath, isObject, type DocPath, type Json, type JsonObject } from '../overlay/json.js';
-import type { Istioctl } from './istioctl.js';
+import { InputError, IstioctlError, type Issue } from '../../errors.js';
+import { formatPath, isObject, type DocPath, type Json, type JsonObject } from '../../overlay/json.js';
+import type { Istioctl } from './runner.js';
 
 /** Where a key of the merged spec came from: file, line and column of its last writer, when known. */
 export type SpecLocator = (specPath: DocPath) => Omit<Issue, 'message'>;

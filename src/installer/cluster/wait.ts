@@ -2,14 +2,14 @@
 // health.ts, for every component: control plane, gateways and the ambient node agents); on timeout, names each object
 // that is not, its latest warnings, and the nodes where a node agent's pods are not ready.
 import type { V1Pod } from '@kubernetes/client-node';
-import { TimeoutError } from '../errors.js';
-import type { JsonObject } from '../overlay/json.js';
-import type { IstioVersion } from './istio-version.js';
-import type { InstallerDeps } from './deps.js';
-import { expectedObjects, healthProblems, type ExpectedObject } from './health.js';
+import { TimeoutError } from '../../errors.js';
+import type { JsonObject } from '../../overlay/json.js';
+import type { IstioVersion } from '../model/istio-version.js';
+import type { InstallerDeps } from '../deps.js';
+import { expectedObjects, healthProblems, type ExpectedObject } from '../decide/health.js';
 import type { Kube } from './kube.js';
 import { readClusterState } from './read-state.js';
-import type { ClusterState } from './state.js';
+import type { ClusterState } from '../model/state.js';
 
 export interface VerifyOptions {
   timeoutMs: number;

@@ -1,6 +1,6 @@
 // The cluster side of a takeover: reads what takeover.ts decides on, deletes Rancher's leftovers, restarts workloads.
 import { gunzipSync } from 'node:zlib';
-import { versionOfImage } from './istio-version.js';
+import { versionOfImage } from '../model/istio-version.js';
 import type { AnyObject, Kube, ResourceRef } from './kube.js';
 import {
   RANCHER_CONFIGMAPS,
@@ -11,7 +11,7 @@ import {
   type Leftover,
   type ProxyPod,
   type TakeoverFacts,
-} from './takeover.js';
+} from '../decide/takeover.js';
 
 export const JOBS: ResourceRef = { apiVersion: 'batch/v1', kind: 'Job', plural: 'jobs' };
 export const CONFIGMAPS: ResourceRef = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps' };

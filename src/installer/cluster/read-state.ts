@@ -5,11 +5,11 @@ import type {
   V1MutatingWebhookConfiguration,
   V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { versionOfImage } from './istio-version.js';
+import { versionOfImage } from '../model/istio-version.js';
 import type { Kube } from './kube.js';
 import { leaseExpiry, LOCK_NAME } from './lock.js';
-import { decodeRecord, RECORD_CONFIGMAP } from './record.js';
-import type { ClusterState, ControlPlane, IstioWebhook, Workload } from './state.js';
+import { decodeRecord, RECORD_CONFIGMAP } from '../model/record.js';
+import type { ClusterState, ControlPlane, IstioWebhook, Workload } from '../model/state.js';
 
 const REVISION_LABEL = 'istio.io/rev';
 const TAG_LABEL = 'istio.io/tag';

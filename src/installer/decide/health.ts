@@ -1,11 +1,11 @@
 // Health, written once for every component: what a spec says should exist (istiod and its injection webhook, every
 // enabled gateway, CNI and ztunnel) against what does, with the same rules for each. Pure.
-import { isObject, type Json, type JsonObject } from '../overlay/json.js';
-import { componentEnabled, effectiveProfile } from '../overlay/profiles.js';
-import { parseYamlSource } from '../overlay/yaml-source.js';
-import { compareVersions, formatIstioVersion, type IstioVersion } from './istio-version.js';
-import type { InstallRecord } from './record.js';
-import { workloads, type ClusterState } from './state.js';
+import { isObject, type Json, type JsonObject } from '../../overlay/json.js';
+import { componentEnabled, effectiveProfile } from '../../overlay/profiles.js';
+import { parseYamlSource } from '../../overlay/yaml-source.js';
+import { compareVersions, formatIstioVersion, type IstioVersion } from '../model/istio-version.js';
+import type { InstallRecord } from '../model/record.js';
+import { workloads, type ClusterState } from '../model/state.js';
 
 export interface ExpectedObject {
   kind: 'Deployment' | 'DaemonSet' | 'MutatingWebhookConfiguration';

@@ -1,14 +1,14 @@
 // Writes the record ConfigMap and a Kubernetes Event on it for each outcome, so `kubectl describe` shows the history.
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { VERSION } from '../version.js';
-import type { InstallerDeps } from './deps.js';
+import { VERSION } from '../../version.js';
+import type { InstallerDeps } from '../deps.js';
 import {
   encodeRecord,
   nextRecord,
   RECORD_CONFIGMAP,
   type InstallRecord,
   type RecordEntry,
-} from './record.js';
+} from '../model/record.js';
 
 export interface Outcome {
   action: string;

@@ -1,13 +1,13 @@
 // `uninstall`: removes every control plane, gateway and Istio webhook; keeps the CRDs and users' Istio resources unless purging.
-import { phase, type InstallerDeps } from './deps.js';
-import { writeRecord } from './history.js';
-import { removeDashboards } from './grafana-dashboards.js';
-import { formatIstioVersion, compareVersions } from './istio-version.js';
-import { IstioctlError } from '../errors.js';
-import { istioctl, uninstallArgs, type Istioctl } from './istioctl.js';
-import { withLock } from './lock.js';
-import { waitUntilGone } from './verify.js';
-import { readClusterState } from './read-state.js';
+import { phase, type InstallerDeps } from '../deps.js';
+import { writeRecord } from '../cluster/record-store.js';
+import { removeDashboards } from '../cluster/write-dashboards.js';
+import { formatIstioVersion, compareVersions } from '../model/istio-version.js';
+import { IstioctlError } from '../../errors.js';
+import { istioctl, uninstallArgs, type Istioctl } from '../istioctl/runner.js';
+import { withLock } from '../cluster/lock.js';
+import { waitUntilGone } from '../cluster/wait.js';
+import { readClusterState } from '../cluster/read-state.js';
 
 export interface UninstallRequest {
   namespace: string;

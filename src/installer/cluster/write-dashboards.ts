@@ -1,8 +1,8 @@
 // Keeps the Grafana dashboards in `cattle-dashboards` (rancher-monitoring's): writes this installer's, replaces
 // Rancher's installer's (label istio_dashboard=1), removes this installer's on uninstall. Optional: a denial warns.
-import { ForbiddenError } from '../errors.js';
-import { DASHBOARD_NAMESPACE, dashboardConfigMaps } from './dashboards.js';
-import { phase, type InstallerDeps } from './deps.js';
+import { ForbiddenError } from '../../errors.js';
+import { DASHBOARD_NAMESPACE, dashboardConfigMaps } from '../model/dashboard-content.js';
+import { phase, type InstallerDeps } from '../deps.js';
 import { CONFIGMAPS } from './read-takeover.js';
 
 /** The label Rancher's installer put on the dashboards it copied, and removed them by on its own runs. */

@@ -7,9 +7,9 @@ import {
   parseIstioVersion,
   transitRevisionName,
   type IstioVersion,
-} from './istio-version.js';
-import type { JsonObject } from '../overlay/json.js';
-import { controlPlaneOf, defaultRevision, type ClusterState } from './state.js';
+} from '../model/istio-version.js';
+import type { JsonObject } from '../../overlay/json.js';
+import { controlPlaneOf, defaultRevision, type ClusterState } from '../model/state.js';
 
 /** Names Rancher's chart gave the objects of its installer (rancher/charts `rancher-istio` 1.x–107.x). */
 export const RANCHER_CONFIGMAPS = ['istio-installer-base', 'istio-installer-overlay'] as const;

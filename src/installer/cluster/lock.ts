@@ -1,8 +1,8 @@
 // One run at a time: a coordination.k8s.io Lease held (and renewed) for the whole run. A lease its holder stopped
 // renewing is waited out; one whose holder is provably gone is taken over at once.
 import type { V1Lease } from '@kubernetes/client-node';
-import { PreconditionError } from '../errors.js';
-import { phase, type InstallerDeps } from './deps.js';
+import { PreconditionError } from '../../errors.js';
+import { phase, type InstallerDeps } from '../deps.js';
 import { holderGone, type HolderProbe } from './holder.js';
 import type { Kube } from './kube.js';
 

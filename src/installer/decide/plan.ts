@@ -1,17 +1,17 @@
 // Decides what a run does (install, upgrade in place or by canary, reconfigure, repair, nothing, or refuse) and why. Pure.
 import { createPatch } from 'diff';
-import { isObject, type JsonObject } from '../overlay/json.js';
-import { componentEnabled } from '../overlay/profiles.js';
+import { isObject, type JsonObject } from '../../overlay/json.js';
+import { componentEnabled } from '../../overlay/profiles.js';
 import {
   compareVersions,
   formatIstioVersion,
   minorDistance,
   revisionName,
   type IstioVersion,
-} from './istio-version.js';
+} from '../model/istio-version.js';
 import { revisionProblems } from './health.js';
-import { unfinished } from './record.js';
-import { controlPlaneOf, defaultRevision, type ClusterState, type ControlPlane } from './state.js';
+import { unfinished } from '../model/record.js';
+import { controlPlaneOf, defaultRevision, type ClusterState, type ControlPlane } from '../model/state.js';
 
 export type PlanKind =
   'install' | 'upgrade-in-place' | 'upgrade-canary' | 'reconfigure' | 'repair' | 'nothing';

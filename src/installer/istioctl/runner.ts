@@ -1,5 +1,5 @@
 // Runs istioctl: the argv each step needs (pure), and a runner that streams its output and turns failures into IstioctlError.
-import { IstioctlError, TimeoutError } from '../errors.js';
+import { IstioctlError, TimeoutError } from '../../errors.js';
 
 export interface RunResult {
   exitCode: number | undefined;

@@ -1,23 +1,30 @@
 // `install`: read state, decide, take the lock, precheck, run istioctl, verify, record; rolls back a failed in-place upgrade when asked.
-import { IstioctlError, PreconditionError, TimeoutError } from '../errors.js';
-import { isObject, type JsonObject } from '../overlay/json.js';
-import { renderDocument } from '../overlay/output.js';
-import { parseYamlSource } from '../overlay/yaml-source.js';
-import { writeDashboards } from './grafana-dashboards.js';
-import { phase, type InstallerDeps } from './deps.js';
-import { writeRecord } from './history.js';
-import { formatIstioVersion, parseIstioVersion, type IstioVersion } from './istio-version.js';
-import { analyzeArgs, installArgs, istioctl, precheckArgs, tagSetArgs, uninstallArgs } from './istioctl.js';
-import { withLock } from './lock.js';
-import { checkWithIstioctl, type SpecLocator } from './offline-check.js';
-import { controlPlaneFirstSpec, describePlan, planAction, specDiff, type Plan } from './plan.js';
-import { readClusterState } from './read-state.js';
-import { markInterrupted, specHash, type RecordEntry } from './record.js';
-import { expectedObjects, scaledDown } from './health.js';
-import { ownWebhooks, staleWebhooks, type ClusterState } from './state.js';
-import { parseFindings, sortFindings, type SortedFindings } from './findings.js';
-import { verifyInstalled, waitUntilGone } from './verify.js';
-import { readProxyPods, readTakeoverFacts, removeLeftovers, restartOwner } from './read-takeover.js';
+import { IstioctlError, PreconditionError, TimeoutError } from '../../errors.js';
+import { isObject, type JsonObject } from '../../overlay/json.js';
+import { renderDocument } from '../../overlay/output.js';
+import { parseYamlSource } from '../../overlay/yaml-source.js';
+import { writeDashboards } from '../cluster/write-dashboards.js';
+import { phase, type InstallerDeps } from '../deps.js';
+import { writeRecord } from '../cluster/record-store.js';
+import { formatIstioVersion, parseIstioVersion, type IstioVersion } from '../model/istio-version.js';
+import {
+  analyzeArgs,
+  installArgs,
+  istioctl,
+  precheckArgs,
+  tagSetArgs,
+  uninstallArgs,
+} from '../istioctl/runner.js';
+import { withLock } from '../cluster/lock.js';
+import { checkWithIstioctl, type SpecLocator } from '../istioctl/offline-check.js';
+import { controlPlaneFirstSpec, describePlan, planAction, specDiff, type Plan } from '../decide/plan.js';
+import { readClusterState } from '../cluster/read-state.js';
+import { markInterrupted, specHash, type RecordEntry } from '../model/record.js';
+import { expectedObjects, scaledDown } from '../decide/health.js';
+import { ownWebhooks, staleWebhooks, type ClusterState } from '../model/state.js';
+import { parseFindings, sortFindings, type SortedFindings } from '../decide/findings.js';
+import { verifyInstalled, waitUntilGone } from '../cluster/wait.js';
+import { readProxyPods, readTakeoverFacts, removeLeftovers, restartOwner } from '../cluster/read-takeover.js';
 import {
   beyondSkew,
   describeFound,
@@ -27,7 +34,7 @@ import {
   stepFor,
   type Hop,
   type Recognition,
-} from './takeover.js';
+} from '../decide/takeover.js';
 
 export interface InstallRequest {
   istioOperator: JsonObject;

@@ -14,7 +14,7 @@ import type {
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { ForbiddenError, PreconditionError, TimeoutError } from '../errors.js';
+import { ForbiddenError, PreconditionError, TimeoutError } from '../../errors.js';
 
 /** Any kind by its API coordinates, for the few objects that have no method of their own (takeover, restarts). */
 export interface ResourceRef {

@@ -1,9 +1,9 @@
 // `status`: what is installed, whether it is healthy, and what the installer last applied. Pure formatting of the state.
-import type { NamespaceDataPlane, Waypoint } from './data-plane.js';
+import type { NamespaceDataPlane, Waypoint } from '../cluster/read-data-plane.js';
 import { meshProblems } from './health.js';
-import { formatIstioVersion, type IstioVersion } from './istio-version.js';
-import type { RecordEntry } from './record.js';
-import { staleWebhooks, type ClusterState } from './state.js';
+import { formatIstioVersion, type IstioVersion } from '../model/istio-version.js';
+import type { RecordEntry } from '../model/record.js';
+import { staleWebhooks, type ClusterState } from '../model/state.js';
 
 export interface StatusReport {
   namespace: string;
