@@ -6,7 +6,7 @@ import { InputError } from '../errors.js';
 import { install } from '../installer/actions/install.js';
 import { uninstall } from '../installer/actions/uninstall.js';
 import { withInstallerDeps } from './installer-deps.js';
-import { installRequest } from './install.js';
+import { installRequest } from '../installer/actions/request.js';
 import { oneOf, type CommandContext } from './main.js';
 import { resolveInputs } from './render.js';
 

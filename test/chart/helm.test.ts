@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { valuesSchema } from '../../src/overlay/values-schema.js';
 import { parseIstioVersion, transitRevisionName } from '../../src/installer/model/istio-version.js';
-import { upgradePath } from '../../src/installer/decide/takeover.js';
+import { upgradePath } from '../../src/installer/decide/path.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, SCENARIOS, helm, renderChart, type KubeObject } from './render.js';
 import { KUBE_VERSION } from '../cluster/tools.js';
 

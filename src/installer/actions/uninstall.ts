@@ -4,7 +4,9 @@ import { writeRecord } from '../cluster/record-store.js';
 import { removeDashboards } from '../cluster/write-dashboards.js';
 import { formatIstioVersion, compareVersions } from '../model/istio-version.js';
 import { IstioctlError } from '../../errors.js';
-import { istioctl, uninstallArgs, type Istioctl } from '../istioctl/runner.js';
+import { uninstallArgs, uninstallByOwnerArgs } from '../istioctl/args.js';
+import { istioctl, type Istioctl } from '../istioctl/runner.js';
+import { leftoverWebhooks } from '../decide/webhooks.js';
 import { withLock } from '../cluster/lock.js';
 import { waitUntilGone } from '../cluster/wait.js';
 import { readClusterState } from '../cluster/read-state.js';
@@ -15,9 +17,6 @@ export interface UninstallRequest {
   chartVersion: string;
   timeoutSeconds: number;
 }
-
-/** Leftovers istioctl uninstall is known to leave behind (istio/istio issues); deleted when nothing serves them. */
-export const KNOWN_LEFTOVER_WEBHOOKS = ['istio-revision-tag-default', 'istiod-default-validator'];
 
 /** How many objects of each Istio CRD exist: what a purge deletes. */
 export async function countIstioResources(
@@ -109,17 +108,11 @@ export async function uninstall(request: UninstallRequest, deps: InstallerDeps):
   });
 }
 
-/** Deletes Istio webhooks whose Services are gone, and the known leftovers; returns their names. */
+/** Deletes Istio webhooks whose Services are gone, and the known leftovers (see leftoverWebhooks); returns their names. */
 async function removeLeftoverWebhooks(namespace: string, deps: InstallerDeps): Promise<string[]> {
   const state = await readClusterState(deps.kube, namespace);
-  const live = new Set(state.services);
   const removed: string[] = [];
-  for (const webhook of state.webhooks) {
-    const orphaned =
-      webhook.services.length > 0 &&
-      webhook.services.every((s) => s.startsWith(`${namespace}/`) && !live.has(s));
-    if (!orphaned && !(KNOWN_LEFTOVER_WEBHOOKS.includes(webhook.name) && state.controlPlanes.length === 0))
-      continue;
+  for (const webhook of leftoverWebhooks(state)) {
     if (webhook.kind === 'MutatingWebhookConfiguration') await deps.kube.deleteMutatingWebhook(webhook.name);
     else await deps.kube.deleteValidatingWebhook(webhook.name);
     removed.push(webhook.name);
@@ -158,7 +151,7 @@ async function uninstallRevision(
 /** Removes everything istioctl installed from our specs, by owner (`-f` with only the owner's name; CRDs kept). */
 async function uninstallByOwner(tool: Istioctl, timeoutMs: number, deps: InstallerDeps): Promise<void> {
   const ownerFile = await deps.writeTempFile('owner.yaml', OWNER_SPEC);
-  await tool.run(['uninstall', '-y', '-f', ownerFile], timeoutMs);
+  await tool.run(uninstallByOwnerArgs(ownerFile), timeoutMs);
 }
 
 /** What removing ztunnel and istio-cni does not undo on the nodes (Istio's ambient clean-up guide). */

@@ -6,15 +6,11 @@ import type {
   V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { versionOfImage } from '../model/istio-version.js';
+import { COMPONENT_LABEL, OPERATOR_VERSION_LABEL, REVISION_LABEL, TAG_LABEL } from '../model/labels.js';
 import type { Kube } from './kube.js';
 import { leaseExpiry, LOCK_NAME } from './lock.js';
 import { decodeRecord, RECORD_CONFIGMAP } from '../model/record.js';
 import type { ClusterState, ControlPlane, IstioWebhook, Workload } from '../model/state.js';
-
-const REVISION_LABEL = 'istio.io/rev';
-const TAG_LABEL = 'istio.io/tag';
-const COMPONENT_LABEL = 'operator.istio.io/component';
-const OPERATOR_VERSION_LABEL = 'operator.istio.io/version';
 
 /** Reads everything a plan needs, in parallel. Changes nothing. */
 export async function readClusterState(kube: Kube, namespace: string): Promise<ClusterState> {

@@ -1,6 +1,8 @@
 // The cluster side of a takeover: reads what takeover.ts decides on, deletes Rancher's leftovers, restarts workloads.
 import { gunzipSync } from 'node:zlib';
 import { versionOfImage } from '../model/istio-version.js';
+import type { ProxyPod } from '../decide/skew.js';
+import { isIstioComponent } from '../model/labels.js';
 import type { AnyObject, Kube, ResourceRef } from './kube.js';
 import {
   RANCHER_CONFIGMAPS,
@@ -9,7 +11,6 @@ import {
   type FoundObject,
   type HelmRevision,
   type Leftover,
-  type ProxyPod,
   type TakeoverFacts,
 } from '../decide/takeover.js';
 
@@ -115,11 +116,6 @@ export async function removeLeftovers(
   }
 }
 
-/** Istio's own pods (istiod, gateways) are not workloads the skew gate restarts. */
-function isIstioComponent(labels: Record<string, string>): boolean {
-  return labels.app === 'istiod' || 'operator.istio.io/component' in labels || labels.istio === 'pilot';
-}
-
 /** `Deployment ns/name` for a pod of a ReplicaSet (named `<deployment>-<hash>`), StatefulSet or DaemonSet. */
 function ownerOf(
   namespace: string,
@@ -138,7 +134,7 @@ function ownerOf(
 export async function readProxyPods(kube: Kube): Promise<ProxyPod[]> {
   const pods = await kube.listPods('security.istio.io/tlsMode');
   return pods
-    .filter((pod) => !isIstioComponent(pod.metadata?.labels ?? {}) && pod.status?.phase !== 'Succeeded')
+    .filter((pod) => !isIstioComponent(pod.metadata?.labels) && pod.status?.phase !== 'Succeeded')
     .map((pod) => {
       const namespace = pod.metadata?.namespace ?? '';
       const proxy = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find(

@@ -1,6 +1,6 @@
-// After istioctl: waits until everything the spec asks for is healthy at the expected version (the rules of
-// health.ts, for every component: control plane, gateways and the ambient node agents); on timeout, names each object
-// that is not, its latest warnings, and the nodes where a node agent's pods are not ready.
+// Waits on the cluster, each through one pollUntil: until everything the spec asks for is healthy at the expected
+// version (verifyInstalled, by health.ts's rules; on timeout it names each object that is not, its latest warnings and
+// the nodes where a node agent's pods are not ready), and until what an uninstall removed is gone (waitUntilGone).
 import type { V1Pod } from '@kubernetes/client-node';
 import { TimeoutError } from '../../errors.js';
 import type { JsonObject } from '../../overlay/json.js';
@@ -11,11 +11,33 @@ import type { Kube } from './kube.js';
 import { readClusterState } from './read-state.js';
 import type { ClusterState } from '../model/state.js';
 
-export interface VerifyOptions {
+export interface PollOptions {
   timeoutMs: number;
   intervalMs: number;
   sleep: (ms: number) => Promise<void>;
   now: () => number;
+}
+
+/** How verifyInstalled polls; the same options for every wait of a run. */
+export type VerifyOptions = PollOptions;
+
+/**
+ * Reads until `done` says so, sleeping `intervalMs` between reads; once the deadline has passed, throws what
+ * `timedOut` makes of the last read (it names what is still not there or not ready).
+ */
+export async function pollUntil<T>(
+  options: PollOptions,
+  read: () => Promise<T>,
+  done: (seen: T) => boolean,
+  timedOut: (seen: T) => Error | Promise<Error>,
+): Promise<T> {
+  const deadline = options.now() + options.timeoutMs;
+  for (;;) {
+    const seen = await read();
+    if (done(seen)) return seen;
+    if (options.now() >= deadline) throw await timedOut(seen);
+    await options.sleep(options.intervalMs);
+  }
 }
 
 /** Polls until nothing is wrong, else throws TimeoutError with each problem and the latest Warning events of its object. */
@@ -28,20 +50,22 @@ export async function verifyInstalled(
   options: VerifyOptions,
 ): Promise<ClusterState> {
   const expected = expectedObjects(istioOperator, namespace, revision);
-  const deadline = options.now() + options.timeoutMs;
-  for (;;) {
-    const state = await readClusterState(kube, namespace);
-    const wrong = healthProblems(expected, state, version);
-    if (wrong.length === 0) return state;
-    if (options.now() >= deadline) {
+  const seen = await pollUntil(
+    options,
+    async () => {
+      const state = await readClusterState(kube, namespace);
+      return { state, wrong: healthProblems(expected, state, version) };
+    },
+    ({ wrong }) => wrong.length === 0,
+    async ({ state, wrong }) => {
       const details = await Promise.all(wrong.map((line) => withWarnings(kube, line, expected, state)));
-      throw new TimeoutError(
+      return new TimeoutError(
         `Istio is not ready after ${Math.round(options.timeoutMs / 1000)}s`,
         details.flat(),
       );
-    }
-    await options.sleep(options.intervalMs);
-  }
+    },
+  );
+  return seen.state;
 }
 
 /** The nodes where a node agent's pod is missing its readiness, as `node (pod: reason)`. Pure. */
@@ -100,25 +124,22 @@ export async function waitUntilGone(
   revision: string | undefined,
   timeoutMs: number,
 ): Promise<ClusterState> {
-  const deadline = deps.now().getTime() + timeoutMs;
   const ofRevision = (r: string) => revision === undefined || r === revision;
-  for (;;) {
-    const state = await readClusterState(deps.kube, namespace);
-    const left = [
-      ...(revision === undefined ? state.agents.map((a) => `DaemonSet ${a.namespace}/${a.name}`) : []),
-      ...state.controlPlanes
-        .filter((p) => ofRevision(p.revision))
-        .map((p) => `Deployment ${p.namespace}/${p.deployment}`),
-      ...state.gateways
-        .filter((g) => ofRevision(g.revision))
-        .map((g) => `Deployment ${g.namespace}/${g.name}`),
-    ];
-    if (left.length === 0) return state;
-    if (deps.now().getTime() >= deadline)
-      throw new TimeoutError(
+  const left = (state: ClusterState) => [
+    ...(revision === undefined ? state.agents.map((a) => `DaemonSet ${a.namespace}/${a.name}`) : []),
+    ...state.controlPlanes
+      .filter((p) => ofRevision(p.revision))
+      .map((p) => `Deployment ${p.namespace}/${p.deployment}`),
+    ...state.gateways.filter((g) => ofRevision(g.revision)).map((g) => `Deployment ${g.namespace}/${g.name}`),
+  ];
+  return pollUntil(
+    { timeoutMs, intervalMs: 2000, sleep: deps.sleep, now: () => deps.now().getTime() },
+    () => readClusterState(deps.kube, namespace),
+    (state) => left(state).length === 0,
+    (state) =>
+      new TimeoutError(
         `Istio components${revision ? ` of revision ${revision}` : ''} are still there after uninstall`,
-        left,
-      );
-    await deps.sleep(2000);
-  }
+        left(state),
+      ),
+  );
 }

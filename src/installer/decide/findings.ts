@@ -64,15 +64,15 @@ export interface SortedFindings {
 }
 
 /**
- * Sorts findings. `ownWebhooks` are the webhook configurations of this installation, `ourRunUnfinished` says the
- * last run on record did not finish: only then is an overlap among our own webhooks ours to repair. For
+ * Sorts findings. `ownWebhooks` are the webhook configurations of this installation, `lastRunEndedBadly` says the
+ * last run on record did not end cleanly (see endedCleanly): only then is an overlap among our own webhooks ours to repair. For
  * `x precheck` every finding blocks (it checks exactly what makes an install unsafe), except that overlap.
  */
 export function sortFindings(
   findings: readonly Finding[],
   source: 'analyze' | 'precheck',
   ownWebhooks: ReadonlySet<string>,
-  ourRunUnfinished: boolean,
+  lastRunEndedBadly: boolean,
   revisionOf: ReadonlyMap<string, string> = new Map(),
 ): SortedFindings {
   const sorted: SortedFindings = { blocking: [], ours: [], warnings: [] };
@@ -87,7 +87,7 @@ export function sortFindings(
     // for installs taken over.
     const oneRevision =
       ownOverlap && new Set(named.map((name) => revisionOf.get(name) ?? `?${name}`)).size === 1;
-    if (ownOverlap && ourRunUnfinished) sorted.ours.push(finding);
+    if (ownOverlap && lastRunEndedBadly) sorted.ours.push(finding);
     else if (oneRevision) sorted.warnings.push(finding);
     else if (source === 'precheck' || INSTALL_UNSAFE.has(finding.code)) sorted.blocking.push(finding);
     else sorted.warnings.push(finding);

@@ -1,6 +1,6 @@
 // Decides what a run does (install, upgrade in place or by canary, reconfigure, repair, nothing, or refuse) and why. Pure.
 import { createPatch } from 'diff';
-import { isObject, type JsonObject } from '../../overlay/json.js';
+import type { JsonObject } from '../../overlay/json.js';
 import { componentEnabled } from '../../overlay/profiles.js';
 import {
   compareVersions,
@@ -10,7 +10,9 @@ import {
   type IstioVersion,
 } from '../model/istio-version.js';
 import { revisionProblems } from './health.js';
-import { unfinished } from '../model/record.js';
+import { neverReported } from '../model/record.js';
+import { refused, type Refused } from '../model/refusal.js';
+import { objectAt, specOf } from '../model/spec.js';
 import { controlPlaneOf, defaultRevision, type ClusterState, type ControlPlane } from '../model/state.js';
 
 export type PlanKind =
@@ -47,24 +49,18 @@ export interface Plan {
   problems: string[];
 }
 
-export interface Refusal {
-  refused: true;
-  message: string;
-  hint: string;
-}
-
 const versionText = (version: IstioVersion | undefined) =>
   version ? formatIstioVersion(version) : 'unknown';
 
 /** Decides what to do; every guard can be overridden by `force` (Rancher's forceInstall), which the plan then lists. */
-export function planAction(state: ClusterState, desired: Desired, desiredHash: string): Plan | Refusal {
+export function planAction(state: ClusterState, desired: Desired, desiredHash: string): Plan | Refused {
   const overridden: string[] = [];
-  const guard = (message: string, hint: string): Refusal | undefined => {
+  const guard = (message: string, hint: string): Refused | undefined => {
     if (desired.force) {
       overridden.push(message);
       return undefined;
     }
-    return { refused: true, message, hint };
+    return refused(message, hint);
   };
 
   if (state.legacyPilot) {
@@ -104,8 +100,9 @@ export function planAction(state: ClusterState, desired: Desired, desiredHash: s
   return planAgainst(current, state, desired, desiredHash, guard, plan, 1);
 }
 
-type Guard = (message: string, hint: string) => Refusal | undefined;
-type MakePlan = (kind: PlanKind, reason: string, extra?: Partial<Plan>) => Plan;
+type Guard = (message: string, hint: string) => Refused | undefined;
+/** Builds a Plan of `desired` with the given kind and reason (what planAction's helpers return). */
+type PlanBuilder = (kind: PlanKind, reason: string, extra?: Partial<Plan>) => Plan;
 
 /** Same revision: compare versions, then specs. `maxMinors` is how far one step may go. */
 function planAgainst(
@@ -114,9 +111,9 @@ function planAgainst(
   desired: Desired,
   desiredHash: string,
   guard: Guard,
-  plan: MakePlan,
+  plan: PlanBuilder,
   maxMinors: number,
-): Plan | Refusal {
+): Plan | Refused {
   const from = current.version;
   const to = desired.version;
   const extra = { fromVersion: from, revision: current.revision };
@@ -160,7 +157,7 @@ function planAgainst(
       `revision ${current.revision} is not healthy: ${wrong[0]}${wrong.length > 1 ? ` (and ${wrong.length - 1} more)` : ''}; re-applying`,
       { ...extra, problems: wrong },
     );
-  if (record && record.revision === current.revision && unfinished(record.outcome))
+  if (record && record.revision === current.revision && neverReported(record.outcome))
     return plan(
       'reconfigure',
       `the last run (${record.action} at ${record.time}) did not finish; applying the spec again`,
@@ -185,87 +182,105 @@ function planAgainst(
   );
 }
 
+/** A revision-based change: a new revision next to the active one, or tags moved onto one already installed. */
 function planCanary(
   state: ClusterState,
   desired: Desired,
   desiredHash: string,
   guard: Guard,
-  plan: MakePlan,
-): Plan | Refusal {
+  plan: PlanBuilder,
+): Plan | Refused {
   const target = desired.revision || (desired.version ? revisionName(desired.version) : '');
   if (!target)
-    return {
-      refused: true,
-      message: `tag ${String(desired.istioOperator.spec && (desired.istioOperator.spec as JsonObject).tag)} is not a version, so no revision name can be made from it`,
-      hint: 'set `revision` explicitly',
-    };
+    return refused(
+      `tag ${String(specOf(desired.istioOperator).tag)} is not a version, so no revision name can be made from it`,
+      'set `revision` explicitly',
+    );
   const tags = ['default', ...desired.revisionTags.filter((tag) => tag !== 'default')];
-  const spec = { ...(desired.istioOperator.spec as JsonObject), revision: target };
-  const istioOperator = { ...desired.istioOperator, spec };
-  const desiredWithRevision = { ...desired, istioOperator, revision: target };
-
+  const istioOperator = {
+    ...desired.istioOperator,
+    spec: { ...specOf(desired.istioOperator), revision: target },
+  };
   const activeRevision = defaultRevision(state);
-  const active = activeRevision ? controlPlaneOf(state, activeRevision) : undefined;
   const existing = controlPlaneOf(state, target);
-  const tagsToMove = tags.filter((tag) => state.tags[tag] !== target);
-
   if (existing) {
-    const result = planAgainst(existing, state, desiredWithRevision, desiredHash, guard, plan, 0);
-    if ('refused' in result) return result;
-    if (result.kind === 'nothing' && tagsToMove.length > 0)
-      return {
-        ...result,
-        kind: 'reconfigure',
-        istioOperator,
-        reason: `revision ${target} is installed; moving tags ${tagsToMove.join(', ')} to it`,
-        moveTags: tagsToMove,
-        // Only another revision is retired afterwards: moving a user tag onto the active one removes nothing.
-        previousRevision: activeRevision !== target ? activeRevision : undefined,
-      };
-    return {
-      ...result,
-      istioOperator,
-      moveTags: tagsToMove,
-      previousRevision: activeRevision !== target ? activeRevision : undefined,
-    };
+    const result = planAgainst(
+      existing,
+      state,
+      { ...desired, istioOperator, revision: target },
+      desiredHash,
+      guard,
+      plan,
+      0,
+    );
+    return 'refused' in result
+      ? result
+      : withTagsMoved(result, state, istioOperator, target, tags, activeRevision);
   }
+  const active = activeRevision ? controlPlaneOf(state, activeRevision) : undefined;
   if (!active)
     return plan('install', `no Istio control plane is installed; installing revision ${target}`, {
       istioOperator,
       revision: target,
       moveTags: tags,
     });
-
-  const from = active.version;
-  const to = desired.version;
-  if (from && to) {
-    if (compareVersions(to, from) < 0) {
-      const refusal = guard(
-        `canary of ${formatIstioVersion(to)} is older than the active revision ${active.revision} (${formatIstioVersion(from)})`,
-        'a downgrade is done by moving the tags back to an older revision that is still installed; forceInstall: true installs it anyway',
-      );
-      if (refusal) return refusal;
-    }
-    const distance = minorDistance(from, to);
-    if (distance > 2) {
-      const refusal = guard(
-        `canary upgrade from ${formatIstioVersion(from)} to ${formatIstioVersion(to)} spans ${distance} minor releases; revision-based upgrades may go at most two`,
-        `install ${from.major}.${from.minor + 2}.x first`,
-      );
-      if (refusal) return refusal;
-    }
-  }
+  const refusal = canaryGuards(active, desired.version, guard);
+  if (refusal) return refusal;
   return plan(
     'upgrade-canary',
-    `install ${versionText(to)} as revision ${target} next to ${active.revision} (${versionText(from)}), then move tags ${tags.join(', ')}`,
+    `install ${versionText(desired.version)} as revision ${target} next to ${active.revision} (${versionText(active.version)}), then move tags ${tags.join(', ')}`,
     {
       istioOperator,
       revision: target,
-      fromVersion: from,
+      fromVersion: active.version,
       previousRevision: active.revision,
       moveTags: tags,
     },
   );
+}
+
+/** The target revision is installed: its own plan, plus the tags that do not point at it yet. */
+function withTagsMoved(
+  result: Plan,
+  state: ClusterState,
+  istioOperator: JsonObject,
+  target: string,
+  tags: readonly string[],
+  activeRevision: string | undefined,
+): Plan {
+  const tagsToMove = tags.filter((tag) => state.tags[tag] !== target);
+  // Only another revision is retired afterwards: moving a user tag onto the active one removes nothing.
+  const previousRevision = activeRevision !== target ? activeRevision : undefined;
+  if (result.kind === 'nothing' && tagsToMove.length > 0)
+    return {
+      ...result,
+      kind: 'reconfigure',
+      istioOperator,
+      reason: `revision ${target} is installed; moving tags ${tagsToMove.join(', ')} to it`,
+      moveTags: tagsToMove,
+      previousRevision,
+    };
+  return { ...result, istioOperator, moveTags: tagsToMove, previousRevision };
+}
+
+/** A canary goes up, at most two minors past the active revision. */
+function canaryGuards(active: ControlPlane, to: IstioVersion | undefined, guard: Guard): Refused | undefined {
+  const from = active.version;
+  if (!from || !to) return undefined;
+  if (compareVersions(to, from) < 0) {
+    const refusal = guard(
+      `canary of ${formatIstioVersion(to)} is older than the active revision ${active.revision} (${formatIstioVersion(from)})`,
+      'a downgrade is done by moving the tags back to an older revision that is still installed; forceInstall: true installs it anyway',
+    );
+    if (refusal) return refusal;
+  }
+  const distance = minorDistance(from, to);
+  if (distance > 2)
+    return guard(
+      `canary upgrade from ${formatIstioVersion(from)} to ${formatIstioVersion(to)} spans ${distance} minor releases; revision-based upgrades may go at most two`,
+      `install ${from.major}.${from.minor + 2}.x first`,
+    );
+  return undefined;
 }
 
 /** A unified diff of the spec to apply against the last one applied (or against nothing). */
@@ -300,7 +315,7 @@ export function describePlan(plan: Plan): string[] {
  */
 export function ambientNotes(plan: Plan): string[] {
   if (plan.kind === 'nothing') return [];
-  const spec = isObject(plan.istioOperator.spec) ? plan.istioOperator.spec : {};
+  const spec = specOf(plan.istioOperator);
   const ztunnel = componentEnabled(spec, 'ztunnel');
   const cni = componentEnabled(spec, 'cni');
   if (!ztunnel && !cni) return [];
@@ -343,13 +358,10 @@ export function controlPlaneFirstSpec(plan: Plan, state: ClusterState): JsonObje
     agent.version !== undefined &&
     compareVersions(agent.version, target) < 0;
   if (!state.agents.every(safe)) return undefined;
-  const spec = isObject(plan.istioOperator.spec) ? plan.istioOperator.spec : {};
+  const spec = specOf(plan.istioOperator);
   if (!componentEnabled(spec, 'cni') && !componentEnabled(spec, 'ztunnel')) return undefined;
-  const components = isObject(spec.components) ? spec.components : {};
-  const off = (name: 'cni' | 'ztunnel') => ({
-    ...(isObject(components[name]) ? components[name] : {}),
-    enabled: false,
-  });
+  const components = objectAt(spec, 'components');
+  const off = (name: 'cni' | 'ztunnel') => ({ ...objectAt(components, name), enabled: false });
   return {
     ...plan.istioOperator,
     spec: { ...spec, components: { ...components, cni: off('cni'), ztunnel: off('ztunnel') } },

@@ -3,7 +3,8 @@ import type { NamespaceDataPlane, Waypoint } from '../cluster/read-data-plane.js
 import { meshProblems } from './health.js';
 import { formatIstioVersion, type IstioVersion } from '../model/istio-version.js';
 import type { RecordEntry } from '../model/record.js';
-import { staleWebhooks, type ClusterState } from '../model/state.js';
+import type { ClusterState } from '../model/state.js';
+import { staleWebhooks } from './webhooks.js';
 
 export interface StatusReport {
   namespace: string;

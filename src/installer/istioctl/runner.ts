@@ -1,4 +1,4 @@
-// Runs istioctl: the argv each step needs (pure), and a runner that streams its output and turns failures into IstioctlError.
+// Runs istioctl: a runner that streams its output and turns failures into IstioctlError, and istioctl bound to one binary.
 import { IstioctlError, TimeoutError } from '../../errors.js';
 
 export interface RunResult {
@@ -59,31 +59,6 @@ export function execaRunner(): ProcessRunner {
       };
     },
   };
-}
-
-/** `istioctl install`: `-y` always (without it a non-interactive run reads "no"), the merged spec as the only `-f`. */
-export function installArgs(specFile: string, readinessSeconds: number): string[] {
-  return ['install', '-y', '-f', specFile, '--readiness-timeout', `${readinessSeconds}s`];
-}
-
-export function uninstallArgs(revision: string, purge: boolean): string[] {
-  return purge ? ['uninstall', '-y', '--purge'] : ['uninstall', '-y', '--revision', revision];
-}
-
-export function tagSetArgs(tag: string, revision: string): string[] {
-  return ['tag', 'set', tag, '--revision', revision, '--overwrite', '-y'];
-}
-
-export function precheckArgs(revision: string): string[] {
-  return revision === 'default' ? ['x', 'precheck'] : ['x', 'precheck', '--revision', revision];
-}
-
-/**
- * `istioctl analyze` of the live cluster's configuration in every namespace, judged against the mesh config the
- * merged spec sets (an IstioOperator is not an input analyze reads; its meshConfig is).
- */
-export function analyzeArgs(meshConfigFile: string): string[] {
-  return ['analyze', '--all-namespaces', '--meshConfigFile', meshConfigFile, '--failure-threshold', 'Error'];
 }
 
 /**

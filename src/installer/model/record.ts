@@ -67,9 +67,19 @@ export function specHash(istioOperator: Json): string {
     .digest('hex');
 }
 
-/** A run that has not (or never) reported its outcome. */
-export function unfinished(outcome: RecordEntry['outcome']): boolean {
+/** A run that never reported its outcome: still `in-progress`, or killed (`interrupted`). */
+export function neverReported(outcome: RecordEntry['outcome']): boolean {
   return outcome === 'in-progress' || outcome === 'interrupted';
+}
+
+/** A run that ended as it should (installed, or uninstalled); anything else may have left work half done. */
+export function endedCleanly(outcome: RecordEntry['outcome']): boolean {
+  return outcome === 'succeeded' || outcome === 'uninstalled';
+}
+
+/** Whether this install was taken over: an `adopt` entry is on record. */
+export function adoptedOnRecord(record: InstallRecord | undefined): boolean {
+  return (record?.history ?? []).some((entry) => entry.action === 'adopt');
 }
 
 /**

@@ -86,23 +86,3 @@ export function defaultRevision(state: ClusterState): string | undefined {
   if (state.controlPlanes.some((plane) => plane.revision === 'default')) return 'default';
   return state.controlPlanes[0]?.revision;
 }
-
-/** Webhooks that call a Service that no longer exists: left behind by a failed or partial install or uninstall. */
-export function staleWebhooks(state: ClusterState): IstioWebhook[] {
-  // Only Services in the Istio namespace were listed, so only webhooks that call there can be judged.
-  const judged = (service: string) => service.startsWith(`${state.namespace}/`);
-  return state.webhooks.filter(
-    (webhook) =>
-      webhook.services.length > 0 &&
-      webhook.services.every((service) => judged(service) && !state.services.includes(service)),
-  );
-}
-
-/** Webhooks of this installation: every one they have calls a Service in the Istio namespace. */
-export function ownWebhooks(state: ClusterState): IstioWebhook[] {
-  return state.webhooks.filter(
-    (webhook) =>
-      webhook.services.length > 0 &&
-      webhook.services.every((service) => service.startsWith(`${state.namespace}/`)),
-  );
-}

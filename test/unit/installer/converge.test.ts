@@ -2,7 +2,9 @@
 // istioctl (our own logic only; test/e2e/converge.test.ts does the same with real istioctl on the rig).
 import { IstioctlError, PreconditionError } from '../../../src/errors.js';
 import type { InstallerDeps } from '../../../src/installer/deps.js';
-import { install, makePlan, type InstallRequest } from '../../../src/installer/actions/install.js';
+import { install } from '../../../src/installer/actions/install.js';
+import { makePlan } from '../../../src/installer/actions/plan.js';
+import type { InstallRequest } from '../../../src/installer/actions/request.js';
 import type { ProcessRunner, RunResult } from '../../../src/installer/istioctl/runner.js';
 import { readClusterState } from '../../../src/installer/cluster/read-state.js';
 import {

@@ -11,8 +11,8 @@ import {
   planAction,
   type Desired,
   type Plan,
-  type Refusal,
 } from '../../../src/installer/decide/plan.js';
+import type { Refused as Refusal } from '../../../src/installer/model/refusal.js';
 import type { ClusterState, ControlPlane } from '../../../src/installer/model/state.js';
 import type { RecordEntry } from '../../../src/installer/model/record.js';
 

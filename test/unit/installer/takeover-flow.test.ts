@@ -5,12 +5,9 @@ import { load } from 'js-yaml';
 import type { V1Pod } from '@kubernetes/client-node';
 import { PreconditionError } from '../../../src/errors.js';
 import type { InstallerDeps } from '../../../src/installer/deps.js';
-import {
-  install,
-  makePlan,
-  planReport,
-  type InstallRequest,
-} from '../../../src/installer/actions/install.js';
+import { install } from '../../../src/installer/actions/install.js';
+import { makePlan, planReport } from '../../../src/installer/actions/plan.js';
+import type { InstallRequest } from '../../../src/installer/actions/request.js';
 import type { ProcessRunner } from '../../../src/installer/istioctl/runner.js';
 import { decodeRecord, RECORD_CONFIGMAP } from '../../../src/installer/model/record.js';
 import type { ResourceRef } from '../../../src/installer/cluster/kube.js';

@@ -5,16 +5,12 @@ import type { ClusterState, ControlPlane } from '../../../src/installer/model/st
 import {
   describePath,
   mirrorAddCommand,
-  recognise,
-  restartCommand,
-  skewGate,
   specForHop,
   stepFor,
   upgradePath,
-  type FoundObject,
-  type ProxyPod,
-  type TakeoverFacts,
-} from '../../../src/installer/decide/takeover.js';
+} from '../../../src/installer/decide/path.js';
+import { restartCommand, skewGate, type ProxyPod } from '../../../src/installer/decide/skew.js';
+import { recognise, type FoundObject, type TakeoverFacts } from '../../../src/installer/decide/takeover.js';
 
 const v = (text: string): IstioVersion => {
   const parsed = parseIstioVersion(text);
