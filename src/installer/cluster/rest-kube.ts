@@ -1,31 +1,11 @@
 // A lean Kube on node:https for the common credentials (in-cluster token, kubeconfig certificates or tokens).
 // @kubernetes/client-node takes ~0.3 s just to load, which is most of a no-op run; it remains the fallback for
 // credentials this path does not handle (exec plugins, auth providers, proxies).
-import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { homedir } from 'node:os';
-import path from 'node:path';
-import { load } from 'js-yaml';
 import type { V1Pod } from '@kubernetes/client-node';
-import type { CustomObject, Kube } from './kube.js';
-import {
-  defaultRetry,
-  falseOn409,
-  resourcePath,
-  undefinedOn404,
-  withRetry,
-  type AnyObject,
-  type RetryOptions,
-} from './kube.js';
-
-export interface RestCredentials {
-  server: string;
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  token?: string;
-  insecure?: boolean;
-}
+import type { RestCredentials } from './kubeconfig.js';
+import { resourcePath, type AnyObject, type CustomObject, type Kube } from './kube.js';
+import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './retry.js';
 
 /** An answer of the API server with an error status; `code` is what isTransient and statusOf read. */
 export class ApiStatusError extends Error {
@@ -37,83 +17,17 @@ export class ApiStatusError extends Error {
   }
 }
 
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+type Request = <T>(method: string, apiPath: string, body?: unknown, contentType?: string) => Promise<T>;
+type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
-interface KubeconfigFile {
-  'current-context'?: string;
-  contexts?: { name: string; context: { cluster: string; user: string } }[];
-  clusters?: { name: string; cluster: Record<string, unknown> }[];
-  users?: { name: string; user: Record<string, unknown> }[];
-}
-
-/**
- * Credentials in client-node's order: the given kubeconfig, $KUBECONFIG, ~/.kube/config, then the pod's
- * ServiceAccount. Undefined when the credentials need what only client-node does (exec, auth-provider, proxy-url).
- */
-export function loadRestCredentials(
-  kubeconfig: string | undefined,
-  env: Readonly<Record<string, string | undefined>>,
-  read = (file: string) => readFileSync(file),
-): RestCredentials | undefined {
-  const candidates = kubeconfig
-    ? [kubeconfig]
-    : [
-        ...(env.KUBECONFIG ? env.KUBECONFIG.split(path.delimiter).filter(Boolean).slice(0, 1) : []),
-        path.join(env.HOME || homedir(), '.kube', 'config'),
-      ];
-  for (const file of candidates) {
-    let text: string;
-    try {
-      text = read(file).toString('utf8');
-    } catch {
-      if (kubeconfig || file !== candidates.at(-1)) return undefined;
-      continue;
-    }
-    return fromKubeconfig(load(text) as KubeconfigFile, path.dirname(file), read);
-  }
-  const host = env.KUBERNETES_SERVICE_HOST;
-  const port = env.KUBERNETES_SERVICE_PORT;
-  if (!host || !port) return undefined;
-  try {
-    return {
-      server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-      ca: read(path.join(SERVICE_ACCOUNT_DIR, 'ca.crt')),
-      token: read(path.join(SERVICE_ACCOUNT_DIR, 'token')).toString('utf8').trim(),
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function fromKubeconfig(
-  config: KubeconfigFile,
-  base: string,
-  read: (file: string) => Buffer,
-): RestCredentials | undefined {
-  const contextName = config['current-context'];
-  const context = config.contexts?.find((c) => c.name === contextName)?.context;
-  const cluster = config.clusters?.find((c) => c.name === context?.cluster)?.cluster;
-  const user = config.users?.find((u) => u.name === context?.user)?.user ?? {};
-  if (!cluster || typeof cluster.server !== 'string') return undefined;
-  if ('exec' in user || 'auth-provider' in user || 'username' in user || 'proxy-url' in cluster)
-    return undefined;
-  const bytes = (data: unknown, file: unknown): Buffer | undefined => {
-    if (typeof data === 'string') return Buffer.from(data, 'base64');
-    if (typeof file === 'string') return read(path.resolve(base, file));
-    return undefined;
-  };
-  const tokenFile =
-    typeof user.tokenFile === 'string'
-      ? read(path.resolve(base, user.tokenFile)).toString('utf8').trim()
-      : undefined;
-  return {
-    server: cluster.server.replace(/\/+$/, ''),
-    ca: bytes(cluster['certificate-authority-data'], cluster['certificate-authority']),
-    cert: bytes(user['client-certificate-data'], user['client-certificate']),
-    key: bytes(user['client-key-data'], user['client-key']),
-    token: typeof user.token === 'string' ? user.token : tokenFile,
-    insecure: cluster['insecure-skip-tls-verify'] === true,
-  };
+/** The helpers every group of calls shares: one request, retried; list items; a query string; path segments. */
+interface Rest {
+  request: Request;
+  call: Call;
+  items: <T>(apiPath: string) => Promise<T[]>;
+  q: (params: Record<string, string | undefined>) => string;
+  ns: (namespace: string) => string;
+  name: (value: string) => string;
 }
 
 /** The Kube interface as plain REST calls on one keep-alive connection pool. */
@@ -129,13 +43,32 @@ export function restKube(
     rejectUnauthorized: !credentials.insecure,
   });
   const server = credentials.server;
+  const request = restRequest(credentials, agent);
+  const call: Call = (what, fn) => withRetry(what, server, fn, retry);
+  const q = (params: Record<string, string | undefined>) => {
+    const entries = Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined);
+    return entries.length ? `?${new URLSearchParams(entries).toString()}` : '';
+  };
+  const items = async <T>(apiPath: string): Promise<T[]> =>
+    (await request<{ items: T[] }>('GET', apiPath)).items ?? [];
+  const ns = (namespace: string) => encodeURIComponent(namespace);
+  const name = (value: string) => encodeURIComponent(value);
 
-  const request = <T>(
-    method: string,
-    apiPath: string,
-    body?: unknown,
-    contentType = 'application/json',
-  ): Promise<T> =>
+  const rest: Rest = { request, call, items, q, ns, name };
+  return {
+    server,
+    close: () => agent.destroy(),
+    ...workloadCalls(rest),
+    ...webhookCalls(rest),
+    ...recordCalls(rest),
+    ...anyKindCalls(rest),
+  };
+}
+
+/** One HTTPS request to the API server: JSON in and out, the bearer token if any; an error status rejects with ApiStatusError. */
+function restRequest(credentials: RestCredentials, agent: https.Agent): Request {
+  const server = credentials.server;
+  return <T>(method: string, apiPath: string, body?: unknown, contentType = 'application/json'): Promise<T> =>
     new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = https.request(
@@ -168,20 +101,30 @@ export function restKube(
       req.on('error', reject);
       req.end(payload);
     });
+}
 
-  const call = <T>(what: string, fn: () => Promise<T>) => withRetry(what, server, fn, retry);
-  const q = (params: Record<string, string | undefined>) => {
-    const entries = Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined);
-    return entries.length ? `?${new URLSearchParams(entries).toString()}` : '';
-  };
-  const items = async <T>(apiPath: string): Promise<T[]> =>
-    (await request<{ items: T[] }>('GET', apiPath)).items ?? [];
-  const ns = (namespace: string) => encodeURIComponent(namespace);
-  const name = (value: string) => encodeURIComponent(value);
-
+/** Deployments, DaemonSets, Services, ServiceAccounts, Pods, Namespaces. */
+function workloadCalls({
+  request,
+  call,
+  items,
+  q,
+  ns,
+  name,
+}: Rest): Pick<
+  Kube,
+  | 'listDeployments'
+  | 'listDaemonSets'
+  | 'scaleDeployment'
+  | 'listServices'
+  | 'listServiceAccounts'
+  | 'listPods'
+  | 'podPhase'
+  | 'listNamespaces'
+  | 'namespaceExists'
+  | 'createNamespace'
+> {
   return {
-    server,
-    close: () => agent.destroy(),
     listDeployments: (namespace, labelSelector) =>
       call('list Deployments', () =>
         items(
@@ -229,6 +172,20 @@ export function restKube(
           }),
         );
       }),
+  };
+}
+
+/** Istio's webhook configurations. */
+function webhookCalls({
+  request,
+  call,
+  items,
+  name,
+}: Rest): Pick<
+  Kube,
+  'listMutatingWebhooks' | 'listValidatingWebhooks' | 'deleteMutatingWebhook' | 'deleteValidatingWebhook'
+> {
+  return {
     listMutatingWebhooks: () =>
       call('list MutatingWebhookConfigurations', () =>
         items('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations'),
@@ -255,6 +212,29 @@ export function restKube(
           ),
         );
       }),
+  };
+}
+
+/** The record (ConfigMap, Events) and the lock (Lease). */
+function recordCalls({
+  request,
+  call,
+  items,
+  q,
+  ns,
+  name,
+}: Rest): Pick<
+  Kube,
+  | 'getConfigMap'
+  | 'applyConfigMap'
+  | 'listEvents'
+  | 'createEvent'
+  | 'getLease'
+  | 'createLease'
+  | 'replaceLease'
+  | 'deleteLease'
+> {
+  return {
     getConfigMap: (namespace, configMap) =>
       call('read ConfigMap', () =>
         undefinedOn404(request('GET', `/api/v1/namespaces/${ns(namespace)}/configmaps/${name(configMap)}`)),
@@ -312,6 +292,25 @@ export function restKube(
           request('DELETE', `/apis/coordination.k8s.io/v1/namespaces/${ns(namespace)}/leases/${name(lease)}`),
         );
       }),
+  };
+}
+
+/** CRDs, custom objects and objects of any kind. */
+function anyKindCalls({
+  request,
+  call,
+  items,
+  q,
+}: Rest): Pick<
+  Kube,
+  | 'listCustomResourceDefinitions'
+  | 'countCustomObjects'
+  | 'listCustomObjects'
+  | 'listObjects'
+  | 'deleteObject'
+  | 'mergePatchObject'
+> {
+  return {
     listCustomResourceDefinitions: () =>
       call('list CustomResourceDefinitions', () =>
         items('/apis/apiextensions.k8s.io/v1/customresourcedefinitions'),

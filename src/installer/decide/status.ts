@@ -1,5 +1,5 @@
 // `status`: what is installed, whether it is healthy, and what the installer last applied. Pure formatting of the state.
-import type { NamespaceDataPlane, Waypoint } from '../cluster/read-data-plane.js';
+import type { NamespaceDataPlane, Waypoint } from './data-plane.js';
 import { meshProblems } from './health.js';
 import { formatIstioVersion, type IstioVersion } from '../model/istio-version.js';
 import type { RecordEntry } from '../model/record.js';
