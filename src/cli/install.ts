@@ -4,7 +4,7 @@ import { install } from '../installer/actions/install.js';
 import { installRequest } from '../installer/actions/request.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import type { CommandContext } from './main.js';
-import { resolveInputs, withInputOptions, type InputOptions } from './render.js';
+import { resolveInputs, withInputOptions, type InputOptions } from './inputs.js';
 
 export function registerInstall(program: Command, context: CommandContext): void {
   withClusterOptions(withInputOptions(program.command('install')))

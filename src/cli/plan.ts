@@ -4,7 +4,7 @@ import { makePlan, planReport } from '../installer/actions/plan.js';
 import { installRequest } from '../installer/actions/request.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import type { CommandContext } from './main.js';
-import { resolveInputs, withInputOptions, type InputOptions } from './render.js';
+import { resolveInputs, withInputOptions, type InputOptions } from './inputs.js';
 
 export function registerPlan(program: Command, context: CommandContext): void {
   withClusterOptions(withInputOptions(program.command('plan')))

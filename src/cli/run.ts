@@ -8,7 +8,7 @@ import { uninstall } from '../installer/actions/uninstall.js';
 import { withInstallerDeps } from './installer-deps.js';
 import { installRequest } from '../installer/actions/request.js';
 import { oneOf, type CommandContext } from './main.js';
-import { resolveInputs } from './render.js';
+import { resolveInputs } from './inputs.js';
 
 export const DEFAULT_VALUES_FILE = '/etc/istio-installer/values/values.yaml';
 export const DEFAULT_OVERLAY_DIR = '/etc/istio-installer/overlays';

@@ -13,7 +13,8 @@ import type {
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import type { AnyObject, CustomObject, Kube, ResourceRef } from '../../src/installer/cluster/kube.js';
+import type { Kube } from '../../src/installer/cluster/kube.js';
+import type { AnyObject, CustomObject, ResourceRef } from '../../src/installer/model/objects.js';
 
 /** Matches the simple `key=value` and `key in (a,b)` selectors the installer uses. */
 function matches(labels: Record<string, string> | undefined, selector: string | undefined): boolean {

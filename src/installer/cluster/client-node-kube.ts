@@ -1,7 +1,8 @@
 // The Kube interface on @kubernetes/client-node, for the credentials the lean REST client does not handle (exec
 // plugins, auth providers, proxies): in-cluster credentials, else KUBECONFIG, else ~/.kube/config.
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AnyObject, CustomObject, Kube } from './kube.js';
+import type { AnyObject, CustomObject } from '../model/objects.js';
+import type { Kube } from './kube.js';
 import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './retry.js';
 
 type ClientNode = typeof import('@kubernetes/client-node');

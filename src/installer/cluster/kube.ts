@@ -13,29 +13,7 @@ import type {
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-
-/** Any kind by its API coordinates, for the few objects that have no method of their own (takeover, restarts). */
-export interface ResourceRef {
-  apiVersion: string;
-  kind: string;
-  /** The lower-case plural in the URL: `jobs`, `istiooperators`. */
-  plural: string;
-}
-
-/** The parts of any object the installer reads. */
-export interface AnyObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: { kind: string; name: string }[];
-  };
-  spec?: unknown;
-  status?: unknown;
-}
+import type { AnyObject, CustomObject, ResourceRef } from '../model/objects.js';
 
 /** Everything the installer reads or writes through the API server; injected, so unit tests pass a recording fake. */
 export interface Kube {
@@ -80,17 +58,4 @@ export interface Kube {
   deleteObject(ref: ResourceRef, namespace: string | undefined, name: string): Promise<void>;
   /** A JSON merge patch of one object (a restart annotation on a workload's pod template). */
   mergePatchObject(ref: ResourceRef, namespace: string, name: string, patch: object): Promise<void>;
-}
-
-/** The parts of a custom object the installer reads. */
-export interface CustomObject {
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
-  spec?: Record<string, unknown>;
-}
-
-/** The URL path of a kind's collection, or of one object when `name` is given. */
-export function resourcePath(ref: ResourceRef, namespace: string | undefined, name?: string): string {
-  const prefix = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
-  const scope = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
-  return `${prefix}${scope}/${ref.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
 }

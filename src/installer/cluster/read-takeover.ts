@@ -3,7 +3,8 @@ import { gunzipSync } from 'node:zlib';
 import { versionOfImage } from '../model/istio-version.js';
 import type { ProxyPod } from '../decide/skew.js';
 import { isIstioComponent } from '../model/labels.js';
-import type { AnyObject, Kube, ResourceRef } from './kube.js';
+import type { AnyObject, ResourceRef } from '../model/objects.js';
+import type { Kube } from './kube.js';
 import {
   RANCHER_CONFIGMAPS,
   RANCHER_HOOK_JOBS,

@@ -4,7 +4,8 @@
 import https from 'node:https';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { RestCredentials } from './kubeconfig.js';
-import { resourcePath, type AnyObject, type CustomObject, type Kube } from './kube.js';
+import { resourcePath, type AnyObject, type CustomObject } from '../model/objects.js';
+import type { Kube } from './kube.js';
 import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './retry.js';
 
 /** An answer of the API server with an error status; `code` is what isTransient and statusOf read. */

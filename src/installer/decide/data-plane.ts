@@ -1,6 +1,6 @@
 // Which data plane each namespace uses (sidecar, ambient or none) and the waypoints found, for `status`. Pure.
 import type { V1Namespace } from '@kubernetes/client-node';
-import type { CustomObject } from '../cluster/kube.js';
+import type { CustomObject } from '../model/objects.js';
 
 export type DataPlaneMode = 'ambient' | 'sidecar' | 'none';
 

@@ -10,7 +10,7 @@ import { makePlan, planReport } from '../../../src/installer/actions/plan.js';
 import type { InstallRequest } from '../../../src/installer/actions/request.js';
 import type { ProcessRunner } from '../../../src/installer/istioctl/runner.js';
 import { decodeRecord, RECORD_CONFIGMAP } from '../../../src/installer/model/record.js';
-import type { ResourceRef } from '../../../src/installer/cluster/kube.js';
+import type { ResourceRef } from '../../../src/installer/model/objects.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 import { installRequest } from '../../helpers/install-request.js';
 
