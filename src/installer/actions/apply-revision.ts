@@ -146,19 +146,46 @@ async function applyAndVerify(
 ): Promise<void> {
   const controlPlaneFirst = controlPlaneFirstSpec(plan, state);
   if (controlPlaneFirst) await upgradeControlPlaneFirst(controlPlaneFirst, plan, state, tool, request, deps);
-  const specFile = await deps.writeTempFile(
+  await runInstall(
+    plan.istioOperator,
     'istio-operator.yaml',
-    renderDocument(plan.istioOperator, 'yaml'),
-  );
-  await phase(deps, `istioctl install (${plan.kind}, revision ${plan.revision})`, () =>
-    tool.run(installArgs(specFile, request.readinessSeconds), istioctlTimeoutMs(request)),
+    `istioctl install (${plan.kind}, revision ${plan.revision})`,
+    tool,
+    request,
+    deps,
   );
   await scaleUp(plan, request.namespace, deps);
-  await phase(deps, 'verify', () =>
+  await verifySpec('verify', plan.istioOperator, plan, request, deps);
+}
+
+/** Writes `spec` to a temp file and runs istioctl install on it, as one named phase. */
+async function runInstall(
+  spec: JsonObject,
+  fileName: string,
+  phaseName: string,
+  tool: Istioctl,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Promise<void> {
+  const file = await deps.writeTempFile(fileName, renderDocument(spec, 'yaml'));
+  await phase(deps, phaseName, () =>
+    tool.run(installArgs(file, request.readinessSeconds), istioctlTimeoutMs(request)),
+  );
+}
+
+/** Waits, as one named phase, until what `spec` asks for is healthy at the plan's version. */
+function verifySpec(
+  phaseName: string,
+  spec: JsonObject,
+  plan: Plan,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Promise<ClusterState> {
+  return phase(deps, phaseName, () =>
     verifyInstalled(
       deps.kube,
       request.namespace,
-      plan.istioOperator,
+      spec,
       plan.revision,
       plan.toVersion,
       waitOptions(request, deps),
@@ -178,25 +205,15 @@ async function upgradeControlPlaneFirst(
   request: InstallRequest,
   deps: InstallerDeps,
 ): Promise<void> {
-  const file = await deps.writeTempFile(
+  await runInstall(
+    controlPlaneFirst,
     'istio-operator-control-plane.yaml',
-    renderDocument(controlPlaneFirst, 'yaml'),
-  );
-  await phase(
-    deps,
     `istioctl install (control plane first, revision ${plan.revision}, without istio-cni and ztunnel)`,
-    () => tool.run(installArgs(file, request.readinessSeconds), istioctlTimeoutMs(request)),
+    tool,
+    request,
+    deps,
   );
-  const after = await phase(deps, 'verify the control plane', () =>
-    verifyInstalled(
-      deps.kube,
-      request.namespace,
-      controlPlaneFirst,
-      plan.revision,
-      plan.toVersion,
-      waitOptions(request, deps),
-    ),
-  );
+  const after = await verifySpec('verify the control plane', controlPlaneFirst, plan, request, deps);
   const kept = after.agents.map(
     (agent) => `${agent.name} ${agent.version ? formatIstioVersion(agent.version) : 'unknown'}`,
   );

@@ -2,7 +2,7 @@
 // plugins, auth providers, proxies): in-cluster credentials, else KUBECONFIG, else ~/.kube/config.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AnyObject, CustomObject } from '../model/objects.js';
-import type { Kube } from './kube.js';
+import type { AnyKindCalls, Kube, RecordCalls, WebhookCalls, WorkloadCalls } from './kube.js';
 import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './retry.js';
 
 type ClientNode = typeof import('@kubernetes/client-node');
@@ -30,23 +30,7 @@ export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = 
 }
 
 /** Deployments, DaemonSets, Services, ServiceAccounts, Pods, Namespaces. */
-function workloadCalls(
-  k8s: ClientNode,
-  config: KubeConfig,
-  call: Call,
-): Pick<
-  Kube,
-  | 'listDeployments'
-  | 'listDaemonSets'
-  | 'scaleDeployment'
-  | 'listServices'
-  | 'listServiceAccounts'
-  | 'listPods'
-  | 'podPhase'
-  | 'listNamespaces'
-  | 'namespaceExists'
-  | 'createNamespace'
-> {
+function workloadCalls(k8s: ClientNode, config: KubeConfig, call: Call): WorkloadCalls {
   const apps = config.makeApiClient(k8s.AppsV1Api);
   const core = config.makeApiClient(k8s.CoreV1Api);
   return {
@@ -96,14 +80,7 @@ function workloadCalls(
 }
 
 /** Istio's webhook configurations. */
-function webhookCalls(
-  k8s: ClientNode,
-  config: KubeConfig,
-  call: Call,
-): Pick<
-  Kube,
-  'listMutatingWebhooks' | 'listValidatingWebhooks' | 'deleteMutatingWebhook' | 'deleteValidatingWebhook'
-> {
+function webhookCalls(k8s: ClientNode, config: KubeConfig, call: Call): WebhookCalls {
   const admission = config.makeApiClient(k8s.AdmissionregistrationV1Api);
   return {
     listMutatingWebhooks: () =>
@@ -128,21 +105,7 @@ function webhookCalls(
 }
 
 /** The record (ConfigMap, Events) and the lock (Lease). */
-function recordCalls(
-  k8s: ClientNode,
-  config: KubeConfig,
-  call: Call,
-): Pick<
-  Kube,
-  | 'getConfigMap'
-  | 'applyConfigMap'
-  | 'listEvents'
-  | 'createEvent'
-  | 'getLease'
-  | 'createLease'
-  | 'replaceLease'
-  | 'deleteLease'
-> {
+function recordCalls(k8s: ClientNode, config: KubeConfig, call: Call): RecordCalls {
   const core = config.makeApiClient(k8s.CoreV1Api);
   const coordination = config.makeApiClient(k8s.CoordinationV1Api);
   return {
@@ -185,19 +148,7 @@ function recordCalls(
 }
 
 /** CRDs, custom objects and objects of any kind. */
-function anyKindCalls(
-  k8s: ClientNode,
-  config: KubeConfig,
-  call: Call,
-): Pick<
-  Kube,
-  | 'listCustomResourceDefinitions'
-  | 'countCustomObjects'
-  | 'listCustomObjects'
-  | 'listObjects'
-  | 'deleteObject'
-  | 'mergePatchObject'
-> {
+function anyKindCalls(k8s: ClientNode, config: KubeConfig, call: Call): AnyKindCalls {
   const extensions = config.makeApiClient(k8s.ApiextensionsV1Api);
   const custom = config.makeApiClient(k8s.CustomObjectsApi);
   const objects = k8s.KubernetesObjectApi.makeApiClient(config);

@@ -59,3 +59,48 @@ export interface Kube {
   /** A JSON merge patch of one object (a restart annotation on a workload's pod template). */
   mergePatchObject(ref: ResourceRef, namespace: string, name: string, patch: object): Promise<void>;
 }
+
+/** The calls on workloads, Services, ServiceAccounts, Pods and Namespaces: one group of each client. */
+export type WorkloadCalls = Pick<
+  Kube,
+  | 'listDeployments'
+  | 'listDaemonSets'
+  | 'scaleDeployment'
+  | 'listServices'
+  | 'listServiceAccounts'
+  | 'listPods'
+  | 'podPhase'
+  | 'listNamespaces'
+  | 'namespaceExists'
+  | 'createNamespace'
+>;
+
+/** The calls on Istio's webhook configurations. */
+export type WebhookCalls = Pick<
+  Kube,
+  'listMutatingWebhooks' | 'listValidatingWebhooks' | 'deleteMutatingWebhook' | 'deleteValidatingWebhook'
+>;
+
+/** The calls on the record (its ConfigMap and Events) and the lock (its Lease). */
+export type RecordCalls = Pick<
+  Kube,
+  | 'getConfigMap'
+  | 'applyConfigMap'
+  | 'listEvents'
+  | 'createEvent'
+  | 'getLease'
+  | 'createLease'
+  | 'replaceLease'
+  | 'deleteLease'
+>;
+
+/** The calls on CRDs, custom objects and objects of any kind. */
+export type AnyKindCalls = Pick<
+  Kube,
+  | 'listCustomResourceDefinitions'
+  | 'countCustomObjects'
+  | 'listCustomObjects'
+  | 'listObjects'
+  | 'deleteObject'
+  | 'mergePatchObject'
+>;

@@ -5,7 +5,7 @@ import https from 'node:https';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { RestCredentials } from './kubeconfig.js';
 import { resourcePath, type AnyObject, type CustomObject } from '../model/objects.js';
-import type { Kube } from './kube.js';
+import type { AnyKindCalls, Kube, RecordCalls, WebhookCalls, WorkloadCalls } from './kube.js';
 import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './retry.js';
 
 /** An answer of the API server with an error status; `code` is what isTransient and statusOf read. */
@@ -105,26 +105,7 @@ function restRequest(credentials: RestCredentials, agent: https.Agent): Request 
 }
 
 /** Deployments, DaemonSets, Services, ServiceAccounts, Pods, Namespaces. */
-function workloadCalls({
-  request,
-  call,
-  items,
-  q,
-  ns,
-  name,
-}: Rest): Pick<
-  Kube,
-  | 'listDeployments'
-  | 'listDaemonSets'
-  | 'scaleDeployment'
-  | 'listServices'
-  | 'listServiceAccounts'
-  | 'listPods'
-  | 'podPhase'
-  | 'listNamespaces'
-  | 'namespaceExists'
-  | 'createNamespace'
-> {
+function workloadCalls({ request, call, items, q, ns, name }: Rest): WorkloadCalls {
   return {
     listDeployments: (namespace, labelSelector) =>
       call('list Deployments', () =>
@@ -177,15 +158,7 @@ function workloadCalls({
 }
 
 /** Istio's webhook configurations. */
-function webhookCalls({
-  request,
-  call,
-  items,
-  name,
-}: Rest): Pick<
-  Kube,
-  'listMutatingWebhooks' | 'listValidatingWebhooks' | 'deleteMutatingWebhook' | 'deleteValidatingWebhook'
-> {
+function webhookCalls({ request, call, items, name }: Rest): WebhookCalls {
   return {
     listMutatingWebhooks: () =>
       call('list MutatingWebhookConfigurations', () =>
@@ -217,24 +190,7 @@ function webhookCalls({
 }
 
 /** The record (ConfigMap, Events) and the lock (Lease). */
-function recordCalls({
-  request,
-  call,
-  items,
-  q,
-  ns,
-  name,
-}: Rest): Pick<
-  Kube,
-  | 'getConfigMap'
-  | 'applyConfigMap'
-  | 'listEvents'
-  | 'createEvent'
-  | 'getLease'
-  | 'createLease'
-  | 'replaceLease'
-  | 'deleteLease'
-> {
+function recordCalls({ request, call, items, q, ns, name }: Rest): RecordCalls {
   return {
     getConfigMap: (namespace, configMap) =>
       call('read ConfigMap', () =>
@@ -297,20 +253,7 @@ function recordCalls({
 }
 
 /** CRDs, custom objects and objects of any kind. */
-function anyKindCalls({
-  request,
-  call,
-  items,
-  q,
-}: Rest): Pick<
-  Kube,
-  | 'listCustomResourceDefinitions'
-  | 'countCustomObjects'
-  | 'listCustomObjects'
-  | 'listObjects'
-  | 'deleteObject'
-  | 'mergePatchObject'
-> {
+function anyKindCalls({ request, call, items, q }: Rest): AnyKindCalls {
   return {
     listCustomResourceDefinitions: () =>
       call('list CustomResourceDefinitions', () =>
