@@ -28,7 +28,12 @@ export async function countIstioResources(
   const counts = await Promise.all(
     crds.map(async (crd) => {
       const version = crd.spec.versions.find((v) => v.storage)?.name ?? crd.spec.versions[0]?.name ?? 'v1';
-      const count = await deps.kube.countCustomObjects(crd.spec.group, version, crd.spec.names.plural);
+      const ref = {
+        apiVersion: `${crd.spec.group}/${version}`,
+        kind: crd.spec.names.kind,
+        plural: crd.spec.names.plural,
+      };
+      const count = (await deps.kube.listObjects(ref, undefined)).length;
       return { name: `${crd.spec.names.plural}.${crd.spec.group}`, count };
     }),
   );

@@ -1,7 +1,7 @@
 // The Kube interface on @kubernetes/client-node, for the credentials the lean REST client does not handle (exec
 // plugins, auth providers, proxies): in-cluster credentials, else KUBECONFIG, else ~/.kube/config.
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AnyObject, CustomObject } from '../model/objects.js';
+import type { AnyObject } from '../model/objects.js';
 import type { AnyKindCalls, Kube, RecordCalls, WebhookCalls, WorkloadCalls } from './kube.js';
 import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './retry.js';
 
@@ -147,10 +147,9 @@ function recordCalls(k8s: ClientNode, config: KubeConfig, call: Call): RecordCal
   };
 }
 
-/** CRDs, custom objects and objects of any kind. */
+/** CRDs and objects of any kind. */
 function anyKindCalls(k8s: ClientNode, config: KubeConfig, call: Call): AnyKindCalls {
   const extensions = config.makeApiClient(k8s.ApiextensionsV1Api);
-  const custom = config.makeApiClient(k8s.CustomObjectsApi);
   const objects = k8s.KubernetesObjectApi.makeApiClient(config);
   return {
     listCustomResourceDefinitions: () =>
@@ -158,19 +157,6 @@ function anyKindCalls(k8s: ClientNode, config: KubeConfig, call: Call): AnyKindC
         'list CustomResourceDefinitions',
         async () => (await extensions.listCustomResourceDefinition()).items,
       ),
-    countCustomObjects: (group, version, plural) =>
-      call(`list ${plural}.${group}`, async () => {
-        const list = (await custom.listClusterCustomObject({ group, version, plural })) as {
-          items?: unknown[];
-        };
-        return list.items?.length ?? 0;
-      }),
-    listCustomObjects: (group, version, plural) =>
-      call(`list ${plural}.${group}`, async () => {
-        const list = (await undefinedOn404(custom.listClusterCustomObject({ group, version, plural }))) as
-          { items?: CustomObject[] } | undefined;
-        return list?.items ?? [];
-      }),
     listObjects: (ref, namespace, labelSelector) =>
       call(`list ${ref.plural}`, async () => {
         const list = await undefinedOn404(

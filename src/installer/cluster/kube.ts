@@ -13,7 +13,7 @@ import type {
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import type { AnyObject, CustomObject, ResourceRef } from '../model/objects.js';
+import type { AnyObject, ResourceRef } from '../model/objects.js';
 
 /** Everything the installer reads or writes through the API server; injected, so unit tests pass a recording fake. */
 export interface Kube {
@@ -48,11 +48,10 @@ export interface Kube {
   replaceLease(namespace: string, lease: V1Lease): Promise<boolean>;
   deleteLease(namespace: string, name: string): Promise<void>;
   listCustomResourceDefinitions(): Promise<V1CustomResourceDefinition[]>;
-  /** How many objects of one custom resource kind exist, cluster-wide. */
-  countCustomObjects(group: string, version: string, plural: string): Promise<number>;
-  /** Every object of one custom resource kind, cluster-wide; empty when the kind is not installed (404). */
-  listCustomObjects(group: string, version: string, plural: string): Promise<CustomObject[]>;
-  /** Objects of any kind, in one namespace or all; [] when the kind is not served (its CRD is absent). */
+  /**
+   * Objects of any kind (custom resources too), in one namespace or all; [] when the kind is not served (its CRD is
+   * absent). The one way the installer lists what has no method of its own.
+   */
   listObjects(ref: ResourceRef, namespace: string | undefined, labelSelector?: string): Promise<AnyObject[]>;
   /** Deletes an object and, in the background, what it owns (a Job's pods); a missing one is not an error. */
   deleteObject(ref: ResourceRef, namespace: string | undefined, name: string): Promise<void>;
@@ -94,13 +93,8 @@ export type RecordCalls = Pick<
   | 'deleteLease'
 >;
 
-/** The calls on CRDs, custom objects and objects of any kind. */
+/** The calls on CRDs and on objects of any kind. */
 export type AnyKindCalls = Pick<
   Kube,
-  | 'listCustomResourceDefinitions'
-  | 'countCustomObjects'
-  | 'listCustomObjects'
-  | 'listObjects'
-  | 'deleteObject'
-  | 'mergePatchObject'
+  'listCustomResourceDefinitions' | 'listObjects' | 'deleteObject' | 'mergePatchObject'
 >;

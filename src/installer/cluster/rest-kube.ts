@@ -4,7 +4,7 @@
 import https from 'node:https';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { RestCredentials } from './kubeconfig.js';
-import { resourcePath, type AnyObject, type CustomObject } from '../model/objects.js';
+import { resourcePath, type AnyObject } from '../model/objects.js';
 import type { AnyKindCalls, Kube, RecordCalls, WebhookCalls, WorkloadCalls } from './kube.js';
 import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './retry.js';
 
@@ -252,22 +252,12 @@ function recordCalls({ request, call, items, q, ns, name }: Rest): RecordCalls {
   };
 }
 
-/** CRDs, custom objects and objects of any kind. */
+/** CRDs and objects of any kind. */
 function anyKindCalls({ request, call, items, q }: Rest): AnyKindCalls {
   return {
     listCustomResourceDefinitions: () =>
       call('list CustomResourceDefinitions', () =>
         items('/apis/apiextensions.k8s.io/v1/customresourcedefinitions'),
-      ),
-    countCustomObjects: (group, version, plural) =>
-      call(
-        `list ${plural}.${group}`,
-        async () => (await items(`/apis/${group}/${version}/${plural}`)).length,
-      ),
-    listCustomObjects: (group, version, plural) =>
-      call(
-        `list ${plural}.${group}`,
-        async () => (await undefinedOn404(items<CustomObject>(`/apis/${group}/${version}/${plural}`))) ?? [],
       ),
     listObjects: (ref, namespace, labelSelector) =>
       call(

@@ -1,6 +1,7 @@
 // Which data plane each namespace uses (sidecar, ambient or none) and the waypoints found, for `status`. Pure.
 import type { V1Namespace } from '@kubernetes/client-node';
-import type { CustomObject } from '../model/objects.js';
+import { isObject } from '../../overlay/json.js';
+import type { AnyObject } from '../model/objects.js';
 
 export type DataPlaneMode = 'ambient' | 'sidecar' | 'none';
 
@@ -35,9 +36,9 @@ export function dataPlaneOf(namespace: V1Namespace): NamespaceDataPlane {
 }
 
 /** Gateway API Gateways of class `istio-waypoint` (what `istioctl waypoint apply` creates). Pure. */
-export function waypointsOf(gateways: readonly CustomObject[]): Waypoint[] {
+export function waypointsOf(gateways: readonly AnyObject[]): Waypoint[] {
   return gateways
-    .filter((g) => g.spec?.gatewayClassName === 'istio-waypoint')
+    .filter((g) => isObject(g.spec) && g.spec.gatewayClassName === 'istio-waypoint')
     .map((g) => ({
       namespace: g.metadata?.namespace ?? '',
       name: g.metadata?.name ?? '',

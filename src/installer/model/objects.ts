@@ -23,12 +23,6 @@ export interface AnyObject {
   status?: unknown;
 }
 
-/** The parts of a custom object the installer reads. */
-export interface CustomObject {
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
-  spec?: Record<string, unknown>;
-}
-
 /** The URL path of a kind's collection, or of one object when `name` is given. */
 export function resourcePath(ref: ResourceRef, namespace: string | undefined, name?: string): string {
   const prefix = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
