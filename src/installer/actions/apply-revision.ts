@@ -26,6 +26,15 @@ import { rollBack } from './rollback.js';
 /** How many of istioctl's last output lines a failed run keeps in the record. */
 const OUTPUT_LINES_KEPT = 20;
 
+/** One revision being applied: its plan, the state it was decided on, the istioctl of its version, the request, deps. */
+interface RevisionRun {
+  plan: Plan;
+  state: ClusterState;
+  tool: Istioctl;
+  request: InstallRequest;
+  deps: InstallerDeps;
+}
+
 type Recorder = (
   outcome: RecordEntry['outcome'],
   details?: Partial<Pick<Outcome, 'message' | 'output' | 'spec' | 'warnings'>>,
@@ -48,8 +57,9 @@ export async function applyRevision(
   await record('in-progress');
   let warnings: string[] = [];
   try {
-    warnings = await prepare(plan, state, tool, request, deps);
-    await applyAndVerify(plan, state, tool, request, deps);
+    const run: RevisionRun = { plan, state, tool, request, deps };
+    warnings = await prepare(run);
+    await applyAndVerify(run);
     for (const tag of plan.moveTags)
       await phase(deps, `point tag ${tag} at ${plan.revision}`, () =>
         tool.run(tagSetArgs(tag, plan.revision), 120_000),
@@ -121,13 +131,7 @@ async function recordFailure(
 }
 
 /** Before istioctl changes anything: stale webhooks go, then the prechecks (unless forced); returns their warnings. */
-async function prepare(
-  plan: Plan,
-  state: ClusterState,
-  tool: Istioctl,
-  request: InstallRequest,
-  deps: InstallerDeps,
-): Promise<string[]> {
+async function prepare({ plan, state, tool, request, deps }: RevisionRun): Promise<string[]> {
   await cleanStaleWebhooks(state, deps);
   if (!request.force) return precheck(plan, state, tool, deps);
   deps.log.warn(
@@ -137,35 +141,26 @@ async function prepare(
 }
 
 /** istioctl install (after the control plane alone, where the node agents need that order), then verify. */
-async function applyAndVerify(
-  plan: Plan,
-  state: ClusterState,
-  tool: Istioctl,
-  request: InstallRequest,
-  deps: InstallerDeps,
-): Promise<void> {
+async function applyAndVerify(run: RevisionRun): Promise<void> {
+  const { plan, state, request, deps } = run;
   const controlPlaneFirst = controlPlaneFirstSpec(plan, state);
-  if (controlPlaneFirst) await upgradeControlPlaneFirst(controlPlaneFirst, plan, state, tool, request, deps);
+  if (controlPlaneFirst) await upgradeControlPlaneFirst(controlPlaneFirst, run);
   await runInstall(
+    run,
     plan.istioOperator,
     'istio-operator.yaml',
     `istioctl install (${plan.kind}, revision ${plan.revision})`,
-    tool,
-    request,
-    deps,
   );
   await scaleUp(plan, request.namespace, deps);
-  await verifySpec('verify', plan.istioOperator, plan, request, deps);
+  await verifySpec(run, plan.istioOperator, 'verify');
 }
 
 /** Writes `spec` to a temp file and runs istioctl install on it, as one named phase. */
 async function runInstall(
+  { tool, request, deps }: RevisionRun,
   spec: JsonObject,
   fileName: string,
   phaseName: string,
-  tool: Istioctl,
-  request: InstallRequest,
-  deps: InstallerDeps,
 ): Promise<void> {
   const file = await deps.writeTempFile(fileName, renderDocument(spec, 'yaml'));
   await phase(deps, phaseName, () =>
@@ -175,11 +170,9 @@ async function runInstall(
 
 /** Waits, as one named phase, until what `spec` asks for is healthy at the plan's version. */
 function verifySpec(
-  phaseName: string,
+  { plan, request, deps }: RevisionRun,
   spec: JsonObject,
-  plan: Plan,
-  request: InstallRequest,
-  deps: InstallerDeps,
+  phaseName: string,
 ): Promise<ClusterState> {
   return phase(deps, phaseName, () =>
     verifyInstalled(
@@ -197,23 +190,15 @@ function verifySpec(
  * The first of the two runs of controlPlaneFirstSpec: the control plane alone, verified at the target version; the
  * node agents must still be there, at their own version, for the second run to upgrade istio-cni and then ztunnel.
  */
-async function upgradeControlPlaneFirst(
-  controlPlaneFirst: JsonObject,
-  plan: Plan,
-  state: ClusterState,
-  tool: Istioctl,
-  request: InstallRequest,
-  deps: InstallerDeps,
-): Promise<void> {
+async function upgradeControlPlaneFirst(controlPlaneFirst: JsonObject, run: RevisionRun): Promise<void> {
+  const { plan, state, deps } = run;
   await runInstall(
+    run,
     controlPlaneFirst,
     'istio-operator-control-plane.yaml',
     `istioctl install (control plane first, revision ${plan.revision}, without istio-cni and ztunnel)`,
-    tool,
-    request,
-    deps,
   );
-  const after = await verifySpec('verify the control plane', controlPlaneFirst, plan, request, deps);
+  const after = await verifySpec(run, controlPlaneFirst, 'verify the control plane');
   const kept = after.agents.map(
     (agent) => `${agent.name} ${agent.version ? formatIstioVersion(agent.version) : 'unknown'}`,
   );

@@ -157,35 +157,20 @@ function workloadCalls({ request, call, items, q, ns, name }: Rest): WorkloadCal
   };
 }
 
-/** Istio's webhook configurations. */
+/** Istio's webhook configurations: listed, and deleted by name (one already gone is not an error). */
 function webhookCalls({ request, call, items, name }: Rest): WebhookCalls {
+  const path = (kind: 'Mutating' | 'Validating') =>
+    `/apis/admissionregistration.k8s.io/v1/${kind.toLowerCase()}webhookconfigurations`;
+  const remove = (kind: 'Mutating' | 'Validating') => (webhook: string) =>
+    call(`delete ${kind}WebhookConfiguration`, async () => {
+      await undefinedOn404(request('DELETE', `${path(kind)}/${name(webhook)}`));
+    });
   return {
-    listMutatingWebhooks: () =>
-      call('list MutatingWebhookConfigurations', () =>
-        items('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations'),
-      ),
+    listMutatingWebhooks: () => call('list MutatingWebhookConfigurations', () => items(path('Mutating'))),
     listValidatingWebhooks: () =>
-      call('list ValidatingWebhookConfigurations', () =>
-        items('/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations'),
-      ),
-    deleteMutatingWebhook: (webhook) =>
-      call('delete MutatingWebhookConfiguration', async () => {
-        await undefinedOn404(
-          request(
-            'DELETE',
-            `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name(webhook)}`,
-          ),
-        );
-      }),
-    deleteValidatingWebhook: (webhook) =>
-      call('delete ValidatingWebhookConfiguration', async () => {
-        await undefinedOn404(
-          request(
-            'DELETE',
-            `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${name(webhook)}`,
-          ),
-        );
-      }),
+      call('list ValidatingWebhookConfigurations', () => items(path('Validating'))),
+    deleteMutatingWebhook: remove('Mutating'),
+    deleteValidatingWebhook: remove('Validating'),
   };
 }
 
