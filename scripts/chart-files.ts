@@ -5,8 +5,8 @@ import { load } from 'js-yaml';
 import { stringify } from 'yaml';
 import { valuesJsonSchema } from '../src/overlay/json-schema.js';
 import { BUNDLED_ISTIO_VERSIONS, DEFAULT_ISTIO_TAG } from '../src/overlay/values-schema.js';
-import { ISTIO_KUBE_SUPPORT, kubeSupportOf } from '../src/installer/kube-support.js';
-import { parseIstioVersion } from '../src/installer/istio-version.js';
+import { ISTIO_KUBE_SUPPORT, kubeSupportOf } from '../src/installer/decide/kube-support.js';
+import { parseIstioVersion } from '../src/installer/model/istio-version.js';
 
 export const CHART_DIR = 'charts/rancher-istio';
 /** Charts whose README carries a values table generated from their values.yaml. */

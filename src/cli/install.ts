@@ -1,37 +1,10 @@
 // `istio-installer install`: does what plan says, under a lock, then verifies and records the outcome.
 import type { Command } from 'commander';
-import { install, type InstallRequest } from '../installer/install.js';
-import type { SpecLocator } from '../installer/offline-check.js';
-import type { JsonObject } from '../overlay/json.js';
-import type { Values } from '../overlay/index.js';
+import { install } from '../installer/actions/install.js';
+import { installRequest } from '../installer/actions/request.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import type { CommandContext } from './main.js';
-import { resolveInputs, withInputOptions, type InputOptions } from './render.js';
-
-/** The install request the values describe (upgrade strategy, guards, timeouts). */
-export function installRequest(
-  inputs: { istioOperator: JsonObject; values: Values; locate?: SpecLocator },
-  namespace: string,
-  env: Readonly<Record<string, string | undefined>>,
-  dryRun: boolean,
-): InstallRequest {
-  const { values } = inputs;
-  return {
-    istioOperator: inputs.istioOperator,
-    ...(inputs.locate ? { locateSpec: inputs.locate } : {}),
-    namespace,
-    strategy: values.upgrade.strategy,
-    revisionTags: values.upgrade.revisionTags,
-    removeOldRevision: values.upgrade.removeOldRevision,
-    rollbackOnFailure: values.upgrade.rollbackOnFailure,
-    force: values.forceInstall || env.FORCE_INSTALL === 'true',
-    readinessSeconds: values.installer.timeouts.readinessSeconds,
-    chartVersion: env.CHART_VERSION ?? '',
-    dryRun,
-    updateWorkloads: values.upgrade.updateWorkloads,
-    ...(env.RELEASE_NAME ? { release: env.RELEASE_NAME } : {}),
-  };
-}
+import { resolveInputs, withInputOptions, type InputOptions } from './inputs.js';
 
 export function registerInstall(program: Command, context: CommandContext): void {
   withClusterOptions(withInputOptions(program.command('install')))

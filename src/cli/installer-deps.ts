@@ -1,22 +1,17 @@
-// Builds the installer's dependencies for a CLI run: the Kubernetes client, istioctl lookup, temp files, the logger.
-import { constants } from 'node:fs';
-import { access, chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+// Builds the installer's dependencies for a CLI run: the Kubernetes client, the istioctls at hand, temp files, the logger.
+import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { holderIdentity, isProcessAlive } from '../installer/cluster/holder.js';
+import { clientNodeKube } from '../installer/cluster/client-node-kube.js';
+import { loadRestCredentials } from '../installer/cluster/kubeconfig.js';
+import { restKube } from '../installer/cluster/rest-kube.js';
 import type { InstallerDeps } from '../installer/deps.js';
-import { findIstioctl, istioctlsOnPath, parseClientVersion } from '../installer/find-istioctl.js';
-import { formatIstioVersion, type IstioVersion } from '../installer/istio-version.js';
-import { holderIdentity, isProcessAlive } from '../installer/holder.js';
-import { execaRunner, type ProcessRunner } from '../installer/istioctl.js';
-import { clientNodeKube } from '../installer/kube.js';
-import { loadRestCredentials, restKube } from '../installer/kube-rest.js';
-import { defaultCacheDir, hostPlatform, mirrorIstioctlVersions, obtainIstioctl } from '../mirror/client.js';
-import { createLogger, type Logger } from './io.js';
+import { istioctlsAtHand } from '../installer/istioctl/at-hand.js';
+import { execaRunner } from '../installer/istioctl/runner.js';
+import { createLogger } from './io.js';
 import type { CommandContext } from './main.js';
-
-/** Where the image keeps one istioctl per bundled Istio version: `<dir>/<version>/istioctl`. */
-export const DEFAULT_ISTIOCTL_DIR = '/usr/local/lib/istioctl';
 
 export interface ClusterOptions {
   kubeconfig?: string;
@@ -80,73 +75,50 @@ async function installerDeps(
 ): Promise<{ deps: InstallerDeps; dispose: () => Promise<void> }> {
   const env = context.io.env;
   const log = createLogger(context.io.stderr, context.logFormat());
+  const kubeconfig = options.kubeconfig ? path.resolve(context.io.cwd, options.kubeconfig) : undefined;
   // The lean client for plain certificates and tokens; client-node for everything else it understands.
-  const credentials = loadRestCredentials(
-    options.kubeconfig ? path.resolve(context.io.cwd, options.kubeconfig) : undefined,
-    env,
-  );
+  const credentials = loadRestCredentials(kubeconfig, env);
   const rest = credentials ? restKube(credentials) : undefined;
   const kube = rest ?? (await clientNodeKube(options.kubeconfig ?? undefined));
-  let workDir: string | undefined;
-  const explicit = options.istioctl ?? env.ISTIOCTL;
   const runner = execaRunner();
-  const lookup = istioctlLookup(runner, env, log);
-  // PATH does not change during a run: its istioctls are asked their version once, not on every hop's plan.
-  let onPath: ReturnType<typeof istioctlsOnPath> | undefined;
+  const tempFiles = runTempFiles(env);
   const deps: InstallerDeps = {
     kube,
     runner,
     log,
     now: () => new Date(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    env: {
-      ...env,
-      ...(options.kubeconfig ? { KUBECONFIG: path.resolve(context.io.cwd, options.kubeconfig) } : {}),
-    },
+    env: { ...env, ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}) },
     holder: holderIdentity(env, hostname(), process.pid),
     hostname: hostname(),
     isProcessAlive,
     lockSeconds: Number(env.ISTIO_INSTALLER_LOCK_SECONDS) > 0 ? Number(env.ISTIO_INSTALLER_LOCK_SECONDS) : 60,
-    async istioctlFor(version: IstioVersion | undefined) {
-      if (explicit) return explicit;
-      if (!version) return 'istioctl';
-      const found = await findIstioctl(
-        {
-          version: formatIstioVersion(version),
-          istioctlDir: env.ISTIOCTL_DIR || DEFAULT_ISTIOCTL_DIR,
-          pathEnv: env.PATH ?? '',
-          mirrorUrl: options.mirrorUrl ?? (env.RELEASE_MIRROR_URL || undefined),
-        },
-        lookup,
-      );
-      if (found.source !== 'bundled')
-        log.info(`using istioctl ${formatIstioVersion(version)} from the ${found.source}`, {
-          path: found.path,
-        });
-      return found.path;
-    },
-    platform: hostPlatform(),
-    async istioctlVersions() {
-      const bundled = await readdir(env.ISTIOCTL_DIR || DEFAULT_ISTIOCTL_DIR).catch(() => []);
-      const mirrorUrl = options.mirrorUrl ?? (env.RELEASE_MIRROR_URL || undefined);
-      const mirrored = mirrorUrl
-        ? await mirrorIstioctlVersions(mirrorUrl, hostPlatform(), globalThis.fetch).catch(
-            (error: unknown) => {
-              log.warn(`cannot list the release mirror's istioctl versions: ${String(error)}`);
-              return [];
-            },
-          )
-        : [];
-      onPath ??= istioctlsOnPath(env.PATH ?? '', lookup);
-      return [
-        ...new Set([
-          ...bundled,
-          ...(await onPath).flatMap((found) => (found.version ? [found.version] : [])),
-          ...mirrored,
-        ]),
-      ];
-    },
-    async writeTempFile(name, content) {
+    ...istioctlsAtHand(
+      {
+        explicit: options.istioctl ?? env.ISTIOCTL,
+        mirrorUrl: options.mirrorUrl ?? (env.RELEASE_MIRROR_URL || undefined),
+      },
+      runner,
+      env,
+      log,
+    ),
+    writeTempFile: tempFiles.write,
+  };
+  const dispose = async () => {
+    rest?.close();
+    await tempFiles.remove();
+  };
+  return { deps, dispose };
+}
+
+/** The run's temp dir, made on the first file (mode 0600: specs may hold secrets) and removed by `remove`. */
+function runTempFiles(env: Readonly<Record<string, string | undefined>>): {
+  write: InstallerDeps['writeTempFile'];
+  remove: () => Promise<void>;
+} {
+  let workDir: string | undefined;
+  return {
+    async write(name, content) {
       if (!workDir) {
         const parent = env.TMPDIR || tmpdir();
         await removeDirsOfDeadRuns(parent);
@@ -157,39 +129,8 @@ async function installerDeps(
       await chmod(file, 0o600);
       return file;
     },
-  };
-  const dispose = async () => {
-    rest?.close();
-    if (workDir) await rm(workDir, { recursive: true, force: true });
-  };
-  return { deps, dispose };
-}
-
-/** The file system, process and mirror access findIstioctl needs, for a CLI run. */
-function istioctlLookup(
-  runner: ProcessRunner,
-  env: Readonly<Record<string, string | undefined>>,
-  log: Logger,
-): Parameters<typeof findIstioctl>[1] {
-  return {
-    isExecutable: (file) =>
-      access(file, constants.X_OK).then(
-        () => true,
-        () => false,
-      ),
-    async clientVersion(file) {
-      const result = await runner.run(file, ['version', '--remote=false'], {
-        timeoutMs: 30_000,
-        env: { PATH: env.PATH, HOME: env.HOME, TMPDIR: env.TMPDIR },
-      });
-      return result.exitCode === 0 ? parseClientVersion(result.stdout) : undefined;
-    },
-    async fromMirror(version, mirrorUrl) {
-      const obtained = await obtainIstioctl(
-        { version, mirrorUrl, ...hostPlatform() },
-        { fetch: globalThis.fetch, cacheDir: defaultCacheDir(env), log },
-      );
-      return { path: obtained.path, source: obtained.source === 'cache' ? 'cache' : 'mirror' };
+    async remove() {
+      if (workDir) await rm(workDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,15 +1,10 @@
 // What a command may touch of the process: its output streams and a logger; injected so tests can capture them.
+import type { Logger } from '../log.js';
 
 export type LogFormat = 'human' | 'json';
 
 export interface Output {
   write(text: string): void;
-}
-
-export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
 }
 
 export interface CliIO {

@@ -6,6 +6,7 @@ import { InputError, PreconditionError } from '../errors.js';
 import { defaultCacheDir, obtainIstioctl } from '../mirror/client.js';
 import { startMirrorServer } from '../mirror/server.js';
 import { addToMirror, verifyMirror } from '../mirror/store.js';
+import type { Logger } from '../log.js';
 import { createLogger } from './io.js';
 import type { CommandContext } from './main.js';
 
@@ -57,15 +58,31 @@ interface ServeOptions {
   accessLog?: boolean;
 }
 
+/** What every mirror subcommand uses: the context, a logger on stderr, paths resolved against the working directory. */
+interface MirrorCommand {
+  context: CommandContext;
+  logger: () => Logger;
+  inCwd: (path: string) => string;
+}
+
 export function registerMirror(program: Command, context: CommandContext): void {
   const mirror = program
     .command('mirror')
     .description(
       'Serve, fill and check the release mirror that air-gapped upgrades and rollbacks download istioctl from.',
     );
-  const logger = () => createLogger(context.io.stderr, context.logFormat());
-  const inCwd = (path: string): string => resolve(context.io.cwd, path);
+  const shared: MirrorCommand = {
+    context,
+    logger: () => createLogger(context.io.stderr, context.logFormat()),
+    inCwd: (path) => resolve(context.io.cwd, path),
+  };
+  registerServe(mirror, shared);
+  registerAdd(mirror, shared);
+  registerVerify(mirror, shared);
+  registerIstioctl(mirror, shared);
+}
 
+function registerServe(mirror: Command, shared: MirrorCommand): void {
   mirror
     .command('serve')
     .description('Serve the mirror read-only over HTTP(S) until SIGTERM or SIGINT.')
@@ -78,51 +95,60 @@ export function registerMirror(program: Command, context: CommandContext): void 
     .option('--idle-timeout <seconds>', 'close connections without traffic for this long', '60')
     .option('--shutdown-grace <seconds>', 'time in-flight downloads get to finish on SIGTERM', '20')
     .option('--access-log', 'log every request')
-    .action(async (options: ServeOptions) => {
-      if (Boolean(options.tlsCert) !== Boolean(options.tlsKey))
-        throw new InputError([
-          {
-            path: options.tlsCert ? '--tls-key' : '--tls-cert',
-            message: 'required together with the other TLS option',
-          },
-        ]);
-      const tls =
-        options.tlsCert && options.tlsKey
-          ? {
-              cert: await readPem('--tls-cert', inCwd(options.tlsCert)),
-              key: await readPem('--tls-key', inCwd(options.tlsKey)),
-            }
-          : undefined;
-      const log = logger();
-      const stop = untilStopSignal();
-      let server;
-      try {
-        server = await startMirrorServer({
-          dir: inCwd(options.dir),
-          port: integerOption('--port', options.port, 0, 65535),
-          host: options.host,
-          tls,
-          log,
-          maxConnections: integerOption('--max-connections', options.maxConnections, 1, 1_000_000),
-          idleTimeoutMs: integerOption('--idle-timeout', options.idleTimeout, 1, 86_400) * 1000,
-          shutdownGraceMs: integerOption('--shutdown-grace', options.shutdownGrace, 0, 3_600) * 1000,
-          accessLog: Boolean(options.accessLog),
-        });
-      } catch (error) {
-        if (
-          (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ||
-          (error as NodeJS.ErrnoException).code === 'EACCES'
-        )
-          throw new PreconditionError(
-            `cannot listen on ${options.host}:${options.port}: ${(error as NodeJS.ErrnoException).code}`,
-          );
-        throw error;
-      }
-      const signal = await stop;
-      log.info('shutting down', { signal });
-      await server.close();
-    });
+    .action((options: ServeOptions) => serve(options, shared));
+}
 
+/** The TLS key pair, when both halves are given; one without the other is an input error. */
+async function tlsOf(options: ServeOptions, inCwd: (path: string) => string) {
+  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey))
+    throw new InputError([
+      {
+        path: options.tlsCert ? '--tls-key' : '--tls-cert',
+        message: 'required together with the other TLS option',
+      },
+    ]);
+  return options.tlsCert && options.tlsKey
+    ? {
+        cert: await readPem('--tls-cert', inCwd(options.tlsCert)),
+        key: await readPem('--tls-key', inCwd(options.tlsKey)),
+      }
+    : undefined;
+}
+
+/** Serves until a stop signal; a port in use or not allowed is a refusal (exit 3), not a stack trace. */
+async function serve(options: ServeOptions, { logger, inCwd }: MirrorCommand): Promise<void> {
+  const tls = await tlsOf(options, inCwd);
+  const log = logger();
+  const stop = untilStopSignal();
+  let server;
+  try {
+    server = await startMirrorServer({
+      dir: inCwd(options.dir),
+      port: integerOption('--port', options.port, 0, 65535),
+      host: options.host,
+      tls,
+      log,
+      maxConnections: integerOption('--max-connections', options.maxConnections, 1, 1_000_000),
+      idleTimeoutMs: integerOption('--idle-timeout', options.idleTimeout, 1, 86_400) * 1000,
+      shutdownGraceMs: integerOption('--shutdown-grace', options.shutdownGrace, 0, 3_600) * 1000,
+      accessLog: Boolean(options.accessLog),
+    });
+  } catch (error) {
+    if (
+      (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ||
+      (error as NodeJS.ErrnoException).code === 'EACCES'
+    )
+      throw new PreconditionError(
+        `cannot listen on ${options.host}:${options.port}: ${(error as NodeJS.ErrnoException).code}`,
+      );
+    throw error;
+  }
+  const signal = await stop;
+  log.info('shutting down', { signal });
+  await server.close();
+}
+
+function registerAdd(mirror: Command, { context, logger, inCwd }: MirrorCommand): void {
   mirror
     .command('add')
     .description('Copy Istio release archives into the mirror, extract their istioctl and rewrite the index.')
@@ -136,7 +162,9 @@ export function registerMirror(program: Command, context: CommandContext): void 
       for (const record of added)
         context.io.stdout.write(`${record.sha256}  ${record.version}/${record.name}\n`);
     });
+}
 
+function registerVerify(mirror: Command, { context, logger, inCwd }: MirrorCommand): void {
   mirror
     .command('verify')
     .description('Check every mirrored file against the size and sha256 in the index.')
@@ -150,7 +178,9 @@ export function registerMirror(program: Command, context: CommandContext): void 
         );
       logger().info('mirror verified', { dir: options.dir, files: checked });
     });
+}
 
+function registerIstioctl(mirror: Command, { context, logger, inCwd }: MirrorCommand): void {
   mirror
     .command('istioctl')
     .description(

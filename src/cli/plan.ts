@@ -1,10 +1,10 @@
 // `istio-installer plan`: reads the cluster and the inputs and prints what install would do and why. Changes nothing.
 import type { Command } from 'commander';
-import { makePlan, planReport } from '../installer/install.js';
+import { makePlan, planReport } from '../installer/actions/plan.js';
+import { installRequest } from '../installer/actions/request.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
-import { installRequest } from './install.js';
 import type { CommandContext } from './main.js';
-import { resolveInputs, withInputOptions, type InputOptions } from './render.js';
+import { resolveInputs, withInputOptions, type InputOptions } from './inputs.js';
 
 export function registerPlan(program: Command, context: CommandContext): void {
   withClusterOptions(withInputOptions(program.command('plan')))

@@ -3,12 +3,12 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
-import { install } from '../installer/install.js';
-import { uninstall } from '../installer/uninstall.js';
+import { install } from '../installer/actions/install.js';
+import { uninstall } from '../installer/actions/uninstall.js';
 import { withInstallerDeps } from './installer-deps.js';
-import { installRequest } from './install.js';
+import { installRequest } from '../installer/actions/request.js';
 import { oneOf, type CommandContext } from './main.js';
-import { resolveInputs } from './render.js';
+import { resolveInputs } from './inputs.js';
 
 export const DEFAULT_VALUES_FILE = '/etc/istio-installer/values/values.yaml';
 export const DEFAULT_OVERLAY_DIR = '/etc/istio-installer/overlays';

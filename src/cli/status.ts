@@ -1,10 +1,8 @@
 // `istio-installer status`: installed revisions and versions, node agents, health, each namespace's data plane and
 // the waypoints, and the last applied spec and outcome.
 import type { Command } from 'commander';
-import { readDataPlane } from '../installer/data-plane.js';
-import { holderGone } from '../installer/holder.js';
-import { readClusterState } from '../installer/read-state.js';
-import { formatStatus, statusReport } from '../installer/status.js';
+import { readStatus } from '../installer/actions/status.js';
+import { formatStatus } from '../installer/decide/status.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import { oneOf, type CommandContext } from './main.js';
 
@@ -15,18 +13,7 @@ export function registerStatus(program: Command, context: CommandContext): void 
     .option('-o, --output <format>', 'human or json', 'human')
     .action(async (options: ClusterOptions & { namespace: string; output: string }) => {
       const format = oneOf('--output', options.output, ['human', 'json'] as const);
-      const report = await withInstallerDeps(options, context, async (deps) => {
-        const [state, dataPlane] = await Promise.all([
-          readClusterState(deps.kube, options.namespace),
-          readDataPlane(deps.kube),
-        ]);
-        const gone = await holderGone(state.lock?.holder, {
-          kube: deps.kube,
-          hostname: deps.hostname,
-          isProcessAlive: deps.isProcessAlive,
-        });
-        return statusReport(state, deps.now(), gone !== undefined, dataPlane);
-      });
+      const report = await withInstallerDeps(options, context, (deps) => readStatus(options.namespace, deps));
       context.io.stdout.write(
         format === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report),
       );

@@ -1,6 +1,6 @@
 // `istio-installer uninstall`: removes Istio's control planes, gateways and webhooks; --purge removes the CRDs too.
 import type { Command } from 'commander';
-import { uninstall } from '../installer/uninstall.js';
+import { uninstall } from '../installer/actions/uninstall.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import type { CommandContext } from './main.js';
 

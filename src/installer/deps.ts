@@ -1,8 +1,8 @@
 // What the installer's steps need from the outside world, gathered in one object so tests can replace each part.
-import type { Logger } from '../cli/io.js';
-import type { IstioVersion } from './istio-version.js';
-import type { ProcessRunner } from './istioctl.js';
-import type { Kube } from './kube.js';
+import type { Logger } from '../log.js';
+import type { IstioVersion } from './model/istio-version.js';
+import type { ProcessRunner } from './istioctl/runner.js';
+import type { Kube } from './cluster/kube.js';
 
 export interface InstallerDeps {
   kube: Kube;

@@ -11,8 +11,9 @@ import {
   revisionName,
   transitRevisionName,
   type IstioVersion,
-} from '../../src/installer/istio-version.js';
-import { autoTarget, heldBackLine, parseKubeVersion, steppedPath } from '../../src/installer/kube-support.js';
+} from '../../src/installer/model/istio-version.js';
+import { autoTarget, heldBackLine, parseKubeVersion } from '../../src/installer/decide/kube-support.js';
+import { upgradePath } from '../../src/installer/decide/path.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, SCENARIOS, helm, renderChart, type KubeObject } from './render.js';
 import { KUBE_VERSION } from '../cluster/tools.js';
 
@@ -400,7 +401,7 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
       for (const start of ['1.19.6', '1.21.0', '1.23.2', '1.24.1', '1.25.0', '1.27.3', '1.29.1']) {
         // Through every istioctl at hand, and through as few as the bundled ones.
         for (const at of [available, [...BUNDLED_ISTIO_VERSIONS]])
-          for (const hop of (steppedPath(version(start), target, at) ?? []).slice(0, -1)) {
+          for (const hop of (upgradePath(version(start), target, at) ?? []).slice(0, -1)) {
             const revision = transitRevisionName(
               version(hop.version.split('.').length === 2 ? `${hop.version}.0` : hop.version),
             );

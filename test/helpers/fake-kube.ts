@@ -13,7 +13,8 @@ import type {
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import type { AnyObject, CustomObject, Kube, ResourceRef } from '../../src/installer/kube.js';
+import type { Kube } from '../../src/installer/cluster/kube.js';
+import type { AnyObject, ResourceRef } from '../../src/installer/model/objects.js';
 
 /** Matches the simple `key=value` and `key in (a,b)` selectors the installer uses. */
 function matches(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
@@ -45,7 +46,6 @@ export class FakeKube implements Kube {
   leases = new Map<string, V1Lease>();
   events: CoreV1Event[] = [];
   crds: V1CustomResourceDefinition[] = [];
-  customObjectCounts = new Map<string, number>();
   /** Objects of other kinds, by `plural`; a plural absent from the map is a kind the server does not serve. */
   objects = new Map<string, AnyObject[]>();
   /** Every mutating call, in order, so tests can assert that nothing was written. */
@@ -155,18 +155,18 @@ export class FakeKube implements Kube {
   async listCustomResourceDefinitions() {
     return this.crds;
   }
-  async countCustomObjects(group: string, _version: string, plural: string) {
-    return this.customObjectCounts.get(`${plural}.${group}`) ?? 0;
+  /** What `/version` reports: Rancher 2.12's Kubernetes, where every Istio from 1.25 to 1.31 is supported. */
+  kubeVersion = 'v1.32.5';
+  async serverVersion() {
+    return this.kubeVersion;
   }
-  /** Custom objects by `plural.group`. */
-  customObjects = new Map<string, CustomObject[]>();
-  async listCustomObjects(group: string, _version: string, plural: string) {
-    return this.customObjects.get(`${plural}.${group}`) ?? [];
-  }
+  /** Custom objects by `plural.group`, listed through listObjects like any other kind. */
+  customObjects = new Map<string, AnyObject[]>();
   async listObjects(ref: ResourceRef, namespace: string | undefined, labelSelector?: string) {
     // ConfigMaps live in their own map (getConfigMap/applyConfigMap); the generic list sees them too.
     const stored = ref.plural === 'configmaps' ? [...this.configMaps.values()] : [];
-    return [...stored, ...(this.objects.get(ref.plural) ?? [])].filter(
+    const custom = this.customObjects.get(`${ref.plural}.${ref.apiVersion.split('/')[0]}`) ?? [];
+    return [...stored, ...custom, ...(this.objects.get(ref.plural) ?? [])].filter(
       (o) =>
         (!namespace || o.metadata?.namespace === namespace) && matches(o.metadata?.labels, labelSelector),
     );

@@ -1,5 +1,5 @@
 // The install request the CLI would build from plain values (in place, no tags, no force), for unit tests of the flow.
-import type { InstallRequest } from '../../src/installer/install.js';
+import type { InstallRequest } from '../../src/installer/actions/request.js';
 
 export function installRequest(
   istioOperator: InstallRequest['istioOperator'],

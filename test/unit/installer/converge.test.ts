@@ -2,9 +2,11 @@
 // istioctl (our own logic only; test/e2e/converge.test.ts does the same with real istioctl on the rig).
 import { IstioctlError, PreconditionError } from '../../../src/errors.js';
 import type { InstallerDeps } from '../../../src/installer/deps.js';
-import { install, makePlan, type InstallRequest } from '../../../src/installer/install.js';
-import type { ProcessRunner, RunResult } from '../../../src/installer/istioctl.js';
-import { readClusterState } from '../../../src/installer/read-state.js';
+import { install } from '../../../src/installer/actions/install.js';
+import { makePlan } from '../../../src/installer/actions/plan.js';
+import type { InstallRequest } from '../../../src/installer/actions/request.js';
+import type { ProcessRunner, RunResult } from '../../../src/installer/istioctl/runner.js';
+import { readClusterState } from '../../../src/installer/cluster/read-state.js';
 import {
   decodeRecord,
   encodeRecord,
@@ -12,8 +14,8 @@ import {
   RECORD_CONFIGMAP,
   specHash,
   type RecordEntry,
-} from '../../../src/installer/record.js';
-import { statusReport } from '../../../src/installer/status.js';
+} from '../../../src/installer/model/record.js';
+import { statusReport } from '../../../src/installer/decide/status.js';
 import { renderDocument } from '../../../src/overlay/output.js';
 import { FakeKube, gatewayDeployment, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 import { installRequest } from '../../helpers/install-request.js';

@@ -1,7 +1,8 @@
 // status's data-plane view: each namespace's mode from Istio's labels, the waypoints, and their human form (fake kube).
-import { dataPlaneOf, readDataPlane, waypointsOf } from '../../../src/installer/data-plane.js';
-import { readClusterState } from '../../../src/installer/read-state.js';
-import { formatStatus, statusReport } from '../../../src/installer/status.js';
+import { dataPlaneOf, waypointsOf } from '../../../src/installer/decide/data-plane.js';
+import { readDataPlane } from '../../../src/installer/cluster/read-data-plane.js';
+import { readClusterState } from '../../../src/installer/cluster/read-state.js';
+import { formatStatus, statusReport } from '../../../src/installer/decide/status.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 
 const ns = (name: string, labels: Record<string, string> = {}) => ({ metadata: { name, labels } });

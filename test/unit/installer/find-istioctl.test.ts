@@ -5,7 +5,7 @@ import {
   findIstioctl,
   parseClientVersion,
   type FindIstioctlDeps,
-} from '../../../src/installer/find-istioctl.js';
+} from '../../../src/installer/istioctl/find.js';
 
 function fakeLookup(
   binaries: Record<string, string | undefined>,

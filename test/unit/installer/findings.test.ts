@@ -1,5 +1,5 @@
 // Sorting istioctl's findings: install-unsafe ones refuse, our own interrupted run's overlap is repaired, the rest warn.
-import { parseFindings, sortFindings, webhooksNamed } from '../../../src/installer/findings.js';
+import { parseFindings, sortFindings, webhooksNamed } from '../../../src/installer/decide/findings.js';
 
 const output = [
   '✔ some progress line',

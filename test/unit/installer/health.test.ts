@@ -1,9 +1,9 @@
 // What "installed" means for a spec, and how what is missing is reported.
-import { parseIstioVersion } from '../../../src/installer/istio-version.js';
-import { readClusterState } from '../../../src/installer/read-state.js';
+import { parseIstioVersion } from '../../../src/installer/model/istio-version.js';
+import { readClusterState } from '../../../src/installer/cluster/read-state.js';
 import { TimeoutError } from '../../../src/errors.js';
-import { expectedObjects, healthProblems } from '../../../src/installer/health.js';
-import { verifyInstalled } from '../../../src/installer/verify.js';
+import { expectedObjects, healthProblems } from '../../../src/installer/decide/health.js';
+import { verifyInstalled } from '../../../src/installer/cluster/wait.js';
 import type { JsonObject } from '../../../src/overlay/json.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 

@@ -1,9 +1,10 @@
 // The install flow's decisions end to end with fakes: a no-op calls no istioctl and writes nothing; a refusal changes nothing.
 import { ForbiddenError, InputError, PreconditionError } from '../../../src/errors.js';
 import type { InstallerDeps } from '../../../src/installer/deps.js';
-import { install, type InstallRequest } from '../../../src/installer/install.js';
-import type { ProcessRunner } from '../../../src/installer/istioctl.js';
-import { encodeRecord, nextRecord, RECORD_CONFIGMAP, specHash } from '../../../src/installer/record.js';
+import { install } from '../../../src/installer/actions/install.js';
+import type { InstallRequest } from '../../../src/installer/actions/request.js';
+import type { ProcessRunner } from '../../../src/installer/istioctl/runner.js';
+import { encodeRecord, nextRecord, RECORD_CONFIGMAP, specHash } from '../../../src/installer/model/record.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 import { installRequest } from '../../helpers/install-request.js';
 

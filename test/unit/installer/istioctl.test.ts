@@ -1,14 +1,12 @@
 // istioctl argv and failure handling, with a recording fake runner (no process is started).
 import { IstioctlError, TimeoutError } from '../../../src/errors.js';
+import { installArgs, tagSetArgs, uninstallArgs } from '../../../src/installer/istioctl/args.js';
 import {
   causeFromOutput,
-  installArgs,
   istioctl,
-  tagSetArgs,
-  uninstallArgs,
   type ProcessRunner,
   type RunResult,
-} from '../../../src/installer/istioctl.js';
+} from '../../../src/installer/istioctl/runner.js';
 
 function recordingRunner(
   result: Partial<RunResult>,

@@ -1,5 +1,5 @@
 // Which credentials the lean client takes itself, and which it leaves to client-node.
-import { loadRestCredentials } from '../../../src/installer/kube-rest.js';
+import { loadRestCredentials } from '../../../src/installer/cluster/kubeconfig.js';
 
 const files = (map: Record<string, string>) => (file: string) => {
   const content = map[file];

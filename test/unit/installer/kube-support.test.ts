@@ -1,15 +1,15 @@
 // Istio's Kubernetes support matrix and the choices made from it: the automatic target and the stepped path.
-import { parseIstioVersion, type IstioVersion } from '../../../src/installer/istio-version.js';
+import { parseIstioVersion, type IstioVersion } from '../../../src/installer/model/istio-version.js';
 import {
   ISTIO_KUBE_SUPPORT,
   autoTarget,
   heldBackLine,
   parseKubeVersion,
-  steppedPath,
   supportOn,
   unsupportedLine,
   type KubeVersion,
-} from '../../../src/installer/kube-support.js';
+} from '../../../src/installer/decide/kube-support.js';
+import { upgradePath } from '../../../src/installer/decide/path.js';
 
 const v = (text: string): IstioVersion => {
   const parsed = parseIstioVersion(text);
@@ -95,7 +95,7 @@ describe('the automatic target', () => {
 
 describe('the stepped path through what is at hand', () => {
   const path = (from: string, to: string, available = AT_HAND, k?: string) =>
-    steppedPath(v(from), v(to), available, k ? kube(k) : undefined)?.map(
+    upgradePath(v(from), v(to), available, k ? kube(k) : undefined)?.map(
       (h) => `${h.version}${h.istioctl === 'missing' ? '?' : ''}`,
     );
 
@@ -144,7 +144,7 @@ describe('the stepped path through what is at hand', () => {
 
   test('every hop is one or two minors and the path ends on the target, from every start', () => {
     for (let from = 20; from < 31; from++) {
-      const hops = steppedPath(v(`1.${from}.0`), v('1.31.0'), AT_HAND) ?? [];
+      const hops = upgradePath(v(`1.${from}.0`), v('1.31.0'), AT_HAND) ?? [];
       const minors = [from, ...hops.map((h) => Number(h.version.split('.')[1]))];
       for (let i = 1; i < minors.length; i++) {
         const step = (minors[i] ?? 0) - (minors[i - 1] ?? 0);

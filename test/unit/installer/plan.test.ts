@@ -4,17 +4,17 @@ import {
   compareVersions,
   minorDistance,
   versionOfImage,
-} from '../../../src/installer/istio-version.js';
+} from '../../../src/installer/model/istio-version.js';
 import {
   ambientNotes,
   controlPlaneFirstSpec,
   planAction,
   type Desired,
   type Plan,
-  type Refusal,
-} from '../../../src/installer/plan.js';
-import type { ClusterState, ControlPlane } from '../../../src/installer/state.js';
-import type { RecordEntry } from '../../../src/installer/record.js';
+} from '../../../src/installer/decide/plan.js';
+import type { Refused as Refusal } from '../../../src/installer/model/refusal.js';
+import type { ClusterState, ControlPlane } from '../../../src/installer/model/state.js';
+import type { RecordEntry } from '../../../src/installer/model/record.js';
 
 const v = (text: string) => {
   const parsed = parseIstioVersion(text);

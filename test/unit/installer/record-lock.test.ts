@@ -1,7 +1,7 @@
 // The record (encoding, history, last good) and the Lease lock, against the in-memory FakeKube.
 import { PreconditionError } from '../../../src/errors.js';
-import { holderIdentity, parseHolder } from '../../../src/installer/holder.js';
-import { acquireLock, LOCK_NAME, type LockOptions } from '../../../src/installer/lock.js';
+import { holderIdentity, parseHolder } from '../../../src/installer/cluster/holder.js';
+import { acquireLock, LOCK_NAME, type LockOptions } from '../../../src/installer/cluster/lock.js';
 import {
   decodeRecord,
   encodeRecord,
@@ -9,7 +9,7 @@ import {
   nextRecord,
   specHash,
   type RecordEntry,
-} from '../../../src/installer/record.js';
+} from '../../../src/installer/model/record.js';
 import { FakeKube } from '../../helpers/fake-kube.js';
 
 const entry = (n: number, outcome: RecordEntry['outcome'] = 'succeeded'): RecordEntry => ({

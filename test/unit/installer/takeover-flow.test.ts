@@ -5,10 +5,12 @@ import { load } from 'js-yaml';
 import type { V1Pod } from '@kubernetes/client-node';
 import { PreconditionError } from '../../../src/errors.js';
 import type { InstallerDeps } from '../../../src/installer/deps.js';
-import { install, makePlan, planReport, type InstallRequest } from '../../../src/installer/install.js';
-import type { ProcessRunner } from '../../../src/installer/istioctl.js';
-import { decodeRecord, RECORD_CONFIGMAP } from '../../../src/installer/record.js';
-import type { ResourceRef } from '../../../src/installer/kube.js';
+import { install } from '../../../src/installer/actions/install.js';
+import { makePlan, planReport } from '../../../src/installer/actions/plan.js';
+import type { InstallRequest } from '../../../src/installer/actions/request.js';
+import type { ProcessRunner } from '../../../src/installer/istioctl/runner.js';
+import { decodeRecord, RECORD_CONFIGMAP } from '../../../src/installer/model/record.js';
+import type { ResourceRef } from '../../../src/installer/model/objects.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 import { installRequest } from '../../helpers/install-request.js';
 

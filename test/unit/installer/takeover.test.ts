@@ -1,20 +1,23 @@
 // The takeover planner: which installs are adopted and which refused, Rancher's leftovers, the stepped canary path
 // (1.23 -> 1.25 -> 1.27 -> 1.29 -> 1.31), where a re-run resumes, the per-hop spec and the proxy-skew gate.
-import { parseIstioVersion, type IstioVersion } from '../../../src/installer/istio-version.js';
-import type { ClusterState, ControlPlane } from '../../../src/installer/state.js';
+import { parseIstioVersion, type IstioVersion } from '../../../src/installer/model/istio-version.js';
+import type { ClusterState, ControlPlane } from '../../../src/installer/model/state.js';
 import {
   describePath,
   mirrorAddCommand,
-  recognise,
-  restartCommand,
-  skewGate,
   specForHop,
   stepFor,
   upgradePath,
-  type FoundObject,
-  type ProxyPod,
-  type TakeoverFacts,
-} from '../../../src/installer/takeover.js';
+} from '../../../src/installer/decide/path.js';
+import { restartCommand, skewGate, type ProxyPod } from '../../../src/installer/decide/skew.js';
+import { recognise, type FoundObject, type TakeoverFacts } from '../../../src/installer/decide/takeover.js';
+
+/** upgradePath without a Kubernetes to satisfy, which always finds a path. */
+const pathOf = (...args: Parameters<typeof upgradePath>) => {
+  const hops = upgradePath(...args);
+  if (!hops) throw new Error('no path');
+  return hops;
+};
 
 const v = (text: string): IstioVersion => {
   const parsed = parseIstioVersion(text);
@@ -242,7 +245,7 @@ describe('recognise', () => {
 describe('upgradePath', () => {
   const all = ['1.25.2', '1.27.5', '1.27.6', '1.29.3', '1.30.4', '1.31.0'];
   const path = (from: string, to: string, available = all) =>
-    upgradePath(v(from), v(to), available).map((h) => `${h.version}${h.istioctl === 'missing' ? '?' : ''}`);
+    pathOf(v(from), v(to), available).map((h) => `${h.version}${h.istioctl === 'missing' ? '?' : ''}`);
 
   test("Rancher's lines to 1.31: the fewest hops of at most two minors, newest available patch per minor", () => {
     expect(path('1.23.2', '1.31.0')).toEqual(['1.25.2', '1.27.6', '1.29.3', '1.31.0']);
@@ -256,7 +259,7 @@ describe('upgradePath', () => {
 
   test('every hop is at most two minors and the path ends on the target', () => {
     for (let from = 18; from <= 31; from++) {
-      const hops = upgradePath(v(`1.${from}.0`), v('1.31.0'), []);
+      const hops = pathOf(v(`1.${from}.0`), v('1.31.0'), []);
       const minors = [from, ...hops.map((h) => Number(h.version.split('.')[1]))];
       for (let i = 1; i < minors.length; i++)
         expect((minors[i] ?? 0) - (minors[i - 1] ?? 0)).toBeLessThanOrEqual(2);
@@ -266,7 +269,7 @@ describe('upgradePath', () => {
   });
 
   test('a minor whose istioctl is nowhere is named, with the mirror add command', () => {
-    const hops = upgradePath(v('1.23.2'), v('1.31.0'), ['1.30.4', '1.31.0']);
+    const hops = pathOf(v('1.23.2'), v('1.31.0'), ['1.30.4', '1.31.0']);
     expect(hops.map((h) => `${h.version}:${h.istioctl}`)).toEqual([
       '1.25:missing',
       '1.27:missing',
@@ -403,14 +406,14 @@ describe('what a path needs, for an air-gapped registry and mirror', () => {
         },
       },
     };
-    const hops = upgradePath(v('1.27.6'), v('1.31.0'), ['1.29.3', '1.31.0']);
+    const hops = pathOf(v('1.27.6'), v('1.31.0'), ['1.29.3', '1.31.0']);
     expect(describePath(v('1.27.6'), hops, { spec, version: v('1.31.0') })).toEqual([
       '  path: 1.27.6 -> 1.29.3 -> 1.31.0 (2 canary hops of at most two minors)',
       '  hop 1.29.3: istioctl 1.29.3; images reg.local/rancher/mirrored-istio-pilot:1.29.3-distroless, reg.local/rancher/mirrored-istio-proxyv2:1.29.3-distroless, docker.io/install-cni:1.29.3',
       '  hop 1.31.0: istioctl 1.31.0; images reg.local/rancher/mirrored-istio-pilot:1.31.0-distroless, reg.local/rancher/mirrored-istio-proxyv2:1.31.0-distroless, docker.io/install-cni:1.31.0',
     ]);
     // A minor whose istioctl is missing: its images carry the patch of the istioctl the user will add.
-    const missing = upgradePath(v('1.27.6'), v('1.31.0'), ['1.31.0']);
+    const missing = pathOf(v('1.27.6'), v('1.31.0'), ['1.31.0']);
     expect(describePath(v('1.27.6'), missing, { spec, version: v('1.31.0') })[1]).toBe(
       '  missing: istioctl 1.29 is neither bundled, on PATH nor in the release mirror; images reg.local/rancher/mirrored-istio-pilot:1.29.<patch>-distroless, reg.local/rancher/mirrored-istio-proxyv2:1.29.<patch>-distroless, docker.io/install-cni:1.29.<patch>',
     );

@@ -1,8 +1,8 @@
 // Uninstall of an ambient mesh with fakes standing in for istioctl and the API server: ztunnel and istio-cni go too
 // (by owner when the revision uninstall left them), and the run says what stays on the nodes.
 import type { InstallerDeps } from '../../../src/installer/deps.js';
-import type { ProcessRunner } from '../../../src/installer/istioctl.js';
-import { NODE_LEFTOVERS, uninstall } from '../../../src/installer/uninstall.js';
+import type { ProcessRunner } from '../../../src/installer/istioctl/runner.js';
+import { NODE_LEFTOVERS, uninstall } from '../../../src/installer/actions/uninstall.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
 
 function nodeAgent(name: string) {

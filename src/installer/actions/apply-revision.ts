@@ -1,0 +1,276 @@
+// Applies one revision under the lock: record the attempt, clean stale webhooks, precheck, istioctl install (the
+// control plane first where the node agents need it), scale up, verify, move tags, retire the old revision, record
+// the outcome; a failed in-place upgrade is rolled back when asked.
+import { IstioctlError, PreconditionError, TimeoutError } from '../../errors.js';
+import type { JsonObject } from '../../overlay/json.js';
+import { renderDocument } from '../../overlay/output.js';
+import { readClusterState } from '../cluster/read-state.js';
+import { writeRecord, type Outcome } from '../cluster/record-store.js';
+import { verifyInstalled, waitUntilGone } from '../cluster/wait.js';
+import { writeDashboards } from '../cluster/write-dashboards.js';
+import { expectedObjects, scaledDown } from '../decide/health.js';
+import { controlPlaneFirstSpec, type Plan } from '../decide/plan.js';
+import { staleWebhooks } from '../decide/webhooks.js';
+import { phase, type InstallerDeps } from '../deps.js';
+import { installArgs, tagSetArgs, uninstallArgs } from '../istioctl/args.js';
+import { precheck } from '../istioctl/precheck.js';
+import { istioctl, type Istioctl } from '../istioctl/runner.js';
+import { formatIstioVersion } from '../model/istio-version.js';
+import { isIstioComponent } from '../model/labels.js';
+import { markInterrupted, type InstallRecord, type RecordEntry } from '../model/record.js';
+import { desiredOf } from '../model/spec.js';
+import type { ClusterState } from '../model/state.js';
+import { istioctlTimeoutMs, readinessTimeoutMs, waitOptions, type InstallRequest } from './request.js';
+import { rollBack } from './rollback.js';
+
+/** How many of istioctl's last output lines a failed run keeps in the record. */
+const OUTPUT_LINES_KEPT = 20;
+
+/** One revision being applied: its plan, the state it was decided on, the istioctl of its version, the request, deps. */
+interface RevisionRun {
+  plan: Plan;
+  state: ClusterState;
+  tool: Istioctl;
+  request: InstallRequest;
+  deps: InstallerDeps;
+}
+
+type Recorder = (
+  outcome: RecordEntry['outcome'],
+  details?: Partial<Pick<Outcome, 'message' | 'output' | 'spec' | 'warnings'>>,
+) => Promise<void>;
+
+/** Applies `plan` (one hop) and returns its summary line; records the attempt first and the outcome last. */
+export async function applyRevision(
+  plan: Plan,
+  state: ClusterState,
+  hash: string,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Promise<string> {
+  const versionText = plan.toVersion ? formatIstioVersion(plan.toVersion) : desiredOf(plan.istioOperator).tag;
+  const record = recorder(plan, state, hash, versionText, request, deps);
+  const tool = istioctl(await deps.istioctlFor(plan.toVersion), deps.runner, deps.env, (line) =>
+    deps.log.info(line),
+  );
+  // The attempt goes on record before anything changes, so a run killed from here on is seen as interrupted.
+  await record('in-progress');
+  let warnings: string[] = [];
+  try {
+    const run: RevisionRun = { plan, state, tool, request, deps };
+    warnings = await prepare(run);
+    await applyAndVerify(run);
+    for (const tag of plan.moveTags)
+      await phase(deps, `point tag ${tag} at ${plan.revision}`, () =>
+        tool.run(tagSetArgs(tag, plan.revision), 120_000),
+      );
+    const retired = plan.previousRevision
+      ? await retireOldRevision(plan.previousRevision, request, tool, deps)
+      : '';
+    // Rancher's installer copied Grafana dashboards for rancher-monitoring; so do we, when its namespace is there.
+    await writeDashboards(deps);
+    await record('succeeded', { message: retired || undefined, warnings });
+    const warned = warnings.length > 0 ? `; ${warnings.length} warning(s) from istioctl analyze` : '';
+    return `${plan.kind}: Istio ${versionText} (revision ${plan.revision}) installed and ready${retired ? `; ${retired}` : ''}${warned}`;
+  } catch (error) {
+    await recordFailure(error, state, warnings, record);
+    if (
+      (error instanceof IstioctlError || error instanceof TimeoutError) &&
+      plan.kind === 'upgrade-in-place' &&
+      request.rollbackOnFailure
+    )
+      await rollBack(plan, state, request, deps, error);
+    throw error;
+  }
+}
+
+/**
+ * Writes this run's entries: each replaces the record's current one. A record whose last attempt was left
+ * `in-progress` by another holder is marked interrupted first (our lock is held, so that run was killed).
+ */
+function recorder(
+  plan: Plan,
+  state: ClusterState,
+  hash: string,
+  versionText: string,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Recorder {
+  let recorded: InstallRecord | undefined = markInterrupted(state.record, deps.holder);
+  if (recorded !== state.record && recorded)
+    deps.log.warn(
+      `the last run (${recorded.current.action} by ${recorded.current.holder ?? 'unknown'}, started ${recorded.current.time}) was interrupted; recorded as such, and this run applies the spec again`,
+    );
+  const spec = renderDocument(plan.istioOperator, 'yaml');
+  return async (outcome, details = {}) => {
+    recorded = await writeRecord(deps, request.namespace, recorded, {
+      action: plan.kind,
+      outcome,
+      specSha256: hash,
+      istioVersion: versionText,
+      revision: plan.revision,
+      chartVersion: request.chartVersion,
+      spec,
+      ...details,
+    });
+  };
+}
+
+/** A refused run applied nothing: the spec on record stays the one last applied, which health is judged by. */
+async function recordFailure(
+  error: unknown,
+  state: ClusterState,
+  warnings: readonly string[],
+  record: Recorder,
+): Promise<void> {
+  const message = error instanceof Error ? error.message : String(error);
+  const output = error instanceof IstioctlError ? lastLines(error.stderr, OUTPUT_LINES_KEPT) : undefined;
+  const outcome = error instanceof PreconditionError ? 'refused' : 'failed';
+  const keptSpec = outcome === 'refused' ? { spec: state.record?.spec } : {};
+  await record(outcome, { message, output, warnings, ...keptSpec }).catch(() => undefined);
+}
+
+/** Before istioctl changes anything: stale webhooks go, then the prechecks (unless forced); returns their warnings. */
+async function prepare({ plan, state, tool, request, deps }: RevisionRun): Promise<string[]> {
+  await cleanStaleWebhooks(state, deps);
+  if (!request.force) return precheck(plan, state, tool, deps);
+  deps.log.warn(
+    'forceInstall: skipping istioctl x precheck and istioctl analyze; nothing checks the cluster before this install',
+  );
+  return [];
+}
+
+/** istioctl install (after the control plane alone, where the node agents need that order), then verify. */
+async function applyAndVerify(run: RevisionRun): Promise<void> {
+  const { plan, state, request, deps } = run;
+  const controlPlaneFirst = controlPlaneFirstSpec(plan, state);
+  if (controlPlaneFirst) await upgradeControlPlaneFirst(controlPlaneFirst, run);
+  await runInstall(
+    run,
+    plan.istioOperator,
+    'istio-operator.yaml',
+    `istioctl install (${plan.kind}, revision ${plan.revision})`,
+  );
+  await scaleUp(plan, request.namespace, deps);
+  await verifySpec(run, plan.istioOperator, 'verify');
+}
+
+/** Writes `spec` to a temp file and runs istioctl install on it, as one named phase. */
+async function runInstall(
+  { tool, request, deps }: RevisionRun,
+  spec: JsonObject,
+  fileName: string,
+  phaseName: string,
+): Promise<void> {
+  const file = await deps.writeTempFile(fileName, renderDocument(spec, 'yaml'));
+  await phase(deps, phaseName, () =>
+    tool.run(installArgs(file, request.readinessSeconds), istioctlTimeoutMs(request)),
+  );
+}
+
+/** Waits, as one named phase, until what `spec` asks for is healthy at the plan's version. */
+function verifySpec(
+  { plan, request, deps }: RevisionRun,
+  spec: JsonObject,
+  phaseName: string,
+): Promise<ClusterState> {
+  return phase(deps, phaseName, () =>
+    verifyInstalled(
+      deps.kube,
+      request.namespace,
+      spec,
+      plan.revision,
+      plan.toVersion,
+      waitOptions(request, deps),
+    ),
+  );
+}
+
+/**
+ * The first of the two runs of controlPlaneFirstSpec: the control plane alone, verified at the target version; the
+ * node agents must still be there, at their own version, for the second run to upgrade istio-cni and then ztunnel.
+ */
+async function upgradeControlPlaneFirst(controlPlaneFirst: JsonObject, run: RevisionRun): Promise<void> {
+  const { plan, state, deps } = run;
+  await runInstall(
+    run,
+    controlPlaneFirst,
+    'istio-operator-control-plane.yaml',
+    `istioctl install (control plane first, revision ${plan.revision}, without istio-cni and ztunnel)`,
+  );
+  const after = await verifySpec(run, controlPlaneFirst, 'verify the control plane');
+  const kept = after.agents.map(
+    (agent) => `${agent.name} ${agent.version ? formatIstioVersion(agent.version) : 'unknown'}`,
+  );
+  const before = state.agents.map((agent) => agent.name).sort();
+  const missing = before.filter((name) => !after.agents.some((agent) => agent.name === name));
+  if (missing.length > 0)
+    deps.log.warn(
+      `the control-plane run removed ${missing.join(' and ')}; the next run installs them again, and ambient pods on their nodes have no data plane until then`,
+    );
+  deps.log.info(
+    `control plane ready; node agents still running: ${kept.join(', ') || 'none'}; next istio-cni, then ztunnel`,
+  );
+}
+
+/** Deployments someone scaled to zero stay there through an apply (see scaledDown): scale them back up. */
+async function scaleUp(plan: Plan, namespace: string, deps: InstallerDeps): Promise<void> {
+  const state = await readClusterState(deps.kube, namespace);
+  for (const down of scaledDown(expectedObjects(plan.istioOperator, namespace, plan.revision), state)) {
+    deps.log.warn(
+      `Deployment ${down.namespace}/${down.name} is scaled to ${down.replicas} replicas; scaling it to ${down.floor}`,
+    );
+    await deps.kube.scaleDeployment(down.namespace, down.name, down.floor);
+  }
+}
+
+function lastLines(text: string, count: number): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line) => line.trim() !== '')
+    .slice(-count);
+}
+
+/** Webhooks that call a Service which no longer exists make later installs fail (IST0139); they belong to nothing. */
+async function cleanStaleWebhooks(state: ClusterState, deps: InstallerDeps): Promise<void> {
+  for (const webhook of staleWebhooks(state)) {
+    deps.log.warn(
+      `deleting stale ${webhook.kind} ${webhook.name}: it calls ${webhook.services.join(', ')}, which does not exist (left by a failed install or uninstall)`,
+    );
+    if (webhook.kind === 'MutatingWebhookConfiguration') await deps.kube.deleteMutatingWebhook(webhook.name);
+    else await deps.kube.deleteValidatingWebhook(webhook.name);
+  }
+}
+
+/** After a canary: report who still uses the old revision, and remove it when nothing does (or when told to). */
+async function retireOldRevision(
+  previous: string,
+  request: InstallRequest,
+  tool: Istioctl,
+  deps: InstallerDeps,
+): Promise<string> {
+  const [namespaces, pods] = await Promise.all([
+    deps.kube.listNamespaces(`istio.io/rev=${previous}`),
+    deps.kube.listPods(`istio.io/rev=${previous}`),
+  ]);
+  const users = [
+    ...namespaces.map((n) => `namespace ${n.metadata?.name}`),
+    ...pods
+      .filter((p) => !isIstioComponent(p.metadata?.labels))
+      .map((p) => `pod ${p.metadata?.namespace}/${p.metadata?.name}`),
+  ];
+  if (users.length > 0)
+    deps.log.warn(
+      `revision ${previous} is still used by ${users.length}: ${users.slice(0, 10).join(', ')}${users.length > 10 ? ', ...' : ''}`,
+    );
+  const remove =
+    request.removeOldRevision === 'Always' ||
+    (request.removeOldRevision === 'WhenUnused' && users.length === 0);
+  if (!remove) return `revision ${previous} kept${users.length > 0 ? ` (used by ${users.length})` : ''}`;
+  await phase(deps, `remove old revision ${previous}`, async () => {
+    await tool.run(uninstallArgs(previous, false), istioctlTimeoutMs(request));
+    await waitUntilGone(deps, request.namespace, previous, readinessTimeoutMs(request));
+  });
+  return `revision ${previous} removed`;
+}

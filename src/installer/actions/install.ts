@@ -1,0 +1,145 @@
+// `install`: read and decide (plan.ts), check the spec offline, take the lock, then apply one revision per hop
+// (apply-revision.ts) until the plan says nothing is left; a takeover first adopts, and between hops proxies are kept
+// within the supported skew.
+import { TimeoutError } from '../../errors.js';
+import { renderDocument } from '../../overlay/output.js';
+import { withLock } from '../cluster/lock.js';
+import { readProxyPods, removeLeftovers, restartOwner } from '../cluster/read-takeover.js';
+import { writeRecord } from '../cluster/record-store.js';
+import { pollUntil } from '../cluster/wait.js';
+import { beyondSkew, skewGate } from '../decide/skew.js';
+import { describeFound, type Recognition } from '../decide/takeover.js';
+import { phase, type InstallerDeps } from '../deps.js';
+import { checkWithIstioctl } from '../istioctl/offline-check.js';
+import { istioctl } from '../istioctl/runner.js';
+import { formatIstioVersion, parseIstioVersion, type IstioVersion } from '../model/istio-version.js';
+import { refusalError } from '../model/refusal.js';
+import { specOf } from '../model/spec.js';
+import type { ClusterState } from '../model/state.js';
+import { applyRevision } from './apply-revision.js';
+import { makePlan, planReport, type Decided } from './plan.js';
+import { elapsed, waitOptions, type InstallRequest, type InstallResult } from './request.js';
+
+export async function install(request: InstallRequest, deps: InstallerDeps): Promise<InstallResult> {
+  const started = deps.now().getTime();
+  const first = await phase(deps, 'read cluster state and plan', () => makePlan(request, deps));
+  for (const line of planReport(first.plan, first.state, first.notes)) deps.log.info(line);
+  if (first.plan.kind === 'nothing' && first.recognition.kind !== 'adopt')
+    return { plan: first.plan, summary: `nothing to do: ${first.plan.reason} (${elapsed(deps, started)})` };
+  await checkOffline(first, request, deps);
+  if (request.dryRun)
+    return { plan: first.plan, summary: `dry run: would ${first.plan.kind} (${first.plan.reason})` };
+
+  if (!(await deps.kube.namespaceExists(request.namespace)))
+    await deps.kube.createNamespace(request.namespace);
+  return withLock(deps, request.namespace, async () => {
+    // Another run may have acted between the first read and the lock: decide again on fresh state.
+    let decided = await makePlan(request, deps);
+    if (decided.recognition.kind === 'adopt') {
+      await adopt(decided.recognition, decided.state, request, deps);
+      decided = await makePlan(request, deps);
+    }
+    const done: string[] = [];
+    // Each pass applies one hop; a path that does not get shorter would loop, which is a bug.
+    let passes = decided.hops.length + 1;
+    for (;;) {
+      const { plan, state, hash, hops } = decided;
+      if (passes-- <= 0)
+        throw new Error(
+          `the stepped upgrade did not advance: still planning ${plan.kind} of ${plan.revision}`,
+        );
+      if (plan.kind === 'nothing') {
+        const summary = done.length ? done.join('; ') : `nothing to do: ${plan.reason}`;
+        return { plan, summary: `${summary} (${elapsed(deps, started)})` };
+      }
+      done.push(await applyRevision(plan, state, hash, request, deps));
+      if (hops.length <= 1) return { plan, summary: `${done.join('; ')} (${elapsed(deps, started)})` };
+      // Between hops of a stepped upgrade: proxies must stay within the supported skew before going further.
+      if (plan.toVersion) await gateSkew(plan.toVersion, hops[1]?.version ?? '', request, deps);
+      decided = await makePlan(request, deps);
+      for (const line of planReport(decided.plan, decided.state, decided.notes)) deps.log.info(line);
+    }
+  });
+}
+
+/** The target version's own `istioctl manifest generate` checks the merged spec before anything is locked or changed. */
+async function checkOffline(decided: Decided, request: InstallRequest, deps: InstallerDeps): Promise<void> {
+  await phase(deps, 'istioctl manifest generate (offline check of the merged spec)', async () => {
+    // The generated manifest is thousands of lines: not logged; a refusal's cause is in the error.
+    const tool = istioctl(
+      await deps.istioctlFor(decided.plan.toVersion),
+      deps.runner,
+      deps.env,
+      () => undefined,
+    );
+    const specFile = await deps.writeTempFile(
+      'istio-operator.yaml',
+      renderDocument(decided.plan.istioOperator, 'yaml'),
+    );
+    await checkWithIstioctl(tool, specFile, specOf(decided.plan.istioOperator), request.locateSpec);
+  });
+}
+
+/** The takeover's first act: its leftovers go, and the record starts with `adopt` and what was found. */
+async function adopt(
+  recognition: Extract<Recognition, { kind: 'adopt' }>,
+  state: ClusterState,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Promise<void> {
+  const found = describeFound(recognition.found);
+  deps.log.info(found);
+  await removeLeftovers(deps.kube, recognition.leftovers, (line) => deps.log.warn(line));
+  await writeRecord(deps, request.namespace, state.record, {
+    action: 'adopt',
+    outcome: 'succeeded',
+    specSha256: '',
+    istioVersion: recognition.found.version,
+    revision: recognition.found.revision,
+    chartVersion: request.chartVersion,
+    message: [
+      found,
+      ...recognition.leftovers.map((l) => `deleted ${l.kind} ${l.namespace}/${l.name} (${l.why})`),
+    ].join('; '),
+  });
+}
+
+/**
+ * Stops (exit 3, naming every pod) when proxies are beyond Istio's supported skew of the revision just installed,
+ * or with `updateWorkloads` restarts their workloads and waits until none is left behind.
+ */
+async function gateSkew(
+  active: IstioVersion,
+  next: string,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Promise<void> {
+  const nextVersion = parseIstioVersion(next) ?? active;
+  const decision = skewGate(
+    await readProxyPods(deps.kube),
+    active,
+    nextVersion,
+    request.updateWorkloads === true,
+  );
+  if (decision.kind === 'go') return;
+  if (decision.kind === 'stop') throw refusalError(decision);
+  await phase(
+    deps,
+    `restart ${decision.owners.length} workload(s) onto Istio ${formatIstioVersion(active)}`,
+    async () => {
+      for (const owner of decision.owners) {
+        deps.log.info(`restarting ${owner} (upgrade.updateWorkloads)`);
+        await restartOwner(deps.kube, owner, deps.now());
+      }
+      await pollUntil(
+        waitOptions(request, deps),
+        async () => beyondSkew(await readProxyPods(deps.kube), active),
+        (behind) => behind.length === 0,
+        (behind) =>
+          new TimeoutError(
+            `${behind.length} pod(s) still run proxies beyond the supported skew of Istio ${formatIstioVersion(active)}: ${behind.map((p) => `${p.namespace}/${p.name}`).join(', ')}`,
+          ),
+      );
+    },
+  );
+}

@@ -1,0 +1,54 @@
+// A malformed kubeconfig is the user's input: one line naming the file and the key, exit 2, never a stack trace.
+import { describeError, exitCodeOf, ExitCode, InputError } from '../../../src/errors.js';
+import { loadRestCredentials } from '../../../src/installer/cluster/kubeconfig.js';
+
+const files = (map: Record<string, string>) => (file: string) => {
+  const content = map[file];
+  if (content === undefined) throw Object.assign(new Error(`ENOENT ${file}`), { code: 'ENOENT' });
+  return Buffer.from(content);
+};
+
+function refusal(text: string, extra: Record<string, string> = {}): InputError {
+  try {
+    loadRestCredentials('/home/u/kubeconfig', {}, files({ '/home/u/kubeconfig': text, ...extra }));
+  } catch (error) {
+    if (error instanceof InputError) return error;
+    throw error;
+  }
+  throw new Error('the kubeconfig was accepted');
+}
+
+test.each([
+  [
+    'a list where a list of contexts belongs',
+    'current-context: c\ncontexts: {name: c}\n',
+    '/home/u/kubeconfig  contexts: ',
+  ],
+  [
+    'a cluster entry without its cluster',
+    'current-context: c\nclusters: [{name: k}]\n',
+    '/home/u/kubeconfig  clusters[0].cluster: ',
+  ],
+  ['a user that is a string', 'users: [{name: u, user: "token"}]\n', '/home/u/kubeconfig  users[0].user: '],
+  ['YAML that does not parse', 'clusters: [\n  - {name: k\n', '/home/u/kubeconfig:'],
+  ['a document that is not a mapping', '- just\n- a list\n', '/home/u/kubeconfig  not a kubeconfig'],
+])('%s: exit 2, one line naming the file and the key', (_what, text, start) => {
+  const error = refusal(text);
+  expect(exitCodeOf(error)).toBe(ExitCode.input);
+  const lines = describeError(error);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]?.startsWith(start)).toBe(true);
+  expect(lines[0]).not.toMatch(/\n|\s{4}at /);
+});
+
+test('a file the kubeconfig names that cannot be read: exit 2 naming the key and the file', () => {
+  const text = `current-context: c
+contexts: [{name: c, context: {cluster: k, user: u}}]
+clusters: [{name: k, cluster: {server: "https://127.0.0.1:6443", certificate-authority: ca.pem}}]
+users: [{name: u, user: {token: t}}]
+`;
+  const lines = describeError(refusal(text));
+  expect(lines).toEqual([
+    '/home/u/kubeconfig  clusters[0].cluster.certificate-authority: cannot read /home/u/ca.pem (ENOENT)',
+  ]);
+});
