@@ -1,9 +1,10 @@
 // `status`: what is installed, whether it is healthy, and what the installer last applied. Pure formatting of the state.
 import type { NamespaceDataPlane, Waypoint } from './data-plane.js';
 import { meshProblems } from './health.js';
-import { formatIstioVersion, type IstioVersion } from '../model/istio-version.js';
+import { compareVersions, formatIstioVersion, type IstioVersion } from '../model/istio-version.js';
+import { autoTarget, heldBackLine, parseKubeVersion } from './kube-support.js';
 import type { RecordEntry } from '../model/record.js';
-import type { ClusterState } from '../model/state.js';
+import { controlPlaneOf, defaultRevision, type ClusterState } from '../model/state.js';
 import { staleWebhooks } from './webhooks.js';
 
 export interface StatusReport {
@@ -25,6 +26,10 @@ export interface StatusReport {
   lastGood: RecordEntry | null;
   history: RecordEntry[];
   lastAppliedSpec: string | null;
+  /** The cluster's Kubernetes version as its API server reports it; empty where it was not read. */
+  kubernetes: string;
+  /** A newer Istio at hand that this Kubernetes is too old for (`Istio 1.31.0 needs Kubernetes >= 1.32; ...`). */
+  heldBack: string | null;
 }
 
 /**
@@ -52,6 +57,7 @@ export function statusReport(
   now: Date,
   lockHolderGone = false,
   dataPlane: { namespaces: NamespaceDataPlane[]; waypoints: Waypoint[] } = { namespaces: [], waypoints: [] },
+  support: { kubernetes: string; available: readonly string[] } = { kubernetes: '', available: [] },
 ): StatusReport {
   const version = (v: { version: IstioVersion | undefined }) =>
     v.version ? formatIstioVersion(v.version) : 'unknown';
@@ -94,14 +100,34 @@ export function statusReport(
     lastGood: state.record?.lastGood ?? null,
     history: (state.record?.history ?? []).map((entry, i) => (i === 0 && current ? current : entry)),
     lastAppliedSpec: state.record?.spec ?? null,
+    kubernetes: support.kubernetes,
+    heldBack: heldBackNow(state, support),
   };
+}
+
+/**
+ * The held-back line for what runs now: the newest Istio at hand needs a newer Kubernetes than the cluster's, and
+ * the active revision is older than it. Null when nothing is held back (or the server version is unknown).
+ */
+function heldBackNow(
+  state: ClusterState,
+  support: { kubernetes: string; available: readonly string[] },
+): string | null {
+  const kube = parseKubeVersion(support.kubernetes);
+  const active = defaultRevision(state);
+  const running = active ? controlPlaneOf(state, active)?.version : undefined;
+  if (!kube || !running) return null;
+  const auto = autoTarget(support.available, kube);
+  const passedOver = auto.passedOver.filter((v) => compareVersions(v, running) > 0);
+  return heldBackLine({ target: running, passedOver }, kube) ?? null;
 }
 
 /** The human form of the report. */
 export function formatStatus(report: StatusReport): string {
   const lines = [
-    `Istio in ${report.namespace}: ${report.revisions.length === 0 ? 'not installed' : report.healthy ? 'healthy' : 'NOT healthy'}`,
+    `Istio in ${report.namespace}: ${report.revisions.length === 0 ? 'not installed' : report.healthy ? 'healthy' : 'NOT healthy'}${report.kubernetes ? ` (Kubernetes ${report.kubernetes})` : ''}`,
   ];
+  if (report.heldBack) lines.push(`  held back: ${report.heldBack}`);
   for (const r of report.revisions)
     lines.push(
       `  revision ${r.revision}: Istio ${r.version}, istiod ${r.ready} ready${r.tags.length ? `, tags ${r.tags.join(', ')}` : ''}`,

@@ -3,6 +3,8 @@
 // taken-over Rancher 2.12 install steps through the versions at hand. Fake API server, our logic only.
 import { PreconditionError } from '../../../src/errors.js';
 import { makePlan, planReport } from '../../../src/installer/actions/plan.js';
+import { readStatus } from '../../../src/installer/actions/status.js';
+import { formatStatus } from '../../../src/installer/decide/status.js';
 import type { InstallerDeps } from '../../../src/installer/deps.js';
 import { DEFAULT_ISTIO_TAG } from '../../../src/overlay/values-schema.js';
 import { FakeKube, istiodDeployment } from '../../helpers/fake-kube.js';
@@ -152,5 +154,21 @@ describe('stepped upgrades through what is at hand, every hop supported', () => 
       'no path from Istio 1.25.0 to 1.29.6 has every hop supported on Kubernetes 1.34 (each hop is at most two minors)',
     );
     expect(kube.writes).toEqual([]);
+  });
+});
+
+describe('status says what Kubernetes holds back', () => {
+  test('1.29.6 on Kubernetes 1.31 with 1.31.0 at hand: the line, and the Kubernetes version', async () => {
+    const report = await readStatus(NS, deps(cluster('v1.31.9+rke2r1', '1.29.6')));
+    expect(report.kubernetes).toBe('v1.31.9+rke2r1');
+    expect(report.heldBack).toBe(
+      'Istio 1.31.0 needs Kubernetes >= 1.32; this cluster runs 1.31: installed 1.29.6; upgrade Kubernetes, then upgrade again',
+    );
+    expect(formatStatus(report)).toContain(`  held back: ${report.heldBack}`);
+  });
+
+  test('nothing held back where the newest at hand runs, or where the cluster already supports it', async () => {
+    expect((await readStatus(NS, deps(cluster('v1.32.5', '1.31.0')))).heldBack).toBeNull();
+    expect((await readStatus(NS, deps(cluster('v1.32.5', '1.29.6')))).heldBack).toBeNull();
   });
 });
