@@ -146,8 +146,9 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 
 /** Starts a cluster; resolves once the apiserver answers and every node is Ready. */
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
-  const tools = toolPaths(undefined, opts.kube ?? DEFAULT_KUBE_MINOR);
-  const missing = missingTools();
+  const kubeMinor = opts.kube ?? DEFAULT_KUBE_MINOR;
+  const tools = toolPaths(undefined, kubeMinor);
+  const missing = missingTools(undefined, kubeMinor);
   if (missing.length > 0)
     throw new Error(`test tools missing (run \`npm run tools\`): ${missing.join(', ')}`);
   const log = opts.log ?? (() => undefined);

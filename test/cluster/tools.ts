@@ -145,23 +145,30 @@ export function toolPaths(root: string = toolsDir(), kube: KubeMinor = DEFAULT_K
   };
 }
 
-/** Paths of pinned tools not yet in the cache (the Kubernetes binaries of every KUBE_VERSIONS entry). */
-export function missingTools(root: string = toolsDir()): string[] {
-  const p = toolPaths(root);
-  const all = [
+/** Every file of one ToolPaths. */
+function toolFiles(p: ToolPaths): string[] {
+  return [
     ...Object.values(p.istioctl),
     ...Object.values(p.pilotDiscovery),
     p.helm3,
     p.helm4,
-    ...KUBE_MINORS.flatMap((minor) => {
-      const k = toolPaths(root, minor);
-      return [k.kubeApiserver, k.kubeControllerManager, k.kubeScheduler, k.kubectl];
-    }),
+    p.kubeApiserver,
+    p.kubeControllerManager,
+    p.kubeScheduler,
+    p.kubectl,
     p.kwok,
     p.etcd,
     p.monitoringCrds,
   ];
-  return all.filter((f) => !existsSync(f));
+}
+
+/**
+ * Paths of pinned tools not yet in the cache: every tool, the Kubernetes binaries of each KUBE_VERSIONS entry, or
+ * with `kube` only those of that one (what a rig of that version needs).
+ */
+export function missingTools(root: string = toolsDir(), kube?: KubeMinor): string[] {
+  const all = (kube ? [kube] : KUBE_MINORS).flatMap((minor) => toolFiles(toolPaths(root, minor)));
+  return [...new Set(all)].filter((f) => !existsSync(f));
 }
 
 export class ToolBuildError extends Error {
