@@ -452,8 +452,9 @@ export function toolSpecs(): ToolSpec[] {
     ...KUBE_MINORS.filter((m) => m !== DEFAULT_KUBE_MINOR).flatMap((m) =>
       KUBE_BINARIES.map((b) => kubeSpec(KUBE_VERSIONS[m], b)),
     ),
-    // istioctl then pilot-discovery of each version: the second reuses the first's packages from Go's build cache.
-    ...SOURCE_ISTIO_BUILDS.flatMap((b) => [
+    // istioctl then pilot-discovery of each version (the second reuses the first's packages from Go's build cache),
+    // newest first: 1.23.2, which no rig test walks yet, comes last.
+    ...[...SOURCE_ISTIO_BUILDS].reverse().flatMap((b) => [
       sourceIstioSpec('istioctl', 'istioctl/cmd/istioctl')(b),
       sourceIstioSpec('pilot-discovery', 'pilot/cmd/pilot-discovery')(b),
     ]),
