@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadAll, load, dump } from 'js-yaml';
 import { startCluster, type Cluster } from '../cluster/rig.js';
-import { ISTIO_VERSIONS, toolsDir } from '../cluster/tools.js';
+import { imageIstioctlDir } from '../cluster/image.js';
+import { ISTIO_VERSIONS } from '../cluster/tools.js';
 import { CHART, HELMS, NAMESPACE, helm, type KubeObject } from './render.js';
 import { deniedGrants, type Grant } from './rbac-denials.js';
 
@@ -241,7 +242,7 @@ async function main(): Promise<void> {
       VALUES_FILE: valuesFile,
       OVERLAY_DIR: overlayDir,
       HOME: mkdtempSync(join(homedir(), '.cache', 'rancher-istio', 'rbac-measure-home-')),
-      ISTIOCTL_DIR: join(toolsDir(), 'istioctl'),
+      ISTIOCTL_DIR: imageIstioctlDir(),
       ISTIO_INSTALLER_LOCK_SECONDS: '8',
     };
     const child = spawn(process.execPath, ['bin/istio-installer.js', 'run', '--action', action], {

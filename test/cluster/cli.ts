@@ -4,9 +4,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { REPO_ROOT } from './image.js';
 import { startCluster } from './rig.js';
+import { DEFAULT_KUBE_MINOR, isKubeMinor, KUBE_MINORS, type KubeMinor } from './tools.js';
 
 /** `.cluster` of the checkout; tests point it elsewhere so they never touch a developer's running cluster. */
 const STATE_DIR = process.env.RANCHER_ISTIO_CLUSTER_DIR ?? join(REPO_ROOT, '.cluster');
@@ -20,6 +21,7 @@ interface State {
   /** The process holding the rig's network namespace (netns.ts). */
   netnsHolderPid: number;
   server: string;
+  kubeVersion: string;
   kubeconfig: string;
   expiresAt: string;
 }
@@ -44,10 +46,10 @@ function alive(pid: number): boolean {
   }
 }
 
-async function up(lifetimeMinutes: number): Promise<number> {
+async function up(lifetimeMinutes: number, kube: KubeMinor): Promise<number> {
   const state = readState();
   if (state && alive(state.pid)) {
-    say(`cluster: already up at ${state.server} until ${state.expiresAt}`);
+    say(`cluster: already up at ${state.server} (Kubernetes ${state.kubeVersion}) until ${state.expiresAt}`);
     process.stdout.write(`${state.kubeconfig}\n`);
     return 0;
   }
@@ -57,7 +59,15 @@ async function up(lifetimeMinutes: number): Promise<number> {
   // Same node and loader flags (tsx) as this process, detached so it outlives `npm run`.
   const child = spawn(
     process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), 'serve', '--lifetime', String(lifetimeMinutes)],
+    [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      'serve',
+      '--lifetime',
+      String(lifetimeMinutes),
+      '--kube',
+      kube,
+    ],
     { detached: true, stdio: ['ignore', logFd, logFd] },
   );
   child.unref();
@@ -66,7 +76,7 @@ async function up(lifetimeMinutes: number): Promise<number> {
   while (Date.now() < deadline) {
     const s = readState();
     if (s) {
-      say(`cluster: up at ${s.server} until ${s.expiresAt}`);
+      say(`cluster: up at ${s.server} (Kubernetes ${s.kubeVersion}) until ${s.expiresAt}`);
       process.stdout.write(`${s.kubeconfig}\n`);
       return 0;
     }
@@ -78,15 +88,16 @@ async function up(lifetimeMinutes: number): Promise<number> {
   return 1;
 }
 
-async function serve(lifetimeMinutes: number): Promise<number> {
+async function serve(lifetimeMinutes: number, kube: KubeMinor): Promise<number> {
   rmSync(RUN_DIR, { recursive: true, force: true });
   const lifetimeMs = lifetimeMinutes * 60_000;
-  const cluster = await startCluster({ dir: RUN_DIR, lifetimeMs, log: say });
+  const cluster = await startCluster({ dir: RUN_DIR, lifetimeMs, log: say, kube });
   copyFileSync(cluster.kubeconfigPath, KUBECONFIG);
   const state: State = {
     pid: process.pid,
     netnsHolderPid: cluster.network.holderPid,
     server: cluster.server,
+    kubeVersion: cluster.kubeVersion,
     kubeconfig: KUBECONFIG,
     expiresAt: new Date(Date.now() + lifetimeMs).toISOString(),
   };
@@ -122,19 +133,33 @@ async function down(): Promise<number> {
   return existsSync(STATE_FILE) ? 1 : 0;
 }
 
+function kubeOption(): Option {
+  return new Option('--kube <minor>', 'Kubernetes minor of the cluster')
+    .choices(KUBE_MINORS)
+    .default(DEFAULT_KUBE_MINOR)
+    .argParser((value: string): KubeMinor => {
+      const minor = value.replace(/^v/, '');
+      if (!isKubeMinor(minor))
+        throw new InvalidArgumentError(`the rig runs Kubernetes ${KUBE_MINORS.join(' or ')}, not ${value}`);
+      return minor;
+    });
+}
+
 const program = new Command('cluster').description('Local Kubernetes test rig');
 program
   .command('up')
   .description('start a cluster; prints the kubeconfig path')
   .option('--lifetime <minutes>', 'stop by itself after this many minutes', '60')
-  .action(async (o: { lifetime: string }) => {
-    process.exitCode = await up(Number(o.lifetime));
+  .addOption(kubeOption())
+  .action(async (o: { lifetime: string; kube: KubeMinor }) => {
+    process.exitCode = await up(Number(o.lifetime), o.kube);
   });
 program
   .command('serve', { hidden: true })
   .option('--lifetime <minutes>', 'lifetime', '60')
-  .action(async (o: { lifetime: string }) => {
-    process.exitCode = await serve(Number(o.lifetime));
+  .addOption(kubeOption())
+  .action(async (o: { lifetime: string; kube: KubeMinor }) => {
+    process.exitCode = await serve(Number(o.lifetime), o.kube);
   });
 program
   .command('down')

@@ -1,9 +1,10 @@
 // Reproduces the product container image (see Dockerfile) for the process kubelet: `istio-installer` and the newest
 // `istioctl` on PATH, every bundled istioctl at `$ISTIOCTL_DIR/<version>/istioctl`, its ENV/WORKDIR/ENTRYPOINT/CMD.
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ISTIO_VERSIONS, type ToolPaths } from './tools.js';
+import { ISTIO_VERSIONS, toolPaths, type ToolPaths } from './tools.js';
 
 /** The checkout whose `bin/istio-installer.js` (and built `dist/`) the rig runs. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,6 +24,28 @@ export interface ImageLayout {
 }
 
 /**
+ * `dir/<version>/istioctl` for each version the image bundles (ISTIO_VERSIONS) and no other: the tool cache also
+ * holds the old source builds, which an installer given the cache's `istioctl/` as ISTIOCTL_DIR would count as
+ * bundled.
+ */
+export function bundledIstioctlDir(dir: string, tools: ToolPaths = toolPaths()): string {
+  for (const version of ISTIO_VERSIONS) {
+    mkdirSync(join(dir, version), { recursive: true });
+    symlinkSync(tools.istioctl[version], join(dir, version, 'istioctl'));
+  }
+  return dir;
+}
+
+let processIstioctlDir: string | undefined;
+/** One bundledIstioctlDir per test process, in a temp dir, for installers run outside the rig's image. */
+export function imageIstioctlDir(): string {
+  processIstioctlDir ??= bundledIstioctlDir(
+    join(mkdtempSync(join(tmpdir(), 'rancher-istio-bundled-')), 'istioctl'),
+  );
+  return processIstioctlDir;
+}
+
+/**
  * Builds the layout under `dir`. ISTIOCTL_DIR points at `dir/istioctl` rather than the image's default
  * `/usr/local/lib/istioctl`, so nothing is written outside the cluster's directory.
  */
@@ -30,10 +53,7 @@ export function buildImageLayout(dir: string, tools: ToolPaths, repoRoot: string
   const bin = join(dir, 'bin');
   const istioctlDir = join(dir, 'istioctl');
   mkdirSync(bin, { recursive: true });
-  for (const version of ISTIO_VERSIONS) {
-    mkdirSync(join(istioctlDir, version), { recursive: true });
-    symlinkSync(tools.istioctl[version], join(istioctlDir, version, 'istioctl'));
-  }
+  bundledIstioctlDir(istioctlDir, tools);
   const newest = ISTIO_VERSIONS[ISTIO_VERSIONS.length - 1];
   if (newest) symlinkSync(tools.istioctl[newest], join(bin, 'istioctl'));
   // The image's `istio-installer` runs the repo's CLI (package.json's bin entry) with the node running the rig.

@@ -46,7 +46,8 @@ const readyNotTrue = {
   values: ['True'],
 };
 
-const nodeReady = `{{ $now := Now }}
+/** A node's status as a kubelet of `kubeVersion` reports it (`kubectl get nodes` shows that version). */
+const nodeReady = (kubeVersion: string) => `{{ $now := Now }}
 conditions:
 {{ range NodeConditions }}
 - type: {{ .type | Quote }}
@@ -66,7 +67,7 @@ capacity: {cpu: "32", memory: 128Gi, pods: "110"}
 nodeInfo:
   architecture: amd64
   operatingSystem: linux
-  kubeletVersion: ${KUBE_VERSION}
+  kubeletVersion: ${kubeVersion}
   containerRuntimeVersion: kwok
   osImage: kwok
   kernelVersion: kwok
@@ -161,11 +162,14 @@ function stage(
   };
 }
 
-/** The multi-document kwok configuration file (`kwok -c`); kwok itself ships no default stages. */
-export function kwokConfigYaml(realIstiod = true): string {
+/**
+ * The multi-document kwok configuration file (`kwok -c`); kwok itself ships no default stages. Nodes report
+ * `kubeVersion` as their kubelet's, the version of the rig's control plane.
+ */
+export function kwokConfigYaml(realIstiod = true, kubeVersion: string = KUBE_VERSION): string {
   const notProcessKubeletPod = { key: processKubeletJq(realIstiod), operator: 'NotIn', values: ['true'] };
   const stages = [
-    stage('rig-node-ready', 'Node', [readyNotTrue], { statusTemplate: nodeReady }),
+    stage('rig-node-ready', 'Node', [readyNotTrue], { statusTemplate: nodeReady(kubeVersion) }),
     // Leases (--node-lease-duration-seconds) keep nodes alive; this refreshes the conditions now and then too.
     stage(
       'rig-node-heartbeat',

@@ -23,7 +23,7 @@ import {
 } from './podman-pod.js';
 import { NODE_ADDRESS, type PodNetworks } from './pod-network.js';
 import { istiodImage, istiodVersion, isIstiodPod } from './real-istiod.js';
-import { ISTIO_VERSIONS, type ToolPaths } from './tools.js';
+import { RIG_ISTIO_VERSIONS, type ToolPaths } from './tools.js';
 
 const SANDBOX = join(dirname(fileURLToPath(import.meta.url)), 'pod-sandbox.sh');
 
@@ -407,7 +407,7 @@ export class ProcessKubelet {
       const { version, image } = istiodVersion(pod);
       if (!version) {
         throw new PodFailure(
-          `the rig has no pilot-discovery for image ${image} (it runs Istio ${ISTIO_VERSIONS.join(', ')})`,
+          `the rig has no pilot-discovery for image ${image} (it runs Istio ${RIG_ISTIO_VERSIONS.join(', ')})`,
         );
       }
       const [container, ...more] = pod.spec.containers;

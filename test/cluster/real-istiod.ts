@@ -3,7 +3,7 @@
 import { dirname } from 'node:path';
 import type { ImageLayout } from './image.js';
 import { ISTIOD_POD_LABEL } from './kwok-config.js';
-import { ISTIO_VERSIONS, type IstioVersion, type ToolPaths } from './tools.js';
+import { RIG_ISTIO_VERSIONS, type RigIstioVersion, type ToolPaths } from './tools.js';
 
 interface PodLike {
   metadata: { labels?: Record<string, string> };
@@ -21,17 +21,21 @@ export function imageTag(image: string): string | undefined {
   return colon < 0 ? undefined : lastPart.slice(colon + 1);
 }
 
-/** The pinned Istio version an istiod pod's discovery image is (variants like `-distroless` are the same build). */
-export function istiodVersion(pod: PodLike): { version?: IstioVersion; image: string } {
+/**
+ * The pinned Istio version an istiod pod's discovery image is, old source builds included (`docker.io/istio/pilot:
+ * 1.25.0`, Rancher's `rancher/mirrored-istio-pilot:1.25.0-distroless`): variants like `-distroless` are the same
+ * build.
+ */
+export function istiodVersion(pod: PodLike): { version?: RigIstioVersion; image: string } {
   const container = pod.spec.containers.find((c) => c.name === 'discovery') ?? pod.spec.containers[0];
   const image = container?.image ?? '';
   const release = /^(\d+\.\d+\.\d+)(?:-[a-z]+)?$/.exec(imageTag(image) ?? '')?.[1];
-  const version = ISTIO_VERSIONS.find((v) => v === release);
+  const version = RIG_ISTIO_VERSIONS.find((v) => v === release);
   return { image, ...(version ? { version } : {}) };
 }
 
 /** The pilot image as Istio's Dockerfile defines it: ENTRYPOINT pilot-discovery, no CMD, WORKDIR /. */
-export function istiodImage(tools: ToolPaths, version: IstioVersion): ImageLayout {
+export function istiodImage(tools: ToolPaths, version: RigIstioVersion): ImageLayout {
   const binary = tools.pilotDiscovery[version];
   return {
     path: [dirname(binary)],

@@ -23,7 +23,7 @@ import { makePki, type Pki } from './pki.js';
 import { choosePodRuntime, POD_RUNTIME_ENV, type PodRuntimeMode } from './podman-pod.js';
 import { PodNetworks } from './pod-network.js';
 import { ProcessKubelet } from './process-kubelet.js';
-import { KUBE_VERSION, missingTools, toolPaths, type ToolPaths } from './tools.js';
+import { DEFAULT_KUBE_MINOR, missingTools, toolPaths, type KubeMinor, type ToolPaths } from './tools.js';
 
 export interface ClusterOptions {
   /** The cluster stops itself after this long (default one hour), even if its owner dies. */
@@ -45,6 +45,11 @@ export interface ClusterOptions {
    * measuring what the real istiod costs (`npm run bench:rig`): webhooks then reach nothing.
    */
   realIstiod?: boolean;
+  /**
+   * Kubernetes minor of the control plane, kubectl and the nodes' reported kubelet (default 1.36): 1.32 is what
+   * Rancher 2.12 clusters run.
+   */
+  kube?: KubeMinor;
 }
 
 export interface Cluster {
@@ -52,6 +57,8 @@ export interface Cluster {
   /** Admin kubeconfig (client certificate of group system:masters, CA and keys inline). */
   kubeconfigPath: string;
   server: string;
+  /** The control plane's Kubernetes version (`v1.36.3`, `v1.32.13`). */
+  kubeVersion: string;
   /** Admin REST client for quick reads and writes from tests. */
   kube: KubeHttp;
   tools: ToolPaths;
@@ -139,8 +146,9 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 
 /** Starts a cluster; resolves once the apiserver answers and every node is Ready. */
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
-  const tools = toolPaths();
-  const missing = missingTools();
+  const kubeMinor = opts.kube ?? DEFAULT_KUBE_MINOR;
+  const tools = toolPaths(undefined, kubeMinor);
+  const missing = missingTools(undefined, kubeMinor);
   if (missing.length > 0)
     throw new Error(`test tools missing (run \`npm run tools\`): ${missing.join(', ')}`);
   const log = opts.log ?? (() => undefined);
@@ -234,7 +242,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--log-level=warn',
     ]);
 
-    log(`cluster: starting kube-apiserver ${KUBE_VERSION} on ${server}`);
+    log(`cluster: starting kube-apiserver ${tools.kubeVersion} on ${server}`);
     run('kube-apiserver', [
       tools.kubeApiserver,
       `--etcd-servers=${etcdUrl}`,
@@ -300,7 +308,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
     });
     const kwokConfig = join(dir, 'kwok.yaml');
-    writeFileSync(kwokConfig, kwokConfigYaml(opts.realIstiod ?? true));
+    writeFileSync(kwokConfig, kwokConfigYaml(opts.realIstiod ?? true, tools.kubeVersion));
     run('kwok', [
       tools.kwok,
       `--kubeconfig=${kubeconfigPath}`,
@@ -381,6 +389,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       dir,
       kubeconfigPath,
       server,
+      kubeVersion: tools.kubeVersion,
       kube,
       tools,
       nodeNames,

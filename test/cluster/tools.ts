@@ -1,5 +1,6 @@
-// Pinned test tools (istioctl x2, helm v3/v4, kube control plane, kubectl, kwok, etcd): where each lives in the
-// cache outside the repo, and how `npm run tools` builds a missing one from the Go module proxy.
+// Pinned test tools (istioctl and pilot-discovery of each Istio version, helm v3/v4, the kube control plane and
+// kubectl of each Kubernetes version, kwok, etcd): where each lives in the cache outside the repo, and how
+// `npm run tools` builds a missing one from the Go module proxy (or, for old Istio, from ../shared/third-party).
 import {
   chmodSync,
   existsSync,
@@ -19,6 +20,12 @@ import {
   LOCAL_API_MODULE_FILES,
   istioWithStandIn,
 } from './pilot-discovery-build.js';
+import {
+  SOURCE_ISTIO_BUILDS,
+  SOURCE_ISTIO_VERSIONS,
+  buildIstioFromSource,
+  type SourceIstioVersion,
+} from './istio-source-build.js';
 import { ensureGo, ensureHostCommands } from './prerequisites.js';
 
 /**
@@ -40,7 +47,12 @@ export const ISTIO_BUILDS = [
 ] as const;
 
 export type IstioVersion = (typeof ISTIO_BUILDS)[number]['version'];
+/** The Istio versions the installer image bundles and the rig's tests run through (`describe.each`). */
 export const ISTIO_VERSIONS: readonly IstioVersion[] = ISTIO_BUILDS.map((b) => b.version);
+export { SOURCE_ISTIO_VERSIONS, type SourceIstioVersion };
+/** Every Istio version the rig has istioctl and pilot-discovery of: the old source builds, then ISTIO_VERSIONS. */
+export type RigIstioVersion = SourceIstioVersion | IstioVersion;
+export const RIG_ISTIO_VERSIONS: readonly RigIstioVersion[] = [...SOURCE_ISTIO_VERSIONS, ...ISTIO_VERSIONS];
 /** The hub release builds of 1.30+ compile in (1.30 moved the default registry off docker.io). */
 export const ISTIO_HUB = 'registry.istio.io/release';
 
@@ -55,8 +67,21 @@ const ISTIO_DEPENDENCY_PINS: Record<string, string> = {
   'github.com/envoyproxy/go-control-plane/contrib': 'v1.36.1-0.20260729145720-a2d8c7492908',
 };
 
-/** Kubernetes minor both Istio minors support (1.30: 1.32–1.36; 1.31: 1.33–1.37). */
-export const KUBE_VERSION = 'v1.36.3';
+/**
+ * Kubernetes releases the rig runs. 1.36: the minor both ISTIO_VERSIONS support (1.30: 1.32–1.36; 1.31:
+ * 1.33–1.37), the default. 1.32: what Rancher 2.12 clusters run (its 107.x charts: >= 1.31 < 1.33), the newest
+ * 1.32 patch the module proxy serves.
+ */
+export const KUBE_VERSIONS = { '1.36': 'v1.36.3', '1.32': 'v1.32.13' } as const;
+export type KubeMinor = keyof typeof KUBE_VERSIONS;
+export const KUBE_MINORS = Object.keys(KUBE_VERSIONS) as KubeMinor[];
+export const DEFAULT_KUBE_MINOR: KubeMinor = '1.36';
+/** The default rig's Kubernetes version (what charts are rendered against). */
+export const KUBE_VERSION = KUBE_VERSIONS[DEFAULT_KUBE_MINOR];
+
+export function isKubeMinor(value: string): value is KubeMinor {
+  return Object.hasOwn(KUBE_VERSIONS, value);
+}
 export const HELM3_VERSION = 'v3.22.0';
 export const HELM4_VERSION = 'v4.3.1';
 export const KWOK_VERSION = 'v0.8.0';
@@ -73,11 +98,13 @@ const KUBE_BINARIES: readonly KubeBinary[] = [
 ];
 
 export interface ToolPaths {
-  istioctl: Record<IstioVersion, string>;
+  istioctl: Record<RigIstioVersion, string>;
   /** istiod's binary of each Istio version, run by the rig for istiod pods. */
-  pilotDiscovery: Record<IstioVersion, string>;
+  pilotDiscovery: Record<RigIstioVersion, string>;
   helm3: string;
   helm4: string;
+  /** The Kubernetes version of the four binaries below (one of KUBE_VERSIONS). */
+  kubeVersion: string;
   kubeApiserver: string;
   kubeControllerManager: string;
   kubeScheduler: string;
@@ -93,30 +120,34 @@ export function toolsDir(): string {
   return process.env.RANCHER_ISTIO_TOOLS ?? join(homedir(), '.cache', 'rancher-istio', 'tools');
 }
 
-/** Absolute paths of every pinned tool (whether built yet or not; see `missingTools`). */
-export function toolPaths(root: string = toolsDir()): ToolPaths {
+/**
+ * Absolute paths of every pinned tool (whether built yet or not; see `missingTools`), with the Kubernetes binaries
+ * of `kube` (default DEFAULT_KUBE_MINOR).
+ */
+export function toolPaths(root: string = toolsDir(), kube: KubeMinor = DEFAULT_KUBE_MINOR): ToolPaths {
   const at = (tool: string, version: string, binary = tool): string => join(root, tool, version, binary);
   const perVersion = (tool: string) =>
-    Object.fromEntries(ISTIO_VERSIONS.map((v) => [v, at(tool, v)])) as Record<IstioVersion, string>;
+    Object.fromEntries(RIG_ISTIO_VERSIONS.map((v) => [v, at(tool, v)])) as Record<RigIstioVersion, string>;
+  const kubeVersion = KUBE_VERSIONS[kube];
   return {
     istioctl: perVersion('istioctl'),
     pilotDiscovery: perVersion('pilot-discovery'),
     helm3: at('helm', HELM3_VERSION, 'helm'),
     helm4: at('helm', HELM4_VERSION, 'helm'),
-    kubeApiserver: at('kube-apiserver', KUBE_VERSION),
-    kubeControllerManager: at('kube-controller-manager', KUBE_VERSION),
-    kubeScheduler: at('kube-scheduler', KUBE_VERSION),
-    kubectl: at('kubectl', KUBE_VERSION),
+    kubeVersion,
+    kubeApiserver: at('kube-apiserver', kubeVersion),
+    kubeControllerManager: at('kube-controller-manager', kubeVersion),
+    kubeScheduler: at('kube-scheduler', kubeVersion),
+    kubectl: at('kubectl', kubeVersion),
     kwok: at('kwok', KWOK_VERSION),
     etcd: at('etcd', ETCD_VERSION),
     monitoringCrds: at('monitoring-crds', PROMETHEUS_OPERATOR_VERSION, 'crds.yaml'),
   };
 }
 
-/** Paths of pinned tools not yet in the cache. */
-export function missingTools(root: string = toolsDir()): string[] {
-  const p = toolPaths(root);
-  const all = [
+/** Every file of one ToolPaths. */
+function toolFiles(p: ToolPaths): string[] {
+  return [
     ...Object.values(p.istioctl),
     ...Object.values(p.pilotDiscovery),
     p.helm3,
@@ -129,7 +160,15 @@ export function missingTools(root: string = toolsDir()): string[] {
     p.etcd,
     p.monitoringCrds,
   ];
-  return all.filter((f) => !existsSync(f));
+}
+
+/**
+ * Paths of pinned tools not yet in the cache: every tool, the Kubernetes binaries of each KUBE_VERSIONS entry, or
+ * with `kube` only those of that one (what a rig of that version needs).
+ */
+export function missingTools(root: string = toolsDir(), kube?: KubeMinor): string[] {
+  const all = (kube ? [kube] : KUBE_MINORS).flatMap((minor) => toolFiles(toolPaths(root, minor)));
+  return [...new Set(all)].filter((f) => !existsSync(f));
 }
 
 export class ToolBuildError extends Error {
@@ -287,6 +326,24 @@ function istioBinarySpec(build: (typeof ISTIO_BUILDS)[number], binary: string, p
   };
 }
 
+/** An Istio binary of an old release, built from its checked source archive in ../shared/third-party. */
+function sourceIstioSpec(binary: 'istioctl' | 'pilot-discovery', pkg: string) {
+  return (build: (typeof SOURCE_ISTIO_BUILDS)[number]): ToolSpec => ({
+    label: `${binary} ${build.version}`,
+    tool: binary,
+    version: build.version,
+    binary,
+    build: (outDir) =>
+      buildIstioFromSource({
+        build,
+        pkg,
+        out: join(outDir, binary),
+        arch: goArch(),
+        go: (a, cwd) => go(a, cwd),
+      }),
+  });
+}
+
 function helmSpec(major: 3 | 4, version: string): ToolSpec {
   const mod = `helm.sh/helm/v${major}`;
   return {
@@ -317,27 +374,27 @@ function helmSpec(major: 3 | 4, version: string): ToolSpec {
 }
 
 /** Replace every staging module kubernetes requires (v0.0.0 => ./staging/...) by its published v0.X.Y. */
-async function kubeStagingPins(): Promise<Record<string, string>> {
-  const goMod = await moduleGoMod('k8s.io/kubernetes', KUBE_VERSION, tmpdir());
+async function kubeStagingPins(kubeVersion: string): Promise<Record<string, string>> {
+  const goMod = await moduleGoMod('k8s.io/kubernetes', kubeVersion, tmpdir());
   const staging = [...goMod.matchAll(/^\s*(k8s\.io\/[\w.-]+) => \.\/staging\//gm)].map((m) => m[1] ?? '');
   const required = new Set([...goMod.matchAll(/^\s*(k8s\.io\/[\w.-]+) v0\.0\.0\b/gm)].map((m) => m[1] ?? ''));
-  const published = KUBE_VERSION.replace(/^v1\./, 'v0.');
+  const published = kubeVersion.replace(/^v1\./, 'v0.');
   return Object.fromEntries(staging.filter((m) => required.has(m)).map((m) => [m, published]));
 }
 
-function kubeSpec(binary: KubeBinary): ToolSpec {
-  const [major, minor] = KUBE_VERSION.replace(/^v/, '').split('.');
+function kubeSpec(kubeVersion: string, binary: KubeBinary): ToolSpec {
+  const [major, minor] = kubeVersion.replace(/^v/, '').split('.');
   return {
-    label: `${binary} ${KUBE_VERSION}`,
+    label: `${binary} ${kubeVersion}`,
     tool: binary,
-    version: KUBE_VERSION,
+    version: kubeVersion,
     binary,
     build: async (outDir) => {
       // The ldflags kubernetes' hack/lib/version.sh sets, so the server reports its real version.
       const ldflags = ['-s', '-w'];
       for (const pkg of ['k8s.io/client-go/pkg/version', 'k8s.io/component-base/version']) {
         ldflags.push(
-          `-X ${pkg}.gitVersion=${KUBE_VERSION}`,
+          `-X ${pkg}.gitVersion=${kubeVersion}`,
           `-X ${pkg}.gitMajor=${major}`,
           `-X ${pkg}.gitMinor=${minor}`,
           `-X ${pkg}.gitTreeState=clean`,
@@ -345,8 +402,8 @@ function kubeSpec(binary: KubeBinary): ToolSpec {
         );
       }
       await buildInWrapper({
-        require: { 'k8s.io/kubernetes': KUBE_VERSION },
-        replace: await kubeStagingPins(),
+        require: { 'k8s.io/kubernetes': kubeVersion },
+        replace: await kubeStagingPins(kubeVersion),
         pkg: `k8s.io/kubernetes/cmd/${binary}`,
         out: join(outDir, binary),
         ldflags,
@@ -387,10 +444,20 @@ export function toolSpecs(): ToolSpec[] {
     },
     helmSpec(3, HELM3_VERSION),
     helmSpec(4, HELM4_VERSION),
-    ...KUBE_BINARIES.map(kubeSpec),
+    ...KUBE_BINARIES.map((b) => kubeSpec(KUBE_VERSIONS[DEFAULT_KUBE_MINOR], b)),
     ...ISTIO_BUILDS.map(istioSpec('istioctl', 'istio.io/istio/istioctl/cmd/istioctl')),
     // Right after istioctl: the same module, so Go's build cache already holds most of it.
     ...ISTIO_BUILDS.map(istioSpec('pilot-discovery', 'istio.io/istio/pilot/cmd/pilot-discovery')),
+    // The other Kubernetes and the old Istio releases last: a rig of the default versions is usable before them.
+    ...KUBE_MINORS.filter((m) => m !== DEFAULT_KUBE_MINOR).flatMap((m) =>
+      KUBE_BINARIES.map((b) => kubeSpec(KUBE_VERSIONS[m], b)),
+    ),
+    // istioctl then pilot-discovery of each version (the second reuses the first's packages from Go's build cache),
+    // newest first: 1.23.2, which no rig test walks yet, comes last.
+    ...[...SOURCE_ISTIO_BUILDS].reverse().flatMap((b) => [
+      sourceIstioSpec('istioctl', 'istioctl/cmd/istioctl')(b),
+      sourceIstioSpec('pilot-discovery', 'pilot/cmd/pilot-discovery')(b),
+    ]),
     {
       // Fetched here, not by the test: the cluster tier runs where nothing off this machine is reachable.
       label: `prometheus-operator CRDs ${PROMETHEUS_OPERATOR_VERSION}`,

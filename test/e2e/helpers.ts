@@ -5,7 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Cluster } from '../cluster/rig.js';
-import { toolsDir } from '../cluster/tools.js';
+import { imageIstioctlDir } from '../cluster/image.js';
 
 export const BIN = path.resolve('bin/istio-installer.js');
 
@@ -20,7 +20,7 @@ export function installerEnv(extra: Record<string, string> = {}): Record<string,
   return {
     PATH: process.env.PATH ?? '',
     HOME: mkdtempSync(path.join(tmpdir(), 'e2e-home-')),
-    ISTIOCTL_DIR: path.join(toolsDir(), 'istioctl'),
+    ISTIOCTL_DIR: imageIstioctlDir(),
     ISTIO_INSTALLER_LOCK_SECONDS: '8',
     ...extra,
   };

@@ -27,7 +27,13 @@ describe('which pods are real istiod, and as which version', () => {
     expect(istiodVersion(pod('my.registry/rancher/mirrored-istio-pilot:1.30.4-distroless')).version).toBe(
       '1.30.4',
     );
-    expect(istiodVersion(pod('docker.io/istio/pilot:1.24.1')).version).toBeUndefined();
+    // The old releases built from source, by Istio's and by Rancher's image names.
+    expect(istiodVersion(pod('docker.io/istio/pilot:1.24.1')).version).toBe('1.24.1');
+    expect(istiodVersion(pod('docker.io/rancher/mirrored-istio-pilot:1.25.0-distroless')).version).toBe(
+      '1.25.0',
+    );
+    expect(istiodVersion(pod('docker.io/istio/pilot:1.22.0')).version).toBeUndefined();
+    expect(istiodVersion(pod('docker.io/istio/pilot:1.25.0-rc.1')).version).toBeUndefined();
   });
 
   test('real pods get addresses from the top of the pod range', () => {
