@@ -4,7 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFile
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ISTIO_VERSIONS, toolPaths, type ToolPaths } from './tools.js';
+import { BUNDLED_ISTIO_VERSIONS, DEFAULT_ISTIO_TAG } from '../../src/overlay/values-schema.js';
+import { toolPaths, type ToolPaths } from './tools.js';
 
 /** The checkout whose `bin/istio-installer.js` (and built `dist/`) the rig runs. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -24,12 +25,12 @@ export interface ImageLayout {
 }
 
 /**
- * `dir/<version>/istioctl` for each version the image bundles (ISTIO_VERSIONS) and no other: the tool cache also
- * holds the old source builds, which an installer given the cache's `istioctl/` as ISTIOCTL_DIR would count as
- * bundled.
+ * `dir/<version>/istioctl` for each version the image bundles (BUNDLED_ISTIO_VERSIONS, the Dockerfile's list) and no
+ * other: the tool cache also holds 1.23.2 and 1.24.1, which an installer given the cache's `istioctl/` as
+ * ISTIOCTL_DIR would count as bundled.
  */
 export function bundledIstioctlDir(dir: string, tools: ToolPaths = toolPaths()): string {
-  for (const version of ISTIO_VERSIONS) {
+  for (const version of BUNDLED_ISTIO_VERSIONS) {
     mkdirSync(join(dir, version), { recursive: true });
     symlinkSync(tools.istioctl[version], join(dir, version, 'istioctl'));
   }
@@ -54,8 +55,7 @@ export function buildImageLayout(dir: string, tools: ToolPaths, repoRoot: string
   const istioctlDir = join(dir, 'istioctl');
   mkdirSync(bin, { recursive: true });
   bundledIstioctlDir(istioctlDir, tools);
-  const newest = ISTIO_VERSIONS[ISTIO_VERSIONS.length - 1];
-  if (newest) symlinkSync(tools.istioctl[newest], join(bin, 'istioctl'));
+  symlinkSync(tools.istioctl[DEFAULT_ISTIO_TAG], join(bin, 'istioctl'));
   // The image's `istio-installer` runs the repo's CLI (package.json's bin entry) with the node running the rig.
   const wrapper = join(bin, 'istio-installer');
   const script = join(repoRoot, installerBin(repoRoot));
