@@ -454,10 +454,12 @@ export function toolSpecs(): ToolSpec[] {
     ),
     // istioctl then pilot-discovery of each version (the second reuses the first's packages from Go's build cache),
     // newest first: 1.23.2, which no rig test walks yet, comes last.
-    ...[...SOURCE_ISTIO_BUILDS].reverse().flatMap((b) => [
-      sourceIstioSpec('istioctl', 'istioctl/cmd/istioctl')(b),
-      sourceIstioSpec('pilot-discovery', 'pilot/cmd/pilot-discovery')(b),
-    ]),
+    ...[...SOURCE_ISTIO_BUILDS]
+      .reverse()
+      .flatMap((b) => [
+        sourceIstioSpec('istioctl', 'istioctl/cmd/istioctl')(b),
+        sourceIstioSpec('pilot-discovery', 'pilot/cmd/pilot-discovery')(b),
+      ]),
     {
       // Fetched here, not by the test: the cluster tier runs where nothing off this machine is reachable.
       label: `prometheus-operator CRDs ${PROMETHEUS_OPERATOR_VERSION}`,
