@@ -286,6 +286,14 @@ export const valuesSchema = z
               .min(60)
               .default(1800)
               .describe('activeDeadlineSeconds of the installer Jobs.'),
+            pathSeconds: z
+              .number()
+              .int()
+              .min(0)
+              .default(210)
+              .describe(
+                "A stepped upgrade starts no further hop once the longest hop so far would end past this many seconds of the run: the mesh stays on the hop just made (healthy, proxies within skew), the run ends successfully, and the next `helm upgrade` (or `istio-installer install`) goes on from there. Keeps the Job within Helm's `--timeout` (5 minutes by default; Rancher's UI uses 10): raise it with that. 0: no limit.",
+              ),
           },
           'Time limits.',
         ),

@@ -7,6 +7,7 @@ import { withLock } from '../cluster/lock.js';
 import { readProxyPods, removeLeftovers, restartOwner } from '../cluster/read-takeover.js';
 import { writeRecord } from '../cluster/record-store.js';
 import { pollUntil } from '../cluster/wait.js';
+import { describePause, pauseBeforeHop } from '../decide/path.js';
 import { beyondSkew, skewGate } from '../decide/skew.js';
 import { describeFound, type Recognition } from '../decide/takeover.js';
 import { phase, type InstallerDeps } from '../deps.js';
@@ -42,6 +43,7 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
     const done: string[] = [];
     // Each pass applies one hop; a path that does not get shorter would loop, which is a bug.
     let passes = decided.hops.length + 1;
+    let longestHopMs = 0;
     for (;;) {
       const { plan, state, hash, hops } = decided;
       if (passes-- <= 0)
@@ -52,10 +54,18 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
         const summary = done.length ? done.join('; ') : `nothing to do: ${plan.reason}`;
         return { plan, summary: `${summary} (${elapsed(deps, started)})` };
       }
+      const hopStarted = deps.now().getTime();
       done.push(await applyRevision(plan, state, hash, request, deps));
       if (hops.length <= 1) return { plan, summary: `${done.join('; ')} (${elapsed(deps, started)})` };
       // Between hops of a stepped upgrade: proxies must stay within the supported skew before going further.
       if (plan.toVersion) await gateSkew(plan.toVersion, hops[1]?.version ?? '', request, deps);
+      longestHopMs = Math.max(longestHopMs, deps.now().getTime() - hopStarted);
+      const budget = request.pathSeconds ?? 0;
+      if (pauseBeforeHop(deps.now().getTime() - started, longestHopMs, budget)) {
+        const pause = describePause(hops[0]?.version ?? '', hops.slice(1), budget);
+        deps.log.info(pause);
+        return { plan, summary: `${done.join('; ')}; ${pause} (${elapsed(deps, started)})` };
+      }
       decided = await makePlan(request, deps);
       for (const line of planReport(decided.plan, decided.state, decided.notes)) deps.log.info(line);
     }

@@ -27,6 +27,8 @@ export interface InstallRequest {
   autoVersion?: boolean;
   /** Install a named version (and hop) even where Istio's matrix does not list the cluster's Kubernetes. */
   allowUnsupportedKubernetes?: boolean;
+  /** Seconds after which a stepped upgrade starts no further hop (0 or unset: no limit). */
+  pathSeconds?: number;
 }
 
 export interface InstallResult {
@@ -58,6 +60,7 @@ export function installRequest(
     updateWorkloads: values.upgrade.updateWorkloads,
     autoVersion: inputs.autoVersion === true,
     allowUnsupportedKubernetes: values.upgrade.allowUnsupportedKubernetes,
+    pathSeconds: values.installer.timeouts.pathSeconds,
     ...(env.RELEASE_NAME ? { release: env.RELEASE_NAME } : {}),
   };
 }

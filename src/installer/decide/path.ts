@@ -268,3 +268,17 @@ export function stepFor(
     hops,
   };
 }
+
+/**
+ * Whether a stepped upgrade stops before its next hop: the longest hop so far, started now, would end past the run's
+ * budget (`installer.timeouts.pathSeconds`, which keeps the chart's Job within Helm's --timeout). The first hop always
+ * runs, so every run makes progress; 0 is no budget.
+ */
+export function pauseBeforeHop(elapsedMs: number, longestHopMs: number, budgetSeconds: number): boolean {
+  return budgetSeconds > 0 && elapsedMs + longestHopMs > budgetSeconds * 1000;
+}
+
+/** The summary of a paused path: where it stands, what is left, and how it goes on. */
+export function describePause(at: string, left: readonly Hop[], budgetSeconds: number): string {
+  return `paused at Istio ${at}: ${left.length} hop${left.length === 1 ? '' : 's'} to go (${left.map((h) => h.version).join(' -> ')}), not started within installer.timeouts.pathSeconds (${budgetSeconds}s); run helm upgrade (or istio-installer install) again to go on`;
+}

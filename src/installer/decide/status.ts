@@ -1,7 +1,12 @@
 // `status`: what is installed, whether it is healthy, and what the installer last applied. Pure formatting of the state.
 import type { NamespaceDataPlane, Waypoint } from './data-plane.js';
 import { meshProblems } from './health.js';
-import { compareVersions, formatIstioVersion, type IstioVersion } from '../model/istio-version.js';
+import {
+  compareVersions,
+  formatIstioVersion,
+  isTransitRevision,
+  type IstioVersion,
+} from '../model/istio-version.js';
 import { autoTarget, heldBackLine, parseKubeVersion } from './kube-support.js';
 import type { RecordEntry } from '../model/record.js';
 import { controlPlaneOf, defaultRevision, type ClusterState } from '../model/state.js';
@@ -30,6 +35,8 @@ export interface StatusReport {
   kubernetes: string;
   /** A newer Istio at hand that this Kubernetes is too old for (`Istio 1.31.0 needs Kubernetes >= 1.32; ...`). */
   heldBack: string | null;
+  /** A stepped upgrade that stopped on a transit revision (paused, refused at the skew gate, or killed). */
+  unfinishedPath: string | null;
 }
 
 /**
@@ -102,7 +109,16 @@ export function statusReport(
     lastAppliedSpec: state.record?.spec ?? null,
     kubernetes: support.kubernetes,
     heldBack: heldBackNow(state, support),
+    unfinishedPath: unfinishedPath(state),
   };
+}
+
+/** The line for a default revision that is a transit revision: the path stopped there and a run goes on from it. */
+function unfinishedPath(state: ClusterState): string | null {
+  const active = defaultRevision(state);
+  if (!active || !isTransitRevision(active)) return null;
+  const version = controlPlaneOf(state, active)?.version;
+  return `a stepped upgrade stands at transit revision ${active} (Istio ${version ? formatIstioVersion(version) : 'unknown'}): run helm upgrade (or istio-installer install) again to go on`;
 }
 
 /**
@@ -127,6 +143,7 @@ export function formatStatus(report: StatusReport): string {
   const lines = [
     `Istio in ${report.namespace}: ${report.revisions.length === 0 ? 'not installed' : report.healthy ? 'healthy' : 'NOT healthy'}${report.kubernetes ? ` (Kubernetes ${report.kubernetes})` : ''}`,
   ];
+  if (report.unfinishedPath) lines.push(`  unfinished: ${report.unfinishedPath}`);
   if (report.heldBack) lines.push(`  held back: ${report.heldBack}`);
   for (const r of report.revisions)
     lines.push(

@@ -55,3 +55,6 @@ export function versionOfImage(image: string): IstioVersion | undefined {
   if (colon < 0 || withoutDigest.slice(colon).includes('/')) return undefined;
   return parseIstioVersion(withoutDigest.slice(colon + 1));
 }
+
+/** Whether a revision is a stepped upgrade's transit revision (`1-27`): a path that has not reached its target. */
+export const isTransitRevision = (revision: string): boolean => /^\d+-\d+$/.test(revision);

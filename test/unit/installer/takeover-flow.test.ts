@@ -7,6 +7,7 @@ import { PreconditionError } from '../../../src/errors.js';
 import type { InstallerDeps } from '../../../src/installer/deps.js';
 import { install } from '../../../src/installer/actions/install.js';
 import { makePlan, planReport } from '../../../src/installer/actions/plan.js';
+import { readStatus } from '../../../src/installer/actions/status.js';
 import type { InstallRequest } from '../../../src/installer/actions/request.js';
 import type { ProcessRunner } from '../../../src/installer/istioctl/runner.js';
 import { decodeRecord, RECORD_CONFIGMAP } from '../../../src/installer/model/record.js';
@@ -234,6 +235,33 @@ test("Rancher's 1.23 to 1.31: adopt, leftovers deleted, four canary hops with ea
     /^nothing to do: Istio 1\.31\.0 \(revision 1-31-0\)/,
   );
   expect(again.installs).toEqual([]);
+});
+
+test('installer.timeouts.pathSeconds: each run starts no hop it would not finish in time, ends successfully, and the next goes on', async () => {
+  const kube = rancherCluster('1.23.2');
+  // The fake clock ticks a second per reading: a hop takes some seconds, so 30 leaves room for one or two per run.
+  const summaries: string[] = [];
+  const installs: string[] = [];
+  for (let run = 0; run < 6; run++) {
+    const d = deps(kube, ALL);
+    summaries.push((await install(request({ pathSeconds: 30 }), d.deps)).summary);
+    installs.push(...d.installs);
+    const report = await readStatus(NS, d.deps);
+    if (!summaries.at(-1)?.includes('paused')) {
+      expect(report.unfinishedPath).toBeNull();
+      break;
+    }
+    expect(report.unfinishedPath).toMatch(
+      /^a stepped upgrade stands at transit revision 1-2\d \(Istio 1\.2\d\.\d\): run helm upgrade/,
+    );
+  }
+  // The same hops as one long run makes, spread over several runs.
+  expect(installs).toEqual(['1.25.2 as 1-25', '1.27.6 as 1-27', '1.29.3 as 1-29', '1.31.0 as 1-31-0']);
+  expect(summaries.length).toBeGreaterThan(1);
+  expect(summaries[0]).toMatch(
+    /; paused at Istio 1\.2\d\.\d: \d hops? to go \(.*1\.31\.0\), not started within installer\.timeouts\.pathSeconds \(30s\); run helm upgrade \(or istio-installer install\) again to go on/,
+  );
+  expect(history(kube).at(-1)).toBe('upgrade-canary 1.31.0 1-31-0 succeeded');
 });
 
 test('proxies left two minors behind stop the path with exit 3; each re-run after the restart resumes at the next hop', async () => {
