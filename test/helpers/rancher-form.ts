@@ -228,8 +228,14 @@ export function answerEffects(answers: Answers, iop: JsonObject, registry = ''):
   expect('istio-cni installed', componentEnabled(spec, 'cni'), cni);
   expect('ztunnel installed', componentEnabled(spec, 'ztunnel'), ambient);
   const platform = answers['cni.platform'] ?? '';
-  if (cni)
+  if (cni) {
     expect('values.cni.cniBinDir', getPath(spec, 'values.cni.cniBinDir'), CNI_BIN_DIRS[String(platform)]);
+    expect(
+      'privileged install-cni',
+      JSON.stringify(getPath(spec, 'components.cni.k8s.overlays') ?? []).includes('privileged'),
+      platform !== '',
+    );
+  }
 
   expect(
     'DNS capture',
