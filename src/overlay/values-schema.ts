@@ -221,7 +221,7 @@ export const valuesSchema = z
               .string()
               .default('')
               .describe(
-                "Installer image tag; empty means the chart's version, which is the installer release it ships with (the image bundles istioctl of every Istio version it installs).",
+                `Installer image tag; empty means the chart's version, which is the installer release it ships with. The image bundles istioctl for the Istio versions it was built with (the Dockerfile's ISTIO_VERSIONS, listed in its \`io.rancher-istio.istio-versions\` label: ${BUNDLED_ISTIO_VERSIONS.join(', ')} by default, the hops from Rancher's Istio 1.23-1.25 and the newest two); other versions come from the release mirror or PATH.`,
               ),
           },
           "The image of the installer Jobs and the release mirror. Not `installer.repository`/`installer.tag`: those are Rancher's keys, and Rancher's values set them to its own installer, a shell script this chart's Jobs cannot run.",

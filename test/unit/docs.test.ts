@@ -1,5 +1,6 @@
-// Generated documentation and schema must match their source: run `npm run docs` after changing the values schema.
-import { readFileSync } from 'node:fs';
+// Generated documentation and schema must match their source (run `npm run docs` after changing the values schema),
+// and the README keeps its first commands and its index of docs/.
+import { readdirSync, readFileSync } from 'node:fs';
 import { renderValuesDoc } from '../../scripts/values-doc.js';
 import { runCli } from '../helpers/run-cli.js';
 
@@ -31,4 +32,15 @@ test('the version constant matches package.json', async () => {
   const { VERSION } = await import('../../src/version.js');
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
   expect(VERSION).toBe(pkg.version);
+});
+
+test("README opens with the newcomer's two commands and links every page under docs/", () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  expect(firstBlock).toContain('npm ci && npm run demo');
+  expect(firstBlock).toContain('npm ci && npm test');
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+  expect(Object.keys(pkg.scripts)).toEqual(expect.arrayContaining(['demo', 'test']));
+  const pages = readdirSync('docs').filter((f) => f.endsWith('.md'));
+  expect(pages.filter((page) => !readme.includes(`](docs/${page})`))).toEqual([]);
 });
