@@ -424,31 +424,38 @@ describe('limits and lifecycle', () => {
   test('close lets an in-flight download finish, refuses new connections, then cuts stalled ones after the grace', async () => {
     const size = 32 * 1024 ** 2;
     const log = recordingLog();
-    // The idle timeout is the yardstick: far above the grace, far below the default grace (10 s), so a grace left
-    // unapplied lets the idle timeout cut the stalled reader first, and close cuts nothing.
+    // The grace is long enough for the in-flight download to finish on a busy machine.
     const s = await startMirrorServer({
       dir: sparseMirror(size),
       port: 0,
       host: '127.0.0.1',
       log,
-      shutdownGraceMs: 400,
-      idleTimeoutMs: 5_000,
+      shutdownGraceMs: 2_000,
     });
     const download = get(s.url + RELEASE);
     const stalled = await openSocket(s.address.port);
     stalled.write(`GET ${RELEASE} HTTP/1.1\r\nHost: x\r\n\r\n`);
     stalled.pause();
+    let stalledRead = 0;
+    stalled.on('data', (chunk: Buffer) => (stalledRead += chunk.length));
+    const stalledClosed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
     await new Promise((r) => setTimeout(r, 100));
     const closing = s.close();
+    // The yardstick: the stalled reader starts reading again 6 s after close (well past the grace, well before the
+    // default grace of 10 s) unless it was cut by then; then it gets the whole file, and the checks below fail.
+    const yardstick = setTimeout(() => stalled.resume(), 6_000);
     await expect(openSocket(s.address.port)).rejects.toThrow(/ECONNREFUSED/);
     const reply = await download;
     expect(reply.status).toBe(200);
     expect(reply.body.length).toBe(size);
     await closing;
+    clearTimeout(yardstick);
     expect(log.lines.filter((l) => l.message === 'mirror stopped').map((l) => l.fields)).toEqual([
       { cut: 1 },
     ]);
-    expect(await drain(stalled)).toBeLessThan(size);
+    stalled.resume();
+    await stalledClosed;
+    expect(stalledRead).toBeLessThan(size);
   });
 
   test('a broken index is reported once, serves nothing, and recovers when fixed', async () => {
