@@ -330,6 +330,62 @@ test('after an interrupted uninstall (revision webhooks gone), plan repairs and 
   expect(again.stdout).toMatch(/^nothing to uninstall/);
 });
 
+test("uninstall removes the webhooks istioctl's uninstall is known to leave: istiod-default-validator and istio-revision-tag-default", async () => {
+  const install = await cli(['install', '-f', values('1.31.0')], kubeconfig);
+  expect(`${install.exitCode} ${install.stderr}`).toMatch(/^0 /);
+  // Leftovers as istioctl leaves them: the same names without the labels istioctl's uninstall goes by. The validator
+  // calls istiod (gone after the uninstall); the tag webhook calls a URL, so only its name marks it as a leftover.
+  // Neither matches a request (failurePolicy Ignore, an API group nobody serves).
+  const admission = '/apis/admissionregistration.k8s.io/v1';
+  const hook = (clientConfig: unknown) => ({
+    name: 'leftover.istio.io',
+    clientConfig,
+    rules: [
+      { apiGroups: ['leftover.invalid'], apiVersions: ['*'], operations: ['CREATE'], resources: ['*'] },
+    ],
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'None',
+    failurePolicy: 'Ignore',
+  });
+  const leftovers = [
+    [
+      'validatingwebhookconfigurations',
+      'ValidatingWebhookConfiguration',
+      'istiod-default-validator',
+      { service: { namespace: NAMESPACE, name: 'istiod', path: '/validate' } },
+    ],
+    [
+      'mutatingwebhookconfigurations',
+      'MutatingWebhookConfiguration',
+      'istio-revision-tag-default',
+      { url: 'https://istiod.leftover.invalid/inject' },
+    ],
+  ] as const;
+  for (const [plural, kind, name, clientConfig] of leftovers) {
+    await cluster.kube.delete(`${admission}/${plural}/${name}`).catch(() => undefined);
+    await cluster.kube.post(`${admission}/${plural}`, {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind,
+      metadata: { name },
+      webhooks: [hook(clientConfig)],
+    });
+  }
+
+  const result = await cli(['uninstall'], kubeconfig);
+  expect(`${result.exitCode} ${result.stderr}`).toMatch(/^0 /);
+  for (const [plural, kind, name] of leftovers) {
+    expect(result.stderr).toContain(`deleted leftover ${kind} ${name}`);
+    await expect(cluster.kube.get(`${admission}/${plural}/${name}`)).rejects.toThrow(/HTTP 404/);
+  }
+  const status = JSON.parse((await cli(['status', '-o', 'json'], kubeconfig)).stdout) as {
+    history: { action: string; message?: string }[];
+  };
+  expect(status.history[0]).toMatchObject({
+    action: 'uninstall',
+    message: expect.stringMatching(/; [2-9] leftover webhook\(s\) deleted;/),
+  });
+});
+
 test('uninstall --purge logs how many user resources go, then removes the CRDs', async () => {
   const reinstall = await cli(['install', '-f', values('1.31.0')], kubeconfig);
   expect(`${reinstall.exitCode} ${reinstall.stderr}`).toMatch(/^0 /);
