@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../cluster/rig.js';
+import { ensureLocalImage } from '../container/local-image.js';
 import { eventually } from '../cluster/testkit.js';
 import { HELMS, NAMESPACE, helm } from '../chart/render.js';
 import { cli, startCli, valuesFile, whenStderrHas } from './helpers.js';
@@ -72,9 +73,12 @@ class RancherShaped {
       keepDir: false,
       lifetimeMs: 30 * 60_000,
       nodes: 2,
-      // The chart Jobs run this checkout's CLI: the machine-wide image may have been built from another one.
-      podRuntime: 'process',
     });
+    // The pod runtime is the rig's (podman mode where CI requires it); then the chart's Jobs must run this
+    // checkout's image (the machine-wide one may have been built from another): rebuilt here if its inputs changed.
+    const say = (line: string) => process.stderr.write(`takeover: ${line}\n`);
+    say(this.cluster.podRuntime.reason);
+    if (this.cluster.podRuntime.mode === 'podman') await ensureLocalImage(say);
     await installRancherShaped(this.cluster, this.work);
 
     await this.cluster.kube.post('/api/v1/namespaces', {
