@@ -497,10 +497,12 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
         setTimeout(done, options.shutdownGraceMs ?? 10_000).unref();
       });
       void drainedOrTimeout.then(async () => {
+        // Connections still open now are cut: responses that did not finish within the grace, idle keep-alives.
+        const cut = sockets.size;
         server.closeAllConnections();
         for (const socket of sockets) socket.destroy();
         await closed;
-        log.info('mirror stopped');
+        log.info('mirror stopped', { cut });
         resolve();
       });
     }));

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalImage } from '../container/local-image.js';
 import type { Cluster } from '../cluster/rig.js';
-import { startChartRig, type ChartRig } from './chart-rig.js';
+import { ranIn, startChartRig, type ChartRig } from './chart-rig.js';
 import { ISTIO_VERSIONS } from '../cluster/tools.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, helm } from './render.js';
 
@@ -19,7 +19,7 @@ interface DaemonSet {
 }
 interface Pod {
   metadata: { name: string };
-  status?: { phase?: string };
+  status?: { phase?: string; containerStatuses?: { containerID?: string }[] };
 }
 
 let rig: ChartRig;
@@ -75,9 +75,16 @@ test(`helm install with ambient.enabled on RKE2: Istio ${VERSION}, istio-cni-nod
     '--timeout=10m',
   ]);
   expect(await outcome(r, `${RELEASE}-install`)).toEqual({ exitCode: 0, output: '' });
+  const jobPods = await cluster.kube.get<List<Pod>>(
+    `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=job-name%3D${RELEASE}-install`,
+  );
+  expect(jobPods.items.map(ranIn).at(-1)).toBe(cluster.podRuntime.mode);
   const agents = await daemonSets();
   expect(agents.map((d) => d.metadata.name).sort()).toEqual(['istio-cni-node', 'ztunnel']);
-  for (const agent of agents) expect(agent.status.numberReady).toBe(agent.status.desiredNumberScheduled);
+  // Ready on both rig nodes: 0 of 0 would be a DaemonSet scheduled nowhere.
+  expect(
+    agents.map((d) => `${d.metadata.name} ${d.status.numberReady}/${d.status.desiredNumberScheduled}`).sort(),
+  ).toEqual(['istio-cni-node 2/2', 'ztunnel 2/2']);
   const gateways = await cluster.kube.get<List<unknown>>(
     `/apis/apps/v1/namespaces/${NAMESPACE}/deployments?labelSelector=app%3Distio-ingressgateway`,
   );

@@ -34,3 +34,8 @@ export async function startChartRig(
     throw error;
   }
 }
+
+/** Where a Job's pod ran: `podman` (a container of the product image) or `process` (host processes, no container). */
+export function ranIn(pod: { status?: { containerStatuses?: { containerID?: string }[] } }): string {
+  return pod.status?.containerStatuses?.[0]?.containerID?.split('://')[0] ?? 'process';
+}

@@ -6,7 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import type { Cluster } from '../cluster/rig.js';
-import { startChartRig, type ChartRig } from './chart-rig.js';
+import { ensureLocalImage } from '../container/local-image.js';
+import { ranIn, startChartRig, type ChartRig } from './chart-rig.js';
 import { ISTIO_VERSIONS } from '../cluster/tools.js';
 import { CHART, HELMS, NAMESPACE, RELEASE, helm } from './render.js';
 
@@ -18,7 +19,7 @@ interface Named {
   metadata: { name: string; namespace?: string };
 }
 interface Pod extends Named {
-  status?: { phase?: string };
+  status?: { phase?: string; containerStatuses?: { containerID?: string }[] };
 }
 interface Service extends Named {
   spec: { type: string; ports: { name: string; nodePort?: number }[] };
@@ -32,13 +33,14 @@ describe("helm v4: Rancher's 107.1.0 values installed on the rig", () => {
   let cluster: Cluster;
   let work: string;
   beforeAll(async () => {
-    rig = await startChartRig('rancher-e2e', {
-      lifetimeMs: 20 * 60_000,
-      nodes: 2,
-      // The Job runs this checkout's CLI (the machine-wide image may have been built from another checkout).
-      podRuntime: 'process',
-    });
+    // The pod runtime is the rig's (podman mode where CI requires it): the Job runs the image a Rancher cluster runs.
+    rig = await startChartRig('rancher-e2e', { lifetimeMs: 20 * 60_000, nodes: 2 });
     ({ cluster, work } = rig);
+    const say = (line: string) => process.stderr.write(`rancher e2e: ${line}\n`);
+    say(cluster.podRuntime.reason);
+    // The image must be this checkout's (the machine-wide one may have been built from another): rebuilt here if
+    // its inputs changed since `npm run image`.
+    if (cluster.podRuntime.mode === 'podman') await ensureLocalImage(say);
   });
   afterAll(async () => {
     await rig?.stop();
@@ -89,6 +91,7 @@ describe("helm v4: Rancher's 107.1.0 values installed on the rig", () => {
     );
     const logs = pods.items.map((p) => cluster.podLogs(NAMESPACE, p.metadata.name)).join('\n');
     expect([r.exitCode, r.exitCode === 0 ? '' : `${r.all}\n${logs}`]).toEqual([0, '']);
+    expect(pods.items.map(ranIn).at(-1)).toBe(cluster.podRuntime.mode);
 
     const job = await get<PodTemplateOwner>(`/apis/batch/v1/namespaces/${NAMESPACE}/jobs/${RELEASE}-install`);
     expect(job.spec.template.spec.containers[0]?.image).toBe(

@@ -3,7 +3,7 @@
 // values as JSON, see differingObjects, and istiod's own chart toleration, which ours keeps), so the same gateways
 // with the Service types Rancher gave them, including the gateways an overlay shaped like Rancher's
 // samples/overlay-example.yaml adds.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -157,43 +157,60 @@ const VALUES_CONFIGMAPS = [
   'ConfigMap/istio-system/values',
 ];
 
+/**
+ * Rancher's four lines: each values file beside the IstioOperator Rancher's template made from it. The 104.x template
+ * (also 105.x's) gets the overlay example, the 107.x template (which adds logging) the egress gateway.
+ */
+const WITH_OVERLAY = ['104.5.0', '105.5.1'];
+const WITH_EGRESS = ['107.0.0', '107.1.0'];
+
+test('the equivalence below covers every Rancher line whose values file is a fixture', () => {
+  const lines = readdirSync(RANCHER)
+    .filter((name) => name.endsWith('-values.yaml'))
+    .map((name) => name.replace(/-values\.yaml$/, ''));
+  expect([...WITH_OVERLAY, ...WITH_EGRESS].sort()).toEqual(lines.sort());
+});
+
 describe.each(ISTIO_VERSIONS)('istioctl %s manifest generate', (version) => {
-  test("Rancher's 104.5.0 values with the overlay example: the objects of Rancher's rendering, gateways NodePort", async () => {
-    const ours = await manifestGenerate(
-      version,
-      await ourRendering(['-f', `${RANCHER}/104.5.0-values.yaml`, '--overlay', OVERLAY_EXAMPLE]),
-      'ours-104',
-    );
-    const rancher = await manifestGenerate(
-      version,
-      rancherWithOverlay(
-        readFileSync(`${RANCHER}/104.5.0-istio-base.yaml`, 'utf8'),
-        readFileSync(OVERLAY_EXAMPLE, 'utf8'),
-      ),
-      'rancher-104',
-    );
-    const comparable = withoutIstiodChartToleration(ours, rancher);
-    expect(differingObjects(comparable, rancher)).toEqual(VALUES_CONFIGMAPS);
-    const services = gatewayServices(ours);
-    expect(services).toEqual(gatewayServices(rancher));
-    expect(deployments(comparable)).toEqual(deployments(rancher));
-    // The gateways the overlay adds have no type of their own: values.gateways makes them NodePort, as under Rancher.
-    expect(Object.keys(services).sort()).toEqual([
-      'cattle-istio-system/other-gateway',
-      'istio-system/istio-ingressgateway',
-      'user-ingressgateway-ns/ilb-gateway',
-    ]);
-    for (const service of Object.values(services)) expect(service.type).toBe('NodePort');
-    expect(
-      services['istio-system/istio-ingressgateway']?.ports.map((p) => [p.name, p.nodePort ?? null]),
-    ).toEqual([
-      ['http2', 31380],
-      ['https', 31390],
-      ['status-port', null],
-      ['tcp', 31400],
-      ['tls', null],
-    ]);
-  });
+  test.each(WITH_OVERLAY)(
+    "Rancher's %s values with the overlay example: the objects of Rancher's rendering, gateways NodePort",
+    async (line) => {
+      const ours = await manifestGenerate(
+        version,
+        await ourRendering(['-f', `${RANCHER}/${line}-values.yaml`, '--overlay', OVERLAY_EXAMPLE]),
+        `ours-${line}`,
+      );
+      const rancher = await manifestGenerate(
+        version,
+        rancherWithOverlay(
+          readFileSync(`${RANCHER}/${line}-istio-base.yaml`, 'utf8'),
+          readFileSync(OVERLAY_EXAMPLE, 'utf8'),
+        ),
+        `rancher-${line}`,
+      );
+      const comparable = withoutIstiodChartToleration(ours, rancher);
+      expect(differingObjects(comparable, rancher)).toEqual(VALUES_CONFIGMAPS);
+      const services = gatewayServices(ours);
+      expect(services).toEqual(gatewayServices(rancher));
+      expect(deployments(comparable)).toEqual(deployments(rancher));
+      // The gateways the overlay adds have no type of their own: values.gateways makes them NodePort, as under Rancher.
+      expect(Object.keys(services).sort()).toEqual([
+        'cattle-istio-system/other-gateway',
+        'istio-system/istio-ingressgateway',
+        'user-ingressgateway-ns/ilb-gateway',
+      ]);
+      for (const service of Object.values(services)) expect(service.type).toBe('NodePort');
+      expect(
+        services['istio-system/istio-ingressgateway']?.ports.map((p) => [p.name, p.nodePort ?? null]),
+      ).toEqual([
+        ['http2', 31380],
+        ['https', 31390],
+        ['status-port', null],
+        ['tcp', 31400],
+        ['tls', null],
+      ]);
+    },
+  );
 
   test('the type written only on the default gateway, as rancher-istio did before, would make them LoadBalancer', async () => {
     // The control: proves that the comparison above can tell the two placements apart.
@@ -209,33 +226,36 @@ describe.each(ISTIO_VERSIONS)('istioctl %s manifest generate', (version) => {
     expect(services['cattle-istio-system/other-gateway']?.type).toBe('LoadBalancer');
   });
 
-  test("Rancher's 107.0.0 values with the egress gateway on: the objects of Rancher's rendering, logging included", async () => {
-    const rancherBase = rancherRendering(
-      readFileSync(`${RANCHER}/107.0.0-istio-base.yaml`, 'utf8'),
-    ) as Doc & {
-      spec: { components: { egressGateways: { enabled: boolean }[] } };
-    };
-    (rancherBase.spec.components.egressGateways[0] as { enabled: boolean }).enabled = true;
-    const rancher = await manifestGenerate(version, dump(rancherBase), 'rancher-107');
-    const egressOn = path.join(work, 'egress-on.yaml');
-    writeFileSync(egressOn, 'egressGateways:\n  enabled: true\n');
-    const ours = await manifestGenerate(
-      version,
-      await ourRendering(['-f', `${RANCHER}/107.0.0-values.yaml`, '-f', egressOn]),
-      'ours-107',
-    );
-    const comparable = withoutIstiodChartToleration(ours, rancher);
-    expect(differingObjects(comparable, rancher)).toEqual(VALUES_CONFIGMAPS);
-    const services = gatewayServices(ours);
-    expect(services).toEqual(gatewayServices(rancher));
-    expect(services['istio-system/istio-egressgateway']?.type).toBe('NodePort');
-    expect(deployments(comparable)).toEqual(deployments(rancher));
-    const istiodArgs = (objects: K8sObject[]) =>
-      (
-        objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'istiod')?.spec as {
-          template: { spec: { containers: { args?: string[] }[] } };
-        }
-      ).template.spec.containers[0]?.args;
-    expect(istiodArgs(ours)).toEqual(istiodArgs(rancher));
-  });
+  test.each(WITH_EGRESS)(
+    "Rancher's %s values with the egress gateway on: the objects of Rancher's rendering, logging included",
+    async (line) => {
+      const rancherBase = rancherRendering(
+        readFileSync(`${RANCHER}/${line}-istio-base.yaml`, 'utf8'),
+      ) as Doc & {
+        spec: { components: { egressGateways: { enabled: boolean }[] } };
+      };
+      (rancherBase.spec.components.egressGateways[0] as { enabled: boolean }).enabled = true;
+      const rancher = await manifestGenerate(version, dump(rancherBase), `rancher-${line}`);
+      const egressOn = path.join(work, 'egress-on.yaml');
+      writeFileSync(egressOn, 'egressGateways:\n  enabled: true\n');
+      const ours = await manifestGenerate(
+        version,
+        await ourRendering(['-f', `${RANCHER}/${line}-values.yaml`, '-f', egressOn]),
+        `ours-${line}`,
+      );
+      const comparable = withoutIstiodChartToleration(ours, rancher);
+      expect(differingObjects(comparable, rancher)).toEqual(VALUES_CONFIGMAPS);
+      const services = gatewayServices(ours);
+      expect(services).toEqual(gatewayServices(rancher));
+      expect(services['istio-system/istio-egressgateway']?.type).toBe('NodePort');
+      expect(deployments(comparable)).toEqual(deployments(rancher));
+      const istiodArgs = (objects: K8sObject[]) =>
+        (
+          objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'istiod')?.spec as {
+            template: { spec: { containers: { args?: string[] }[] } };
+          }
+        ).template.spec.containers[0]?.args;
+      expect(istiodArgs(ours)).toEqual(istiodArgs(rancher));
+    },
+  );
 });

@@ -92,4 +92,59 @@ export class KubeHttp {
   delete<T = Json>(path: string): Promise<T> {
     return this.call<T>('DELETE', path);
   }
+
+  /**
+   * Watches a list URL (`?watch=1&resourceVersion=…`): `onEvent` gets every event in the order the apiserver sent
+   * them, which is the order the writes were stored in. `stop()` ends the watch; `ended` rejects if the apiserver
+   * answered with an error or the connection failed.
+   */
+  watch<T = Json>(
+    path: string,
+    onEvent: (event: { type: string; object: T }) => void,
+  ): { stop(): void; ended: Promise<void> } {
+    const url = new URL(path, this.creds.server);
+    let stopped = false;
+    let stop = () => undefined as void;
+    const ended = new Promise<void>((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method: 'GET',
+          ...this.tls,
+          headers: {
+            Accept: 'application/json',
+            ...(this.creds.token ? { Authorization: `Bearer ${this.creds.token}` } : {}),
+          },
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          let pending = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            pending += chunk;
+            for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
+              const line = pending.slice(0, end).trim();
+              pending = pending.slice(end + 1);
+              if (line !== '' && status >= 200 && status < 300)
+                onEvent(JSON.parse(line) as { type: string; object: T });
+            }
+          });
+          res.on('end', () =>
+            status >= 200 && status < 300
+              ? resolve()
+              : reject(new KubeHttpError('GET', path, status, pending)),
+          );
+          res.on('error', (error) => (stopped ? resolve() : reject(error)));
+          res.on('close', () => stopped && resolve());
+        },
+      );
+      req.on('error', (error) => (stopped ? resolve() : reject(error)));
+      req.end();
+      stop = () => {
+        stopped = true;
+        req.destroy();
+      };
+    });
+    return { stop: () => stop(), ended };
+  }
 }

@@ -228,6 +228,19 @@ function onPath(cmd: string): boolean {
 }
 
 /**
+ * The line the rig prints on stderr when auto mode fell back to process mode: the installer pods then run as host
+ * processes, not as containers of the image a real cluster runs, and a person reading the test output must see it.
+ * None when the mode was asked for (`process`, or `podman`, which fails rather than falls back) or podman was chosen.
+ */
+export function fallbackNotice(
+  requested: string | undefined,
+  choice: { mode: PodRuntimeMode; reason: string },
+): string | undefined {
+  if ((requested ?? 'auto') !== 'auto' || choice.mode === 'podman') return undefined;
+  return `rig: fell back to ${choice.reason}: installer pods run as host processes, not as containers of the image; ${POD_RUNTIME_ENV}=podman requires podman mode`;
+}
+
+/**
  * Podman mode when Podman can run a container here and the product image is built, process mode otherwise;
  * `RANCHER_ISTIO_POD_RUNTIME` (or `requested`) forces either. A forced podman mode without Podman fails the rig's
  * start; without the image it starts, and every installer pod says `npm run image` (missingImageMessage). In auto

@@ -345,8 +345,10 @@ export class ProcessKubelet {
       if (!(await podman.imageExists(image))) {
         if (podman.strict)
           throw new ContainerNotStarted('ErrImageNeverPull', missingImageMessage(c.image, image));
-        // Auto mode: a test that installs the chart with another tag still runs, and the event says how.
-        await this.warn(pod, 'ImageNotBuilt', missingImageMessage(c.image, image, true));
+        // Auto mode: a test that installs the chart with another tag still runs, and the event and stderr say how.
+        const message = missingImageMessage(c.image, image, true);
+        process.stderr.write(`rig: pod ${pod.metadata.namespace}/${pod.metadata.name}: ${message}\n`);
+        await this.warn(pod, 'ImageNotBuilt', message);
         continue;
       }
       const { user, id } = await podman.inspect(image);

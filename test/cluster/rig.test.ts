@@ -1,18 +1,19 @@
 // Tests of the rig itself: which pods run for real and which kwok fakes, stopping deleted pods, the bounded
 // lifetime, and `cluster:up` / `cluster:down`.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { PassThrough } from 'node:stream';
 import { CriLogWriter } from './cri-log.js';
 import { isProcessKubeletPod } from './kwok-config.js';
-import { KubeHttp } from './kube-http.js';
+import { KubeHttp, type KubeCredentials } from './kube-http.js';
 import { expandVars } from './process-kubelet.js';
 import { REPO_ROOT } from './image.js';
 import { startCluster, type Cluster } from './rig.js';
 import { eventually, podFinished } from './testkit.js';
 import { toolPaths } from './tools.js';
+import { parse } from 'yaml';
 
 describe('process kubelet pod selection, CRI logs and $(VAR) expansion', () => {
   test('installer pods need both chart labels; the rig label alone is enough', () => {
@@ -121,6 +122,26 @@ describe('a running rig', () => {
   });
 });
 
+/** The admin credentials of a kubeconfig the rig wrote (data inline), as the files KubeHttp reads, kept in `dir`. */
+function credentialsOf(kubeconfig: string, dir: string): KubeCredentials {
+  const config = parse(readFileSync(kubeconfig, 'utf8')) as {
+    clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+    users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[];
+  };
+  const [cluster, user] = [config.clusters[0]?.cluster, config.users[0]?.user];
+  if (!cluster || !user) throw new Error(`${kubeconfig}: no cluster or user`);
+  const file = (name: string, base64: string) => {
+    writeFileSync(join(dir, name), Buffer.from(base64, 'base64'), { mode: 0o600 });
+    return join(dir, name);
+  };
+  return {
+    server: cluster.server,
+    ca: file('ca.crt', cluster['certificate-authority-data']),
+    cert: file('admin.crt', user['client-certificate-data']),
+    key: file('admin.key', user['client-key-data']),
+  };
+}
+
 describe('lifetime and the cluster:up / cluster:down commands', () => {
   test('a cluster stops by itself once its lifetime is over', async () => {
     // Long enough to start on a busy machine (the lifetime also bounds the start), short enough to wait for.
@@ -139,6 +160,7 @@ describe('lifetime and the cluster:up / cluster:down commands', () => {
 
   test('up leaves a running cluster and its kubeconfig; down stops it', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'rig-cli-'));
+    const credentialsDir = mkdtempSync(join(tmpdir(), 'rig-cli-credentials-'));
     const env = { RANCHER_ISTIO_CLUSTER_DIR: stateDir };
     const cli = join(REPO_ROOT, 'test', 'cluster', 'cli.ts');
     const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
@@ -157,16 +179,19 @@ describe('lifetime and the cluster:up / cluster:down commands', () => {
       ]);
       expect(nodes.stdout.split('\n')).toHaveLength(3);
 
-      const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { server: string };
+      // One check before and after down, with the cluster's own CA and admin certificate: it passes while the
+      // apiserver is up, so its failure after down (the connection refused, not a TLS error) means down stopped it.
+      const readyz = new KubeHttp(credentialsOf(kubeconfig, credentialsDir));
+      await expect(readyz.get('/readyz')).resolves.toBe('ok');
       const down = await execa(tsx, [cli, 'down'], { env, reject: false });
       expect(down.exitCode).toBe(0);
       expect(existsSync(join(stateDir, 'state.json'))).toBe(false);
       expect(existsSync(kubeconfig)).toBe(false);
-      const pki = { ca: '/dev/null' };
-      await expect(new KubeHttp({ server: state.server, ...pki }).get('/readyz')).rejects.toThrow();
+      await expect(readyz.get('/readyz')).rejects.toThrow(/ECONNREFUSED/);
     } finally {
       await execa(tsx, [cli, 'down'], { env, reject: false });
       rmSync(stateDir, { recursive: true, force: true });
+      rmSync(credentialsDir, { recursive: true, force: true });
     }
   });
 });

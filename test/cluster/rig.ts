@@ -20,7 +20,7 @@ import { KubeHttp, KubeHttpError } from './kube-http.js';
 import { KWOK_NODE_LABEL, kwokConfigYaml, kwokLogsCrd } from './kwok-config.js';
 import { startRigNetwork, type RigNetwork, type Route } from './netns.js';
 import { makePki, type Pki } from './pki.js';
-import { choosePodRuntime, POD_RUNTIME_ENV, type PodRuntimeMode } from './podman-pod.js';
+import { choosePodRuntime, fallbackNotice, POD_RUNTIME_ENV, type PodRuntimeMode } from './podman-pod.js';
 import { PodNetworks } from './pod-network.js';
 import { ProcessKubelet } from './process-kubelet.js';
 import { DEFAULT_KUBE_MINOR, missingTools, toolPaths, type KubeMinor, type ToolPaths } from './tools.js';
@@ -360,12 +360,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       return true;
     });
 
-    const runtime = await choosePodRuntime({
-      requested: opts.podRuntime ?? process.env[POD_RUNTIME_ENV],
-      dir: join(dir, 'podman'),
-      enter: network.enter,
-    });
+    const requested = opts.podRuntime ?? process.env[POD_RUNTIME_ENV];
+    const runtime = await choosePodRuntime({ requested, dir: join(dir, 'podman'), enter: network.enter });
     log(`cluster: ${runtime.reason}`);
+    const notice = fallbackNotice(requested, runtime);
+    if (notice) process.stderr.write(`${notice}\n`);
     kubelet = new ProcessKubelet({
       kube,
       apiHost: '127.0.0.1',

@@ -2,7 +2,7 @@
 // release mirror verifies.
 import { execFileSync } from 'node:child_process';
 import { ImageContainer, imageUnderTest, runToExit } from './containers.js';
-import { ARCHIVES_LABEL } from './local-image.js';
+import { ARCHIVES_LABEL, realIstioctlRequired } from './local-image.js';
 
 function label(name: string): string {
   return execFileSync('podman', [
@@ -34,11 +34,16 @@ describe('bundled istioctl', () => {
     const run = await inImage(`"$ISTIOCTL_DIR/${version}/istioctl" version --remote=false`);
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toContain(version);
-    // Say which kind ran: the real istioctl (built from source by `npm run tools`) or a stand-in (no GitHub here).
+    // Which kind ran: the real istioctl (built from source by `npm run tools`) or a stand-in (no GitHub here). The
+    // real one is required wherever the build could bundle it, and always under CI (realIstioctlRequired).
     const source = label(ARCHIVES_LABEL).includes(`${version}/amd64=istioctl-from-source`)
       ? 'real'
       : 'stand-in';
     expect(run.stdout.includes('stand-in')).toBe(source === 'stand-in');
+    expect({ version, source }).toEqual({
+      version,
+      source: realIstioctlRequired(version) ? 'real' : 'stand-in',
+    });
   });
 
   test('istioctl on PATH is the newest version', async () => {

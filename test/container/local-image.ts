@@ -118,6 +118,22 @@ export function archiveSource(version: string, arch: string): ArchiveSource {
   return binary && existsSync(binary) ? { kind: 'istioctl-from-source', binary } : { kind: 'stand-in' };
 }
 
+/**
+ * Whether the image under test must bundle the real istioctl of `version` (amd64), not a stand-in: wherever the build
+ * could have bundled it (`built`: the tool cache has it and this host is x64, read here apart from archiveSource so
+ * that a build that stops using it fails; so always in CI, where .ci/run builds the tools before the image), and under
+ * CI (CI set, and not false or 0) in any case, so that CI without the tools fails rather than tests a stand-in.
+ */
+export function realIstioctlRequired(
+  version: string,
+  env: NodeJS.ProcessEnv = process.env,
+  built: boolean = process.arch === 'x64' &&
+    existsSync((toolPaths().istioctl as Record<string, string | undefined>)[version] ?? ''),
+): boolean {
+  const ci = (env.CI ?? '').trim().toLowerCase();
+  return (ci !== '' && ci !== '0' && ci !== 'false') || built;
+}
+
 async function run(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
   return execa(cmd, args, { cwd: opts.cwd, env: opts.env, all: true });
 }

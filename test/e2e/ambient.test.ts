@@ -20,10 +20,7 @@ const values = (tag: string, extra = '') =>
   );
 
 interface DaemonSet {
-  metadata: {
-    name: string;
-    managedFields?: { manager: string; time: string; operation: string }[];
-  };
+  metadata: { name: string; generation?: number };
   spec: {
     template: {
       spec: {
@@ -32,16 +29,48 @@ interface DaemonSet {
       };
     };
   };
-  status: { numberReady: number; desiredNumberScheduled: number };
+  status: {
+    numberReady: number;
+    desiredNumberScheduled: number;
+    updatedNumberScheduled?: number;
+    observedGeneration?: number;
+  };
 }
 
 const daemonSet = (name: string) =>
   cluster.kube.get<DaemonSet>(`/apis/apps/v1/namespaces/${NAMESPACE}/daemonsets/${name}`);
 
-/** When istioctl last applied the object (its server-side apply entry). */
-const appliedAt = (ds: DaemonSet) =>
-  ds.metadata.managedFields?.find((f) => f.manager === 'istio-operator' && f.operation === 'Apply')?.time ??
-  '';
+const imageOf = (ds: DaemonSet) => ds.spec.template.spec.containers[0]?.image ?? '';
+
+/** Rolled out: the controller saw the spec, and every scheduled pod (at least one) is updated and ready. */
+const rolledOut = (ds: DaemonSet) =>
+  (ds.status.observedGeneration ?? 0) >= (ds.metadata.generation ?? 0) &&
+  ds.status.desiredNumberScheduled > 0 &&
+  ds.status.updatedNumberScheduled === ds.status.desiredNumberScheduled &&
+  ds.status.numberReady === ds.status.desiredNumberScheduled;
+
+/**
+ * Every state of the DaemonSets while `run` runs, in the order the apiserver stored them (a watch from the list's
+ * resourceVersion: no sampling, no timestamps).
+ */
+async function daemonSetHistory<R>(run: () => Promise<R>): Promise<{ result: R; states: DaemonSet[] }> {
+  const path = `/apis/apps/v1/namespaces/${NAMESPACE}/daemonsets`;
+  const list = await cluster.kube.get<{ metadata: { resourceVersion: string } }>(path);
+  const states: DaemonSet[] = [];
+  const watch = cluster.kube.watch<DaemonSet>(
+    `${path}?watch=1&allowWatchBookmarks=false&resourceVersion=${list.metadata.resourceVersion}`,
+    (event) => {
+      if (event.type === 'ADDED' || event.type === 'MODIFIED') states.push(event.object);
+    },
+  );
+  try {
+    const result = await run();
+    return { result, states };
+  } finally {
+    watch.stop();
+    await watch.ended;
+  }
+}
 
 beforeAll(async () => {
   cluster = await startCluster({ lifetimeMs: 30 * 60_000, nodes: 2 });
@@ -89,7 +118,9 @@ test("in-place upgrade to 1.31.0 in Sail Operator's order: the control plane, th
   expect(plan.stderr + plan.stdout).toContain(
     'the control plane first (an istioctl run without istio-cni and ztunnel), then istio-cni, then ztunnel',
   );
-  const result = await cli(['install', '-f', values('1.31.0')], kubeconfig);
+  const { result, states } = await daemonSetHistory(() =>
+    cli(['install', '-f', values('1.31.0')], kubeconfig),
+  );
   expect(`${result.exitCode} ${result.stderr}`).toMatch(/^0 /);
   expect(result.stdout).toMatch(/^upgrade-in-place: Istio 1\.31\.0/);
   // The first istioctl run upgraded istiod and left both node agents running 1.30.4 (istioctl pruned nothing).
@@ -106,7 +137,22 @@ test("in-place upgrade to 1.31.0 in Sail Operator's order: the control plane, th
   const [cni, ztunnel] = await Promise.all([daemonSet('istio-cni-node'), daemonSet('ztunnel')]);
   expect(cni.spec.template.spec.containers[0]?.image).toMatch(/:1\.31\.0/);
   expect(ztunnel.spec.template.spec.containers[0]?.image).toMatch(/:1\.31\.0/);
-  expect(appliedAt(ztunnel) >= appliedAt(cni)).toBe(true);
+  // ztunnel's template changed only after istio-cni had rolled out 1.31.0 on every node: two distinct events of one
+  // ordered stream, so neither a tie nor a missing event passes.
+  const cniRolledOut = states.findIndex(
+    (ds) => ds.metadata.name === 'istio-cni-node' && /:1\.31\.0/.test(imageOf(ds)) && rolledOut(ds),
+  );
+  const ztunnelChanged = states.findIndex(
+    (ds) => ds.metadata.name === 'ztunnel' && /:1\.31\.0/.test(imageOf(ds)),
+  );
+  const seen = states.map(
+    (ds) =>
+      `${ds.metadata.name} ${imageOf(ds).split(':').at(-1)} ${ds.status.numberReady}/${ds.status.desiredNumberScheduled} ${rolledOut(ds) ? 'rolled-out' : ''}`,
+  );
+  const cniFirst = cniRolledOut >= 0 && ztunnelChanged > cniRolledOut;
+  expect(cniFirst ? 'istio-cni rolled out before ztunnel changed' : seen.join('\n')).toBe(
+    'istio-cni rolled out before ztunnel changed',
+  );
 });
 
 test('uninstall removes ztunnel and istio-cni and says what stays on the nodes', async () => {

@@ -129,6 +129,61 @@ test('a gateway without its ServiceAccount (an apply cut off half-way) is repair
   expect(account.exitCode).toBe(0);
 });
 
+const ADMISSION = '/apis/admissionregistration.k8s.io/v1';
+
+/** Names of the mutating webhooks of revision default (the injector, and the default tag's when there is one). */
+async function injectionWebhooks(): Promise<string[]> {
+  const list = await cluster.kube.get<{ items: { metadata: { name: string } }[] }>(
+    `${ADMISSION}/mutatingwebhookconfigurations?labelSelector=istio.io%2Frev%3Ddefault`,
+  );
+  return list.items.map((w) => w.metadata.name).sort();
+}
+
+test('the injection webhook deleted and a stale webhook left by a failed run: plan says repair; install restores the one, deletes the other and records a repair', async () => {
+  const injectors = await injectionWebhooks();
+  expect(injectors).toContain('istio-sidecar-injector');
+  for (const name of injectors)
+    await cluster.kube.delete(`${ADMISSION}/mutatingwebhookconfigurations/${name}`);
+  // A validator of a revision whose istiod Service is gone, as a failed install of another revision leaves it; it
+  // matches no request (failurePolicy Ignore, an API group nobody serves).
+  await cluster.kube.post(`${ADMISSION}/validatingwebhookconfigurations`, {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: 'istio-validator-gone-istio-system', labels: { 'istio.io/rev': 'gone' } },
+    webhooks: [
+      {
+        name: 'rev.validation.istio.io',
+        clientConfig: { service: { namespace: NAMESPACE, name: 'istiod-gone', path: '/validate' } },
+        rules: [
+          { apiGroups: ['stale.invalid'], apiVersions: ['*'], operations: ['CREATE'], resources: ['*'] },
+        ],
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: 'Ignore',
+      },
+    ],
+  });
+  expect((await status()).problems).toContain(
+    'MutatingWebhookConfiguration istio-system/istio-sidecar-injector: missing',
+  );
+  const plan = await cli(['plan', '-f', values()], kubeconfig);
+  expect(plan.stdout).toMatch(/^plan: repair\n\s+why: revision default is not healthy: /);
+
+  const result = await cli(['install', '-f', values()], kubeconfig);
+  expect(`${result.exitCode} ${result.stderr}`).toMatch(/^0 /);
+  expect(result.stdout).toMatch(/^repair: Istio 1\.31\.0 \(revision default\) installed and ready/);
+  expect(result.stderr).toContain(
+    'deleting stale ValidatingWebhookConfiguration istio-validator-gone-istio-system: it calls istio-system/istiod-gone, which does not exist',
+  );
+  expect(await injectionWebhooks()).toEqual(injectors);
+  await expect(
+    cluster.kube.get(`${ADMISSION}/validatingwebhookconfigurations/istio-validator-gone-istio-system`),
+  ).rejects.toThrow(/HTTP 404/);
+  const report = await status();
+  expect(report).toMatchObject({ healthy: true, problems: [] });
+  expect(report.history[0]).toMatchObject({ action: 'repair', outcome: 'succeeded' });
+});
+
 test('a reconfigure killed (with its istioctl) while applying istiod: the re-run right away takes the lock, needs no force, and the record shows the interrupted attempt', async () => {
   const file = values('meshConfig: {accessLogFile: /dev/interrupted}\n');
   const child = startCli(['install', '-f', file], kubeconfig);

@@ -1,11 +1,13 @@
-// Golden renderings: each folder under test/fixtures/render is one case; UPDATE_GOLDEN=1 rewrites the expected output.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// Golden renderings: each folder under test/fixtures/render is one case; UPDATE_GOLDEN=1 rewrites the expected output
+// (and fails where it changed it, so that a rewrite is never what a run checks against); refused under CI.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { runCli } from '../helpers/run-cli.js';
+import { golden, goldenMode } from './golden.js';
 
 const root = path.resolve('test/fixtures/render');
-const update = process.env.UPDATE_GOLDEN === '1';
+const mode = goldenMode(process.env);
 
 interface CaseFile {
   description: string;
@@ -30,11 +32,8 @@ describe.each(cases)('render %s', (name) => {
     const run = await runCli(['render', ...spec.args], { cwd: dir, stdin });
     expect(run.code).toBe(0);
     // Warnings (Rancher's string booleans, its installer image keys) are part of the expected output.
-    const stderrFile = path.join(dir, 'expected.stderr');
-    if (update && run.stderr !== '') writeFileSync(stderrFile, run.stderr);
-    expect(run.stderr).toBe(existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8') : '');
-    if (update) writeFileSync(expectedFile, run.stdout);
-    expect(run.stdout).toBe(readFileSync(expectedFile, 'utf8'));
+    expect(run.stderr).toBe(golden(path.join(dir, 'expected.stderr'), run.stderr, mode, true));
+    expect(run.stdout).toBe(golden(expectedFile, run.stdout, mode));
   });
 
   test('is deterministic', async () => {

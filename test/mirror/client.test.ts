@@ -219,19 +219,31 @@ test('cache dir and platform defaults', () => {
 });
 
 test('a mirror that stops sending is abandoned after the stall timeout, retried, then reported', async () => {
-  // A stand-in that answers the index, then sends the binary's headers and a few bytes and goes silent.
+  // A stand-in that answers the index, then sends the binary's headers and a few bytes and goes silent. It hangs
+  // up itself after 5 s (far above the stall timeout, far below the default one): a client that did not give up
+  // first sees that hang-up instead, another error.
   const index = readFileSync(join(mirror, 'releases', 'index.json'));
   const requests: string[] = [];
+  const hungUp = { byClient: 0, byStandIn: 0 };
   const silent = createHttpServer((req, res) => {
     requests.push(req.url ?? '');
     if (req.url === '/releases/index.json') return void res.end(index);
     res.writeHead(200, { 'content-length': '1000' });
     res.write('partial');
+    let standInFirst = false;
+    const yardstick = setTimeout(() => {
+      standInFirst = true;
+      hungUp.byStandIn++;
+      res.destroy();
+    }, 5_000);
+    res.once('close', () => {
+      clearTimeout(yardstick);
+      if (!standInFirst) hungUp.byClient++;
+    });
   });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
   try {
-    const started = Date.now();
     const error = await obtainIstioctl(
       { version: '1.29.4', mirrorUrl: url, os: 'linux', arch: 'amd64' },
       deps(join(work.path, 'cache-stall'), globalThis.fetch, { stallTimeoutMs: 200, attempts: 2 }),
@@ -245,7 +257,7 @@ test('a mirror that stops sending is abandoned after the stall timeout, retried,
       '/istioctl/1.29.4/linux-amd64',
       '/istioctl/1.29.4/linux-amd64',
     ]);
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(hungUp).toEqual({ byClient: 2, byStandIn: 0 });
   } finally {
     silent.closeAllConnections();
     await new Promise((resolve) => silent.close(resolve));

@@ -6,6 +6,7 @@ import {
   dockerfileArgDefault,
   dockerfileCopySources,
   inputsHash,
+  realIstioctlRequired,
   REPO_ROOT,
   type ImageInputs,
 } from '../container/local-image.js';
@@ -68,4 +69,12 @@ describe('inputsHash', () => {
   ])('changes with %s', (_what, change) => {
     expect(inputsHash({ ...inputs, ...change })).not.toBe(inputsHash(inputs));
   });
+});
+
+test('the container tier requires the real istioctl where the build could bundle it, and always under CI', () => {
+  expect(realIstioctlRequired('1.31.0', {}, true)).toBe(true);
+  expect(realIstioctlRequired('1.31.0', {}, false)).toBe(false);
+  expect(realIstioctlRequired('1.31.0', { CI: 'false' }, false)).toBe(false);
+  expect(realIstioctlRequired('1.31.0', { CI: 'true' }, false)).toBe(true);
+  expect(realIstioctlRequired('1.31.0', { CI: '1' }, false)).toBe(true);
 });
