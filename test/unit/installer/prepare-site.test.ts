@@ -1,29 +1,25 @@
 // `istio-installer prepare-site` as a user runs it: Istio's releases from a local HTTP server on loopback (real
 // tarballs, real .sha256), a stand-in helm script for the chart's rendering, and the site directory it writes. Every
 // refusal exits 3 (2 for invalid values) with the site directory as it was.
-import { createHash } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
-  mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { prepareSite, type PrepareSiteRequest } from '../../../src/installer/actions/prepare-site.js';
 import { chartImages } from '../../../src/installer/decide/site.js';
 import { readIndex } from '../../../src/mirror/store.js';
 import { FakeKube, istiodDeployment } from '../../helpers/fake-kube.js';
 import { runCli } from '../../helpers/run-cli.js';
-import { makeTarball, tempDir } from '../../mirror/helpers.js';
+import { tempDir } from '../../mirror/helpers.js';
+import { makeReleases, startReleaseServer, type ReleaseServer } from '../../mirror/release-server.js';
 
 const HOPS = ['1.27.9', '1.29.6', '1.31.0'];
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Rancher 2.12's values as a user exports them, with the Istio version left to the chart and a private registry. */
 const RANCHER_VALUES = `tag: ""
@@ -59,44 +55,16 @@ spec:
 
 let work: ReturnType<typeof tempDir>;
 let releases: string;
-let server: Server;
+let server: ReleaseServer;
 let releaseUrl: string;
 let requests: string[];
 let helm: string;
 let values: string;
 
-/** Serves `releases/<version>/<file>` as GitHub's download URLs do; anything else is 404. */
-function startReleaseServer(root: string): Promise<void> {
-  server = createServer((req, res) => {
-    requests.push(req.url ?? '');
-    const parts = (req.url ?? '').split('/').filter(Boolean);
-    const file = parts.length === 2 ? join(root, parts[0]!, parts[1]!) : '';
-    if (!file || parts.some((p) => p.startsWith('.')) || !existsSync(file)) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    const body = readFileSync(file);
-    res.writeHead(200, { 'content-length': String(body.length), etag: `"${sha256(body)}"` }).end(body);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      releaseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      resolve();
-    }),
-  );
-}
-
 beforeEach(async () => {
   work = tempDir('prepare-site-');
-  requests = [];
   releases = join(work.path, 'releases');
-  for (const version of HOPS) {
-    const dir = join(releases, version);
-    mkdirSync(dir, { recursive: true });
-    const archive = makeTarball(dir, 'istioctl', version, 'amd64');
-    const name = `istioctl-${version}-linux-amd64.tar.gz`;
-    writeFileSync(`${archive}.sha256`, `${sha256(readFileSync(archive))}  ${name}\n`);
-  }
+  makeReleases(releases, HOPS);
   helm = join(work.path, 'helm');
   writeFileSync(
     helm,
@@ -105,10 +73,12 @@ beforeEach(async () => {
   chmodSync(helm, 0o755);
   values = join(work.path, 'rancher-values.yaml');
   writeFileSync(values, RANCHER_VALUES);
-  await startReleaseServer(releases);
+  server = await startReleaseServer(releases);
+  releaseUrl = server.url;
+  requests = server.requests;
 });
 afterEach(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   work.remove();
 });
 
