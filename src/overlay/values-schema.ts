@@ -349,7 +349,7 @@ export const valuesSchema = z
                     'Directory inside the volume that is the mirror (holds `releases/index.json`); empty: its root.',
                   ),
               },
-              "Istio releases not baked into the image (the hops of a stepped upgrade), served by the chart's mirror from a volume; the image's copy wins a file both hold. The mirror is not ready while that volume holds no valid index (chart only).",
+              "Istio releases not baked into the image (the hops of a stepped upgrade, as `istio-installer prepare-site` writes them), served by the chart's mirror from a volume; the image's copy wins a file both hold. The mirror is not ready while that volume holds no valid index (chart only).",
             ),
           },
           'Release mirror for air-gapped clusters.',
