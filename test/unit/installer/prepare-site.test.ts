@@ -13,13 +13,18 @@ import {
 import { join } from 'node:path';
 import { prepareSite, type PrepareSiteRequest } from '../../../src/installer/actions/prepare-site.js';
 import { chartImages } from '../../../src/installer/decide/site.js';
-import { readIndex } from '../../../src/mirror/store.js';
+import { upgradePath } from '../../../src/installer/decide/path.js';
+import { parseIstioVersion } from '../../../src/installer/model/istio-version.js';
+import { mirrorIstioctlVersions, obtainIstioctl } from '../../../src/mirror/client.js';
+import { startMirrorServer } from '../../../src/mirror/server.js';
+import { addToMirror, readIndex } from '../../../src/mirror/store.js';
 import { FakeKube, istiodDeployment } from '../../helpers/fake-kube.js';
 import { runCli } from '../../helpers/run-cli.js';
-import { tempDir } from '../../mirror/helpers.js';
+import { makeTarball, tempDir } from '../../mirror/helpers.js';
 import { makeReleases, startReleaseServer, type ReleaseServer } from '../../mirror/release-server.js';
 
 const HOPS = ['1.27.9', '1.29.6', '1.31.0'];
+const silent = { info: () => undefined, warn: () => undefined };
 
 /** Rancher 2.12's values as a user exports them, with the Istio version left to the chart and a private registry. */
 const RANCHER_VALUES = `tag: ""
@@ -267,6 +272,47 @@ test("without --from and --kube, the site's Istio and Kubernetes are read from i
     '/1.29.6/istioctl-1.29.6-linux-amd64.tar.gz',
     '/1.31.0/istioctl-1.31.0-linux-amd64.tar.gz',
   ]);
+});
+
+test("the chart's mirror (the image's directory, then the site's) gives the installer the same path and each hop's verified istioctl", async () => {
+  expect((await prepare()).code).toBe(0);
+  // The image's own mirror holds only the newest release, as a small image would.
+  const image = join(work.path, 'image-mirror');
+  await addToMirror(image, [makeTarball(work.path, 'istioctl', '1.31.0', 'amd64')], silent);
+  const mirror = await startMirrorServer({
+    dir: image,
+    extraDirs: [join(site(), 'mirror')],
+    port: 0,
+    host: '127.0.0.1',
+    log: { ...silent, error: () => undefined },
+  });
+  try {
+    const versions = await mirrorIstioctlVersions(
+      mirror.url,
+      { os: 'linux', arch: 'amd64' },
+      globalThis.fetch,
+    );
+    expect(versions).toEqual(['1.31.0', '1.29.6', '1.27.9']);
+    const hops = upgradePath(parseIstioVersion('1.25.0')!, parseIstioVersion('1.31.0')!, versions, {
+      major: 1,
+      minor: 32,
+    });
+    expect(hops?.map((hop) => `${hop.version} ${hop.istioctl}`)).toEqual([
+      '1.27.9 available',
+      '1.29.6 available',
+      '1.31.0 available',
+    ]);
+    for (const version of ['1.27.9', '1.29.6']) {
+      const got = await obtainIstioctl(
+        { version, mirrorUrl: mirror.url, os: 'linux', arch: 'amd64' },
+        { fetch: globalThis.fetch, cacheDir: join(work.path, 'cache') },
+      );
+      expect(got.source).toBe('mirror');
+      expect(readFileSync(got.path, 'utf8')).toContain(`client version: ${version} (amd64)`);
+    }
+  } finally {
+    await mirror.close();
+  }
 });
 
 test('chartImages lists every container and init container image once, in order', () => {
