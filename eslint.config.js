@@ -46,7 +46,17 @@ const CLI_IMPORTS_OF_INSTALLER = {
   message:
     'the CLI parses and prints: it calls installer/actions/* and wires the dependencies (installer-deps.ts), nothing else',
 };
-const COMMANDS = ['install', 'plan', 'run', 'status', 'uninstall', 'mirror', 'schema', 'render'];
+const COMMANDS = [
+  'install',
+  'plan',
+  'run',
+  'status',
+  'uninstall',
+  'mirror',
+  'schema',
+  'render',
+  'prepare-site',
+];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.cluster/', 'charts/'] },

@@ -10,6 +10,7 @@ import { registerInstall } from './install.js';
 import { registerUninstall } from './uninstall.js';
 import { registerStatus } from './status.js';
 import { registerRun } from './run.js';
+import { registerPrepareSite } from './prepare-site.js';
 import { VERSION } from '../version.js';
 
 /** Everything a command's action needs besides its own options. */
@@ -46,6 +47,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   registerStatus(program, context);
   registerRun(program, context);
   registerMirror(program, context);
+  registerPrepareSite(program, context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

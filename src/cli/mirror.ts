@@ -8,7 +8,7 @@ import { startMirrorServer } from '../mirror/server.js';
 import { addToMirror, verifyMirror } from '../mirror/store.js';
 import type { Logger } from '../log.js';
 import { createLogger } from './io.js';
-import type { CommandContext } from './main.js';
+import { collect, type CommandContext } from './main.js';
 
 function integerOption(option: string, value: string, min: number, max: number): number {
   const parsed = Number(value);
@@ -47,7 +47,7 @@ function untilStopSignal(): Promise<string> {
 }
 
 interface ServeOptions {
-  dir: string;
+  dir: string[];
   port: string;
   host: string;
   tlsCert?: string;
@@ -86,7 +86,12 @@ function registerServe(mirror: Command, shared: MirrorCommand): void {
   mirror
     .command('serve')
     .description('Serve the mirror read-only over HTTP(S) until SIGTERM or SIGINT.')
-    .requiredOption('--dir <dir>', 'mirror directory (as filled by "mirror add")')
+    .requiredOption(
+      '--dir <dir>',
+      'mirror directory (as filled by "mirror add"); repeatable: several serve as one mirror, the first listed winning a file they share',
+      collect,
+      [],
+    )
     .option('--port <port>', 'port to listen on', '8080')
     .option('--host <address>', 'address to listen on', '0.0.0.0')
     .option('--tls-cert <file>', 'PEM certificate chain; serves HTTPS together with --tls-key')
@@ -117,13 +122,16 @@ async function tlsOf(options: ServeOptions, inCwd: (path: string) => string) {
 
 /** Serves until a stop signal; a port in use or not allowed is a refusal (exit 3), not a stack trace. */
 async function serve(options: ServeOptions, { logger, inCwd }: MirrorCommand): Promise<void> {
+  if (options.dir.length === 0)
+    throw new InputError([{ path: '--dir', message: 'required: the mirror directory to serve' }]);
   const tls = await tlsOf(options, inCwd);
   const log = logger();
   const stop = untilStopSignal();
   let server;
   try {
     server = await startMirrorServer({
-      dir: inCwd(options.dir),
+      dir: inCwd(options.dir[0]!),
+      extraDirs: options.dir.slice(1).map(inCwd),
       port: integerOption('--port', options.port, 0, 65535),
       host: options.host,
       tls,

@@ -1,6 +1,6 @@
 // Obtains the istioctl of an Istio version: from the image, from the local cache, or from a release mirror, verified.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, PreconditionError } from '../errors.js';
 import { findIstioctl, INDEX_URL_PATH, type MirrorIndex } from './mirror-index.js';
@@ -308,4 +308,61 @@ export async function mirrorIstioctlVersions(
   return index.versions
     .map((v) => v.version)
     .filter((version) => findIstioctl(index, version, platform.os, platform.arch) !== undefined);
+}
+
+/** Where Istio publishes its releases: `<base>/<version>/<file>`, with `<file>.sha256` beside each archive. */
+export const ISTIO_RELEASE_URL = 'https://github.com/istio/istio/releases/download';
+
+export interface ReleaseDownload {
+  /** Base URL of the releases (`ISTIO_RELEASE_URL`, or a mirror's `/istio/istio/releases/download`). */
+  baseUrl: string;
+  version: string;
+  file: string;
+  /** Directory the archive (and its `.sha256`, when published) is written into. */
+  dir: string;
+}
+
+/**
+ * Downloads one release archive and, when the release publishes it, its `.sha256` (written beside it, so that
+ * `mirror add` checks it again). A checksum that does not match, or an archive the release does not have, is a
+ * PreconditionError (exit 3) naming the URL. `verified` says whether a published checksum was there to compare.
+ */
+export async function downloadRelease(
+  request: ReleaseDownload,
+  deps: Pick<ObtainIstioctlDeps, 'fetch' | 'attempts' | 'sleep' | 'stallTimeoutMs'>,
+): Promise<{ path: string; sha256: string; verified: boolean }> {
+  const resolved = {
+    fetch: deps.fetch,
+    attempts: deps.attempts ?? 3,
+    stallTimeoutMs: deps.stallTimeoutMs ?? 60_000,
+    sleep: deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+  };
+  const url = `${request.baseUrl.replace(/\/+$/, '')}/${request.version}/${request.file}`;
+  const path = join(request.dir, request.file);
+  const got = await download(url, path, resolved).catch(async (error: unknown) => {
+    await rm(path, { force: true });
+    throw error;
+  });
+  const published = await withRetries(resolved.attempts, resolved.sleep, async () => {
+    let response: Response;
+    try {
+      response = await resolved.fetch(`${url}.sha256`);
+    } catch (error) {
+      throw new TransientFailure(`cannot reach ${url}.sha256: ${describeFetchError(error)}`);
+    }
+    if (isTransientStatus(response.status))
+      throw new TransientFailure(`${url}.sha256 answered ${response.status}`);
+    return response.status === 200 ? await response.text() : undefined;
+  }).catch(unavailableAfterRetries);
+  if (published === undefined) return { path, sha256: got.sha256, verified: false };
+  const expected = /^([0-9a-fA-F]{64})\b/.exec(published.trim())?.[1]?.toLowerCase();
+  if (expected !== got.sha256) {
+    await rm(path, { force: true });
+    throw new PreconditionError(
+      `checksum mismatch: ${url} has sha256 ${got.sha256}, ${url}.sha256 says ${expected ?? JSON.stringify(published.slice(0, 80))}`,
+      'the download is corrupt or was changed on the way; run the command again, or download it from another network',
+    );
+  }
+  await writeFile(`${path}.sha256`, `${expected}  ${request.file}\n`);
+  return { path, sha256: got.sha256, verified: true };
 }

@@ -13,7 +13,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { sep } from 'node:path';
 import { PreconditionError } from '../errors.js';
 import { contentTypeOf, decideRange, ifRangeMatches, notModified } from './http-semantics.js';
-import { artifactFile, indexFile, indexRecords, type ArtifactRecord } from './mirror-index.js';
+import {
+  artifactFile,
+  buildIndex,
+  indexFile,
+  indexRecords,
+  serializeIndex,
+  type ArtifactRecord,
+} from './mirror-index.js';
 import { METRICS_CONTENT_TYPE, MirrorMetrics } from './metrics.js';
 import { resolveRoute, type Route } from './routes.js';
 import { ChunkPool, chunkSizeFor, ClientGone, sendFileRange } from './send-file.js';
@@ -27,6 +34,11 @@ export interface ServerLog {
 
 export interface MirrorServerOptions {
   dir: string;
+  /**
+   * More mirror directories served beside `dir` as one mirror (each filled by `mirror add`, each with its own index):
+   * the served index is their union; a file two directories both hold comes from the first listed (`dir` first).
+   */
+  extraDirs?: readonly string[];
   port: number;
   host?: string;
   tls?: { cert: Buffer; key: Buffer };
@@ -66,12 +78,26 @@ interface Representation {
   release(): Promise<void>;
 }
 
+/** An index record and the mirror directory whose file it names. */
+interface ServedRecord extends ArtifactRecord {
+  root: string;
+}
+
+/** What the server answers from: the union of every directory's index. */
 interface LoadedIndex {
   body: Buffer;
   etag: string;
   lastModified: Date;
-  files: Map<string, ArtifactRecord>;
-  binaries: Map<string, ArtifactRecord>;
+  files: Map<string, ServedRecord>;
+  binaries: Map<string, ServedRecord>;
+}
+
+/** One directory's index as last read from disk. */
+interface SourceIndex {
+  root: string;
+  body: Buffer;
+  lastModified: Date;
+  records: ArtifactRecord[];
 }
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -102,7 +128,7 @@ function memoryRepresentation(
 }
 
 /** Loads and validates index.json; a missing or broken index leaves the mirror serving nothing but health. */
-async function loadIndex(dir: string, log: ServerLog): Promise<LoadedIndex | undefined> {
+async function loadIndex(dir: string, log: ServerLog): Promise<SourceIndex | undefined> {
   const file = indexFile(dir);
   let handle: FileHandle | undefined;
   try {
@@ -110,20 +136,9 @@ async function loadIndex(dir: string, log: ServerLog): Promise<LoadedIndex | und
     const info = await handle.stat();
     const body = await handle.readFile();
     const index = parseIndex(body.toString('utf8'), file);
-    const files = new Map<string, ArtifactRecord>();
-    const binaries = new Map<string, ArtifactRecord>();
-    for (const record of indexRecords(index)) {
-      if (record.kind === 'istioctl') binaries.set(`${record.version}/${record.os}-${record.arch}`, record);
-      else files.set(`${record.version}/${record.name}`, record);
-    }
-    log.info('index loaded', { file, versions: index.versions.length, files: files.size + binaries.size });
-    return {
-      body,
-      etag: quoteEtag(createHash('sha256').update(body).digest('hex')),
-      lastModified: info.mtime,
-      files,
-      binaries,
-    };
+    const records = indexRecords(index);
+    log.info('index loaded', { file, versions: index.versions.length, files: records.length });
+    return { root: dir, body, lastModified: info.mtime, records };
   } catch (error) {
     log.error('index unusable; serving no release files until it is fixed', {
       file,
@@ -133,6 +148,49 @@ async function loadIndex(dir: string, log: ServerLog): Promise<LoadedIndex | und
   } finally {
     await handle?.close();
   }
+}
+
+/**
+ * The union of the directories' indexes, or nothing while any of them is unusable (a mirror missing some of its
+ * files is not ready). One directory is served byte for byte as `mirror add` wrote it; several as one rebuilt
+ * index. A file two directories both hold comes from the first listed; differing copies are logged.
+ */
+function mergeIndexes(
+  sources: readonly (SourceIndex | undefined)[],
+  log: ServerLog,
+): LoadedIndex | undefined {
+  if (sources.some((source) => source === undefined)) return undefined;
+  const loaded = sources as readonly SourceIndex[];
+  const files = new Map<string, ServedRecord>();
+  const binaries = new Map<string, ServedRecord>();
+  const kept: ArtifactRecord[] = [];
+  for (const source of loaded)
+    for (const record of source.records) {
+      const [map, key] =
+        record.kind === 'istioctl'
+          ? [binaries, `${record.version}/${record.os}-${record.arch}`]
+          : [files, `${record.version}/${record.name}`];
+      const first = map.get(key);
+      if (first) {
+        if (first.sha256 !== record.sha256)
+          log.warn('two mirror directories hold different copies of a file; serving the first', {
+            file: record.name,
+            served: first.root,
+            ignored: source.root,
+          });
+        continue;
+      }
+      map.set(key, { ...record, root: source.root });
+      kept.push(record);
+    }
+  const body = loaded.length === 1 ? loaded[0]!.body : Buffer.from(serializeIndex(buildIndex(kept)));
+  return {
+    body,
+    etag: quoteEtag(createHash('sha256').update(body).digest('hex')),
+    lastModified: new Date(Math.max(...loaded.map((source) => source.lastModified.getTime()))),
+    files,
+    binaries,
+  };
 }
 
 async function indexStamp(dir: string): Promise<string | undefined> {
@@ -147,21 +205,26 @@ async function indexStamp(dir: string): Promise<string | undefined> {
 /** Starts the mirror server; resolves once it listens. */
 export async function startMirrorServer(options: MirrorServerOptions): Promise<MirrorServer> {
   const log = options.log;
-  let root: string;
-  try {
-    root = await realpath(options.dir);
-    if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
-  } catch (error) {
-    throw new PreconditionError(`mirror directory ${options.dir} is not usable: ${(error as Error).message}`);
+  const roots: string[] = [];
+  for (const dir of [options.dir, ...(options.extraDirs ?? [])]) {
+    try {
+      const root = await realpath(dir);
+      if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
+      roots.push(root);
+    } catch (error) {
+      throw new PreconditionError(`mirror directory ${dir} is not usable: ${(error as Error).message}`);
+    }
   }
   const metrics = new MirrorMetrics();
   // Downloads in flight; their number sizes the chunks every download reads into.
   let activeDownloads = 0;
   const chunks = new ChunkPool(() => chunkSizeFor(activeDownloads));
   const recheckMs = options.indexRecheckMs ?? 1000;
-  // The stamp of the index file last read, loaded or not, so a broken index is reported once, not every second.
-  let stampRead = await indexStamp(root);
-  let index = await loadIndex(root, log);
+  // Per directory, the stamp of the index file last read, loaded or not, so a broken index is reported once, not
+  // every second.
+  const stamps = await Promise.all(roots.map(indexStamp));
+  const sources = await Promise.all(roots.map((root) => loadIndex(root, log)));
+  let index = mergeIndexes(sources, log);
   let lastCheck = Date.now();
   let reloading: Promise<void> | undefined;
   metrics.indexedFiles = index ? index.files.size + index.binaries.size : 0;
@@ -170,10 +233,16 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
     if (Date.now() - lastCheck >= recheckMs) {
       reloading ??= (async () => {
         lastCheck = Date.now();
-        const stamp = await indexStamp(root);
-        if (stamp !== stampRead) {
-          stampRead = stamp;
-          index = stamp === undefined ? undefined : await loadIndex(root, log);
+        let changed = false;
+        for (const [i, root] of roots.entries()) {
+          const stamp = await indexStamp(root);
+          if (stamp === stamps[i]) continue;
+          stamps[i] = stamp;
+          sources[i] = stamp === undefined ? undefined : await loadIndex(root, log);
+          changed = true;
+        }
+        if (changed) {
+          index = mergeIndexes(sources, log);
           metrics.indexedFiles = index ? index.files.size + index.binaries.size : 0;
         }
       })().finally(() => (reloading = undefined));
@@ -183,10 +252,8 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
   };
 
   /** Opens an indexed file, refusing anything that is not a regular file inside the mirror directory. */
-  const openArtifact = async (
-    record: ArtifactRecord,
-    remote: string,
-  ): Promise<Representation | undefined> => {
+  const openArtifact = async (record: ServedRecord, remote: string): Promise<Representation | undefined> => {
+    const root = record.root;
     const path = artifactFile(root, record.version, record.name);
     let real: string;
     try {
@@ -484,7 +551,7 @@ export async function startMirrorServer(options: MirrorServerOptions): Promise<M
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${options.tls ? 'https' : 'http'}://${host}:${address.port}`;
-  log.info('mirror serving', { dir: root, url, tls: Boolean(options.tls) });
+  log.info('mirror serving', { dirs: roots, url, tls: Boolean(options.tls) });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>

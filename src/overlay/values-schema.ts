@@ -323,6 +323,34 @@ export const valuesSchema = z
               },
               'The mirror Service `<release>-mirror`, port 8080 (chart only).',
             ),
+            extraReleases: section(
+              {
+                existingClaim: z
+                  .string()
+                  .regex(
+                    /^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+                    'must be empty or the name of a PersistentVolumeClaim in the release namespace',
+                  )
+                  .default('')
+                  .describe(
+                    "PersistentVolumeClaim (in the release namespace) holding a mirror filled by `istio-installer mirror add`, mounted read-only and served beside the image's own releases.",
+                  ),
+                volume: freeMap(
+                  'Any other pod volume source holding such a mirror, e.g. `{nfs: {server: nfs.example.com, path: /istio}}`; only when `existingClaim` is empty (setting both is refused).',
+                ),
+                subPath: z
+                  .string()
+                  .regex(
+                    /^$|^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/,
+                    'must be empty or a relative path whose segments start with a letter, digit or "_" (no "..")',
+                  )
+                  .default('')
+                  .describe(
+                    'Directory inside the volume that is the mirror (holds `releases/index.json`); empty: its root.',
+                  ),
+              },
+              "Istio releases not baked into the image (the hops of a stepped upgrade, as `istio-installer prepare-site` writes them), served by the chart's mirror from a volume; the image's copy wins a file both hold. The mirror is not ready while that volume holds no valid index (chart only).",
+            ),
           },
           'Release mirror for air-gapped clusters.',
         ),

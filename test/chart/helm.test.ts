@@ -31,7 +31,7 @@ interface Container {
     capabilities?: { drop?: string[]; add?: string[] };
     seccompProfile?: { type: string };
   };
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
 }
 interface PodSpec {
   serviceAccountName?: string;
@@ -331,11 +331,14 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
       if (mirror) {
         const pod = podTemplate(mirror);
         expect(pod.metadata.labels['app.kubernetes.io/component']).toBe('mirror');
+        const extra = (values.installer as { releaseMirror?: { extraReleases?: { existingClaim?: string } } })
+          .releaseMirror?.extraReleases?.existingClaim;
         expect(pod.spec.containers[0]?.args).toEqual([
           'mirror',
           'serve',
           '--dir',
           '/usr/share/istio-mirror',
+          ...(extra ? ['--dir', '/var/lib/istio-mirror-extra'] : []),
           '--port',
           '8080',
         ]);
@@ -349,6 +352,84 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
       expect(Boolean(find(objects, 'ServiceMonitor', `${RELEASE}-istiod`))).toBe(monitors);
       expect(Boolean(find(objects, 'PodMonitor', `${RELEASE}-envoy`))).toBe(monitors);
     });
+  });
+
+  test("the mirror serves a volume's releases beside the image's: a claim or any volume, read-only, with a subPath", async () => {
+    const mirrorPod = async (extra: string[]) =>
+      podTemplate(
+        get(
+          (await renderChart(binary, undefined, ['--set', 'installer.releaseMirror.enabled=true', ...extra]))
+            .objects,
+          'Deployment',
+          `${RELEASE}-mirror`,
+        ),
+      ).spec as PodSpec & { volumes: Record<string, unknown>[] };
+    const claim = await mirrorPod([
+      '--set',
+      'installer.releaseMirror.extraReleases.existingClaim=istio-releases',
+      '--set',
+      'installer.releaseMirror.extraReleases.subPath=site/mirror',
+    ]);
+    expect(claim.containers[0]!.args).toEqual([
+      'mirror',
+      'serve',
+      '--dir',
+      '/usr/share/istio-mirror',
+      '--dir',
+      '/var/lib/istio-mirror-extra',
+      '--port',
+      '8080',
+    ]);
+    expect(claim.containers[0]!.volumeMounts).toContainEqual({
+      name: 'extra-releases',
+      mountPath: '/var/lib/istio-mirror-extra',
+      readOnly: true,
+      subPath: 'site/mirror',
+    });
+    expect(claim.volumes).toContainEqual({
+      name: 'extra-releases',
+      persistentVolumeClaim: { claimName: 'istio-releases', readOnly: true },
+    });
+    const nfs = await mirrorPod([
+      '--set',
+      'installer.releaseMirror.extraReleases.volume.nfs.server=nfs.example.com',
+      '--set',
+      'installer.releaseMirror.extraReleases.volume.nfs.path=/istio',
+    ]);
+    expect(nfs.volumes).toContainEqual({
+      name: 'extra-releases',
+      nfs: { server: 'nfs.example.com', path: '/istio' },
+    });
+    expect(nfs.containers[0]!.volumeMounts).toContainEqual({
+      name: 'extra-releases',
+      mountPath: '/var/lib/istio-mirror-extra',
+      readOnly: true,
+    });
+    const plain = await mirrorPod([]);
+    expect(plain.containers[0]!.args).not.toContain('/var/lib/istio-mirror-extra');
+    expect(plain.volumes.map((v) => v.name)).toEqual(['tmp']);
+
+    const both = await helm(binary, [
+      'template',
+      RELEASE,
+      CHART,
+      '--set',
+      'installer.releaseMirror.enabled=true,installer.releaseMirror.extraReleases.existingClaim=a',
+      '--set',
+      'installer.releaseMirror.extraReleases.volume.nfs.server=b',
+    ]);
+    expect(both.exitCode).not.toBe(0);
+    expect(both.all).toContain('set existingClaim or volume, not both');
+    const escape = await helm(binary, [
+      'template',
+      RELEASE,
+      CHART,
+      '--set',
+      'installer.releaseMirror.enabled=true,installer.releaseMirror.extraReleases.existingClaim=a',
+      '--set',
+      'installer.releaseMirror.extraReleases.subPath=../etc',
+    ]);
+    expect(escape.exitCode).not.toBe(0);
   });
 
   test('monitors are not rendered where the monitoring.coreos.com/v1 API is absent', async () => {

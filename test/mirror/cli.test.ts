@@ -59,6 +59,9 @@ test('serve validates its options before listening', async () => {
     /--tls-key: required together/,
   );
   expect((await runCli(['mirror', 'serve', '--dir', join(work.path, 'absent')])).code).toBe(3);
+  const second = await runCli(['mirror', 'serve', '--dir', work.path, '--dir', join(work.path, 'absent')]);
+  expect(second.code).toBe(3);
+  expect(second.stderr).toMatch(/absent is not usable/);
 });
 
 test('the built CLI serves over TLS, feeds "mirror istioctl", and exits 0 on SIGTERM', async () => {

@@ -10,8 +10,8 @@ export function tempDir(prefix = 'mirror-test-'): { path: string; remove(): void
 }
 
 /** A stand-in istioctl: a real executable script that prints its version, so tests can run what they fetched. */
-export function fakeIstioctl(version: string, arch: string): string {
-  return `#!/bin/sh\necho "client version: ${version} (${arch})"\n`;
+export function fakeIstioctl(version: string, arch: string, note = ''): string {
+  return `#!/bin/sh\necho "client version: ${version} (${arch})${note}"\n`;
 }
 
 export type TarballKind = 'release' | 'istioctl';
@@ -26,6 +26,8 @@ export function makeTarball(
   version: string,
   arch = 'amd64',
   os = 'linux',
+  /** Printed after the version, to make two archives of the same name differ. */
+  note = '',
 ): string {
   const work = mkdtempSync(join(dir, '.work-'));
   const name = `${kind === 'release' ? 'istio' : 'istioctl'}-${version}-${os}-${arch}.tar.gz`;
@@ -35,11 +37,11 @@ export function makeTarball(
     mkdirSync(join(top, 'bin'), { recursive: true });
     mkdirSync(join(top, 'manifests'), { recursive: true });
     writeFileSync(join(top, 'manifests', 'README.md'), `Istio ${version}\n`);
-    writeFileSync(join(top, 'bin', 'istioctl'), fakeIstioctl(version, arch));
+    writeFileSync(join(top, 'bin', 'istioctl'), fakeIstioctl(version, arch, note));
     chmodSync(join(top, 'bin', 'istioctl'), 0o755);
     execFileSync('tar', ['-czf', output, '-C', work, `istio-${version}`]);
   } else {
-    writeFileSync(join(work, 'istioctl'), fakeIstioctl(version, arch));
+    writeFileSync(join(work, 'istioctl'), fakeIstioctl(version, arch, note));
     chmodSync(join(work, 'istioctl'), 0o755);
     execFileSync('tar', ['-czf', output, '-C', work, 'istioctl']);
   }

@@ -268,6 +268,123 @@ describe('index changes while serving', () => {
   });
 });
 
+describe('several directories served as one mirror', () => {
+  // The chart's case: the image's own mirror, and beside it a volume filled by "mirror add" with more hops.
+  let extra: string;
+  let s: MirrorServer;
+  let slog: ReturnType<typeof recordingLog>;
+  let hopBytes: Buffer;
+  beforeAll(async () => {
+    extra = join(work.path, 'extra');
+    const inputs = join(work.path, 'extra-inputs');
+    mkdirSync(inputs);
+    const hop = makeTarball(inputs, 'istioctl', '1.27.9', 'amd64');
+    // The same name as an archive of the first directory, with other bytes.
+    const clash = makeTarball(inputs, 'release', '1.30.3', 'arm64', 'linux', ' (the copy on the volume)');
+    await addToMirror(extra, [hop, clash], recordingLog());
+    hopBytes = readFileSync(join(extra, 'releases', '1.27.9', 'istioctl-1.27.9-linux-amd64'));
+    slog = recordingLog();
+    s = await startMirrorServer({
+      dir: mirror,
+      extraDirs: [extra],
+      port: 0,
+      host: '127.0.0.1',
+      log: slog,
+      indexRecheckMs: 0,
+    });
+  });
+  afterAll(() => s.close());
+
+  test('index.json is the union; each file is served from its own directory with ranges and validators', async () => {
+    const reply = await get(`${s.url}/releases/index.json`);
+    const versions = JSON.parse(reply.body.toString('utf8')).versions.map(
+      (v: { version: string }) => v.version,
+    );
+    expect(versions).toEqual(expect.arrayContaining(['1.30.3', '1.29.4', '1.27.9']));
+    expect((await get(`${s.url}/releases/index.json`, { 'if-none-match': reply.headers.etag! })).status).toBe(
+      304,
+    );
+
+    const hop = await get(`${s.url}/istioctl/1.27.9/linux-amd64`);
+    expect(hop.status).toBe(200);
+    expect(hop.body.equals(hopBytes)).toBe(true);
+    expect(hop.headers.etag).toBe(`"${sha256(hopBytes)}"`);
+    const part = await get(`${s.url}/istioctl/1.27.9/linux-amd64`, { range: 'bytes=2-5' });
+    expect(part.status).toBe(206);
+    expect(part.body.equals(hopBytes.subarray(2, 6))).toBe(true);
+    expect(
+      (await get(`${s.url}/istioctl/1.27.9/linux-amd64`, { 'if-none-match': hop.headers.etag! })).status,
+    ).toBe(304);
+    const sum = await get(
+      `${s.url}/istio/istio/releases/download/1.27.9/istioctl-1.27.9-linux-amd64.tar.gz.sha256`,
+    );
+    expect(sum.body.toString()).toMatch(/^[0-9a-f]{64} {2}istioctl-1\.27\.9-linux-amd64\.tar\.gz\n$/);
+    expect((await get(`${s.url}/istioctl/1.29.4/linux-amd64`)).status).toBe(200);
+  });
+
+  test('a file both directories hold comes from the first; the index names that copy and the clash is logged', async () => {
+    const path = '/istio/istio/releases/download/1.30.3/istio-1.30.3-linux-arm64.tar.gz';
+    const first = readFileSync(join(mirror, 'releases', '1.30.3', 'istio-1.30.3-linux-arm64.tar.gz'));
+    const reply = await get(s.url + path);
+    expect(reply.body.equals(first)).toBe(true);
+    const index = JSON.parse((await get(`${s.url}/releases/index.json`)).body.toString('utf8'));
+    const listed = index.versions
+      .find((v: { version: string }) => v.version === '1.30.3')
+      .files.filter((f: { name: string }) => f.name === 'istio-1.30.3-linux-arm64.tar.gz');
+    expect(listed).toEqual([expect.objectContaining({ sha256: sha256(first) })]);
+    expect(slog.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        message: 'two mirror directories hold different copies of a file; serving the first',
+      }),
+    );
+  });
+
+  test('a symlink in the second directory that leaves it is refused, even into the first', async () => {
+    const dir = join(extra, 'releases', '1.27.9');
+    const name = 'istioctl-1.27.9-linux-amd64';
+    renameSync(join(dir, name), join(dir, 'saved'));
+    try {
+      writeFileSync(join(mirror, 'planted'), hopBytes);
+      symlinkSync(join(mirror, 'planted'), join(dir, name));
+      expect((await get(`${s.url}/istioctl/1.27.9/linux-amd64`)).status).toBe(404);
+      expect(slog.lines.map((l) => l.message)).toContain(
+        'refused: file resolves outside the mirror directory',
+      );
+    } finally {
+      rmSync(join(dir, name), { force: true });
+      rmSync(join(mirror, 'planted'), { force: true });
+      renameSync(join(dir, 'saved'), join(dir, name));
+    }
+    expect((await get(`${s.url}/istioctl/1.27.9/linux-amd64`)).status).toBe(200);
+  });
+
+  test('not ready while any directory lacks a usable index; a version added to it is served without restart', async () => {
+    const empty = join(work.path, 'empty-volume');
+    mkdirSync(empty);
+    const t = await startMirrorServer({
+      dir: mirror,
+      extraDirs: [empty],
+      port: 0,
+      host: '127.0.0.1',
+      log: recordingLog(),
+      indexRecheckMs: 0,
+    });
+    try {
+      expect((await get(`${t.url}/healthz`)).status).toBe(503);
+      await addToMirror(empty, [makeTarball(work.path, 'istioctl', '1.25.0')], recordingLog());
+      expect((await get(`${t.url}/healthz`)).status).toBe(200);
+      expect((await get(`${t.url}/istioctl/1.25.0/linux-amd64`)).status).toBe(200);
+      expect((await get(`${t.url}/istioctl/1.29.4/linux-amd64`)).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+    await expect(
+      startMirrorServer({ dir: mirror, extraDirs: [join(work.path, 'nope')], port: 0, log: recordingLog() }),
+    ).rejects.toThrow(/nope is not usable/);
+  });
+});
+
 describe('limits and lifecycle', () => {
   let dir: ReturnType<typeof tempDir>;
   beforeEach(() => {
