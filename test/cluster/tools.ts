@@ -374,12 +374,24 @@ function helmSpec(major: 3 | 4, version: string): ToolSpec {
 }
 
 /** Replace every staging module kubernetes requires (v0.0.0 => ./staging/...) by its published v0.X.Y. */
+/**
+ * Staging modules whose release tag the module proxy here does not serve, and the nearest one it does: the
+ * controller manager of v1.32.13 imports k8s.io/endpointslice, served only up to v0.32.12 (the proxy serves
+ * k8s.io/kubernetes 1.32 only as v1.32.2 and v1.32.13, and v0.32.2 is missing too).
+ */
+const KUBE_STAGING_FALLBACKS: Record<string, Record<string, string>> = {
+  'v1.32.13': { 'k8s.io/endpointslice': 'v0.32.12' },
+};
+
 async function kubeStagingPins(kubeVersion: string): Promise<Record<string, string>> {
   const goMod = await moduleGoMod('k8s.io/kubernetes', kubeVersion, tmpdir());
   const staging = [...goMod.matchAll(/^\s*(k8s\.io\/[\w.-]+) => \.\/staging\//gm)].map((m) => m[1] ?? '');
   const required = new Set([...goMod.matchAll(/^\s*(k8s\.io\/[\w.-]+) v0\.0\.0\b/gm)].map((m) => m[1] ?? ''));
   const published = kubeVersion.replace(/^v1\./, 'v0.');
-  return Object.fromEntries(staging.filter((m) => required.has(m)).map((m) => [m, published]));
+  const fallbacks = KUBE_STAGING_FALLBACKS[kubeVersion] ?? {};
+  return Object.fromEntries(
+    staging.filter((m) => required.has(m)).map((m) => [m, fallbacks[m] ?? published]),
+  );
 }
 
 function kubeSpec(kubeVersion: string, binary: KubeBinary): ToolSpec {
@@ -454,10 +466,12 @@ export function toolSpecs(): ToolSpec[] {
     ),
     // istioctl then pilot-discovery of each version (the second reuses the first's packages from Go's build cache),
     // newest first: 1.23.2, which no rig test walks yet, comes last.
-    ...[...SOURCE_ISTIO_BUILDS].reverse().flatMap((b) => [
-      sourceIstioSpec('istioctl', 'istioctl/cmd/istioctl')(b),
-      sourceIstioSpec('pilot-discovery', 'pilot/cmd/pilot-discovery')(b),
-    ]),
+    ...[...SOURCE_ISTIO_BUILDS]
+      .reverse()
+      .flatMap((b) => [
+        sourceIstioSpec('istioctl', 'istioctl/cmd/istioctl')(b),
+        sourceIstioSpec('pilot-discovery', 'pilot/cmd/pilot-discovery')(b),
+      ]),
     {
       // Fetched here, not by the test: the cluster tier runs where nothing off this machine is reachable.
       label: `prometheus-operator CRDs ${PROMETHEUS_OPERATOR_VERSION}`,
