@@ -145,11 +145,10 @@ export function toolPaths(root: string = toolsDir(), kube: KubeMinor = DEFAULT_K
   };
 }
 
-/** Every file of one ToolPaths. */
-function toolFiles(p: ToolPaths): string[] {
+/** Every file of one ToolPaths, with the Istio binaries of `istio` only. */
+function toolFiles(p: ToolPaths, istio: readonly RigIstioVersion[]): string[] {
   return [
-    ...Object.values(p.istioctl),
-    ...Object.values(p.pilotDiscovery),
+    ...istio.flatMap((v) => [p.istioctl[v], p.pilotDiscovery[v]]),
     p.helm3,
     p.helm4,
     p.kubeApiserver,
@@ -163,11 +162,14 @@ function toolFiles(p: ToolPaths): string[] {
 }
 
 /**
- * Paths of pinned tools not yet in the cache: every tool, the Kubernetes binaries of each KUBE_VERSIONS entry, or
- * with `kube` only those of that one (what a rig of that version needs).
+ * Paths of pinned tools not yet in the cache: every tool, the Kubernetes binaries of each KUBE_VERSIONS entry; or,
+ * with `kube`, what a rig of that version needs to start: its Kubernetes binaries and the Istio of ISTIO_VERSIONS
+ * (the old source builds are needed only by the tests that run them, which fail naming the file when it is absent).
  */
 export function missingTools(root: string = toolsDir(), kube?: KubeMinor): string[] {
-  const all = (kube ? [kube] : KUBE_MINORS).flatMap((minor) => toolFiles(toolPaths(root, minor)));
+  const all = kube
+    ? toolFiles(toolPaths(root, kube), ISTIO_VERSIONS)
+    : KUBE_MINORS.flatMap((minor) => toolFiles(toolPaths(root, minor), RIG_ISTIO_VERSIONS));
   return [...new Set(all)].filter((f) => !existsSync(f));
 }
 
