@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startCluster } from '../test/cluster/rig.js';
-import { toolPaths, toolsDir } from '../test/cluster/tools.js';
+import { imageIstioctlDir } from '../test/cluster/image.js';
+import { toolPaths } from '../test/cluster/tools.js';
 import { node24 as findNode24 } from './node24.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
   const node24 = findNode24();
   process.stderr.write('starting the rig...\n');
   const cluster = await startCluster({ lifetimeMs: 30 * 60_000, nodes: 2 });
-  const env = { KUBECONFIG: cluster.kubeconfigPath, ISTIOCTL_DIR: path.join(toolsDir(), 'istioctl') };
+  const env = { KUBECONFIG: cluster.kubeconfigPath, ISTIOCTL_DIR: imageIstioctlDir() };
   const istioctl = toolPaths().istioctl[VERSION];
   // A purge returns before the CRDs are gone; the next round must start from a cluster without them.
   // A purge returns before everything is gone; the next round must start from a clean cluster, or it races the

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startCluster, type Cluster } from '../test/cluster/rig.js';
-import { toolsDir } from '../test/cluster/tools.js';
+import { imageIstioctlDir } from '../test/cluster/image.js';
 import { NAMESPACE } from '../test/chart/render.js';
 import {
   RANCHER_VALUES,
@@ -34,7 +34,7 @@ function installer(cluster: Cluster, args: string[]) {
   return execa(process.execPath, [bin, ...args, '--kubeconfig', cluster.kubeconfigPath], {
     reject: false,
     all: true,
-    env: { ISTIOCTL_DIR: path.join(toolsDir(), 'istioctl') },
+    env: { ISTIOCTL_DIR: imageIstioctlDir() },
   });
 }
 

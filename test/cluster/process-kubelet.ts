@@ -3,7 +3,7 @@
 // the product image where the rig has them (podman-pod.ts), records their output as the pod log and reports their
 // status: exit status for Job pods; pod IP, readiness and restarts for istiod (real-istiod.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isProcessKubeletPod } from './kwok-config.js';
@@ -415,6 +415,8 @@ export class ProcessKubelet {
       const [container, ...more] = pod.spec.containers;
       if (!container || more.length > 0)
         throw new PodFailure('the rig runs served pods of exactly one container');
+      const binary = this.opts.tools.pilotDiscovery[version];
+      if (!existsSync(binary)) throw new PodFailure(`${binary} is not built (run \`npm run tools\`)`);
       const network = await this.opts.podNetworks.create();
       cleanups.push(network.stop);
       const place: PodPlace = {

@@ -142,6 +142,50 @@ function credentialsOf(kubeconfig: string, dir: string): KubeCredentials {
   };
 }
 
+describe('a Kubernetes 1.32 rig (what Rancher 2.12 clusters run)', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ lifetimeMs: 10 * 60_000, nodes: 1, kube: '1.32' });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  test('apiserver, kubectl and nodes report v1.32; a Deployment becomes a Ready pod; a pod runs for real', async () => {
+    const version = await cluster.kubectl(['version', '-o', 'json']);
+    const { clientVersion, serverVersion } = JSON.parse(String(version.stdout)) as Record<
+      'clientVersion' | 'serverVersion',
+      { gitVersion: string; minor: string }
+    >;
+    expect(serverVersion).toMatchObject({ gitVersion: expect.stringMatching(/^v1\.32\.\d+$/), minor: '32' });
+    expect(clientVersion.gitVersion).toBe(serverVersion.gitVersion);
+    expect(cluster.kubeVersion).toBe(serverVersion.gitVersion);
+    const nodes = await cluster.kube.get<{ items: { status: { nodeInfo: { kubeletVersion: string } } }[] }>(
+      '/api/v1/nodes',
+    );
+    expect(nodes.items.map((n) => n.status.nodeInfo.kubeletVersion)).toEqual([serverVersion.gitVersion]);
+
+    // The controller manager (Deployment -> ReplicaSet -> Pod), the scheduler and kwok at work.
+    const web = await cluster.kubectl(['create', 'deployment', 'web', '--image=example.com/web:1']);
+    expect(web.stderr).toBe('');
+    const rollout = await cluster.kubectl(['rollout', 'status', 'deployment/web', '--timeout=120s']);
+    expect(rollout.stdout).toContain('successfully rolled out');
+
+    // The process kubelet: a pod that runs for real, its log through the 1.32 apiserver.
+    await cluster.kube.post('/api/v1/namespaces/default/pods', {
+      metadata: { name: 'real', labels: { 'rancher-istio.test/process-kubelet': 'true' } },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [{ name: 'c', image: 'x/y:1', command: ['/bin/sh', '-c', 'echo ran on 1.32'] }],
+      },
+    });
+    expect((await podFinished(cluster, 'default', 'real')).phase).toBe('Succeeded');
+    expect((await cluster.kubectl(['logs', 'real'])).stdout).toBe('ran on 1.32');
+  });
+});
+
 describe('lifetime and the cluster:up / cluster:down commands', () => {
   test('a cluster stops by itself once its lifetime is over', async () => {
     // Long enough to start on a busy machine (the lifetime also bounds the start), short enough to wait for.

@@ -104,6 +104,8 @@ describe('mirror serve in a container, through a loopback port', () => {
 });
 
 describe('air-gapped: an installer container gets istioctl from a mirror container', () => {
+  // The oldest and the newest the image carries: each download is about 100 MB, and this /tmp is a 256 MB tmpfs.
+  const fetched = [versions[0] ?? '', versions.at(-1) ?? ''];
   test('over an internal Podman network, verified by sha256', async () => {
     const suffix = randomBytes(4).toString('hex');
     const network = await createNetwork(`rancher-istio-airgap-${suffix}`, { internal: true });
@@ -123,7 +125,7 @@ describe('air-gapped: an installer container gets istioctl from a mirror contain
         name: `rancher-istio-installer-${suffix}`,
         network: network.name,
         entrypoint: ['sh', '-c'],
-        env: { ISTIOCTL_DIR: '/tmp/no-bundled-istioctl', VERSIONS: versions.join(' ') },
+        env: { ISTIOCTL_DIR: '/tmp/no-bundled-istioctl', VERSIONS: fetched.join(' ') },
         cmd: [
           `until node -e 'fetch("${url}/healthz").then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))'; do sleep 0.2; done
           for v in $VERSIONS; do
@@ -141,7 +143,7 @@ describe('air-gapped: an installer container gets istioctl from a mirror contain
       const { stdout, stderr } = await installer.logs();
       expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: expect.not.stringMatching(/error/i) });
       const lines = stdout.split('\n');
-      for (const version of versions) {
+      for (const version of fetched) {
         // Downloaded into the cache under /tmp, not taken from the image.
         expect(lines).toContain(
           `path ${version} /tmp/istio-installer/istioctl/${version}/linux-amd64/istioctl`,
