@@ -145,11 +145,10 @@ export function toolPaths(root: string = toolsDir(), kube: KubeMinor = DEFAULT_K
   };
 }
 
-/** Every file of one ToolPaths. */
-function toolFiles(p: ToolPaths): string[] {
+/** Every file of one ToolPaths, or with `istio` only the istioctl and pilot-discovery of those Istio versions. */
+function toolFiles(p: ToolPaths, istio: readonly RigIstioVersion[] = RIG_ISTIO_VERSIONS): string[] {
   return [
-    ...Object.values(p.istioctl),
-    ...Object.values(p.pilotDiscovery),
+    ...istio.flatMap((v) => [p.istioctl[v], p.pilotDiscovery[v]]),
     p.helm3,
     p.helm4,
     p.kubeApiserver,
@@ -164,10 +163,14 @@ function toolFiles(p: ToolPaths): string[] {
 
 /**
  * Paths of pinned tools not yet in the cache: every tool, the Kubernetes binaries of each KUBE_VERSIONS entry, or
- * with `kube` only those of that one (what a rig of that version needs).
+ * with `kube` only those of that one (what a rig of that version needs), and with `istio` only those Istio versions.
  */
-export function missingTools(root: string = toolsDir(), kube?: KubeMinor): string[] {
-  const all = (kube ? [kube] : KUBE_MINORS).flatMap((minor) => toolFiles(toolPaths(root, minor)));
+export function missingTools(
+  root: string = toolsDir(),
+  kube?: KubeMinor,
+  istio?: readonly RigIstioVersion[],
+): string[] {
+  const all = (kube ? [kube] : KUBE_MINORS).flatMap((minor) => toolFiles(toolPaths(root, minor), istio));
   return [...new Set(all)].filter((f) => !existsSync(f));
 }
 

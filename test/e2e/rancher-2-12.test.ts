@@ -1,0 +1,338 @@
+// A cluster as Rancher 2.12 leaves it, moved onto this chart and stepped up for real, on the Kubernetes Rancher 2.12
+// runs (1.32): the Rancher-shaped release at chart 107.1.0 with Rancher's values, its control plane installed by
+// istioctl 1.25.0 with Rancher's pinned images, real istiod 1.25.0, workloads it injected and users' Istio resources;
+// then `helm upgrade rancher-istio <this chart>` with the Istio version left to the chart and upgrade.updateWorkloads,
+// whose Job adopts and canaries 1.27.9 -> 1.29.6 -> 1.31.0, each hop with its real istioctl and istiod. A monitor
+// samples istiod, the workloads' proxies and a dry-run pod's injection throughout.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type Cluster } from '../cluster/rig.js';
+import { imageTag } from '../cluster/real-istiod.js';
+import type { RigIstioVersion } from '../cluster/tools.js';
+import { eventually } from '../cluster/testkit.js';
+import { NAMESPACE, CHART } from '../chart/render.js';
+import { valuesFile } from './helpers.js';
+import { RANCHER_2_12, RANCHER_VALUES, helm3, installRancherShaped } from './rancher-shaped.js';
+
+const START = RANCHER_2_12.istio;
+/** The hops the installer plans from 1.25.0 on Kubernetes 1.32 through the image's istioctls (decide/path.ts). */
+const HOPS = ['1.27.9', '1.29.6', '1.31.0'];
+/** Every Istio whose istioctl or istiod this test runs: the start, the hops, and the image's 1.30.4 (bundled, unused). */
+const ISTIO: RigIstioVersion[] = ['1.25.0', '1.27.9', '1.29.6', '1.30.4', '1.31.0'];
+
+interface Meta {
+  name: string;
+  namespace?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  deletionTimestamp?: string;
+}
+interface Container {
+  name: string;
+  image: string;
+}
+interface Pod {
+  metadata: Meta;
+  spec: { containers: Container[]; initContainers?: Container[] };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+interface Deployment {
+  metadata: Meta;
+  spec: { template: { spec: { containers: Container[] } } };
+  status?: { readyReplicas?: number };
+}
+
+/** Users' Istio resources in the workloads' namespace, which the whole path must leave as they are. */
+const USER_RESOURCES = [
+  [
+    'networking.istio.io/v1',
+    'virtualservices',
+    'VirtualService',
+    { hosts: ['web'], http: [{ route: [{ destination: { host: 'web' } }] }] },
+  ],
+  ['networking.istio.io/v1', 'destinationrules', 'DestinationRule', { host: 'web' }],
+  ['security.istio.io/v1', 'peerauthentications', 'PeerAuthentication', { mtls: { mode: 'PERMISSIVE' } }],
+] as const;
+
+/** `1.27.9-distroless` -> `1.27.9`; undefined for a tag naming no release. */
+const versionOf = (image: string) => /^(\d+\.\d+\.\d+)/.exec(imageTag(image) ?? '')?.[1];
+const minor = (version: string) => Number(version.split('.')[1]);
+/** The proxy images of a pod: sidecar containers and the native-sidecar init container. */
+const proxyImages = (pod: Pod) =>
+  [...pod.spec.containers, ...(pod.spec.initContainers ?? [])]
+    .filter((c) => c.name === 'istio-proxy')
+    .map((c) => c.image);
+
+interface Sample {
+  at: number;
+  /** Every istiod Deployment: its revision's name, the Istio of its discovery image, whether a replica is Ready. */
+  istiods: { name: string; version: string; ready: boolean }[];
+  /** The proxy version of each live (not terminating) workload pod in `apps`. */
+  proxies: { pod: string; version: string }[];
+}
+interface Probe {
+  at: number;
+  /** The proxy version injected into a dry-run pod, or why none was. */
+  injected: string;
+  /** Versions of the Ready istiods just before and just after the dry run. */
+  live: string[];
+}
+
+let cluster: Cluster;
+let work: string;
+const created: Record<string, string> = {};
+
+async function istiods(): Promise<Sample['istiods']> {
+  const list = await cluster.kube.get<{ items: Deployment[] }>(
+    `/apis/apps/v1/namespaces/${NAMESPACE}/deployments?labelSelector=app%3Distiod`,
+  );
+  return list.items.map((d) => ({
+    name: d.metadata.name,
+    version: versionOf(d.spec.template.spec.containers[0]?.image ?? '') ?? '?',
+    ready: (d.status?.readyReplicas ?? 0) >= 1,
+  }));
+}
+
+async function workloadProxies(): Promise<Sample['proxies']> {
+  const list = await cluster.kube.get<{ items: Pod[] }>(
+    '/api/v1/namespaces/apps/pods?labelSelector=app%3Dweb',
+  );
+  return list.items
+    .filter((p) => !p.metadata.deletionTimestamp)
+    .map((p) => ({ pod: p.metadata.name, version: versionOf(proxyImages(p)[0] ?? '') ?? 'none' }));
+}
+
+/** A pod created now (dry run: through every admission webhook, stored nowhere) and the proxy it was given. */
+async function probeInjection(): Promise<string> {
+  try {
+    const pod = await cluster.kube.post<Pod>('/api/v1/namespaces/apps/pods?dryRun=All', {
+      metadata: { generateName: 'probe-', labels: { app: 'probe' } },
+      spec: { containers: [{ name: 'app', image: 'example.com/shop/web:1' }] },
+    });
+    return versionOf(proxyImages(pod)[0] ?? '') ?? 'no proxy';
+  } catch (error) {
+    return `refused: ${String(error).slice(0, 300)}`;
+  }
+}
+
+/** Samples istiod and the workloads every second and probes injection every few, until stopped. */
+class Monitor {
+  samples: Sample[] = [];
+  probes: Probe[] = [];
+  private running = true;
+  private readonly done: Promise<void>;
+  private readonly started = Date.now();
+
+  constructor() {
+    this.done = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    for (let i = 0; this.running; i++) {
+      const at = Date.now() - this.started;
+      try {
+        const before = await istiods();
+        this.samples.push({ at, istiods: before, proxies: await workloadProxies() });
+        if (i % 4 === 0) {
+          const injected = await probeInjection();
+          const after = await istiods();
+          const live = [...before, ...after].filter((d) => d.ready).map((d) => d.version);
+          this.probes.push({ at, injected, live: [...new Set(live)] });
+        }
+      } catch {
+        // The apiserver is busy on two shared cores; a missed sample is not a finding.
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+}
+
+async function jobLogs(): Promise<string> {
+  const pods = await cluster.kube.get<{ items: Pod[] }>(
+    `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=job-name%3Drancher-istio-install`,
+  );
+  return pods.items
+    .map((p) => `--- ${p.metadata.name}\n${cluster.podLogs(NAMESPACE, p.metadata.name)}`)
+    .join('\n');
+}
+
+async function history(): Promise<string[]> {
+  const map = await cluster.kube.get<{ data: Record<string, string> }>(
+    `/api/v1/namespaces/${NAMESPACE}/configmaps/istio-installer-state`,
+  );
+  const record = JSON.parse(map.data['record.json'] ?? '{}') as {
+    history: { action: string; istioVersion: string; revision: string; outcome: string }[];
+  };
+  return [...record.history].reverse().map((e) => `${e.action} ${e.istioVersion} ${e.revision} ${e.outcome}`);
+}
+
+async function userResources(): Promise<Record<string, string>> {
+  const now: Record<string, string> = {};
+  for (const [apiVersion, plural, kind] of USER_RESOURCES)
+    now[kind] =
+      (await cluster.kube.get<{ metadata: Meta }>(`/apis/${apiVersion}/namespaces/apps/${plural}/users-own`))
+        .metadata.resourceVersion ?? '';
+  return now;
+}
+
+beforeAll(async () => {
+  const base = join(homedir(), '.cache', 'rancher-istio');
+  mkdirSync(base, { recursive: true });
+  work = mkdtempSync(join(base, 'rancher-2-12-'));
+  cluster = await startCluster({
+    dir: join(work, 'cluster'),
+    keepDir: false,
+    lifetimeMs: 50 * 60_000,
+    nodes: 2,
+    kube: '1.32',
+    istio: ISTIO,
+  });
+  await installRancherShaped(cluster, work, RANCHER_2_12);
+
+  await cluster.kube.post('/api/v1/namespaces', {
+    metadata: { name: 'apps', labels: { 'istio-injection': 'enabled' } },
+  });
+  for (const [apiVersion, plural, kind, spec] of USER_RESOURCES) {
+    const made = await cluster.kube.post<{ metadata: Meta }>(
+      `/apis/${apiVersion}/namespaces/apps/${plural}`,
+      {
+        apiVersion,
+        kind,
+        metadata: { name: 'users-own' },
+        spec,
+      },
+    );
+    created[kind] = made.metadata.resourceVersion ?? '';
+  }
+  await cluster.kube.post('/apis/apps/v1/namespaces/apps/deployments', {
+    metadata: { name: 'web' },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'web', image: 'example.com/shop/web:1' }] },
+      },
+    },
+  });
+}, 20 * 60_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test("Rancher 2.12's start: istiod 1.25.0 (Rancher's pinned image, real pilot-discovery) Ready; it injected the workloads", async () => {
+  const [istiod] = await istiods();
+  expect(istiod).toEqual({ name: 'istiod', version: START, ready: true });
+  const deployment = await cluster.kube.get<Deployment>(
+    `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/istiod`,
+  );
+  expect(deployment.spec.template.spec.containers[0]?.image).toBe(
+    'rancher/mirrored-istio-pilot:1.25.0-distroless',
+  );
+  const proxies = await eventually('two web pods with a proxy', 120_000, async () => {
+    const now = await workloadProxies();
+    return now.length === 2 ? now : undefined;
+  });
+  expect(proxies.map((p) => p.version)).toEqual([START, START]);
+});
+
+test(
+  `helm upgrade rancher-istio onto this chart: adopt ${START}, then ${HOPS.join(' -> ')} through the Job, istiod always Ready`,
+  async () => {
+    const values = valuesFile(
+      work,
+      'users-changes.yaml',
+      [
+        // The version is left to the chart (the newest its image bundles that Kubernetes 1.32 supports); Rancher's
+        // image repositories stay, their tags follow each hop.
+        'tag: ""',
+        'pilot: {tag: ""}',
+        'cni: {tag: ""}',
+        'global: {proxy: {tag: ""}, proxy_init: {tag: ""}}',
+        'upgrade: {updateWorkloads: true}',
+        'installer: {timeouts: {readinessSeconds: 180}}',
+        '',
+      ].join('\n'),
+    );
+    const monitor = new Monitor();
+    const started = Date.now();
+    const r = await helm3(cluster, [
+      'upgrade',
+      'rancher-istio',
+      CHART,
+      '-n',
+      NAMESPACE,
+      '-f',
+      RANCHER_VALUES,
+      '-f',
+      values,
+      '--wait',
+      '--timeout=40m',
+    ]);
+    const seconds = Math.round((Date.now() - started) / 1000);
+    await monitor.stop();
+    const logs = await jobLogs();
+    const istioctls = [...logs.matchAll(/using istioctl (\S+) from the (\S+)/g)].map(
+      (m) => `${m[1]} (${m[2]})`,
+    );
+    const istiodsSeen = [
+      ...new Set(
+        monitor.samples.flatMap((s) => s.istiods.filter((d) => d.ready).map((d) => `${d.name} ${d.version}`)),
+      ),
+    ];
+    const proxiesSeen = [...new Set(monitor.samples.flatMap((s) => s.proxies.map((p) => p.version)))];
+    console.error(
+      [
+        `rancher-2-12: helm upgrade took ${seconds}s (exit ${r.exitCode})`,
+        `  istioctl run by the Job: ${istioctls.join(', ') || 'none'}`,
+        `  istiod seen Ready: ${istiodsSeen.join(', ')}`,
+        `  workload proxies seen: ${proxiesSeen.join(', ')}`,
+        `  samples: ${monitor.samples.length}, injection probes: ${monitor.probes.length} (${[...new Set(monitor.probes.map((p) => p.injected))].join(', ')})`,
+      ].join('\n'),
+    );
+    expect([r.exitCode, r.exitCode === 0 ? '' : `${r.all}\n${logs}`]).toEqual([0, '']);
+
+    // Adopt, then one canary per hop, each by its own istioctl.
+    expect(await history()).toEqual([
+      `adopt ${START} default succeeded`,
+      ...HOPS.map((v) => expect.stringContaining(` ${v} `)),
+    ]);
+    for (const v of HOPS) expect(istioctls).toContain(`${v} (bundled)`);
+    expect(logs).toMatch(
+      /adopted Istio 1\.25\.0 \(revision default\) installed by Rancher's rancher-istio chart 107\.1\.0\+up1\.25\.0/,
+    );
+
+    // At every moment some istiod was Ready, and every hop's istiod was seen Ready (as its real pilot-discovery).
+    expect(monitor.samples.length).toBeGreaterThan(30);
+    expect(monitor.samples.filter((s) => !s.istiods.some((d) => d.ready)).map((s) => s.at)).toEqual([]);
+    for (const v of [START, ...HOPS]) expect(istiodsSeen.some((d) => d.endsWith(` ${v}`))).toBe(true);
+
+    // A pod created at any moment got a proxy of a revision that was live then.
+    expect(monitor.probes.length).toBeGreaterThan(5);
+    expect(monitor.probes.filter((p) => !p.live.includes(p.injected))).toEqual([]);
+
+    // Between hops the workloads were restarted: no proxy ever more than one minor behind the hop before the newest
+    // istiod (the hops are two minors apart; without updateWorkloads they would have stayed on 1.25).
+    const skewed = monitor.samples.filter((s) => {
+      const newest = Math.max(...s.istiods.map((d) => minor(d.version)));
+      return s.proxies.some((p) => p.version === 'none' || newest - minor(p.version) > 2);
+    });
+    expect(skewed.slice(0, 3)).toEqual([]);
+    expect(proxiesSeen).toEqual(expect.arrayContaining([START, '1.27.9', '1.29.6']));
+
+    expect(await userResources()).toEqual(created);
+    const status = await helm3(cluster, ['status', 'rancher-istio', '-n', NAMESPACE, '-o', 'json']);
+    expect((JSON.parse(String(status.stdout)) as { info: { status: string } }).info.status).toBe('deployed');
+    const final = (await istiods()).filter((d) => d.ready).map((d) => d.version);
+    expect(final).toContain('1.31.0');
+  },
+  45 * 60_000,
+);
