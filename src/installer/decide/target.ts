@@ -57,9 +57,10 @@ export function chooseTarget(input: TargetInput): Target | Refused {
       );
     // Images pinned to another release (Rancher's values pin `rancher/mirrored-istio-pilot:1.25.0-distroless`, and
     // a user who empties `tag` keeps them) would run that release's istiod and proxies under the chosen revision.
+    const target = auto.target;
     const stale = pinnedReleases(istioOperator).filter((v) => !named || compareVersions(v, named) !== 0);
     const retargeted = [...stale, ...(named ? [named] : [])].reduce(
-      (spec, from) => specForHop(spec, from, auto.target),
+      (spec, from) => specForHop(spec, from, target),
       istioOperator,
     );
     const held = heldBackLine(auto, kube);
