@@ -26,6 +26,7 @@ interface Meta {
   namespace?: string;
   resourceVersion?: string;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   deletionTimestamp?: string;
 }
 interface Container {
@@ -68,8 +69,8 @@ interface Sample {
   at: number;
   /** Every istiod Deployment: its revision's name, the Istio of its discovery image, whether a replica is Ready. */
   istiods: { name: string; image: string; version: string; ready: boolean }[];
-  /** The proxy version of each live (not terminating) workload pod in `apps`. */
-  proxies: { pod: string; version: string }[];
+  /** Each live (not terminating) workload pod in `apps`: its proxy's version and the revision that injected it. */
+  proxies: { pod: string; version: string; revision: string }[];
 }
 interface Probe {
   at: number;
@@ -101,7 +102,11 @@ async function workloadProxies(): Promise<Sample['proxies']> {
   );
   return list.items
     .filter((p) => !p.metadata.deletionTimestamp)
-    .map((p) => ({ pod: p.metadata.name, version: versionOf(proxyImages(p)[0] ?? '') ?? 'none' }));
+    .map((p) => ({
+      pod: p.metadata.name,
+      version: versionOf(proxyImages(p)[0] ?? '') ?? 'none',
+      revision: p.metadata.annotations?.['istio.io/rev'] ?? '?',
+    }));
 }
 
 /** A pod created now (dry run: through every admission webhook, stored nowhere) and the proxy it was given. */
@@ -332,7 +337,24 @@ test(
       return s.proxies.some((p) => p.version === 'none' || newest - minor(p.version) > 2);
     });
     expect(skewed.slice(0, 3)).toEqual([]);
+    // No proxy was ever left without the istiod of the revision that injected it (the installer restarts the
+    // workloads before it removes their revision).
+    const stranded = monitor.samples.flatMap((s) =>
+      s.proxies
+        .filter(
+          (p) =>
+            !s.istiods.some((d) => d.name === (p.revision === 'default' ? 'istiod' : `istiod-${p.revision}`)),
+        )
+        .map((p) => `${s.at}ms ${p.pod} (revision ${p.revision}, proxy ${p.version})`),
+    );
+    expect(stranded.slice(0, 3)).toEqual([]);
     expect(proxiesSeen).toEqual(expect.arrayContaining([START, '1.27.9', '1.29.6']));
+    expect(
+      await eventually('both web pods on 1.31.0', 60_000, async () => {
+        const now = (await workloadProxies()).map((p) => `${p.version} ${p.revision}`);
+        return now.length === 2 && now.every((p) => p === '1.31.0 1-31-0') ? now : undefined;
+      }),
+    ).toHaveLength(2);
 
     expect(await userResources()).toEqual(created);
     const status = await helm3(cluster, ['status', 'rancher-istio', '-n', NAMESPACE, '-o', 'json']);
