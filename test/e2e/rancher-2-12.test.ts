@@ -2,9 +2,10 @@
 // runs (1.32): the Rancher-shaped release at chart 107.1.0 with Rancher's values, its control plane installed by
 // istioctl 1.25.0 with Rancher's pinned images, real istiod 1.25.0, workloads it injected and users' Istio resources;
 // then `helm upgrade rancher-istio <this chart>` with the Istio version left to the chart and upgrade.updateWorkloads,
-// whose Job adopts and canaries 1.27.9 -> 1.29.6 -> 1.31.0, each hop with its real istioctl and istiod. A monitor
-// samples istiod, the workloads' proxies and a dry-run pod's injection throughout.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// whose Job adopts and canaries 1.27.9 -> 1.29.6 -> 1.31.0, each hop with its real istioctl and istiod. The Job's pod
+// is killed (-9) in the hop to 1.29.6 and the next `helm upgrade` resumes. A monitor samples istiod, the workloads'
+// proxies and a dry-run pod's injection from the first upgrade to the end of the second.
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../cluster/rig.js';
@@ -126,6 +127,8 @@ async function probeInjection(): Promise<string> {
 class Monitor {
   samples: Sample[] = [];
   probes: Probe[] = [];
+  /** Runs once, on the first sample `when` accepts. */
+  trigger: { when: (sample: Sample) => boolean; then: () => Promise<void> } | undefined;
   private running = true;
   private readonly done: Promise<void>;
   private readonly started = Date.now();
@@ -139,7 +142,13 @@ class Monitor {
       const at = Date.now() - this.started;
       try {
         const before = await istiods();
-        this.samples.push({ at, istiods: before, proxies: await workloadProxies() });
+        const sample = { at, istiods: before, proxies: await workloadProxies() };
+        this.samples.push(sample);
+        if (this.trigger?.when(sample)) {
+          const { then } = this.trigger;
+          this.trigger = undefined;
+          await then();
+        }
         if (i % 4 === 0) {
           const injected = await probeInjection();
           const after = await istiods();
@@ -166,6 +175,35 @@ async function jobLogs(): Promise<string> {
   return pods.items
     .map((p) => `--- ${p.metadata.name}\n${cluster.podLogs(NAMESPACE, p.metadata.name)}`)
     .join('\n');
+}
+
+/**
+ * `kill -9` of the running installer Job pod, as a node's kernel kills a container: every process whose environment
+ * names the pod as HOSTNAME (the process kubelet sets it; Podman sets it from the pod's hostname), its istioctl too.
+ */
+async function killJobPod(): Promise<string[]> {
+  const pods = await cluster.kube.get<{ items: (Pod & { status?: { phase?: string } })[] }>(
+    `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=job-name%3Drancher-istio-install`,
+  );
+  const running = pods.items.filter((p) => p.status?.phase === 'Running').map((p) => p.metadata.name);
+  const killed: string[] = [];
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    let environ: string[];
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const pod = running.find((name) => environ.includes(`HOSTNAME=${name}`));
+    if (!pod) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+      killed.push(`${pod} pid ${pid}`);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return killed;
 }
 
 async function history(): Promise<string[]> {
@@ -249,10 +287,19 @@ test("Rancher 2.12's start: istiod 1.25.0 (Rancher's pinned image, real pilot-di
   expect(proxies.map((p) => p.version)).toEqual([START, START]);
 });
 
-test(
-  `helm upgrade rancher-istio onto this chart: adopt ${START}, then ${HOPS.join(' -> ')} through the Job, istiod always Ready`,
-  async () => {
-    const values = valuesFile(
+let monitor: Monitor;
+let firstLogs = '';
+const upgradeOntoChart = () =>
+  helm3(cluster, [
+    'upgrade',
+    'rancher-istio',
+    CHART,
+    '-n',
+    NAMESPACE,
+    '-f',
+    RANCHER_VALUES,
+    '-f',
+    valuesFile(
       work,
       'users-changes.yaml',
       [
@@ -260,35 +307,56 @@ test(
         // image pins (rancher/mirrored-istio-*:1.25.0-distroless) stay in the values and follow each hop.
         'tag: ""',
         'upgrade: {updateWorkloads: true}',
-        'installer: {timeouts: {readinessSeconds: 180}}',
+        // No retry of the Job by Kubernetes: the kill below is resumed by the next helm upgrade.
+        'installer: {backoffLimit: 0, timeouts: {readinessSeconds: 180}}',
         '',
       ].join('\n'),
-    );
-    const monitor = new Monitor();
-    const started = Date.now();
-    const r = await helm3(cluster, [
-      'upgrade',
-      'rancher-istio',
-      CHART,
-      '-n',
-      NAMESPACE,
-      '-f',
-      RANCHER_VALUES,
-      '-f',
-      values,
-      '--wait',
-      '--timeout=40m',
+    ),
+    '--wait',
+    '--timeout=40m',
+  ]);
+
+test(
+  `helm upgrade rancher-istio onto this chart, its Job pod killed (-9) in the hop to 1.29.6: helm fails, istiod served on`,
+  async () => {
+    monitor = new Monitor();
+    let killed: string[] = [];
+    monitor.trigger = {
+      when: (sample) => sample.istiods.some((d) => d.name === 'istiod-1-29'),
+      then: async () => {
+        killed = await killJobPod();
+      },
+    };
+    const r = await upgradeOntoChart();
+    firstLogs = await jobLogs();
+    console.error(`rancher-2-12: killed ${killed.join(', ') || 'nothing'}; helm upgrade exit ${r.exitCode}`);
+    expect(killed.length).toBeGreaterThan(0);
+    expect([r.exitCode, String(r.all)]).toEqual([1, expect.stringMatching(/rancher-istio-install/)]);
+    expect(await history()).toEqual([
+      `adopt ${START} default succeeded`,
+      'upgrade-canary 1.27.9 1-27 succeeded',
+      expect.stringMatching(/^upgrade-canary 1\.29\.6 1-29 /),
     ]);
+  },
+  30 * 60_000,
+);
+
+test(
+  `the next helm upgrade resumes: ${HOPS.join(' -> ')} finished through the Job, istiod always Ready, no proxy stranded`,
+  async () => {
+    const started = Date.now();
+    const r = await upgradeOntoChart();
     const seconds = Math.round((Date.now() - started) / 1000);
     await monitor.stop();
-    const logs = await jobLogs();
+    const resumedLogs = await jobLogs();
+    const logs = `${firstLogs}\n${resumedLogs}`;
     // Each hop's istioctl as the Job's plan named it, and the revisions its istioctl installs made.
     const planned = [
       ...new Set([...logs.matchAll(/^ {2}hop (\S+): istioctl ([\d.]+)/gm)].map((m) => `${m[2]} for ${m[1]}`)),
     ];
-    const installed = [...logs.matchAll(/done: istioctl install \(upgrade-canary, revision (\S+)\)/g)].map(
-      (m) => m[1],
-    );
+    const installed = [
+      ...logs.matchAll(/done: istioctl install \((?:upgrade-canary|repair), revision (\S+)\)/g),
+    ].map((m) => m[1]);
     const istiodsSeen = [
       ...new Set(
         monitor.samples.flatMap((s) => s.istiods.filter((d) => d.ready).map((d) => `${d.name} ${d.image}`)),
@@ -301,6 +369,7 @@ test(
         `  istioctl of each hop: ${planned.join(', ') || 'none'}; installed revisions ${installed.join(', ')}`,
         `  istiod seen Ready: ${istiodsSeen.join(', ')}`,
         `  workload proxies seen: ${proxiesSeen.join(', ')}`,
+        `  record: ${(await history()).join('; ')}`,
         `  samples: ${monitor.samples.length}, injection probes: ${monitor.probes.length} (${[...new Set(monitor.probes.map((p) => p.injected))].join(', ')})`,
       ].join('\n'),
     );
@@ -310,11 +379,13 @@ test(
     expect(await history()).toEqual([
       `adopt ${START} default succeeded`,
       'upgrade-canary 1.27.9 1-27 succeeded',
-      'upgrade-canary 1.29.6 1-29 succeeded',
+      'upgrade-canary 1.29.6 1-29 interrupted',
+      'repair 1.29.6 1-29 succeeded',
       'upgrade-canary 1.31.0 1-31-0 succeeded',
     ]);
+    expect(resumedLogs).toContain('interrupted');
     expect(planned).toEqual(HOPS.map((v) => `${v} for ${v}`));
-    expect(installed).toEqual(['1-27', '1-29', '1-31-0']);
+    expect([...new Set(installed)]).toEqual(['1-27', '1-29', '1-31-0']);
     expect(logs).toMatch(
       /adopted Istio 1\.25\.0 \(revision default\) installed by Rancher's rancher-istio chart 107\.1\.0\+up1\.25\.0/,
     );
