@@ -23,7 +23,14 @@ import { makePki, type Pki } from './pki.js';
 import { choosePodRuntime, fallbackNotice, POD_RUNTIME_ENV, type PodRuntimeMode } from './podman-pod.js';
 import { PodNetworks } from './pod-network.js';
 import { ProcessKubelet } from './process-kubelet.js';
-import { DEFAULT_KUBE_MINOR, missingTools, toolPaths, type KubeMinor, type ToolPaths } from './tools.js';
+import {
+  DEFAULT_KUBE_MINOR,
+  missingTools,
+  toolPaths,
+  type KubeMinor,
+  type RigIstioVersion,
+  type ToolPaths,
+} from './tools.js';
 
 export interface ClusterOptions {
   /** The cluster stops itself after this long (default one hour), even if its owner dies. */
@@ -50,6 +57,12 @@ export interface ClusterOptions {
    * Rancher 2.12 clusters run.
    */
   kube?: KubeMinor;
+  /**
+   * The Istio versions whose istioctl and pilot-discovery this rig's tests run (default: every one the rig carries,
+   * RIG_ISTIO_VERSIONS); a rig of an old path need not wait for the builds it never runs. A version missing from
+   * the cache fails the start, naming the tool.
+   */
+  istio?: readonly RigIstioVersion[];
 }
 
 export interface Cluster {
@@ -148,7 +161,7 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const kubeMinor = opts.kube ?? DEFAULT_KUBE_MINOR;
   const tools = toolPaths(undefined, kubeMinor);
-  const missing = missingTools(undefined, kubeMinor);
+  const missing = missingTools(undefined, kubeMinor, opts.istio);
   if (missing.length > 0)
     throw new Error(`test tools missing (run \`npm run tools\`): ${missing.join(', ')}`);
   const log = opts.log ?? (() => undefined);

@@ -145,8 +145,8 @@ export function toolPaths(root: string = toolsDir(), kube: KubeMinor = DEFAULT_K
   };
 }
 
-/** Every file of one ToolPaths, with the Istio binaries of `istio` only. */
-function toolFiles(p: ToolPaths, istio: readonly RigIstioVersion[]): string[] {
+/** Every file of one ToolPaths, or with `istio` only the istioctl and pilot-discovery of those Istio versions. */
+function toolFiles(p: ToolPaths, istio: readonly RigIstioVersion[] = RIG_ISTIO_VERSIONS): string[] {
   return [
     ...istio.flatMap((v) => [p.istioctl[v], p.pilotDiscovery[v]]),
     p.helm3,
@@ -162,13 +162,18 @@ function toolFiles(p: ToolPaths, istio: readonly RigIstioVersion[]): string[] {
 }
 
 /**
+/**
  * Paths of pinned tools not yet in the cache: every tool, the Kubernetes binaries of each KUBE_VERSIONS entry; or,
- * with `kube`, what a rig of that version needs to start: its Kubernetes binaries and the Istio of ISTIO_VERSIONS
- * (the old source builds are needed only by the tests that run them, which fail naming the file when it is absent).
+ * with `kube`, what a rig of that version needs to start: its Kubernetes binaries and the Istio of `istio` (default
+ * ISTIO_VERSIONS: the old source builds are needed only by the tests that run them, which ask for them).
  */
-export function missingTools(root: string = toolsDir(), kube?: KubeMinor): string[] {
+export function missingTools(
+  root: string = toolsDir(),
+  kube?: KubeMinor,
+  istio: readonly RigIstioVersion[] = ISTIO_VERSIONS,
+): string[] {
   const all = kube
-    ? toolFiles(toolPaths(root, kube), ISTIO_VERSIONS)
+    ? toolFiles(toolPaths(root, kube), istio)
     : KUBE_MINORS.flatMap((minor) => toolFiles(toolPaths(root, minor), RIG_ISTIO_VERSIONS));
   return [...new Set(all)].filter((f) => !existsSync(f));
 }

@@ -6,7 +6,8 @@ import type { JsonObject } from '../../overlay/json.js';
 import { renderDocument } from '../../overlay/output.js';
 import { readClusterState } from '../cluster/read-state.js';
 import { writeRecord, type Outcome } from '../cluster/record-store.js';
-import { verifyInstalled, waitUntilGone } from '../cluster/wait.js';
+import { readProxyPods, restartOwner } from '../cluster/read-takeover.js';
+import { pollUntil, verifyInstalled, waitUntilGone } from '../cluster/wait.js';
 import { writeDashboards } from '../cluster/write-dashboards.js';
 import { expectedObjects, scaledDown } from '../decide/health.js';
 import { controlPlaneFirstSpec, type Plan } from '../decide/plan.js';
@@ -243,23 +244,52 @@ async function cleanStaleWebhooks(state: ClusterState, deps: InstallerDeps): Pro
   }
 }
 
-/** After a canary: report who still uses the old revision, and remove it when nothing does (or when told to). */
+/**
+ * After a canary: report who still uses the old revision (namespaces and pods that name it, and pods its injector
+ * made, whose proxies connect to its istiod), and remove it when nothing does (or when told to). With
+ * updateWorkloads, the workloads it injected are first restarted onto the revision the tags now point at, so that
+ * no proxy is left without its control plane.
+ */
 async function retireOldRevision(
   previous: string,
   request: InstallRequest,
   tool: Istioctl,
   deps: InstallerDeps,
 ): Promise<string> {
-  const [namespaces, pods] = await Promise.all([
+  const injectedBy = async () => (await readProxyPods(deps.kube)).filter((p) => p.revision === previous);
+  const [namespaces, pods, injected] = await Promise.all([
     deps.kube.listNamespaces(`istio.io/rev=${previous}`),
     deps.kube.listPods(`istio.io/rev=${previous}`),
+    injectedBy(),
   ]);
-  const users = [
+  const named = [
     ...namespaces.map((n) => `namespace ${n.metadata?.name}`),
     ...pods
       .filter((p) => !isIstioComponent(p.metadata?.labels))
       .map((p) => `pod ${p.metadata?.namespace}/${p.metadata?.name}`),
   ];
+  const owners = [
+    ...new Set(injected.map((p) => p.owner).filter((o): o is string => o !== undefined)),
+  ].sort();
+  let users = [...new Set([...named, ...injected.map((p) => `pod ${p.namespace}/${p.name}`)])];
+  if (request.updateWorkloads && named.length === 0 && owners.length > 0 && injected.every((p) => p.owner)) {
+    await phase(deps, `restart ${owners.length} workload(s) off revision ${previous}`, async () => {
+      for (const owner of owners) {
+        deps.log.info(`restarting ${owner} (upgrade.updateWorkloads)`);
+        await restartOwner(deps.kube, owner, deps.now());
+      }
+      await pollUntil(
+        waitOptions(request, deps),
+        injectedBy,
+        (left) => left.length === 0,
+        (left) =>
+          new TimeoutError(
+            `${left.length} pod(s) still run proxies of revision ${previous}: ${left.map((p) => `${p.namespace}/${p.name}`).join(', ')}`,
+          ),
+      );
+    });
+    users = [];
+  }
   if (users.length > 0)
     deps.log.warn(
       `revision ${previous} is still used by ${users.length}: ${users.slice(0, 10).join(', ')}${users.length > 10 ? ', ...' : ''}`,

@@ -144,7 +144,10 @@ export async function readProxyPods(kube: Kube): Promise<ProxyPod[]> {
       return {
         namespace,
         name: pod.metadata?.name ?? '',
-        revision: pod.metadata?.labels?.['istio.io/rev'] || 'default',
+        // Istio's injector records the revision that injected the pod in the annotation istio.io/rev (its label
+        // is only there when the workload asked for a revision or tag itself).
+        revision:
+          pod.metadata?.annotations?.['istio.io/rev'] || pod.metadata?.labels?.['istio.io/rev'] || 'default',
         proxyVersion: proxy?.image ? versionOfImage(proxy.image) : undefined,
         owner: ownerOf(namespace, pod.metadata?.ownerReferences),
       };

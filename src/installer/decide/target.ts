@@ -1,7 +1,12 @@
 // Which Istio version a run installs: the one the inputs name, checked against the cluster's Kubernetes, or (none
 // named) the newest at hand that this Kubernetes supports, with the spec retargeted to it. Pure.
 import type { JsonObject } from '../../overlay/json.js';
-import { formatIstioVersion, type IstioVersion } from '../model/istio-version.js';
+import {
+  compareVersions,
+  formatIstioVersion,
+  versionOfImage,
+  type IstioVersion,
+} from '../model/istio-version.js';
 import { refused, type Refused } from '../model/refusal.js';
 import { desiredOf } from '../model/spec.js';
 import {
@@ -15,7 +20,7 @@ import {
   unsupportedLine,
   type KubeVersion,
 } from './kube-support.js';
-import { specForHop } from './path.js';
+import { hopImages, specForHop } from './path.js';
 
 export interface TargetInput {
   istioOperator: JsonObject;
@@ -50,13 +55,25 @@ export function chooseTarget(input: TargetInput): Target | Refused {
         `no Istio at hand supports Kubernetes ${formatKube(kube)}: ${atHand.map(describeSupport).join(', ')}`,
         `add a version that supports it to the release mirror (istio-installer mirror add), or set tag and ${ALLOW} to install one anyway`,
       );
-    const retargeted = named ? specForHop(istioOperator, named, auto.target) : istioOperator;
+    // Images pinned to another release (Rancher's values pin `rancher/mirrored-istio-pilot:1.25.0-distroless`, and
+    // a user who empties `tag` keeps them) would run that release's istiod and proxies under the chosen revision.
+    const target = auto.target;
+    const stale = pinnedReleases(istioOperator).filter((v) => !named || compareVersions(v, named) !== 0);
+    const retargeted = [...stale, ...(named ? [named] : [])].reduce(
+      (spec, from) => specForHop(spec, from, target),
+      istioOperator,
+    );
     const held = heldBackLine(auto, kube);
     return {
       istioOperator: retargeted,
       version: auto.target,
       notes: [
         `  version: Istio ${formatIstioVersion(auto.target)}, the newest at hand that Kubernetes ${formatKube(kube)} supports (tag is empty)`,
+        ...(stale.length > 0
+          ? [
+              `  images: pinned to Istio ${stale.map(formatIstioVersion).join(', ')}; they follow the chosen version, as every hop's do (tag is empty)`,
+            ]
+          : []),
         ...(held ? [`  held back: ${held}`] : []),
       ],
     };
@@ -77,6 +94,14 @@ export function chooseTarget(input: TargetInput): Target | Refused {
           ]
         : [];
   return { istioOperator, version: named, notes };
+}
+
+/** The Istio releases the spec's images name in their tags (pilot, proxy, CNI, ztunnel), each once. */
+function pinnedReleases(istioOperator: JsonObject): IstioVersion[] {
+  const versions = hopImages(istioOperator)
+    .map(versionOfImage)
+    .filter((v): v is IstioVersion => v !== undefined);
+  return versions.filter((v, i) => versions.findIndex((w) => compareVersions(v, w) === 0) === i);
 }
 
 function describeSupport(version: IstioVersion): string {

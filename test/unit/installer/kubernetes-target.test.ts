@@ -81,6 +81,33 @@ describe('an empty tag: the newest Istio at hand that the cluster supports', () 
     }
   });
 
+  test("images Rancher's values pin to the installed release (tag emptied, image tags kept) follow the chosen version", async () => {
+    const pinned = rendered();
+    pinned.spec.values.pilot.image = 'rancher/mirrored-istio-pilot:1.25.0-distroless';
+    const proxy = 'rancher/mirrored-istio-proxyv2:1.25.0-distroless';
+    const spec = { ...pinned.spec, values: { ...pinned.spec.values, global: { proxy: { image: proxy } } } };
+    const fresh = await makePlan(
+      installRequest({ ...pinned, spec }, { autoVersion: true }),
+      deps(cluster('v1.32.5')),
+    );
+    expect(fresh.plan.istioOperator.spec).toMatchObject({
+      tag: '1.31.0',
+      values: {
+        pilot: { image: 'rancher/mirrored-istio-pilot:1.31.0-distroless' },
+        global: { proxy: { image: 'rancher/mirrored-istio-proxyv2:1.31.0-distroless' } },
+      },
+    });
+    expect(fresh.notes).toContain(
+      "  images: pinned to Istio 1.25.0; they follow the chosen version, as every hop's do (tag is empty)",
+    );
+    // Taking over Rancher 2.12's 1.25.0: the first hop runs 1.27.9's images, not 1.25.0's under revision 1-27.
+    const stepped = await makePlan(
+      installRequest({ ...pinned, spec }, { autoVersion: true, strategy: 'RevisionBased' }),
+      deps(cluster('v1.32.5', '1.25.0')),
+    );
+    expect(specOf(stepped).values.pilot.image).toBe('rancher/mirrored-istio-pilot:1.27.9-distroless');
+  });
+
   test('no version at hand supports the cluster: exit 3 naming each with its range, nothing written', async () => {
     const kube = cluster('v1.28.4');
     const error = await makePlan(

@@ -164,12 +164,13 @@ const history = (kube: FakeKube) => {
 
 const ALL = ['1.25.2', '1.27.6', '1.29.3', '1.30.4', '1.31.0'];
 
-/** A workload pod of Deployment apps/web with a sidecar of `version`. */
-const webPod = (version: string): V1Pod => ({
+/** A workload pod of Deployment apps/web with a sidecar of `version`, injected by `revision` (Istio's annotation). */
+const webPod = (version: string, revision = 'default'): V1Pod => ({
   metadata: {
     name: 'web-7d9f-abcde',
     namespace: 'apps',
     labels: { 'security.istio.io/tlsMode': 'istio', app: 'web' },
+    annotations: { 'istio.io/rev': revision },
     ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f', uid: 'u' }],
   },
   spec: {
@@ -302,15 +303,34 @@ test('with upgrade.updateWorkloads the installer restarts the workloads between 
       // The Deployment's new pods are injected by the revision the default tag points at.
       const tag = this.mutating.find((w) => w.metadata?.name === 'istio-revision-tag-default');
       const revision = tag?.metadata?.labels?.['istio.io/rev'] ?? '';
-      this.pods = [webPod(revision.replace(/-/g, '.'))];
+      this.pods = [webPod(revision.replace(/-/g, '.'), revision)];
     }
   }
   const kube = Object.assign(new RestartingKube(), rancherCluster('1.23.2'));
   kube.pods.push(webPod('1.23.2'));
-  const { deps: d, installs } = deps(kube, ALL);
+  const { deps: d, installs, log } = deps(kube, ALL);
   await install(request({ updateWorkloads: true }), d);
   expect(installs).toHaveLength(4);
-  expect(kube.writes.filter((w) => w.startsWith('patch Deployment apps/web'))).toHaveLength(3);
+  // Each hop restarts the workloads its predecessor injected before removing that revision: no proxy is ever left
+  // without its istiod, and the skew gate then finds nothing behind.
+  expect(kube.writes.filter((w) => w.startsWith('patch Deployment apps/web'))).toHaveLength(4);
+  expect(log.filter((l) => /^- (restart|remove old revision)/.test(l))).toEqual(
+    ['default', '1-25', '1-27', '1-29'].flatMap((r) => [
+      `- restart 1 workload(s) off revision ${r}`,
+      `- remove old revision ${r}`,
+    ]),
+  );
+  expect(kube.pods.map((p) => p.metadata?.annotations?.['istio.io/rev'])).toEqual(['1-31-0']);
+});
+
+test('without updateWorkloads, a revision whose injector made running pods is kept, naming them', async () => {
+  const kube = rancherCluster('1.29.6');
+  kube.pods.push(webPod('1.29.6'));
+  const { deps: d, log } = deps(kube, ALL);
+  const result = await install(request(), d);
+  expect(log).toContain('warn: revision default is still used by 1: pod apps/web-7d9f-abcde');
+  expect(result.summary).toContain('revision default kept (used by 1)');
+  expect(kube.deployments.map((dep) => dep.metadata?.name).sort()).toEqual(['istiod', 'istiod-1-31-0']);
 });
 
 test('a missing hop istioctl, an operator-managed install, a live Rancher release: exit 3 naming them, nothing written', async () => {
