@@ -104,12 +104,13 @@ test("a failed upgrade to N is rolled back with N-1's istioctl from the mirror c
 });
 
 test('a version neither bundled nor on the mirror is refused with exit 3 naming the mirror', async () => {
+  // 1.30.3: one this rig's Kubernetes (1.36) supports, so that the missing istioctl, not the version, is refused.
   const result = await cli(
-    ['install', '-f', values('1.29.3', 'forceInstall: true\n')],
+    ['install', '-f', values('1.30.3', 'forceInstall: true\n')],
     cluster.kubeconfigPath,
     env,
   );
   expect(result.exitCode).toBe(3);
   expect(result.stderr).toContain(env.RELEASE_MIRROR_URL);
-  expect(result.stderr).toMatch(/1\.29\.3/);
+  expect(result.stderr).toMatch(/1\.30\.3/);
 });
