@@ -24,6 +24,7 @@ import {
   SOURCE_ISTIO_BUILDS,
   SOURCE_ISTIO_VERSIONS,
   buildIstioFromSource,
+  releaseLdflags,
   type SourceIstioVersion,
 } from './istio-source-build.js';
 import { ensureGo, ensureHostCommands } from './prerequisites.js';
@@ -305,7 +306,6 @@ function istiodStandIns(binary: string) {
 
 function istioBinarySpec(build: (typeof ISTIO_BUILDS)[number], binary: string, pkg: string): ToolSpec {
   const commit = build.module.split('-').at(-1) ?? '';
-  const v = 'istio.io/istio/pkg/version';
   return {
     label: `${binary} ${build.version}`,
     tool: binary,
@@ -318,17 +318,7 @@ function istioBinarySpec(build: (typeof ISTIO_BUILDS)[number], binary: string, p
         ...istiodStandIns(binary),
         pkg,
         out: join(outDir, binary),
-        ldflags: [
-          '-s',
-          '-w',
-          `-X ${v}.buildVersion=${build.version}`,
-          `-X ${v}.buildGitRevision=${commit}`,
-          `-X ${v}.buildStatus=Clean`,
-          `-X ${v}.buildTag=${build.version}`,
-          `-X ${v}.buildHub=${ISTIO_HUB}`,
-          `-X ${v}.buildOS=linux`,
-          `-X ${v}.buildArch=${goArch()}`,
-        ],
+        ldflags: releaseLdflags({ version: build.version, hub: ISTIO_HUB }, commit, goArch()),
       }),
   };
 }
