@@ -16,7 +16,7 @@ export interface InstallerDeps {
   istioctlFor(version: IstioVersion | undefined): Promise<string>;
   /** Istio versions whose istioctl is at hand (bundled, on PATH or in the release mirror), for a stepped upgrade's hops. */
   istioctlVersions?(): Promise<string[]>;
-  /** The platform istioctl runs on, for the `mirror add` command a missing hop names. */
+  /** The platform istioctl runs on, for the `prepare-site` and `mirror add` commands a missing hop names. */
   platform?: { os: string; arch: string };
   /** Writes a file only istioctl reads (the spec, the mesh config) and returns its path. */
   writeTempFile(name: string, content: string): Promise<string>;

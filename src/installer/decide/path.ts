@@ -118,8 +118,28 @@ function releaseVersion(hop: Hop): string {
 
 /** The command that adds a missing hop's istioctl to the release mirror. */
 export function mirrorAddCommand(hop: Hop, platform: { os: string; arch: string }): string {
-  const version = releaseVersion(hop);
-  return `istio-installer mirror add --dir DIR istioctl-${version}-${platform.os}-${platform.arch}.tar.gz (from https://github.com/istio/istio/releases/download/${version}/)`;
+  return `istio-installer mirror add --dir DIR istioctl-${releaseVersion(hop)}-${platform.os}-${platform.arch}.tar.gz`;
+}
+
+/**
+ * The one command that prepares a site for this path on a connected machine: every hop's istioctl archive, verified,
+ * as a release mirror in DIR/mirror, and the images of every hop. Its hops are exactly these (`--istio-version` of
+ * each), so it plans the same path; without a known Kubernetes it reads the cluster's.
+ */
+export function prepareSiteCommand(
+  from: IstioVersion,
+  hops: readonly Hop[],
+  kube: KubeVersion | undefined,
+  platform: { arch: string },
+): string {
+  return [
+    'istio-installer prepare-site --dir DIR --chart CHART -f VALUES',
+    `--from ${formatIstioVersion(from)}`,
+    kube ? `--kube ${formatKube(kube)}` : '--kubeconfig KUBECONFIG',
+    ...hops.map((hop) => `--istio-version ${releaseVersion(hop)}`),
+    // prepare-site's default architecture is amd64.
+    ...(platform.arch === 'amd64' ? [] : [`--arch ${platform.arch}`]),
+  ].join(' ');
 }
 
 /**
@@ -256,7 +276,7 @@ export function stepFor(
   if (missing.length > 0)
     return refused(
       `the path ${[formatIstioVersion(from), ...hops.map((h) => h.version)].join(' -> ')} needs istioctl ${missing.map((h) => h.version).join(', ')}, which is neither bundled, on PATH nor in the release mirror`,
-      `add ${missing.length > 1 ? 'them' : 'it'}: ${missing.map((h) => mirrorAddCommand(h, platform)).join('; ')}; then run again`,
+      `on a connected machine run "${prepareSiteCommand(from, hops, kube, platform)}" and serve DIR/mirror as the release mirror (installer.releaseMirror.extraReleases), or add ${missing.length > 1 ? 'each' : 'it'} with "${missing.map((h) => mirrorAddCommand(h, platform)).join('" and "')}" (from https://github.com/istio/istio/releases/); then run again`,
     );
   const first = parseIstioVersion(hops[0]?.version ?? '');
   return {

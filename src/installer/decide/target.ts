@@ -53,7 +53,7 @@ export function chooseTarget(input: TargetInput): Target | Refused {
     if (!auto.target)
       return refused(
         `no Istio at hand supports Kubernetes ${formatKube(kube)}: ${atHand.map(describeSupport).join(', ')}`,
-        `add a version that supports it to the release mirror (istio-installer mirror add), or set tag and ${ALLOW} to install one anyway`,
+        `add the istioctl of a version that supports it to the release mirror ("istio-installer mirror add --dir DIR istioctl-<version>-linux-<arch>.tar.gz"; for a stepped path from the Istio the cluster runs, "istio-installer prepare-site --dir DIR --chart CHART -f VALUES --kube ${formatKube(kube)} --from <running version> --istio-version <each hop>" fetches them all), or set tag and ${ALLOW} to install one anyway`,
       );
     // Images pinned to another release (Rancher's values pin `rancher/mirrored-istio-pilot:1.25.0-distroless`, and
     // a user who empties `tag` keeps them) would run that release's istiod and proxies under the chosen revision.

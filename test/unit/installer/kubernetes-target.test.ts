@@ -118,6 +118,9 @@ describe('an empty tag: the newest Istio at hand that the cluster supports', () 
     expect((error as Error).message).toBe(
       'no Istio at hand supports Kubernetes 1.28: 1.31.0 (Kubernetes 1.32-1.37), 1.30.4 (Kubernetes 1.32-1.36)',
     );
+    expect((error as PreconditionError).hint).toMatch(
+      /^add the istioctl of a version that supports it to the release mirror \("istio-installer mirror add --dir DIR istioctl-<version>-linux-<arch>\.tar\.gz"; for a stepped path .*"istio-installer prepare-site --dir DIR --chart CHART -f VALUES --kube 1\.28 --from <running version> --istio-version <each hop>"/,
+    );
     expect(kube.writes).toEqual([]);
   });
 });

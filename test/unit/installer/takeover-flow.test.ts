@@ -335,9 +335,14 @@ test('without updateWorkloads, a revision whose injector made running pods is ke
 
 test('a missing hop istioctl, an operator-managed install, a live Rancher release: exit 3 naming them, nothing written', async () => {
   const missing = rancherCluster('1.23.2');
-  const first = install(request(), deps(missing, ['1.31.0']).deps);
-  await expect(first).rejects.toThrow(
+  const first = await install(request(), deps(missing, ['1.31.0']).deps).catch((e: unknown) => e);
+  expect(first).toBeInstanceOf(PreconditionError);
+  expect((first as PreconditionError).message).toBe(
     'the path 1.23.2 -> 1.25 -> 1.27 -> 1.29 -> 1.31.0 needs istioctl 1.25, 1.27, 1.29, which is neither bundled, on PATH nor in the release mirror',
+  );
+  // One command prepares every hop (the same path: each hop named), and the archives one by one are the alternative.
+  expect((first as PreconditionError).hint).toBe(
+    'on a connected machine run "istio-installer prepare-site --dir DIR --chart CHART -f VALUES --from 1.23.2 --kube 1.32 --istio-version 1.25.<patch> --istio-version 1.27.<patch> --istio-version 1.29.<patch> --istio-version 1.31.0" and serve DIR/mirror as the release mirror (installer.releaseMirror.extraReleases), or add each with "istio-installer mirror add --dir DIR istioctl-1.25.<patch>-linux-amd64.tar.gz" and "istio-installer mirror add --dir DIR istioctl-1.27.<patch>-linux-amd64.tar.gz" and "istio-installer mirror add --dir DIR istioctl-1.29.<patch>-linux-amd64.tar.gz" (from https://github.com/istio/istio/releases/); then run again',
   );
   expect(missing.writes).toEqual([]);
 

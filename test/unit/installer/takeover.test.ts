@@ -5,6 +5,7 @@ import type { ClusterState, ControlPlane } from '../../../src/installer/model/st
 import {
   describePath,
   mirrorAddCommand,
+  prepareSiteCommand,
   specForHop,
   stepFor,
   upgradePath,
@@ -285,8 +286,13 @@ describe('upgradePath', () => {
     ]);
     expect(
       mirrorAddCommand(hops[0] ?? { version: '', istioctl: 'missing' }, { os: 'linux', arch: 'amd64' }),
-    ).toBe(
-      'istio-installer mirror add --dir DIR istioctl-1.25.<patch>-linux-amd64.tar.gz (from https://github.com/istio/istio/releases/download/1.25.<patch>/)',
+    ).toBe('istio-installer mirror add --dir DIR istioctl-1.25.<patch>-linux-amd64.tar.gz');
+    // prepare-site is given every hop, so it plans this same path; arm64 is said, amd64 is its default.
+    expect(prepareSiteCommand(v('1.23.2'), hops, { major: 1, minor: 32 }, { arch: 'arm64' })).toBe(
+      'istio-installer prepare-site --dir DIR --chart CHART -f VALUES --from 1.23.2 --kube 1.32 --istio-version 1.25.<patch> --istio-version 1.27.<patch> --istio-version 1.29.<patch> --istio-version 1.31.0 --arch arm64',
+    );
+    expect(prepareSiteCommand(v('1.23.2'), hops.slice(-1), undefined, { arch: 'amd64' })).toBe(
+      'istio-installer prepare-site --dir DIR --chart CHART -f VALUES --from 1.23.2 --kubeconfig KUBECONFIG --istio-version 1.31.0',
     );
   });
 
