@@ -133,8 +133,8 @@ async function recordFailure(
 
 /** Before istioctl changes anything: stale webhooks go, then the prechecks (unless forced); returns their warnings. */
 async function prepare({ plan, state, tool, request, deps }: RevisionRun): Promise<string[]> {
-  await cleanStaleWebhooks(state, deps);
-  if (!request.force) return precheck(plan, state, tool, deps);
+  const deleted = await cleanStaleWebhooks(state, deps);
+  if (!request.force) return precheck(plan, state, tool, deps, deleted);
   deps.log.warn(
     'forceInstall: skipping istioctl x precheck and istioctl analyze; nothing checks the cluster before this install',
   );
@@ -234,14 +234,17 @@ function lastLines(text: string, count: number): string[] {
 }
 
 /** Webhooks that call a Service which no longer exists make later installs fail (IST0139); they belong to nothing. */
-async function cleanStaleWebhooks(state: ClusterState, deps: InstallerDeps): Promise<void> {
+async function cleanStaleWebhooks(state: ClusterState, deps: InstallerDeps): Promise<Set<string>> {
+  const deleted = new Set<string>();
   for (const webhook of staleWebhooks(state)) {
     deps.log.warn(
       `deleting stale ${webhook.kind} ${webhook.name}: it calls ${webhook.services.join(', ')}, which does not exist (left by a failed install or uninstall)`,
     );
     if (webhook.kind === 'MutatingWebhookConfiguration') await deps.kube.deleteMutatingWebhook(webhook.name);
     else await deps.kube.deleteValidatingWebhook(webhook.name);
+    deleted.add(webhook.name);
   }
+  return deleted;
 }
 
 /**

@@ -61,12 +61,18 @@ export interface SortedFindings {
   ours: Finding[];
   /** Reported in the log, the record and `status`; the install goes on. */
   warnings: Finding[];
+  /** About webhook configurations this run deleted (stale) before the checks: istioctl read them from a cache. */
+  gone: Finding[];
 }
 
 /**
  * Sorts findings. `ownWebhooks` are the webhook configurations of this installation, `lastRunEndedBadly` says the
  * last run on record did not end cleanly (see endedCleanly): only then is an overlap among our own webhooks ours to repair. For
  * `x precheck` every finding blocks (it checks exactly what makes an install unsafe), except that overlap.
+ * `deleted` are the webhook configurations this run deleted just before the checks: a finding that names one of them
+ * is about an object that no longer exists. istioctl's informers list from the API server's watch cache
+ * (resourceVersion 0), which may not have seen the delete yet: on the rig, under load, analyze reported IST0139 for
+ * Rancher's `istio-sidecar-injector` right after it was deleted, and refused a hop that was safe.
  */
 export function sortFindings(
   findings: readonly Finding[],
@@ -74,11 +80,17 @@ export function sortFindings(
   ownWebhooks: ReadonlySet<string>,
   lastRunEndedBadly: boolean,
   revisionOf: ReadonlyMap<string, string> = new Map(),
+  deleted: ReadonlySet<string> = new Set(),
 ): SortedFindings {
-  const sorted: SortedFindings = { blocking: [], ours: [], warnings: [] };
+  const sorted: SortedFindings = { blocking: [], ours: [], warnings: [], gone: [] };
   for (const finding of findings) {
     if (finding.level === 'Info') continue;
     const named = webhooksNamed(finding);
+    // An overlap with a deleted webhook is gone with it, as is a deleted webhook's call to a missing Service.
+    if (named.some((name) => deleted.has(name))) {
+      sorted.gone.push(finding);
+      continue;
+    }
     const ownOverlap =
       finding.code === WEBHOOK_OVERLAP && named.length > 0 && named.every((name) => ownWebhooks.has(name));
     // istioctl re-applying an adopted default revision in place leaves its injector overlapping the `default` tag

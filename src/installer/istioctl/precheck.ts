@@ -25,6 +25,8 @@ export async function precheck(
   state: ClusterState,
   tool: Istioctl,
   deps: InstallerDeps,
+  /** Stale webhook configurations this run deleted just before (see sortFindings). */
+  deleted: ReadonlySet<string> = new Set(),
 ): Promise<string[]> {
   const meshConfig = objectAt(specOf(plan.istioOperator), 'meshConfig');
   const meshConfigFile = await deps.writeTempFile('mesh-config.yaml', renderDocument(meshConfig, 'yaml'));
@@ -38,8 +40,12 @@ export async function precheck(
     adopted ? ownWebhooks(state).map((w) => [w.name, w.revision ?? 'default'] as const) : [],
   );
   const sort = (output: string, source: 'analyze' | 'precheck') =>
-    sortFindings(parseFindings(output), source, own, lastRunEndedBadly, revisionOf);
+    sortFindings(parseFindings(output), source, own, lastRunEndedBadly, revisionOf, deleted);
   const reportOurs = (found: SortedFindings) => {
+    for (const finding of found.gone)
+      deps.log.info(
+        `${finding.line} (about a webhook configuration this run deleted as stale; istioctl read it from the API server's cache)`,
+      );
     for (const finding of found.ours)
       deps.log.warn(
         `${finding.line} (between this installation's own webhooks, left by the unfinished last run; the install re-applies them)`,
@@ -55,7 +61,7 @@ export async function precheck(
         if (!(error instanceof IstioctlError)) throw error;
         const found = sort(error.stderr, 'precheck');
         reportOurs(found);
-        if (found.blocking.length === 0 && found.ours.length > 0) return [];
+        if (found.blocking.length === 0 && found.ours.length + found.gone.length > 0) return [];
         const named = found.blocking.map((f) => f.line);
         throw new PreconditionError(
           `istioctl x precheck found problems: ${named.length ? named.join('; ') : error.message}`,

@@ -292,6 +292,34 @@ describe('a re-run after an interruption converges', () => {
   });
 });
 
+test("a stale webhook the run deletes does not refuse it when analyze, reading the API server's cache, still names it", async () => {
+  const kube = cluster();
+  kube.mutating.push({
+    metadata: { name: 'istio-sidecar-injector-gone', labels: { 'istio.io/rev': 'gone' } },
+    webhooks: [
+      {
+        name: 'rev.namespace.sidecar-injector.istio.io',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        clientConfig: { service: { name: 'istiod-gone', namespace: NS } },
+      },
+    ],
+  });
+  const stale =
+    'Error [IST0139] (MutatingWebhookConfiguration istio-sidecar-injector-gone) Injector refers to a control plane service that does not exist: istio-system/istiod-gone.\n';
+  const {
+    deps: d,
+    calls,
+    log,
+  } = deps(kube, { analyze: { exitCode: 79, stdout: stale }, install: () => ({}) });
+  await install(request({ istioOperator: { ...istioOperator, metadata: { name: 'x' } } }), d);
+  expect(kube.mutating.map((w) => w.metadata?.name)).not.toContain('istio-sidecar-injector-gone');
+  expect(calls.map((c) => c[0])).toContain('install');
+  expect(log).toContain(
+    "Error [IST0139] (MutatingWebhookConfiguration istio-sidecar-injector-gone) Injector refers to a control plane service that does not exist: istio-system/istiod-gone. (about a webhook configuration this run deleted as stale; istioctl read it from the API server's cache)",
+  );
+});
+
 describe("users' own configuration findings", () => {
   const findings = [
     'Error [IST0101] (VirtualService default/broken-vs) Referenced host not found: "no-such-service.default.svc.cluster.local"',

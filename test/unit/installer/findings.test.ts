@@ -67,3 +67,29 @@ test('an overlap between the injector and the default tag of one revision (istio
   ]);
   expect(sortFindings(parseFindings(line), 'analyze', own, false, other).blocking).toHaveLength(1);
 });
+
+test('a finding about a webhook this run just deleted as stale is gone, not blocking (istioctl read a stale cache)', () => {
+  // As analyze 1.29.6 printed it on the rig right after the installer deleted Rancher's stale injector.
+  const calls =
+    'Error [IST0139] (MutatingWebhookConfiguration istio-sidecar-injector) Injector refers to a control plane service that does not exist: istio-system/istiod.';
+  const overlap =
+    'Error [IST0139] (MutatingWebhookConfiguration istio-revision-tag-default) Webhook overlaps with others: [istio-sidecar-injector/namespace.sidecar-injector.istio.io]. This may cause injection to occur twice.';
+  const own = new Set(['istio-revision-tag-default']);
+  const deleted = new Set(['istio-sidecar-injector']);
+  const sorted = sortFindings(
+    parseFindings(`${calls}\n${overlap}`),
+    'analyze',
+    own,
+    false,
+    new Map(),
+    deleted,
+  );
+  expect(sorted).toEqual({
+    blocking: [],
+    ours: [],
+    warnings: [],
+    gone: parseFindings(`${calls}\n${overlap}`),
+  });
+  // The same findings with nothing deleted still block: the check is not weakened for webhooks that exist.
+  expect(sortFindings(parseFindings(`${calls}\n${overlap}`), 'analyze', own, false).blocking).toHaveLength(2);
+});
