@@ -1,7 +1,8 @@
 // A Rancher-shaped install on a rig: the fixture chart's release `rancher-istio` (test/fixtures/rancher-shaped-chart)
 // plus its control plane applied by real istioctl from the chart's ConfigMap, as Rancher's installer Job did, at the
-// rig's 1.30.4 or as one of Rancher's chart versions left it (RANCHER_2_12: 107.1.0, Istio 1.25.0). Shared by the
-// takeover tests and `npm run bench:migrate`; throws with the tools' output when a step fails.
+// rig's 1.30.4 or as one of Rancher's chart versions left it (RANCHER_2_12: 107.1.0, Istio 1.25.0; RANCHER_107_0:
+// 107.0.0, Istio 1.24.1). Shared by the takeover tests and `npm run bench:migrate`; throws with the tools' output when
+// a step fails.
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -31,6 +32,12 @@ export const RANCHER_2_12: RancherStart = {
   istio: '1.25.0',
   chartVersion: '107.1.0+up1.25.0',
   values: RANCHER_VALUES,
+};
+/** Rancher 2.12's other line: chart 107.0.0 with its values (tag 1.24.1, `rancher/mirrored-istio-*:1.24.1-distroless`). */
+export const RANCHER_107_0: RancherStart = {
+  istio: '1.24.1',
+  chartVersion: '107.0.0+up1.24.1',
+  values: 'test/fixtures/rancher/107.0.0-values.yaml',
 };
 const HELM3 = HELMS[0][1];
 
