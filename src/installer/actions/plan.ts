@@ -1,6 +1,7 @@
 // `plan`: reads the cluster (state, takeover facts, the istioctl versions at hand) and decides; changes nothing.
 // install decides through it before and again under the lock.
 import { renderDocument } from '../../overlay/output.js';
+import { withoutUnsupportedPodSecurity } from '../../overlay/pod-security.js';
 import { readClusterState } from '../cluster/read-state.js';
 import { readTakeoverFacts } from '../cluster/read-takeover.js';
 import { parseKubeVersion } from '../decide/kube-support.js';
@@ -11,6 +12,7 @@ import { describeFound, recognise, type Recognition } from '../decide/takeover.j
 import type { InstallerDeps } from '../deps.js';
 import { specHash } from '../model/record.js';
 import { orRefuse, refusalError } from '../model/refusal.js';
+import { formatIstioVersion } from '../model/istio-version.js';
 import { desiredOf } from '../model/spec.js';
 import type { ClusterState } from '../model/state.js';
 import type { InstallRequest } from './request.js';
@@ -60,12 +62,16 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
       allowUnsupported ? undefined : kube,
     ),
   );
-  const hash = specHash(step.istioOperator);
+  // A hop (or a chosen version) older than the spec's tag gets only what its istioctl takes of `podSecurity`.
+  const hopSpec = step.version
+    ? withoutUnsupportedPodSecurity(step.istioOperator, formatIstioVersion(step.version))
+    : step.istioOperator;
+  const hash = specHash(hopSpec);
   const plan = orRefuse(
     planAction(
       state,
       {
-        istioOperator: step.istioOperator,
+        istioOperator: hopSpec,
         version: step.version,
         revision: step.revision ?? revision,
         strategy: step.strategy,
