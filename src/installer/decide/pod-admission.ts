@@ -96,3 +96,50 @@ export function admissionRefusal(
   ];
   return refused([...missing, ...lines].join('; '), hints.join('; '));
 }
+
+/**
+ * A pod shaped as sidecar injection without istio-cni makes it, minus the proxy: the `istio-init` init container needs
+ * NET_ADMIN and NET_RAW as root, which `baseline` and `restricted` forbid. Labelled so that no injector touches it.
+ */
+export function initProbePod(): AnyObject & { spec: Record<string, unknown> } {
+  const dropAll = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'istio-init-admission-check', labels: { 'sidecar.istio.io/inject': 'false' } },
+    spec: {
+      automountServiceAccountToken: false,
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      initContainers: [
+        {
+          name: 'istio-init',
+          image: 'istio-init-admission-check',
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+            runAsNonRoot: false,
+            runAsUser: 0,
+          },
+        },
+      ],
+      containers: [{ name: 'app', image: 'app-admission-check', securityContext: dropAll }],
+    },
+  };
+}
+
+/** Where injection is on and PodSecurity would refuse `istio-init`: what `plan` and `status` warn. */
+export interface InjectionRefusal {
+  namespace: string;
+  /** PodSecurity's words, or the namespace's enforce label where the installer may not dry-run pods there. */
+  why: string;
+}
+
+/** The warning for a namespace whose injected pods would be refused because neither istio-cni nor ambient is on. */
+export function injectionWarning(refusal: InjectionRefusal): string {
+  return `namespace ${refusal.namespace} has sidecar injection on and PodSecurity refuses istio-init there (${refusal.why}): its new pods will be refused while neither istio-cni (cni.enabled) nor ambient is on; enable one, or exempt the namespace`;
+}
+
+/** The level a PodSecurity refusal names (`violates PodSecurity "restricted:latest": …` -> `restricted:latest`). */
+export function enforcedLevel(message: string): string | undefined {
+  return /violates PodSecurity "([^"]+)"/.exec(message)?.[1];
+}
