@@ -180,3 +180,30 @@ test('a forced install whose gateway PodSecurity refuses ends at once with the R
   const status = await cli(['status', '-o', 'json'], kubeconfig);
   expect(status.stdout).toMatch(/FailedCreate/);
 }, 300_000);
+
+test('ambient: a restricted namespace enrolled in the ambient data plane runs restricted pods, with no warning', async () => {
+  await cluster.kube.post('/api/v1/namespaces', {
+    metadata: { name: 'ambient-apps', labels: { 'istio.io/dataplane-mode': 'ambient' } },
+  });
+  const run = await cli(['install', '-f', values('ambient:\n  enabled: true\n')], kubeconfig);
+  expect({ exit: run.exitCode, err: run.exitCode === 0 ? '' : run.stderr }).toEqual({ exit: 0, err: '' });
+  const pod = {
+    metadata: { name: 'web', labels: { app: 'web' } },
+    spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'web',
+          image: 'example.com/web:1',
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  };
+  // Created for real (not a dry run): PodSecurity admits it, and ambient leaves it as written.
+  const created = await cluster.kube.post<{ spec: PodSpec }>('/api/v1/namespaces/ambient-apps/pods', pod);
+  expect(created.spec.containers.map((c) => c.name)).toEqual(['web']);
+  expect(created.spec.initContainers ?? []).toEqual([]);
+  const plan = await cli(['plan', '-f', values('ambient:\n  enabled: true\n')], kubeconfig);
+  expect(plan.stdout).not.toContain('refuses istio-init');
+}, 300_000);
