@@ -1,6 +1,7 @@
 // `istio-installer plan`: reads the cluster and the inputs and prints what install would do and why. Changes nothing.
 import type { Command } from 'commander';
 import { makePlan, planReport } from '../installer/actions/plan.js';
+import { preflight } from '../installer/actions/preflight.js';
 import { installRequest } from '../installer/actions/request.js';
 import { withClusterOptions, withInstallerDeps, type ClusterOptions } from './installer-deps.js';
 import type { CommandContext } from './main.js';
@@ -13,9 +14,13 @@ export function registerPlan(program: Command, context: CommandContext): void {
     )
     .action(async (options: InputOptions & ClusterOptions) => {
       const inputs = await resolveInputs(options, context);
-      const { plan, state, notes } = await withInstallerDeps(options, context, (deps) =>
-        makePlan(installRequest(inputs, options.namespace, context.io.env, false), deps),
-      );
+      const { plan, state, notes } = await withInstallerDeps(options, context, async (deps) => {
+        const request = installRequest(inputs, options.namespace, context.io.env, false);
+        const decided = await makePlan(request, deps);
+        // What install would refuse before acting, plan refuses too: a spec istioctl rejects, a pod admission refuses.
+        if (decided.plan.kind !== 'nothing') await preflight(decided, request, deps);
+        return decided;
+      });
       context.io.stdout.write(planReport(plan, state, notes).join('\n') + '\n');
     });
 }

@@ -10,6 +10,7 @@ import {
   withoutUnaskedComponents,
   withProfileGateways,
 } from './profiles.js';
+import { withPodSecurity } from './pod-security.js';
 import { applySetFlag, parseSetFlag, type SetFlag } from './set-path.js';
 import {
   valuesProfile,
@@ -117,6 +118,12 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
   // and the entries of components it leaves off be dropped.
   spec = withoutUnaskedComponents(withProfileGateways(spec), (name) =>
     userWroteComponent(name, overlays, sets),
+  );
+  // After the overlays, so that the gateways they add get it too; the tag is final here as well.
+  spec = withPodSecurity(
+    spec,
+    values.podSecurity.seccompProfile,
+    typeof spec.tag === 'string' ? spec.tag : '',
   );
   merged = { ...merged, spec };
 

@@ -365,6 +365,17 @@ export const valuesSchema = z
       },
       'The installer Jobs that run `istio-installer run`.',
     ),
+    podSecurity: section(
+      {
+        seccompProfile: z
+          .enum(['RuntimeDefault', ''])
+          .default('RuntimeDefault')
+          .describe(
+            "seccomp profile type that istiod, every gateway (also those an overlay adds in other namespaces) and, from Istio 1.29 (older istioctl refuses the key), the injected proxies get, as PodSecurity `restricted` requires; a component's own `k8s.securityContext.seccompProfile` wins. Empty: Istio's own default (none set), which Rancher's chart rendered. The node agents (istio-cni, ztunnel) need privileges `restricted` forbids and are left alone. See docs/hardened-clusters.md.",
+          ),
+      },
+      "What Istio's pods get so that PodSecurity `restricted` (Rancher's `rancher-restricted`) admits them.",
+    ),
     dns: section(
       {
         enabled: rancherBoolean()

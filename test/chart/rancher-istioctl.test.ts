@@ -31,8 +31,15 @@ type Doc = Record<string, unknown> & {
   spec: { components: { ingressGateways: Record<string, unknown>[] } };
 };
 
-async function ourRendering(args: string[]): Promise<string> {
-  const run = await runCli(['render', ...args]);
+/**
+ * Rancher's chart set no seccomp profile; ours sets RuntimeDefault by default (podSecurity, for PodSecurity
+ * `restricted`). The equivalence is proved with it off; the test at the end shows that it adds only that.
+ */
+const podSecurityOff = path.join(work, 'pod-security-off.yaml');
+writeFileSync(podSecurityOff, "podSecurity:\n  seccompProfile: ''\n");
+
+async function ourRendering(args: string[], podSecurity: 'off' | 'default' = 'off'): Promise<string> {
+  const run = await runCli(['render', ...args, ...(podSecurity === 'off' ? ['-f', podSecurityOff] : [])]);
   if (run.code !== 0) throw new Error(`render failed: ${run.stderr}`);
   return run.stdout;
 }
@@ -256,6 +263,35 @@ describe.each(ISTIO_VERSIONS)('istioctl %s manifest generate', (version) => {
           }
         ).template.spec.containers[0]?.args;
       expect(istiodArgs(ours)).toEqual(istiodArgs(rancher));
+    },
+  );
+
+  test.each(WITH_OVERLAY)(
+    "Rancher's %s values by default: only the pods' seccomp profile is added, to istiod and every gateway",
+    async (line) => {
+      const args = ['-f', `${RANCHER}/${line}-values.yaml`, '--overlay', OVERLAY_EXAMPLE];
+      const off = await manifestGenerate(version, await ourRendering(args), `off-${line}`);
+      const on = await manifestGenerate(version, await ourRendering(args, 'default'), `on-${line}`);
+      type PodSpec = { securityContext?: { seccompProfile?: unknown } };
+      const podOf = (o: K8sObject) => (o.spec as { template: { spec: PodSpec } }).template.spec;
+      const changed = differingObjects(on, off);
+      expect(changed).toEqual(
+        on
+          .filter((o) => o.kind === 'Deployment')
+          .map((o) => `Deployment/${o.metadata.namespace}/${o.metadata.name}`)
+          .sort(),
+      );
+      for (const o of on.filter((o) => o.kind === 'Deployment'))
+        expect(podOf(o).securityContext?.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+      const withoutSeccomp = on.map((o) => {
+        if (o.kind !== 'Deployment') return o;
+        const copy = structuredClone(o);
+        delete podOf(copy).securityContext?.seccompProfile;
+        const context = podOf(copy).securityContext;
+        if (context && Object.keys(context).length === 0) delete podOf(copy).securityContext;
+        return copy;
+      });
+      expect(differingObjects(withoutSeccomp, off)).toEqual([]);
     },
   );
 });

@@ -31,6 +31,7 @@ import {
   type RigIstioVersion,
   type ToolPaths,
 } from './tools.js';
+import { rancherRestrictedAdmission } from './pod-security-admission.js';
 
 export interface ClusterOptions {
   /** The cluster stops itself after this long (default one hour), even if its owner dies. */
@@ -63,6 +64,12 @@ export interface ClusterOptions {
    * the cache fails the start, naming the tool.
    */
   istio?: readonly RigIstioVersion[];
+  /**
+   * `rancher-restricted`: PodSecurity `restricted` enforced in every namespace but Rancher's exempted ones, as Rancher's
+   * template of that name configures the API server (test/cluster/pod-security-admission.ts). Default: none, as
+   * Kubernetes ships (privileged unless a namespace's labels say otherwise).
+   */
+  podSecurity?: 'rancher-restricted';
 }
 
 export interface Cluster {
@@ -283,6 +290,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       `--kubelet-certificate-authority=${pki.caCert}`,
       `--kubelet-client-certificate=${pki.adminCert}`,
       `--kubelet-client-key=${pki.adminKey}`,
+      ...(opts.podSecurity === 'rancher-restricted' ? [rancherRestrictedAdmission(dir)] : []),
     ]);
     await waitFor('the apiserver to be ready', 120_000, async () => {
       await kube.get('/readyz');

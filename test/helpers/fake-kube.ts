@@ -13,7 +13,7 @@ import type {
   V1ValidatingWebhookConfiguration,
   V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import type { Kube } from '../../src/installer/cluster/kube.js';
+import type { DryRunAnswer, Kube } from '../../src/installer/cluster/kube.js';
 import type { AnyObject, ResourceRef } from '../../src/installer/model/objects.js';
 
 /** Matches the simple `key=value` and `key in (a,b)` selectors the installer uses. */
@@ -50,6 +50,10 @@ export class FakeKube implements Kube {
   objects = new Map<string, AnyObject[]>();
   /** Every mutating call, in order, so tests can assert that nothing was written. */
   writes: string[] = [];
+  /** What a dry-run pod in a namespace is refused with (PodSecurity's message, say); admitted where none is set. */
+  admissionRefusals = new Map<string, string>();
+  /** Every pod dry-run, as `namespace/name`. */
+  dryRuns: string[] = [];
   private version = 1;
 
   async listDeployments(namespace: string | undefined, labelSelector?: string) {
@@ -90,6 +94,11 @@ export class FakeKube implements Kube {
   async createNamespace(name: string) {
     this.writes.push(`create Namespace ${name}`);
     this.namespaces.push({ metadata: { name } });
+  }
+  async dryRunPod(namespace: string, pod: AnyObject): Promise<DryRunAnswer> {
+    this.dryRuns.push(`${namespace}/${pod.metadata?.name ?? ''}`);
+    const message = this.admissionRefusals.get(namespace);
+    return message === undefined ? { admitted: true } : { admitted: false, status: 403, message };
   }
   async listMutatingWebhooks() {
     return this.mutating;

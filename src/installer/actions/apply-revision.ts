@@ -8,6 +8,7 @@ import { readClusterState } from '../cluster/read-state.js';
 import { writeRecord, type Outcome } from '../cluster/record-store.js';
 import { readProxyPods, restartOwner } from '../cluster/read-takeover.js';
 import { pollUntil, verifyInstalled, waitUntilGone } from '../cluster/wait.js';
+import { failOnCreationFailure } from '../cluster/watch-creation.js';
 import { writeDashboards } from '../cluster/write-dashboards.js';
 import { expectedObjects, scaledDown } from '../decide/health.js';
 import { controlPlaneFirstSpec, type Plan } from '../decide/plan.js';
@@ -158,31 +159,58 @@ async function applyAndVerify(run: RevisionRun): Promise<void> {
 
 /** Writes `spec` to a temp file and runs istioctl install on it, as one named phase. */
 async function runInstall(
-  { tool, request, deps }: RevisionRun,
+  run: RevisionRun,
   spec: JsonObject,
   fileName: string,
   phaseName: string,
 ): Promise<void> {
+  const { tool, request, deps } = run;
   const file = await deps.writeTempFile(fileName, renderDocument(spec, 'yaml'));
   await phase(deps, phaseName, () =>
-    tool.run(installArgs(file, request.readinessSeconds), istioctlTimeoutMs(request)),
+    failingFast(run, spec, (signal) =>
+      tool.run(installArgs(file, request.readinessSeconds), istioctlTimeoutMs(request), signal),
+    ),
   );
 }
 
-/** Waits, as one named phase, until what `spec` asks for is healthy at the plan's version. */
-function verifySpec(
+/**
+ * Runs `work` (istioctl's install and its readiness wait, or ours) while watching the Deployments `spec` asks for: one
+ * whose ReplicaSet cannot create pods (PodSecurity, a quota) ends it at once with that reason (exit 5), and istioctl
+ * is stopped, rather than both waiting out their timeouts for pods that will never exist.
+ */
+async function failingFast<T>(
   { plan, request, deps }: RevisionRun,
   spec: JsonObject,
-  phaseName: string,
-): Promise<ClusterState> {
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const done = new AbortController();
+  const expected = expectedObjects(spec, request.namespace, plan.revision);
+  const { intervalMs, sleep, now } = waitOptions(request, deps);
+  const watch = failOnCreationFailure(deps.kube, expected, { intervalMs, sleep, now }, done.signal);
+  const working = work(done.signal);
+  // Whichever loses the race is settled later; neither may become an unhandled rejection.
+  watch.catch(() => undefined);
+  working.catch(() => undefined);
+  try {
+    return await Promise.race([working, watch.then(() => working)]);
+  } finally {
+    done.abort();
+  }
+}
+
+/** Waits, as one named phase, until what `spec` asks for is healthy at the plan's version. */
+function verifySpec(run: RevisionRun, spec: JsonObject, phaseName: string): Promise<ClusterState> {
+  const { plan, request, deps } = run;
   return phase(deps, phaseName, () =>
-    verifyInstalled(
-      deps.kube,
-      request.namespace,
-      spec,
-      plan.revision,
-      plan.toVersion,
-      waitOptions(request, deps),
+    failingFast(run, spec, () =>
+      verifyInstalled(
+        deps.kube,
+        request.namespace,
+        spec,
+        plan.revision,
+        plan.toVersion,
+        waitOptions(request, deps),
+      ),
     ),
   );
 }

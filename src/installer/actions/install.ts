@@ -2,7 +2,6 @@
 // (apply-revision.ts) until the plan says nothing is left; a takeover first adopts, and between hops proxies are kept
 // within the supported skew.
 import { TimeoutError } from '../../errors.js';
-import { renderDocument } from '../../overlay/output.js';
 import { withLock } from '../cluster/lock.js';
 import { readProxyPods, removeLeftovers, restartOwner } from '../cluster/read-takeover.js';
 import { writeRecord } from '../cluster/record-store.js';
@@ -11,14 +10,12 @@ import { describePause, pauseBeforeHop } from '../decide/path.js';
 import { beyondSkew, skewGate } from '../decide/skew.js';
 import { describeFound, type Recognition } from '../decide/takeover.js';
 import { phase, type InstallerDeps } from '../deps.js';
-import { checkWithIstioctl } from '../istioctl/offline-check.js';
-import { istioctl } from '../istioctl/runner.js';
 import { formatIstioVersion, parseIstioVersion, type IstioVersion } from '../model/istio-version.js';
 import { refusalError } from '../model/refusal.js';
-import { specOf } from '../model/spec.js';
 import type { ClusterState } from '../model/state.js';
 import { applyRevision } from './apply-revision.js';
-import { makePlan, planReport, type Decided } from './plan.js';
+import { makePlan, planReport } from './plan.js';
+import { preflight } from './preflight.js';
 import { elapsed, waitOptions, type InstallRequest, type InstallResult } from './request.js';
 
 export async function install(request: InstallRequest, deps: InstallerDeps): Promise<InstallResult> {
@@ -27,7 +24,7 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
   for (const line of planReport(first.plan, first.state, first.notes)) deps.log.info(line);
   if (first.plan.kind === 'nothing' && first.recognition.kind !== 'adopt')
     return { plan: first.plan, summary: `nothing to do: ${first.plan.reason} (${elapsed(deps, started)})` };
-  await checkOffline(first, request, deps);
+  await preflight(first, request, deps);
   if (request.dryRun)
     return { plan: first.plan, summary: `dry run: would ${first.plan.kind} (${first.plan.reason})` };
 
@@ -69,24 +66,6 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
       decided = await makePlan(request, deps);
       for (const line of planReport(decided.plan, decided.state, decided.notes)) deps.log.info(line);
     }
-  });
-}
-
-/** The target version's own `istioctl manifest generate` checks the merged spec before anything is locked or changed. */
-async function checkOffline(decided: Decided, request: InstallRequest, deps: InstallerDeps): Promise<void> {
-  await phase(deps, 'istioctl manifest generate (offline check of the merged spec)', async () => {
-    // The generated manifest is thousands of lines: not logged; a refusal's cause is in the error.
-    const tool = istioctl(
-      await deps.istioctlFor(decided.plan.toVersion),
-      deps.runner,
-      deps.env,
-      () => undefined,
-    );
-    const specFile = await deps.writeTempFile(
-      'istio-operator.yaml',
-      renderDocument(decided.plan.istioOperator, 'yaml'),
-    );
-    await checkWithIstioctl(tool, specFile, specOf(decided.plan.istioOperator), request.locateSpec);
   });
 }
 

@@ -1,17 +1,23 @@
 // `plan`: reads the cluster (state, takeover facts, the istioctl versions at hand) and decides; changes nothing.
 // install decides through it before and again under the lock.
 import { renderDocument } from '../../overlay/output.js';
+import type { JsonObject } from '../../overlay/json.js';
+import { withoutUnsupportedPodSecurity } from '../../overlay/pod-security.js';
+import { componentEnabled, effectiveProfile } from '../../overlay/profiles.js';
+import { readInjectionRefusals } from '../cluster/read-injection.js';
 import { readClusterState } from '../cluster/read-state.js';
 import { readTakeoverFacts } from '../cluster/read-takeover.js';
 import { parseKubeVersion } from '../decide/kube-support.js';
 import { describePath, stepFor, type Hop } from '../decide/path.js';
+import { injectionWarning } from '../decide/pod-admission.js';
 import { chooseTarget } from '../decide/target.js';
 import { describePlan, planAction, specDiff, type Plan } from '../decide/plan.js';
 import { describeFound, recognise, type Recognition } from '../decide/takeover.js';
 import type { InstallerDeps } from '../deps.js';
 import { specHash } from '../model/record.js';
 import { orRefuse, refusalError } from '../model/refusal.js';
-import { desiredOf } from '../model/spec.js';
+import { formatIstioVersion } from '../model/istio-version.js';
+import { desiredOf, specOf } from '../model/spec.js';
 import type { ClusterState } from '../model/state.js';
 import type { InstallRequest } from './request.js';
 
@@ -60,12 +66,16 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
       allowUnsupported ? undefined : kube,
     ),
   );
-  const hash = specHash(step.istioOperator);
+  // A hop (or a chosen version) older than the spec's tag gets only what its istioctl takes of `podSecurity`.
+  const hopSpec = step.version
+    ? withoutUnsupportedPodSecurity(step.istioOperator, formatIstioVersion(step.version))
+    : step.istioOperator;
+  const hash = specHash(hopSpec);
   const plan = orRefuse(
     planAction(
       state,
       {
-        istioOperator: step.istioOperator,
+        istioOperator: hopSpec,
         version: step.version,
         revision: step.revision ?? revision,
         strategy: step.strategy,
@@ -75,8 +85,12 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
       hash,
     ),
   );
+  const injection = injectionNeedsPrivileges(specOf(hopSpec))
+    ? (await readInjectionRefusals(deps.kube)).map((r) => `  warning: ${injectionWarning(r)}`)
+    : [];
   const notes = [
     ...target.notes,
+    ...injection,
     ...(recognition.kind === 'adopt'
       ? [
           `  takeover: ${describeFound(recognition.found)}`,
@@ -90,6 +104,11 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
       : []),
   ];
   return { plan, state, hash, recognition, hops: step.hops, notes };
+}
+
+/** Injection makes istio-init (NET_ADMIN, NET_RAW, root) unless istio-cni or ambient takes over its job. */
+function injectionNeedsPrivileges(spec: JsonObject): boolean {
+  return !componentEnabled(spec, 'cni') && !effectiveProfile(spec).includes('ambient');
 }
 
 /** The lines `plan` prints (and install logs): notes, the plan, and the spec's diff against the last applied one. */

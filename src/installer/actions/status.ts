@@ -2,7 +2,9 @@
 // the istioctl versions at hand, and reports; changes nothing.
 import { holderGone } from '../cluster/holder.js';
 import { readDataPlane } from '../cluster/read-data-plane.js';
+import { readInjectionRefusals } from '../cluster/read-injection.js';
 import { readClusterState } from '../cluster/read-state.js';
+import { injectionWarning } from '../decide/pod-admission.js';
 import { statusReport, type StatusReport } from '../decide/status.js';
 import type { InstallerDeps } from '../deps.js';
 
@@ -18,5 +20,9 @@ export async function readStatus(namespace: string, deps: InstallerDeps): Promis
     hostname: deps.hostname,
     isProcessAlive: deps.isProcessAlive,
   });
-  return statusReport(state, deps.now(), gone !== undefined, dataPlane, { kubernetes, available });
+  const report = statusReport(state, deps.now(), gone !== undefined, dataPlane, { kubernetes, available });
+  // Without istio-cni (or ambient, which runs it), injection makes istio-init, which PodSecurity may refuse.
+  const cni = await deps.kube.listDaemonSets('k8s-app=istio-cni-node');
+  const injection = cni.length > 0 ? [] : await readInjectionRefusals(deps.kube);
+  return { ...report, warnings: [...report.warnings, ...injection.map(injectionWarning)] };
 }

@@ -1,9 +1,16 @@
 // The Kube interface on @kubernetes/client-node, for the credentials the lean REST client does not handle (exec
 // plugins, auth providers, proxies): in-cluster credentials, else KUBECONFIG, else ~/.kube/config.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { AnyObject } from '../model/objects.js';
 import type { AnyKindCalls, Kube, RecordCalls, WebhookCalls, WorkloadCalls } from './kube.js';
-import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './retry.js';
+import {
+  admissionAnswer,
+  defaultRetry,
+  falseOn409,
+  undefinedOn404,
+  withRetry,
+  type RetryOptions,
+} from './retry.js';
 
 type ClientNode = typeof import('@kubernetes/client-node');
 type Call = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
@@ -76,6 +83,13 @@ function workloadCalls(k8s: ClientNode, config: KubeConfig, call: Call): Workloa
       call('create Namespace', async () => {
         await falseOn409(core.createNamespace({ body: { metadata: { name } } }));
       }),
+    dryRunPod: (namespace, pod) =>
+      call('create Pod (dry run)', () =>
+        admissionAnswer(
+          'create Pod (dry run)',
+          core.createNamespacedPod({ namespace, body: pod as V1Pod, dryRun: 'All' }),
+        ),
+      ),
   };
 }
 

@@ -15,6 +15,9 @@ import type {
 } from '@kubernetes/client-node';
 import type { AnyObject, ResourceRef } from '../model/objects.js';
 
+/** What a dry-run create answered: admitted, or refused by an admission with its message. */
+export type DryRunAnswer = { admitted: true } | { admitted: false; status: number; message: string };
+
 /** Everything the installer reads or writes through the API server; injected, so unit tests pass a recording fake. */
 export interface Kube {
   /** The API server URL, for messages. */
@@ -32,6 +35,11 @@ export interface Kube {
   listNamespaces(labelSelector?: string): Promise<V1Namespace[]>;
   namespaceExists(name: string): Promise<boolean>;
   createNamespace(name: string): Promise<void>;
+  /**
+   * Creates the pod with `dryRun=All`: every admission (PodSecurity, quotas, webhooks) judges it and nothing is
+   * stored. Resolves with the API server's refusal (a 4xx other than this client lacking the permission), if any.
+   */
+  dryRunPod(namespace: string, pod: AnyObject): Promise<DryRunAnswer>;
   listMutatingWebhooks(): Promise<V1MutatingWebhookConfiguration[]>;
   listValidatingWebhooks(): Promise<V1ValidatingWebhookConfiguration[]>;
   deleteMutatingWebhook(name: string): Promise<void>;
@@ -74,6 +82,7 @@ export type WorkloadCalls = Pick<
   | 'listNamespaces'
   | 'namespaceExists'
   | 'createNamespace'
+  | 'dryRunPod'
 >;
 
 /** The calls on Istio's webhook configurations. */

@@ -6,7 +6,14 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { RestCredentials } from './kubeconfig.js';
 import { resourcePath, type AnyObject } from '../model/objects.js';
 import type { AnyKindCalls, Kube, RecordCalls, WebhookCalls, WorkloadCalls } from './kube.js';
-import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './retry.js';
+import {
+  admissionAnswer,
+  defaultRetry,
+  falseOn409,
+  undefinedOn404,
+  withRetry,
+  type RetryOptions,
+} from './retry.js';
 
 /** An answer of the API server with an error status; `code` is what isTransient and statusOf read. */
 export class ApiStatusError extends Error {
@@ -154,6 +161,17 @@ function workloadCalls({ request, call, items, q, ns, name }: Rest): WorkloadCal
           }),
         );
       }),
+    dryRunPod: (namespace, pod) =>
+      call('create Pod (dry run)', () =>
+        admissionAnswer(
+          'create Pod (dry run)',
+          request('POST', `/api/v1/namespaces/${ns(namespace)}/pods?dryRun=All`, {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            ...pod,
+          }),
+        ),
+      ),
   };
 }
 

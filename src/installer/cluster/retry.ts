@@ -74,6 +74,26 @@ export async function withRetry<T>(
   );
 }
 
+/**
+ * A dry-run create's answer: an admission's 4xx refusal becomes data; the client's own lack of RBAC permission (the
+ * API server's `cannot create resource`) stays an error, as any other call's would.
+ */
+export async function admissionAnswer(
+  what: string,
+  promise: Promise<unknown>,
+): Promise<{ admitted: true } | { admitted: false; status: number; message: string }> {
+  try {
+    await promise;
+    return { admitted: true };
+  } catch (error) {
+    const status = statusOf(error);
+    if (status === undefined || status < 400 || status >= 500) throw error;
+    const message = statusMessage(error);
+    if (status === 403 && /cannot create resource/.test(message)) throw refusal(what, error);
+    return { admitted: false, status, message };
+  }
+}
+
 /** A 4xx answer (forbidden, invalid) is the API server refusing: exit 3 with its own words, not a stack trace. */
 function refusal(what: string, error: unknown): unknown {
   const code = statusOf(error);
@@ -87,7 +107,7 @@ function refusal(what: string, error: unknown): unknown {
     : new PreconditionError(message);
 }
 
-function statusMessage(error: unknown): string {
+export function statusMessage(error: unknown): string {
   const body = (error as { body?: unknown }).body;
   if (typeof body === 'string') {
     try {

@@ -33,7 +33,7 @@ export function pathsOfKey(value: Json | undefined, key: string, path: (string |
 }
 
 /**
- * Runs `manifest generate` on the spec file; resolves when istioctl accepts it, else throws InputError with one issue
+ * Runs `manifest generate` on the spec file; resolves with the manifest when istioctl accepts it, else throws InputError with one issue
  * per unknown field (located through `locate`), or the line of istioctl's output that says why.
  */
 export async function checkWithIstioctl(
@@ -41,9 +41,9 @@ export async function checkWithIstioctl(
   specFile: string,
   spec: JsonObject,
   locate: SpecLocator | undefined,
-): Promise<void> {
+): Promise<string> {
   try {
-    await tool.run(manifestGenerateArgs(specFile), 120_000);
+    return await tool.run(manifestGenerateArgs(specFile), 120_000);
   } catch (error) {
     if (!(error instanceof IstioctlError)) throw error;
     const why = `istioctl ${tool.binary} refuses it: ${error.message}`;

@@ -13,6 +13,8 @@ export interface RunOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Each line of output as it arrives. */
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** Stops the process (SIGTERM, then SIGKILL) when aborted: the run already knows it cannot succeed. */
+  signal?: AbortSignal;
 }
 
 /** Runs a program with an argv array (never a shell). Injected so tests can record calls without running anything. */
@@ -28,6 +30,7 @@ export function execaRunner(): ProcessRunner {
       const child = execa(file, [...args], {
         reject: false,
         timeout: options.timeoutMs,
+        ...(options.signal ? { cancelSignal: options.signal } : {}),
         forceKillAfterDelay: 5_000,
         env: options.env as Record<string, string>,
         extendEnv: false,
@@ -89,7 +92,7 @@ export function causeFromOutput(stderr: string, stdout = ''): string {
 
 export interface Istioctl {
   /** Runs istioctl; resolves with stdout, throws IstioctlError or TimeoutError. */
-  run(args: readonly string[], timeoutMs: number): Promise<string>;
+  run(args: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<string>;
   binary: string;
 }
 
@@ -102,9 +105,10 @@ export function istioctl(
 ): Istioctl {
   return {
     binary,
-    async run(args, timeoutMs) {
+    async run(args, timeoutMs, signal) {
       const result = await runner.run(binary, args, {
         timeoutMs,
+        signal,
         env,
         onLine: (_stream, line) => log(`istioctl: ${line}`),
       });

@@ -1,0 +1,209 @@
+// A cluster hardened as Rancher's `rancher-restricted` template leaves it (PodSecurity `restricted` enforced everywhere
+// but Rancher's exempted namespaces, istio-system among them), with real istioctl 1.31.0, the API server's real
+// PodSecurity admission and a real istiod's injection: the up-front refusals (a gateway without a seccomp profile in a
+// restricted namespace, a gateway namespace that does not exist) change nothing; the default install puts a gateway in
+// a restricted namespace and its pods are admitted; a restricted namespace gets sidecars through istio-cni; and a
+// forced install whose pods PodSecurity refuses ends at once with the ReplicaSet's reason (exit 5), not after a
+// readiness timeout.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startCluster, type Cluster } from '../cluster/rig.js';
+import { eventually } from '../cluster/testkit.js';
+import { cli, valuesFile } from './helpers.js';
+
+const VERSION = '1.31.0';
+let cluster: Cluster;
+let dir: string;
+let kubeconfig: string;
+
+/** A gateway of the user's in `namespace`, as an overlay puts it there. */
+const gatewayOverlay = (namespace: string) =>
+  valuesFile(
+    dir,
+    `gateway-${namespace}.yaml`,
+    `apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  components:\n    ingressGateways:\n      - name: ${namespace}-gateway\n        namespace: ${namespace}\n        enabled: true\n`,
+  );
+
+const values = (extra = '', cni = true) =>
+  valuesFile(
+    dir,
+    `values-${Math.random().toString(36).slice(2)}.yaml`,
+    `tag: "${VERSION}"\ncni:\n  enabled: ${cni}\n  platform: rke2\ninstaller:\n  timeouts:\n    readinessSeconds: 120\n${extra}`,
+  );
+
+interface Meta {
+  name: string;
+  namespace?: string;
+}
+interface PodSpec {
+  containers: { name: string; securityContext?: Record<string, unknown> }[];
+  initContainers?: { name: string }[];
+  securityContext?: { seccompProfile?: { type: string } };
+}
+
+const list = async <T>(apiPath: string) => (await cluster.kube.get<{ items: T[] }>(apiPath)).items;
+const names = (items: { metadata: Meta }[]) => items.map((i) => i.metadata.name).sort();
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'hardened-'));
+  cluster = await startCluster({ podSecurity: 'rancher-restricted', istio: [VERSION], nodes: 2 });
+  kubeconfig = cluster.kubeconfigPath;
+  // `gateways` holds the user's gateway, `apps` their sidecar-injected workloads: neither is exempt.
+  for (const name of ['gateways', 'apps'])
+    await cluster.kube.post('/api/v1/namespaces', {
+      metadata: { name, labels: name === 'apps' ? { 'istio-injection': 'enabled' } : {} },
+    });
+}, 300_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+test("the rig enforces Rancher's rancher-restricted: a plain pod is refused in a user namespace, admitted in istio-system's exemption", async () => {
+  const plain = {
+    metadata: { name: 'plain' },
+    spec: { containers: [{ name: 'c', image: 'example.com/c:1' }] },
+  };
+  await expect(cluster.kube.post('/api/v1/namespaces/gateways/pods?dryRun=All', plain)).rejects.toThrow(
+    /HTTP 403.*violates PodSecurity/,
+  );
+  await cluster.kube.post('/api/v1/namespaces', { metadata: { name: 'istio-system' } });
+  await expect(
+    cluster.kube.post('/api/v1/namespaces/istio-system/pods?dryRun=All', plain),
+  ).resolves.toBeDefined();
+}, 60_000);
+
+test('a gateway without a seccomp profile in a restricted namespace is refused by plan and install before anything changes', async () => {
+  const args = [
+    '-f',
+    values("podSecurity:\n  seccompProfile: ''\n"),
+    '--overlay',
+    gatewayOverlay('gateways'),
+  ];
+  for (const verb of ['plan', 'install']) {
+    const run = await cli([verb, ...args], kubeconfig);
+    expect({ verb, exit: run.exitCode }).toEqual({ verb, exit: 3 });
+    expect(run.stderr).toContain(
+      'Deployment gateways/gateways-gateway would not be admitted: pods "gateways-gateway-admission-check" is forbidden: violates PodSecurity "restricted:latest"',
+    );
+    expect(run.stderr).toMatch(/seccompProfile/);
+    expect(run.stderr).toMatch(/hint: ways out: exempt the namespace/);
+    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  }
+  for (const namespace of ['istio-system', 'gateways'])
+    expect(
+      names(await list<{ metadata: Meta }>(`/apis/apps/v1/namespaces/${namespace}/deployments`)),
+    ).toEqual([]);
+  expect(
+    await list(
+      '/api/v1/namespaces/istio-system/configmaps?fieldSelector=metadata.name=istio-installer-state',
+    ),
+  ).toEqual([]);
+}, 180_000);
+
+test('plan warns that an injected restricted namespace refuses istio-init while istio-cni is off', async () => {
+  const run = await cli(['plan', '-f', values('', false)], kubeconfig);
+  expect({ exit: run.exitCode, err: run.exitCode === 0 ? '' : run.stderr }).toEqual({ exit: 0, err: '' });
+  expect(run.stdout).toContain(
+    'warning: namespace apps has sidecar injection on and PodSecurity refuses istio-init there (enforces restricted:latest)',
+  );
+  const withCni = await cli(['plan', '-f', values()], kubeconfig);
+  expect(withCni.stdout).not.toContain('refuses istio-init');
+}, 120_000);
+
+test('a gateway in a namespace that does not exist is refused up front, naming it', async () => {
+  const run = await cli(['plan', '-f', values(), '--overlay', gatewayOverlay('nowhere')], kubeconfig);
+  expect(run.exitCode).toBe(3);
+  expect(run.stderr).toContain(
+    'namespace nowhere does not exist (Deployment nowhere-gateway would run there)',
+  );
+  expect(run.stderr).toContain('hint: create the namespace first');
+}, 120_000);
+
+test('by default the gateway in the restricted namespace is admitted, and istio-cni lets sidecars in there too', async () => {
+  const run = await cli(['install', '-f', values(), '--overlay', gatewayOverlay('gateways')], kubeconfig);
+  expect({ exit: run.exitCode, err: run.exitCode === 0 ? '' : run.stderr }).toEqual({ exit: 0, err: '' });
+  // The gateway's pods exist: the ReplicaSet controller created them and PodSecurity admitted them.
+  const pods = await eventually('the gateway pod in gateways', 60_000, async () => {
+    const found = await list<{ metadata: Meta; spec: PodSpec }>('/api/v1/namespaces/gateways/pods');
+    return found.length > 0 ? found : undefined;
+  });
+  expect(pods[0]?.spec.securityContext?.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+
+  // A workload written for `restricted` (its own containers comply), created in the injected restricted namespace:
+  // the real istiod injects it (istio-validation instead of istio-init, with istio-cni), PodSecurity admits it.
+  const app = {
+    metadata: { name: 'web', labels: { app: 'web' } },
+    spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'web',
+          image: 'example.com/web:1',
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  };
+  const injected = await eventually('an injected pod admitted in apps', 60_000, async () => {
+    const pod = await cluster.kube
+      .post<{ spec: PodSpec }>('/api/v1/namespaces/apps/pods?dryRun=All', app)
+      .catch(() => undefined);
+    return pod &&
+      [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].some((c) => c.name === 'istio-proxy')
+      ? pod
+      : undefined;
+  });
+  const containers = [...(injected.spec.initContainers ?? []), ...injected.spec.containers].map(
+    (c) => c.name,
+  );
+  expect(containers).toContain('istio-validation');
+  expect(containers).not.toContain('istio-init');
+}, 400_000);
+
+test('a forced install whose gateway PodSecurity refuses ends at once with the ReplicaSet’s reason (exit 5), on record', async () => {
+  const run = await cli(
+    [
+      'install',
+      '-f',
+      values("forceInstall: true\npodSecurity:\n  seccompProfile: ''\n"),
+      '--overlay',
+      gatewayOverlay('gateways'),
+    ],
+    kubeconfig,
+  );
+  expect(run.exitCode).toBe(5);
+  expect(run.stderr).toContain('cannot create pods (FailedCreate)');
+  expect(run.stderr).toContain('Deployment gateways/gateways-gateway');
+  expect(run.stderr).toMatch(/violates PodSecurity "restricted:latest"/);
+  const status = await cli(['status', '-o', 'json'], kubeconfig);
+  expect(status.stdout).toMatch(/FailedCreate/);
+}, 300_000);
+
+test('ambient: a restricted namespace enrolled in the ambient data plane runs restricted pods, with no warning', async () => {
+  await cluster.kube.post('/api/v1/namespaces', {
+    metadata: { name: 'ambient-apps', labels: { 'istio.io/dataplane-mode': 'ambient' } },
+  });
+  const run = await cli(['install', '-f', values('ambient:\n  enabled: true\n')], kubeconfig);
+  expect({ exit: run.exitCode, err: run.exitCode === 0 ? '' : run.stderr }).toEqual({ exit: 0, err: '' });
+  const pod = {
+    metadata: { name: 'web', labels: { app: 'web' } },
+    spec: {
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'web',
+          image: 'example.com/web:1',
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  };
+  // Created for real (not a dry run): PodSecurity admits it, and ambient leaves it as written.
+  const created = await cluster.kube.post<{ spec: PodSpec }>('/api/v1/namespaces/ambient-apps/pods', pod);
+  expect(created.spec.containers.map((c) => c.name)).toEqual(['web']);
+  expect(created.spec.initContainers ?? []).toEqual([]);
+  const plan = await cli(['plan', '-f', values('ambient:\n  enabled: true\n')], kubeconfig);
+  expect(plan.stdout).not.toContain('refuses istio-init');
+}, 300_000);

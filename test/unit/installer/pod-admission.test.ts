@@ -1,0 +1,100 @@
+// The admission check's pure parts: the pods a manifest makes, the dry-run pod built from each, the refusal's wording,
+// and which FailedCreate ends a wait (the real PodSecurity admission judges them in test/e2e/hardened.test.ts).
+import { admissionPod, admissionRefusal, podWorkloads } from '../../../src/installer/decide/pod-admission.js';
+import { creationFailures } from '../../../src/installer/decide/creation-failures.js';
+import type { AnyObject } from '../../../src/installer/model/objects.js';
+
+const gateway: AnyObject = {
+  kind: 'Deployment',
+  metadata: { name: 'apps-gateway', namespace: 'apps' },
+  spec: {
+    template: {
+      metadata: { labels: { app: 'apps-gateway' }, annotations: { a: 'b' } },
+      spec: { serviceAccountName: 'apps-gateway-service-account', containers: [{ name: 'istio-proxy' }] },
+    },
+  },
+};
+
+test('the workloads that make pods, in their namespaces (the installer’s where none is named)', () => {
+  const cni: AnyObject = { kind: 'DaemonSet', metadata: { name: 'istio-cni-node' }, spec: { template: {} } };
+  const service: AnyObject = { kind: 'Service', metadata: { name: 'istiod' }, spec: {} };
+  expect(
+    podWorkloads([gateway, cni, service], 'istio-system').map((w) => `${w.kind} ${w.namespace}/${w.name}`),
+  ).toEqual(['Deployment apps/apps-gateway', 'DaemonSet istio-system/istio-cni-node']);
+});
+
+test('the dry-run pod is the template without its ServiceAccount and never injected', () => {
+  const [workload] = podWorkloads([gateway], 'istio-system');
+  const pod = admissionPod(workload!);
+  expect(pod.metadata?.name).toBe('apps-gateway-admission-check');
+  expect(pod.metadata?.labels).toEqual({ app: 'apps-gateway', 'sidecar.istio.io/inject': 'false' });
+  expect(pod.spec).toEqual({ containers: [{ name: 'istio-proxy' }], automountServiceAccountToken: false });
+});
+
+test('a refusal names each workload, the rule, and the ways out; a missing namespace is named too', () => {
+  const [workload] = podWorkloads([gateway], 'istio-system');
+  const message =
+    'pods "apps-gateway-admission-check" is forbidden: violates PodSecurity "restricted:latest": seccompProfile (pod or container "istio-proxy" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")';
+  const refusal = admissionRefusal(
+    [{ workload: workload!, refusal: message }],
+    [{ namespace: 'nowhere', workloads: ['Deployment x-gateway'] }],
+    'istio-system',
+  );
+  expect(refusal?.message).toBe(
+    `namespace nowhere does not exist (Deployment x-gateway would run there); Deployment apps/apps-gateway would not be admitted: ${message}`,
+  );
+  expect(refusal?.hint).toMatch(/^create the namespace first/);
+  expect(refusal?.hint).toMatch(/exempt the namespace from PodSecurity enforcement/);
+  expect(refusal?.hint).toMatch(/podSecurity.seccompProfile: RuntimeDefault/);
+  expect(admissionRefusal([{ workload: workload! }], [], 'istio-system')).toBeUndefined();
+});
+
+test('a quota refusal points at the quota', () => {
+  const [workload] = podWorkloads([gateway], 'istio-system');
+  const refusal = admissionRefusal(
+    [
+      {
+        workload: workload!,
+        refusal: 'exceeded quota: apps, requested: pods=1, used: pods=2, limited: pods=2',
+      },
+    ],
+    [],
+    'istio-system',
+  );
+  expect(refusal?.hint).toMatch(/ResourceQuota/);
+});
+
+describe('creationFailures', () => {
+  const expected = [{ kind: 'Deployment' as const, namespace: 'apps', name: 'apps-gateway', minReplicas: 1 }];
+  const replicaSet = (since: string, owner = 'apps-gateway'): AnyObject => ({
+    metadata: {
+      namespace: 'apps',
+      name: `${owner}-abc`,
+      ownerReferences: [{ kind: 'Deployment', name: owner }],
+    },
+    status: {
+      conditions: [
+        {
+          type: 'ReplicaFailure',
+          status: 'True',
+          reason: 'FailedCreate',
+          message: 'pods "x" is forbidden: violates PodSecurity',
+          lastTransitionTime: since,
+        },
+      ],
+    },
+  });
+  const now = Date.parse('2026-12-05T08:00:20Z');
+
+  test('a FailedCreate that has stood 10 s ends the wait, with its message', () => {
+    expect(creationFailures([replicaSet('2026-12-05T08:00:05Z')], expected, now)).toEqual([
+      { workload: 'Deployment apps/apps-gateway', message: 'pods "x" is forbidden: violates PodSecurity' },
+    ]);
+  });
+  test('one that just appeared (a ServiceAccount a moment late) does not yet', () => {
+    expect(creationFailures([replicaSet('2026-12-05T08:00:15Z')], expected, now)).toEqual([]);
+  });
+  test('a Deployment the run does not wait for is not its business', () => {
+    expect(creationFailures([replicaSet('2026-12-05T08:00:00Z', 'users-own')], expected, now)).toEqual([]);
+  });
+});
