@@ -13,11 +13,17 @@ const ignore404 = async (promise: Promise<unknown>): Promise<void> => {
 };
 
 /** The real Kube, on @kubernetes/client-node: in-cluster credentials, else KUBECONFIG, else ~/.kube/config. */
-export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = defaultRetry): Promise<Kube> {
+export async function clientNodeKube(
+  kubeconfig?: string,
+  retry: RetryOptions = defaultRetry,
+  /** A context to use instead of the current-context (`status --context`). */
+  context?: string,
+): Promise<Kube> {
   const k8s = await import('@kubernetes/client-node');
   const config: KubeConfig = new k8s.KubeConfig();
   if (kubeconfig) config.loadFromFile(kubeconfig);
   else config.loadFromDefault();
+  if (context) config.setCurrentContext(context);
   const server = config.getCurrentCluster()?.server ?? 'unknown';
   const call: Call = (what, fn) => withRetry(what, server, fn, retry);
   return {
