@@ -228,8 +228,16 @@ function skew(row: ClusterRow): string {
 
 /** The NOTE column: the one thing worth reading on this row, if any. */
 function note(row: ClusterRow): string {
-  // The retry's message starts with "the Kubernetes API server <url>": the URL alone says which.
-  if (row.error) return row.error.message.replace(/^the Kubernetes API server /, '');
+  if (row.error) {
+    // The retry's own words, reordered so that the cause survives the cut at the end of the line.
+    const retried =
+      /^the Kubernetes API server (\S+) did not answer (.+) after (\d+) attempts \((.+)\)$/.exec(
+        row.error.message,
+      );
+    return retried
+      ? `${retried[4]}: ${retried[1]} did not answer ${retried[2]} (${retried[3]} attempts)`
+      : row.error.message;
+  }
   const [first, ...more] = row.problems;
   if (first) return more.length > 0 ? `${first} (+${more.length} more)` : first;
   if (row.lastRun && !['succeeded', 'uninstalled'].includes(row.lastRun.outcome) && row.lastRun.message)

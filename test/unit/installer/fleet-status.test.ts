@@ -328,10 +328,10 @@ describe('the table and the JSON', () => {
     ]);
     // Columns start where their headers do.
     expect(dead.indexOf('UNREACHABLE')).toBe(header.indexOf('HEALTH'));
-    expect(dead.indexOf('https://')).toBe(header.indexOf('NOTE'));
+    expect(dead.indexOf('ECONNREFUSED: https://')).toBe(header.indexOf('NOTE'));
     expect(east.indexOf('1 beyond')).toBe(header.indexOf('SKEW'));
     expect(dead.startsWith('a-cluster-name-that-is-far-…')).toBe(true);
-    expect(dead).toContain('https://127.0.0.1:1 did not answer list');
+    expect(dead).toContain('ECONNREFUSED: https://127.0.0.1:1 did no');
     expect(count).toBe('2 clusters: 1 healthy, 1 unreachable');
   });
 
