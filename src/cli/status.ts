@@ -29,7 +29,9 @@ interface StatusOptions extends Omit<ClusterOptions, 'kubeconfig' | 'context'> {
 
 export function registerStatus(program: Command, context: CommandContext): void {
   withClusterOptions(program.command('status'), true)
-    .description('show installed Istio revisions, their health, and what the installer last applied')
+    .description(
+      'show installed Istio revisions, their health, and what the installer last applied; over several clusters, one line each',
+    )
     .option('-n, --namespace <namespace>', 'Istio namespace', 'istio-system')
     .option('-o, --output <format>', 'human or json', 'human')
     .option(

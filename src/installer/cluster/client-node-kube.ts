@@ -1,6 +1,7 @@
 // The Kube interface on @kubernetes/client-node, for the credentials the lean REST client does not handle (exec
 // plugins, auth providers, proxies): in-cluster credentials, else KUBECONFIG, else ~/.kube/config.
 import type { KubeConfig } from '@kubernetes/client-node';
+import { InputError } from '../../errors.js';
 import type { AnyObject } from '../model/objects.js';
 import type { AnyKindCalls, Kube, RecordCalls, WebhookCalls, WorkloadCalls } from './kube.js';
 import { defaultRetry, falseOn409, undefinedOn404, withRetry, type RetryOptions } from './retry.js';
@@ -23,7 +24,14 @@ export async function clientNodeKube(
   const config: KubeConfig = new k8s.KubeConfig();
   if (kubeconfig) config.loadFromFile(kubeconfig);
   else config.loadFromDefault();
-  if (context) config.setCurrentContext(context);
+  if (context) {
+    // client-node would take an unknown name and fail later without saying why: a typo is the user's input.
+    if (!config.getContextObject(context))
+      throw new InputError([
+        { path: '--context', message: `no context named "${context}" in the kubeconfig` },
+      ]);
+    config.setCurrentContext(context);
+  }
   const server = config.getCurrentCluster()?.server ?? 'unknown';
   const call: Call = (what, fn) => withRetry(what, server, fn, retry);
   return {

@@ -96,6 +96,14 @@ export function loadRestCredentials(
     }
     return fromKubeconfig(parseKubeconfig(text, file), file, read, context);
   }
+  // A context asked for by name belongs to a kubeconfig; the pod's own credentials have none to pick.
+  if (context !== undefined)
+    throw new InputError([
+      {
+        path: '--context',
+        message: `no kubeconfig to find context "${context}" in (tried ${candidates.join(', ')})`,
+      },
+    ]);
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (!host || !port) return undefined;

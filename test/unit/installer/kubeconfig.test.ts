@@ -98,3 +98,15 @@ users: [{name: u, user: {token: t}}]
     expect(defaultKubeconfigFile({ HOME: '/h' })).toBe('/h/.kube/config');
   });
 });
+
+test('a context asked for where no kubeconfig exists is exit 2, never the pod credentials instead', () => {
+  const read = files({
+    '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt': 'ca',
+    '/var/run/secrets/kubernetes.io/serviceaccount/token': 't',
+  });
+  const env = { HOME: '/nohome', KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  expect(loadRestCredentials(undefined, env, read)?.server).toBe('https://10.0.0.1:443');
+  expect(() => loadRestCredentials(undefined, env, read, 'east')).toThrow(
+    '--context: no kubeconfig to find context "east" in (tried /nohome/.kube/config)',
+  );
+});
