@@ -48,9 +48,12 @@ export async function readFleetStatus(
 
 async function readRow(target: FleetTarget, options: FleetOptions, deps: FleetDeps): Promise<ClusterRow> {
   let connection: ClusterConnection | undefined;
+  let over = false;
   const deadline = deps.deadline(options.timeoutMs);
   const work = (async () => {
     connection = await deps.connect(target);
+    // Connected only after the deadline (a slow exec plugin): the row is made, so the connection goes at once.
+    if (over) connection.close();
     return readCluster(target, connection.kube, options.namespace, deps);
   })();
   const timedOut = deadline.expired.then(() => {
@@ -61,6 +64,7 @@ async function readRow(target: FleetTarget, options: FleetOptions, deps: FleetDe
   } catch (error) {
     return errorRow(target, connection?.kube.server ?? '', exitCodeOf(error), oneLine(error));
   } finally {
+    over = true;
     deadline.cancel();
     // A timed-out read may still be waiting on the server: cutting it lets the command end with the view.
     connection?.close();

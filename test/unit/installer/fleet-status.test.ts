@@ -287,6 +287,26 @@ describe('the bounded fan-out', () => {
   });
 });
 
+test('a connection made only after its deadline is closed as soon as it is made', async () => {
+  const deadlines = new FakeDeadlines();
+  const closed: string[] = [];
+  let connected: () => void = () => undefined;
+  const slow = new Promise<void>((resolve) => (connected = resolve));
+  const deps = fakeFleetDeps(async (t) => {
+    await slow;
+    return { kube: fakeCluster(), close: () => closed.push(t.name) };
+  }, deadlines);
+  const done = readFleetStatus([target('slow')], OPTIONS, deps);
+  await new Promise((resolve) => setImmediate(resolve));
+  deadlines.fireAll();
+  const [row] = await done;
+  expect(row?.error?.kind).toBe('unreachable');
+  expect(closed).toEqual([]);
+  connected();
+  for (let i = 0; i < 5 && closed.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+  expect(closed).toEqual(['slow']);
+});
+
 describe('the table and the JSON', () => {
   async function rowsOf(): Promise<ClusterRow[]> {
     const kube = fakeCluster({ proxies: ['1.29.6'] });
