@@ -37,7 +37,7 @@ const TYPES_ONLY_OF_CLIENT_NODE = {
 const CLI_MAY_IMPORT = [
   'actions/.*',
   'deps',
-  'decide/status',
+  'decide/(status|fleet-status)',
   'istioctl/(at-hand|runner|offline-check)',
   'cluster/(client-node-kube|rest-kube|kubeconfig|holder)',
 ];

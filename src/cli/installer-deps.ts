@@ -8,24 +8,31 @@ import { clientNodeKube } from '../installer/cluster/client-node-kube.js';
 import { loadRestCredentials } from '../installer/cluster/kubeconfig.js';
 import { restKube } from '../installer/cluster/rest-kube.js';
 import type { InstallerDeps } from '../installer/deps.js';
+import type { ClusterConnection, FleetDeps } from '../installer/actions/fleet-status.js';
 import { istioctlsAtHand } from '../installer/istioctl/at-hand.js';
 import { execaRunner } from '../installer/istioctl/runner.js';
 import { createLogger } from './io.js';
-import type { CommandContext } from './main.js';
+import { collect, type CommandContext } from './main.js';
 
 export interface ClusterOptions {
   kubeconfig?: string;
+  /** A context of the kubeconfig instead of its current-context (only `status` offers it: istioctl would not follow). */
+  context?: string;
   istioctl?: string;
   mirrorUrl?: string;
 }
 
-/** Options every command that talks to the cluster shares. */
-export function withClusterOptions(command: Command): Command {
-  return command
-    .option(
-      '--kubeconfig <file>',
-      'kubeconfig to use (default: in-cluster credentials, $KUBECONFIG, ~/.kube/config)',
-    )
+/**
+ * Options every command that talks to the cluster shares. `repeatKubeconfig`: `--kubeconfig` may be given more than
+ * once and collects into a list (`status` over many clusters).
+ */
+export function withClusterOptions(command: Command, repeatKubeconfig = false): Command {
+  const kubeconfigHelp = 'kubeconfig to use (default: in-cluster credentials, $KUBECONFIG, ~/.kube/config)';
+  return (
+    repeatKubeconfig
+      ? command.option('--kubeconfig <file>', `${kubeconfigHelp}; repeat for several`, collect)
+      : command.option('--kubeconfig <file>', kubeconfigHelp)
+  )
     .option(
       '--istioctl <path>',
       'istioctl binary to use for every version (default: $ISTIOCTL_DIR/<version>/istioctl, then an istioctl on PATH of that version, then the mirror)',
@@ -77,9 +84,9 @@ async function installerDeps(
   const log = createLogger(context.io.stderr, context.logFormat());
   const kubeconfig = options.kubeconfig ? path.resolve(context.io.cwd, options.kubeconfig) : undefined;
   // The lean client for plain certificates and tokens; client-node for everything else it understands.
-  const credentials = loadRestCredentials(kubeconfig, env);
+  const credentials = loadRestCredentials(kubeconfig, env, undefined, options.context);
   const rest = credentials ? restKube(credentials) : undefined;
-  const kube = rest ?? (await clientNodeKube(options.kubeconfig ?? undefined));
+  const kube = rest ?? (await clientNodeKube(options.kubeconfig ?? undefined, undefined, options.context));
   const runner = execaRunner();
   const tempFiles = runTempFiles(env);
   const deps: InstallerDeps = {
@@ -132,5 +139,39 @@ function runTempFiles(env: Readonly<Record<string, string | undefined>>): {
     async remove() {
       if (workDir) await rm(workDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A view over many clusters reads, it does not act: a few quick tries per call (a refused port is known in about
+ * half a second), the per-cluster `--timeout` bounding the rest.
+ */
+const FLEET_RETRY = {
+  attempts: 3,
+  baseDelayMs: 200,
+  sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+};
+
+/** The fleet view's dependencies: one API client per context (the lean one where it can), real timers. */
+export function fleetDeps(context: CommandContext): FleetDeps {
+  const env = context.io.env;
+  return {
+    async connect(target): Promise<ClusterConnection> {
+      const file = path.resolve(context.io.cwd, target.kubeconfig);
+      const credentials = loadRestCredentials(file, env, undefined, target.context);
+      if (credentials) {
+        const rest = restKube(credentials, FLEET_RETRY);
+        return { kube: rest, close: () => rest.close() };
+      }
+      return { kube: await clientNodeKube(file, FLEET_RETRY, target.context), close: () => undefined };
+    },
+    deadline(ms) {
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+      return { expired, cancel: () => clearTimeout(timer) };
+    },
+    now: () => new Date(),
+    hostname: hostname(),
+    isProcessAlive,
   };
 }

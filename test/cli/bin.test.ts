@@ -1,5 +1,8 @@
 // The built `istio-installer` bin as a user runs it: real process, real exit codes, stdout only for results.
 import { execa } from 'execa';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const bin = path.resolve('bin/istio-installer.js');
@@ -86,4 +89,61 @@ test('an unknown command is a usage error, exit 2', async () => {
   const result = await run(['instal']);
   expect(result.exitCode).toBe(2);
   expect(result.stderr).toMatch(/unknown command 'instal'/);
+});
+
+test('status over contexts whose API servers refuse: a row each, the view on stdout, exit 5 and one line', async () => {
+  // Ports the kernel just handed out and that nothing listens on any more: connections are refused at once.
+  const dead = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<number>((resolve) => {
+          const server = net.createServer().listen(0, '127.0.0.1', () => {
+            const port = (server.address() as net.AddressInfo).port;
+            server.close(() => resolve(port));
+          });
+        }),
+    ),
+  );
+  const dir = mkdtempSync(path.join(tmpdir(), 'bin-fleet-'));
+  const kubeconfig = path.join(dir, 'config');
+  writeFileSync(
+    kubeconfig,
+    [
+      'current-context: one',
+      'contexts:',
+      ...dead.map((_, i) => `- {name: dead-${i}, context: {cluster: c${i}, user: u}}`),
+      'clusters:',
+      ...dead.map((port, i) => `- {name: c${i}, cluster: {server: "https://127.0.0.1:${port}"}}`),
+      'users: [{name: u, user: {token: t}}]',
+      '',
+    ].join('\n'),
+  );
+  const human = await run(['status', '--kubeconfig', kubeconfig, '--all-contexts']);
+  expect(human.exitCode).toBe(5);
+  const lines = human.stdout.trimEnd().split('\n');
+  expect(lines.slice(1, 3).map((l) => l.split(/ {2,}/).slice(0, 5))).toEqual([
+    ['dead-0', '-', '-', '-', 'UNREACHABLE'],
+    ['dead-1', '-', '-', '-', 'UNREACHABLE'],
+  ]);
+  expect(lines[3]).toBe('2 clusters: 2 unreachable');
+  expect(human.stderr).toBe(
+    'timed out: 2 of 2 clusters could not be read: dead-0 (unreachable), dead-1 (unreachable); each had 10s (--timeout)',
+  );
+  const json = await run([
+    'status',
+    '--kubeconfig',
+    kubeconfig,
+    '--context',
+    'dead-1',
+    '--context',
+    'dead-0',
+    '-o',
+    'json',
+  ]);
+  expect(json.exitCode).toBe(5);
+  const rows = JSON.parse(json.stdout) as { cluster: string; server: string; error: { kind: string } }[];
+  expect(rows.map((r) => [r.cluster, r.server, r.error.kind])).toEqual([
+    ['dead-1', `https://127.0.0.1:${dead[1]}`, 'unreachable'],
+    ['dead-0', `https://127.0.0.1:${dead[0]}`, 'unreachable'],
+  ]);
 });

@@ -1,6 +1,7 @@
 // The Kube interface on @kubernetes/client-node, for the credentials the lean REST client does not handle (exec
 // plugins, auth providers, proxies): in-cluster credentials, else KUBECONFIG, else ~/.kube/config.
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { InputError } from '../../errors.js';
 import type { AnyObject } from '../model/objects.js';
 import type { AnyKindCalls, Kube, RecordCalls, WebhookCalls, WorkloadCalls } from './kube.js';
 import {
@@ -20,11 +21,24 @@ const ignore404 = async (promise: Promise<unknown>): Promise<void> => {
 };
 
 /** The real Kube, on @kubernetes/client-node: in-cluster credentials, else KUBECONFIG, else ~/.kube/config. */
-export async function clientNodeKube(kubeconfig?: string, retry: RetryOptions = defaultRetry): Promise<Kube> {
+export async function clientNodeKube(
+  kubeconfig?: string,
+  retry: RetryOptions = defaultRetry,
+  /** A context to use instead of the current-context (`status --context`). */
+  context?: string,
+): Promise<Kube> {
   const k8s = await import('@kubernetes/client-node');
   const config: KubeConfig = new k8s.KubeConfig();
   if (kubeconfig) config.loadFromFile(kubeconfig);
   else config.loadFromDefault();
+  if (context) {
+    // client-node would take an unknown name and fail later without saying why: a typo is the user's input.
+    if (!config.getContextObject(context))
+      throw new InputError([
+        { path: '--context', message: `no context named "${context}" in the kubeconfig` },
+      ]);
+    config.setCurrentContext(context);
+  }
   const server = config.getCurrentCluster()?.server ?? 'unknown';
   const call: Call = (what, fn) => withRetry(what, server, fn, retry);
   return {

@@ -77,6 +77,8 @@ export function loadRestCredentials(
   kubeconfig: string | undefined,
   env: Readonly<Record<string, string | undefined>>,
   read = (file: string) => readFileSync(file),
+  /** A context of the kubeconfig to use instead of its current-context (`status --context`). */
+  context?: string,
 ): RestCredentials | undefined {
   const candidates = kubeconfig
     ? [kubeconfig]
@@ -92,8 +94,16 @@ export function loadRestCredentials(
       if (kubeconfig || file !== candidates.at(-1)) return undefined;
       continue;
     }
-    return fromKubeconfig(parseKubeconfig(text, file), file, read);
+    return fromKubeconfig(parseKubeconfig(text, file), file, read, context);
   }
+  // A context asked for by name belongs to a kubeconfig; the pod's own credentials have none to pick.
+  if (context !== undefined)
+    throw new InputError([
+      {
+        path: '--context',
+        message: `no kubeconfig to find context "${context}" in (tried ${candidates.join(', ')})`,
+      },
+    ]);
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (!host || !port) return undefined;
@@ -112,6 +122,7 @@ function fromKubeconfig(
   config: KubeconfigFile,
   file: string,
   readFile: (file: string) => Buffer,
+  askedContext: string | undefined,
 ): RestCredentials | undefined {
   const base = path.dirname(file);
   // A file the kubeconfig names but that cannot be read is the kubeconfig's fault: named with its key, exit 2.
@@ -125,8 +136,11 @@ function fromKubeconfig(
       ]);
     }
   };
-  const contextName = config['current-context'];
+  const contextName = askedContext ?? config['current-context'];
   const context = config.contexts?.find((c) => c.name === contextName)?.context;
+  // A context asked for by name that is not there is a typo to name, not a fall back to another cluster.
+  if (askedContext !== undefined && !context)
+    throw new InputError([{ file, path: 'contexts', message: `no context named "${askedContext}"` }]);
   const clusterIndex = config.clusters?.findIndex((c) => c.name === context?.cluster) ?? -1;
   const cluster = config.clusters?.[clusterIndex]?.cluster;
   const userIndex = config.users?.findIndex((u) => u.name === context?.user) ?? -1;
@@ -156,5 +170,38 @@ function fromKubeconfig(
     key: bytes(user['client-key-data'], user['client-key'], `${userKey}.client-key`),
     token: typeof user.token === 'string' ? user.token : tokenFile,
     insecure: cluster['insecure-skip-tls-verify'] === true,
+  };
+}
+
+/** The kubeconfig a command reads when none is given: the first file of $KUBECONFIG, else ~/.kube/config. */
+export function defaultKubeconfigFile(env: Readonly<Record<string, string | undefined>>): string {
+  const first = env.KUBECONFIG?.split(path.delimiter).find(Boolean);
+  return first ?? path.join(env.HOME || homedir(), '.kube', 'config');
+}
+
+/** A kubeconfig's contexts, in the file's order, and its current-context. */
+export interface KubeconfigContexts {
+  file: string;
+  current: string | undefined;
+  contexts: string[];
+}
+
+/** Reads the contexts of a kubeconfig (`status --all-contexts`); an unreadable or malformed file is exit 2. */
+export function readKubeconfigContexts(
+  file: string,
+  read = (name: string) => readFileSync(name),
+): KubeconfigContexts {
+  let text: string;
+  try {
+    text = read(file).toString('utf8');
+  } catch (error) {
+    const reason = (error as { code?: string }).code ?? String(error);
+    throw new InputError([{ file, path: '', message: `cannot read the kubeconfig (${reason})` }]);
+  }
+  const config = parseKubeconfig(text, file);
+  return {
+    file,
+    current: config['current-context'] || undefined,
+    contexts: (config.contexts ?? []).map((c) => c.name),
   };
 }

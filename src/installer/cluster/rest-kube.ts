@@ -1,6 +1,7 @@
 // A lean Kube on node:https for the common credentials (in-cluster token, kubeconfig certificates or tokens).
 // @kubernetes/client-node takes ~0.3 s just to load, which is most of a no-op run; it remains the fallback for
 // credentials this path does not handle (exec plugins, auth providers, proxies).
+import type http from 'node:http';
 import https from 'node:https';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { RestCredentials } from './kubeconfig.js';
@@ -51,7 +52,8 @@ export function restKube(
     rejectUnauthorized: !credentials.insecure,
   });
   const server = credentials.server;
-  const request = restRequest(credentials, agent);
+  const open = { closed: false, requests: new Set<http.ClientRequest>() };
+  const request = restRequest(credentials, agent, open);
   const call: Call = (what, fn) => withRetry(what, server, fn, retry);
   const q = (params: Record<string, string | undefined>) => {
     const entries = Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined);
@@ -65,7 +67,13 @@ export function restKube(
   const rest: Rest = { request, call, items, q, ns, name };
   return {
     server,
-    close: () => agent.destroy(),
+    // Also cuts requests still waiting on a server that does not answer (`status` over many clusters gives up on
+    // one after its timeout), so that nothing keeps the process alive after the command is done.
+    close: () => {
+      open.closed = true;
+      for (const req of open.requests) req.destroy();
+      agent.destroy();
+    },
     ...workloadCalls(rest),
     ...webhookCalls(rest),
     ...recordCalls(rest),
@@ -74,10 +82,16 @@ export function restKube(
 }
 
 /** One HTTPS request to the API server: JSON in and out, the bearer token if any; an error status rejects with ApiStatusError. */
-function restRequest(credentials: RestCredentials, agent: https.Agent): Request {
+function restRequest(
+  credentials: RestCredentials,
+  agent: https.Agent,
+  open: { closed: boolean; requests: Set<http.ClientRequest> },
+): Request {
   const server = credentials.server;
   return <T>(method: string, apiPath: string, body?: unknown, contentType = 'application/json'): Promise<T> =>
     new Promise((resolve, reject) => {
+      // Not a socket error: a closed client is not retried.
+      if (open.closed) return reject(new Error(`the client of ${server} is closed`));
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = https.request(
         `${server}${apiPath}`,
@@ -107,6 +121,8 @@ function restRequest(credentials: RestCredentials, agent: https.Agent): Request 
         req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })),
       );
       req.on('error', reject);
+      open.requests.add(req);
+      req.on('close', () => open.requests.delete(req));
       req.end(payload);
     });
 }

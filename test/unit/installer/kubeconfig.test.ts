@@ -1,6 +1,10 @@
 // A malformed kubeconfig is the user's input: one line naming the file and the key, exit 2, never a stack trace.
 import { describeError, exitCodeOf, ExitCode, InputError } from '../../../src/errors.js';
-import { loadRestCredentials } from '../../../src/installer/cluster/kubeconfig.js';
+import {
+  defaultKubeconfigFile,
+  loadRestCredentials,
+  readKubeconfigContexts,
+} from '../../../src/installer/cluster/kubeconfig.js';
 
 const files = (map: Record<string, string>) => (file: string) => {
   const content = map[file];
@@ -51,4 +55,58 @@ users: [{name: u, user: {token: t}}]
   expect(lines).toEqual([
     '/home/u/kubeconfig  clusters[0].cluster.certificate-authority: cannot read /home/u/ca.pem (ENOENT)',
   ]);
+});
+
+describe('contexts other than the current one (status --context, --all-contexts)', () => {
+  const text = `current-context: east
+contexts:
+- {name: east, context: {cluster: e, user: u}}
+- {name: west, context: {cluster: w, user: u}}
+clusters:
+- {name: e, cluster: {server: "https://127.0.0.1:6443"}}
+- {name: w, cluster: {server: "https://127.0.0.1:7443/"}}
+users: [{name: u, user: {token: t}}]
+`;
+  const read = files({ '/home/u/kubeconfig': text });
+
+  test('a named context gives its own cluster', () => {
+    expect(loadRestCredentials('/home/u/kubeconfig', {}, read, 'west')?.server).toBe(
+      'https://127.0.0.1:7443',
+    );
+    expect(loadRestCredentials('/home/u/kubeconfig', {}, read)?.server).toBe('https://127.0.0.1:6443');
+  });
+
+  test('a named context that is not there is exit 2 naming it, never the current one instead', () => {
+    expect(() => loadRestCredentials('/home/u/kubeconfig', {}, read, 'north')).toThrow(
+      '/home/u/kubeconfig  contexts: no context named "north"',
+    );
+  });
+
+  test('the contexts in the file order, its current-context, and an unreadable file as exit 2', () => {
+    expect(readKubeconfigContexts('/home/u/kubeconfig', read)).toEqual({
+      file: '/home/u/kubeconfig',
+      current: 'east',
+      contexts: ['east', 'west'],
+    });
+    expect(() => readKubeconfigContexts('/home/u/missing', read)).toThrow(
+      '/home/u/missing  cannot read the kubeconfig (ENOENT)',
+    );
+  });
+
+  test('the default kubeconfig is the first file of $KUBECONFIG, else ~/.kube/config', () => {
+    expect(defaultKubeconfigFile({ KUBECONFIG: ':/a/one:/a/two', HOME: '/h' })).toBe('/a/one');
+    expect(defaultKubeconfigFile({ HOME: '/h' })).toBe('/h/.kube/config');
+  });
+});
+
+test('a context asked for where no kubeconfig exists is exit 2, never the pod credentials instead', () => {
+  const read = files({
+    '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt': 'ca',
+    '/var/run/secrets/kubernetes.io/serviceaccount/token': 't',
+  });
+  const env = { HOME: '/nohome', KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  expect(loadRestCredentials(undefined, env, read)?.server).toBe('https://10.0.0.1:443');
+  expect(() => loadRestCredentials(undefined, env, read, 'east')).toThrow(
+    '--context: no kubeconfig to find context "east" in (tried /nohome/.kube/config)',
+  );
 });
