@@ -5,10 +5,15 @@
 // a restricted namespace and its pods are admitted; a restricted namespace gets sidecars through istio-cni; and a
 // forced install whose pods PodSecurity refuses ends at once with the ReplicaSet's reason (exit 5), not after a
 // readiness timeout.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
+import { loadAll } from 'js-yaml';
+import { BUNDLED_ISTIO_VERSIONS } from '../../src/overlay/values-schema.js';
+import { runCli } from '../helpers/run-cli.js';
 import { startCluster, type Cluster } from '../cluster/rig.js';
+import { toolPaths } from '../cluster/tools.js';
 import { eventually } from '../cluster/testkit.js';
 import { cli, valuesFile } from './helpers.js';
 
@@ -25,11 +30,11 @@ const gatewayOverlay = (namespace: string) =>
     `apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  components:\n    ingressGateways:\n      - name: ${namespace}-gateway\n        namespace: ${namespace}\n        enabled: true\n`,
   );
 
-const values = (extra = '', cni = true) =>
+const values = (extra = '', cni = true, version = VERSION) =>
   valuesFile(
     dir,
     `values-${Math.random().toString(36).slice(2)}.yaml`,
-    `tag: "${VERSION}"\ncni:\n  enabled: ${cni}\n  platform: rke2\ninstaller:\n  timeouts:\n    readinessSeconds: 120\n${extra}`,
+    `tag: "${version}"\ncni:\n  enabled: ${cni}\n  platform: rke2\ninstaller:\n  timeouts:\n    readinessSeconds: 120\n${extra}`,
   );
 
 interface Meta {
@@ -47,7 +52,11 @@ const names = (items: { metadata: Meta }[]) => items.map((i) => i.metadata.name)
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'hardened-'));
-  cluster = await startCluster({ podSecurity: 'rancher-restricted', istio: [VERSION], nodes: 2 });
+  cluster = await startCluster({
+    podSecurity: 'rancher-restricted',
+    istio: [...BUNDLED_ISTIO_VERSIONS],
+    nodes: 2,
+  });
   kubeconfig = cluster.kubeconfigPath;
   // `gateways` holds the user's gateway, `apps` their sidecar-injected workloads: neither is exempt.
   for (const name of ['gateways', 'apps'])
@@ -73,6 +82,139 @@ test("the rig enforces Rancher's rancher-restricted: a plain pod is refused in a
     cluster.kube.post('/api/v1/namespaces/istio-system/pods?dryRun=All', plain),
   ).resolves.toBeDefined();
 }, 60_000);
+
+interface ManifestObject {
+  kind: string;
+  metadata: Meta;
+  data?: Record<string, string>;
+  spec?: { template?: { metadata?: { labels?: Record<string, string> }; spec: PodSpec } };
+}
+
+/** The objects real istioctl `version` makes of our default rendering (istio-cni on, a gateway in `gateways`). */
+async function manifestOf(version: string): Promise<ManifestObject[]> {
+  const rendered = await runCli([
+    'render',
+    '-f',
+    values('', true, version),
+    '--overlay',
+    gatewayOverlay('gateways'),
+  ]);
+  if (rendered.code !== 0) throw new Error(rendered.stderr);
+  const spec = path.join(dir, `spec-${version}.yaml`);
+  writeFileSync(spec, rendered.stdout);
+  const generated = await execa(toolPaths().istioctl[version as (typeof BUNDLED_ISTIO_VERSIONS)[number]], [
+    'manifest',
+    'generate',
+    '-f',
+    spec,
+  ]);
+  return (loadAll(generated.stdout) as (ManifestObject | null)[]).filter((o): o is ManifestObject => !!o);
+}
+
+/** Dry-runs `pod` in the restricted, uninjected `gateways` namespace; resolves with PodSecurity's refusal, or ''. */
+async function refusalOf(pod: object): Promise<string> {
+  try {
+    await cluster.kube.post('/api/v1/namespaces/gateways/pods?dryRun=All', pod);
+    return '';
+  } catch (error) {
+    return String(error).replace(/\\"/g, '"');
+  }
+}
+
+/** A workload written for `restricted`: its containers comply; the seccomp profile at pod level or per container. */
+const restrictedApp = (seccomp: 'pod' | 'container') => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'web', namespace: 'gateways', labels: { app: 'web' } },
+  spec: {
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      ...(seccomp === 'pod' ? { seccompProfile: { type: 'RuntimeDefault' } } : {}),
+    },
+    containers: [
+      {
+        name: 'web',
+        image: 'example.com/web:1',
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+          ...(seccomp === 'container' ? { seccompProfile: { type: 'RuntimeDefault' } } : {}),
+        },
+      },
+    ],
+  },
+});
+
+/** The pod real istioctl `version` injects into `app`, from the injector and mesh ConfigMaps of `objects`. */
+async function injected(version: string, objects: ManifestObject[], app: object): Promise<object> {
+  const data = (name: string) =>
+    objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name)?.data ?? {};
+  const file = (name: string, text: string) => {
+    const at = path.join(dir, `${version}-${name}`);
+    writeFileSync(at, text);
+    return at;
+  };
+  const injector = data('istio-sidecar-injector');
+  const result = await execa(toolPaths().istioctl[version as (typeof BUNDLED_ISTIO_VERSIONS)[number]], [
+    'kube-inject',
+    '--injectConfigFile',
+    file('inject.yaml', injector.config ?? ''),
+    '--valuesFile',
+    file('values.json', injector.values ?? ''),
+    '--meshConfigFile',
+    file('mesh.yaml', data('istio').mesh ?? ''),
+    '-f',
+    file('app.yaml', JSON.stringify(app)),
+    // From 1.29 kube-inject asks the cluster's version (native sidecars) even with every config given as a file.
+    '--kubeconfig',
+    kubeconfig,
+  ]);
+  return loadAll(result.stdout).find((o) => !!o) as object;
+}
+
+describe.each(BUNDLED_ISTIO_VERSIONS)(
+  'Istio %s, as the installer renders it, under restricted',
+  (version) => {
+    let objects: ManifestObject[];
+    beforeAll(async () => {
+      objects = await manifestOf(version);
+    }, 120_000);
+
+    test("istiod and every gateway: each Deployment's pod is admitted in a restricted namespace", async () => {
+      const deployments = objects.filter((o) => o.kind === 'Deployment');
+      expect(deployments.map((d) => d.metadata.name).sort()).toEqual([
+        'gateways-gateway',
+        'istio-ingressgateway',
+        'istiod',
+      ]);
+      for (const d of deployments) {
+        // Without its ServiceAccount, which istioctl would create with it: the pod is judged on its own.
+        const spec = Object.fromEntries(
+          Object.entries(d.spec!.template!.spec).filter(([key]) => key !== 'serviceAccountName'),
+        );
+        const pod = {
+          metadata: { name: `${d.metadata.name}-check`, labels: d.spec?.template?.metadata?.labels },
+          spec,
+        };
+        expect({ deployment: d.metadata.name, refusal: await refusalOf(pod) }).toEqual({
+          deployment: d.metadata.name,
+          refusal: '',
+        });
+      }
+    }, 60_000);
+
+    test('an injected pod (istio-cni on) is admitted with the seccomp profile at pod level; per container only from 1.29', async () => {
+      const atPod = await injected(version, objects, restrictedApp('pod'));
+      expect(JSON.stringify(atPod)).toContain('istio-validation');
+      expect(await refusalOf(atPod)).toBe('');
+      const perContainer = await refusalOf(await injected(version, objects, restrictedApp('container')));
+      if (Number(version.split('.')[1]) >= 29) expect(perContainer).toBe('');
+      // istioctl before 1.29 cannot set the proxies' seccomp profile: the pod must set it (docs/hardened-clusters.md).
+      else expect(perContainer).toMatch(/seccompProfile \(pod or containers? .*"istio-proxy"/);
+    }, 60_000);
+  },
+);
 
 test('a gateway without a seccomp profile in a restricted namespace is refused by plan and install before anything changes', async () => {
   const args = [
