@@ -12,17 +12,29 @@ import { node24 as findNode24 } from './node24.js';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const VERSION = '1.31.0';
 
+/** Each phase's seconds of our install runs, from their `done: <phase> (<seconds>s)` log lines, by phase. */
+const phases = new Map<string, number[]>();
+
+function recordPhases(log: string): void {
+  for (const match of log.matchAll(/done: (.+) \((\d+(?:\.\d+)?)s\)/g)) {
+    const name = (match[1] ?? '').replace(/revision \S+/, 'revision R');
+    phases.set(name, [...(phases.get(name) ?? []), Number(match[2]) * 1000]);
+  }
+}
+
 async function timed(
   what: string,
   file: string,
   args: string[],
   env: Record<string, string>,
+  onLog?: (log: string) => void,
 ): Promise<number> {
   const start = process.hrtime.bigint();
   const result = await execa(file, args, { reject: false, env, extendEnv: true });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (result.exitCode !== 0)
     throw new Error(`${what} failed (exit ${result.exitCode}): ${String(result.stderr).slice(-2000)}`);
+  onLog?.(String(result.stderr));
   return ms;
 }
 
@@ -87,7 +99,13 @@ async function main(): Promise<void> {
       );
       await purge();
       samples.oursFresh.push(
-        await timed('istio-installer install', process.execPath, [bin, 'install', '-f', values], env),
+        await timed(
+          'istio-installer install',
+          process.execPath,
+          [bin, 'install', '-f', values],
+          env,
+          recordPhases,
+        ),
       );
       samples.oursRerun.push(
         await timed(
@@ -133,7 +151,19 @@ async function main(): Promise<void> {
     ].join('\n') + '\n\n',
   );
   process.stdout.write(
-    `fresh install overhead ratio (ours / istioctl): ${(oursFresh / bareFresh).toFixed(2)}\n`,
+    `fresh install overhead ratio (ours / istioctl): ${(oursFresh / bareFresh).toFixed(2)}\n\n`,
+  );
+  // Where a fresh install's time goes: each phase the installer logs (each istioctl process is one), median over the
+  // runs; what is left of the wall time is Node's start, reading the cluster and the decision, before the first phase.
+  const phaseRows = [...phases].map(([name, ms]) => [name, median(ms)] as const);
+  const inPhases = phaseRows.reduce((sum, [, ms]) => sum + ms, 0);
+  process.stdout.write(
+    [
+      '| fresh install, phase | median |',
+      '| --- | ---: |',
+      ...phaseRows.map(([name, ms]) => row(name, ms)),
+      row('outside the phases (Node start, read cluster, plan, lock)', oursFresh - inPhases),
+    ].join('\n') + '\n\n',
   );
   process.stdout.write(
     `no-op re-run speed-up (istioctl re-run / ours): ${(bareRerun / oursRerun).toFixed(1)}x on node ${process.version}, ${(bareRerun / oursRerun24).toFixed(1)}x on node 24\n`,
