@@ -121,6 +121,28 @@ function withoutRancherAdditions(o: KubeObject): KubeObject {
   return copy;
 }
 
+/** The object without seccomp profiles: on pods (dropping a securityContext left empty) and in values ConfigMaps. */
+function withoutSeccomp(o: KubeObject): KubeObject {
+  const copy = structuredClone(o);
+  const pod = podSpec(copy);
+  if (pod && isObject(pod.securityContext)) {
+    delete pod.securityContext.seccompProfile;
+    if (Object.keys(pod.securityContext).length === 0) delete pod.securityContext;
+  }
+  if (copy.kind === 'ConfigMap' && isObject(copy.data))
+    for (const key of ['values', 'merged-values', 'original-values']) {
+      const text = copy.data[key];
+      if (typeof text !== 'string') continue;
+      const values = JSON.parse(text) as Json;
+      if (isObject(values) && isObject(values.global) && isObject(values.global.proxy)) {
+        delete values.global.proxy.seccompProfile;
+        if (Object.keys(values.global.proxy).length === 0) delete values.global.proxy;
+      }
+      copy.data[key] = JSON.stringify(values);
+    }
+  return copy;
+}
+
 function tolerationsOf(o: KubeObject): Json[] {
   const tolerations = podSpec(o)?.tolerations;
   return Array.isArray(tolerations) ? tolerations : [];
@@ -170,10 +192,28 @@ describe.each([...ISTIO_VERSIONS])('istioctl %s', (version) => {
   test.each([...PROFILES])(
     'profile %s: our rendering has the plain profile objects, equal but for Rancher placement and gateway ports',
     async (profile) => {
-      const [mine, plain] = await Promise.all([
-        ours(`profile: ${profile}\ntag: "${version}"\n`).then((f) => generate(version, ['-f', f])),
+      // podSecurity off here: what it adds (a seccomp profile) is checked against this rendering below.
+      const [mine, plain, secured] = await Promise.all([
+        ours(`profile: ${profile}\ntag: "${version}"\npodSecurity: {seccompProfile: ""}\n`).then((f) =>
+          generate(version, ['-f', f]),
+        ),
         generate(version, ['--set', `profile=${profile}`]),
+        ours(`profile: ${profile}\ntag: "${version}"\n`).then((f) => generate(version, ['-f', f])),
       ]);
+      // By default (podSecurity.seccompProfile: RuntimeDefault) the only change is that profile on every
+      // Deployment's pod and, in the values ConfigMaps, on the proxies.
+      const securedByKey = byKey(secured);
+      expect([...securedByKey.keys()].sort()).toEqual([...byKey(mine).keys()].sort());
+      for (const object of mine) {
+        const key = keyOf(object);
+        const other = securedByKey.get(key) as KubeObject;
+        if (object.kind === 'Deployment')
+          expect([key, (podSpec(other)?.securityContext as JsonObject | undefined)?.seccompProfile]).toEqual([
+            key,
+            { type: 'RuntimeDefault' },
+          ]);
+        expect([key, withoutSeccomp(other)]).toEqual([key, withoutSeccomp(object)]);
+      }
       const mineByKey = byKey(mine);
       const plainByKey = byKey(plain);
       expect([...mineByKey.keys()].sort()).toEqual([...plainByKey.keys()].sort());
