@@ -67,8 +67,11 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
     ),
   );
   // A hop (or a chosen version) older than the spec's tag gets only what its istioctl takes of `podSecurity`.
-  const hopSpec = step.version
-    ? withoutUnsupportedPodSecurity(step.istioOperator, formatIstioVersion(step.version))
+  const hopSpec: JsonObject = step.version
+    ? {
+        ...step.istioOperator,
+        spec: withoutUnsupportedPodSecurity(specOf(step.istioOperator), formatIstioVersion(step.version)),
+      }
     : step.istioOperator;
   const hash = specHash(hopSpec);
   const plan = orRefuse(

@@ -24,7 +24,11 @@ const istioOperator = {
   spec: {
     tag: '1.31.0',
     components: { pilot: { enabled: true, k8s: {} } },
-    values: { pilot: { image: 'rancher/mirrored-istio-pilot:1.31.0-distroless' } },
+    values: {
+      pilot: { image: 'rancher/mirrored-istio-pilot:1.31.0-distroless' },
+      // What podSecurity.seccompProfile writes for a 1.29+ tag (src/overlay/pod-security.ts).
+      global: { proxy: { seccompProfile: { type: 'RuntimeDefault' } } },
+    },
   },
 };
 
@@ -89,6 +93,8 @@ function deps(kube: FakeKube, available: string[]) {
   const files = new Map<string, string>();
   const installs: string[] = [];
   const images: string[] = [];
+  /** Per install: the proxies' seccomp profile the spec asks for, or `none` (istioctl before 1.29 refuses the key). */
+  const proxySeccomp: string[] = [];
   const tags: string[] = [];
   const log: string[] = [];
   let tick = 0;
@@ -97,10 +103,18 @@ function deps(kube: FakeKube, available: string[]) {
       if (args[0] === 'install') {
         const spec = (
           load(files.get(args[3] ?? '') ?? '') as {
-            spec: { tag: string; revision?: string; values: { pilot: { image: string } } };
+            spec: {
+              tag: string;
+              revision?: string;
+              values: {
+                pilot: { image: string };
+                global?: { proxy?: { seccompProfile?: { type: string } } };
+              };
+            };
           }
         ).spec;
         images.push(spec.values.pilot.image);
+        proxySeccomp.push(`${spec.tag} ${spec.values.global?.proxy?.seccompProfile?.type ?? 'none'}`);
         const revision = spec.revision || 'default';
         installs.push(`${spec.tag} as ${revision}`);
         kube.deployments = kube.deployments.filter((d) => d.metadata?.name !== `istiod-${revision}`);
@@ -152,7 +166,7 @@ function deps(kube: FakeKube, available: string[]) {
     isProcessAlive: () => false,
     lockSeconds: 60,
   };
-  return { deps: d, installs, images, tags, log };
+  return { deps: d, installs, images, proxySeccomp, tags, log };
 }
 
 const history = (kube: FakeKube) => {
@@ -203,8 +217,15 @@ test('plan shows the takeover and the whole path, and changes nothing', async ()
 
 test("Rancher's 1.23 to 1.31: adopt, leftovers deleted, four canary hops with each hop's images, the tags following each hop, old revisions removed", async () => {
   const kube = rancherCluster('1.23.2');
-  const { deps: d, installs, images, tags, log } = deps(kube, ALL);
+  const { deps: d, installs, images, proxySeccomp, tags, log } = deps(kube, ALL);
   const result = await install(request({ revisionTags: ['prod-stable'] }), d);
+  // podSecurity: the hops whose istioctl refuses the proxies' seccomp profile go without it.
+  expect(proxySeccomp).toEqual([
+    '1.25.2 none',
+    '1.27.6 none',
+    '1.29.3 RuntimeDefault',
+    '1.31.0 RuntimeDefault',
+  ]);
   expect(tags).toEqual(
     ['1-25', '1-27', '1-29', '1-31-0'].flatMap((r) => [`default -> ${r}`, `prod-stable -> ${r}`]),
   );
