@@ -51,6 +51,20 @@ export const hub = z
   .string()
   .regex(HUB_PATTERN, 'must be an image registry and path such as "docker.io/istio"');
 export const tag = z.string().regex(TAG_PATTERN, 'must be a valid image tag such as "1.31.0"');
+/** A content digest as registries give them; only sha256 is accepted, the one every registry computes. */
+export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+/** The digest of an image the chart itself renders (chart only: the installer never reads these keys). */
+const imageDigest = (what: string) =>
+  z
+    .string()
+    .regex(
+      new RegExp(`^$|${DIGEST_PATTERN.source}`),
+      'must be empty or an image digest: "sha256:" and 64 lower-case hex digits',
+    )
+    .default('')
+    .describe(
+      `Digest of the ${what} image, such as \`sha256:\` and 64 hex digits (chart only). Set, it pins the image: the reference becomes \`<repository>@<digest>\` and the tag is not used.`,
+    );
 
 /** An object section whose keys all have defaults, so an absent section means "all defaults". */
 function section<T extends z.core.$ZodLooseShape>(shape: T, description: string) {
@@ -135,6 +149,21 @@ const podDisruptionBudget = () =>
   );
 const resources = (what: string) =>
   freeMap(`Container resources (requests/limits) of ${what}; empty leaves Istio's default.`);
+
+/**
+ * The installer Jobs' defaults: the peak measured by `npm run bench:job-resources` (a fresh install and a stepped upgrade
+ * through three hops, the installer and its istioctl together: under 300 MiB, under 0.7 cores over any second) with
+ * headroom; docs/development.md has the figures and how they were taken.
+ */
+const INSTALLER_RESOURCES = {
+  requests: { cpu: '250m', memory: '384Mi' },
+  limits: { cpu: '1', memory: '1Gi' },
+};
+/** The mirror's: `npm run bench:mirror` measured 77-80 MB of RSS serving 64 clients at once. */
+const MIRROR_RESOURCES = {
+  requests: { cpu: '10m', memory: '96Mi' },
+  limits: { cpu: '500m', memory: '256Mi' },
+};
 
 const servicePort = z.strictObject({
   name: z.string().min(1).describe('Port name; also the key overlays merge ports on.'),
@@ -223,6 +252,7 @@ export const valuesSchema = z
               .describe(
                 `Installer image tag; empty means the chart's version, which is the installer release it ships with. The image bundles istioctl for the Istio versions it was built with (the Dockerfile's ISTIO_VERSIONS, listed in its \`io.rancher-istio.istio-versions\` label: ${BUNDLED_ISTIO_VERSIONS.join(', ')} by default, the hops from Rancher's Istio 1.23-1.25 and the newest two); other versions come from the release mirror or PATH.`,
               ),
+            digest: imageDigest('installer (and release mirror)'),
           },
           "The image of the installer Jobs and the release mirror. Not `installer.repository`/`installer.tag`: those are Rancher's keys, and Rancher's values set them to its own installer, a shell script this chart's Jobs cannot run.",
         ),
@@ -246,7 +276,12 @@ export const valuesSchema = z
           .array(z.strictObject({ name: z.string().min(1) }))
           .default([])
           .describe('Secrets for pulling the installer image from a private registry.'),
-        resources: resources('the installer Jobs'),
+        resources: z
+          .record(z.string(), z.unknown())
+          .default(INSTALLER_RESOURCES)
+          .describe(
+            'Container resources (requests/limits) of the installer Jobs (chart only). The defaults hold the peak of a measured install and stepped upgrade (the installer and its istioctl) with headroom; a ResourceQuota on CPU or memory refuses pods without them. `{}` sets none.',
+          ),
         podSecurityContext: freeMap(
           'Extra pod securityContext fields for the installer Jobs (the restricted defaults stay).',
         ),
@@ -308,9 +343,12 @@ export const valuesSchema = z
               .string()
               .default('')
               .describe("Mirror to fetch istioctl from; default: the chart's mirror Service when enabled."),
-            resources: freeMap(
-              'Container resources (requests/limits) of the mirror Deployment (chart only; the installer ignores it).',
-            ),
+            resources: z
+              .record(z.string(), z.unknown())
+              .default(MIRROR_RESOURCES)
+              .describe(
+                'Container resources (requests/limits) of the mirror Deployment (chart only; the installer ignores it). `{}` sets none.',
+              ),
             service: section(
               {
                 type: z
@@ -508,7 +546,10 @@ export const valuesSchema = z
       'Global settings shared with the subcharts; keys not listed here pass through.',
     ),
     kiali: openSection(
-      { enabled: rancherBoolean().default(true).describe('Installs the Kiali subchart.') },
+      {
+        enabled: rancherBoolean().default(true).describe('Installs the Kiali subchart.'),
+        image: openSection({ digest: imageDigest('Kiali') }, 'The Kiali image.'),
+      },
       'Kiali subchart values (passed through).',
     ),
     tracing: openSection(
@@ -521,6 +562,7 @@ export const valuesSchema = z
           .string()
           .default('zipkin.istio-system.svc:9411')
           .describe('Zipkin address the proxies report to.'),
+        image: openSection({ digest: imageDigest('Jaeger') }, 'The Jaeger image.'),
       },
       'Jaeger tracing subchart values (passed through).',
     ),
@@ -643,6 +685,57 @@ export const valuesSchema = z
         ),
       },
       'Prometheus Operator monitors (rancher-monitoring).',
+    ),
+    networkPolicy: section(
+      {
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            "One NetworkPolicy per pod of the chart (the installer Jobs, the release mirror, Kiali, Jaeger) that admits only the traffic it needs and denies the rest, both ways (chart only). Off by default: the Jobs' policy must let them reach the API server, whose address and port only the cluster knows (`apiServer`).",
+          ),
+        apiServer: section(
+          {
+            cidrs: z
+              .array(z.string().regex(/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/, 'must be a CIDR such as "10.0.0.1/32"'))
+              .default([])
+              .describe(
+                "Addresses of the Kubernetes API server, as CIDRs, that the installer Jobs and Kiali may reach; empty: any address on `ports`. Policies see the API server's own address and port (after the `kubernetes` Service's translation). Leave it empty on Cilium, which does not match the API server by address.",
+              ),
+            ports: z
+              .array(z.number().int().min(1).max(65535))
+              .min(1, 'must name at least one port')
+              .default([443, 6443])
+              .describe(
+                "The API server's ports: 6443 on RKE2, K3s and kubeadm clusters, 443 on many managed ones.",
+              ),
+          },
+          'Where the API server is, for the egress rules of the pods that call it.',
+        ),
+        installer: section(
+          {
+            extraEgress: z
+              .array(z.record(z.string(), z.unknown()))
+              .default([])
+              .describe(
+                "NetworkPolicy egress rules added to the installer Jobs' policy: an HTTP proxy (`installer.proxy`) or a release mirror outside the release namespace (`installer.releaseMirror.url`).",
+              ),
+          },
+          "The installer Jobs: egress to the API server, DNS and the chart's release mirror; no ingress.",
+        ),
+        kiali: section(
+          {
+            extraEgress: z
+              .array(z.record(z.string(), z.unknown()))
+              .default([])
+              .describe(
+                "NetworkPolicy egress rules added to Kiali's policy: a Prometheus, Grafana or Jaeger that is not addressed as `<service>.<namespace>.svc` in Kiali's `external_services` URLs.",
+              ),
+          },
+          "Kiali: ingress on 20001 (UI and API) and 9090 (metrics); egress to the API server, DNS, istiod's 15014, Jaeger and the namespaces of its `external_services` URLs.",
+        ),
+      },
+      "NetworkPolicies for the chart's own pods (chart only; Istio's components are not covered).",
     ),
     uninstall: section(
       {

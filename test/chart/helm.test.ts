@@ -32,9 +32,11 @@ interface Container {
     seccompProfile?: { type: string };
   };
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
 }
 interface PodSpec {
   serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
   securityContext?: {
     runAsNonRoot?: boolean;
     runAsUser?: number;
@@ -46,7 +48,12 @@ interface PodSpec {
   imagePullSecrets?: { name: string }[];
   containers: Container[];
   initContainers?: Container[];
-  volumes?: { name: string; emptyDir?: object; configMap?: { name: string } }[];
+  volumes?: {
+    name: string;
+    emptyDir?: object;
+    configMap?: { name: string };
+    projected?: { sources: { serviceAccountToken?: { path: string } }[] };
+  }[];
 }
 interface PodTemplate {
   metadata: { labels: Record<string, string> };
@@ -218,8 +225,12 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
       expect(pods[0]?.spec.securityContext?.runAsUser).toBe(65532);
       expect(pods[1]?.spec.securityContext).toEqual(pods[0]?.spec.securityContext);
       // Ours, from installer.image; never Rancher's installer.repository/tag, which Rancher's values carry.
-      const installer = values.installer as { image?: { repository?: string; tag?: string } } | undefined;
-      const image = `${installer?.image?.repository ?? 'rancher-istio/istio-installer'}:${installer?.image?.tag || CHART_YAML.version}`;
+      const installer = values.installer as
+        { image?: { repository?: string; tag?: string; digest?: string } } | undefined;
+      const repository = installer?.image?.repository ?? 'rancher-istio/istio-installer';
+      const image = installer?.image?.digest
+        ? `${repository}@${installer.image.digest}`
+        : `${repository}:${installer?.image?.tag || CHART_YAML.version}`;
       for (const pod of pods) expect(pod?.spec.containers[0]?.image.endsWith(image)).toBe(true);
     });
 
@@ -300,6 +311,78 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
         const verbs = new Set(rules(role).flatMap((r) => r.verbs));
         expect(verbs.has('delete')).toBe(aggregate !== 'view');
       }
+    });
+
+    test('every container sets CPU and memory requests and limits, so a ResourceQuota admits it', () => {
+      for (const w of workloads(objects))
+        for (const c of allContainers(podTemplate(w))) {
+          const where = `${w.kind}/${w.metadata.name} ${c.name}`;
+          expect([where, Object.keys(c.resources?.requests ?? {}).sort()]).toEqual([
+            where,
+            ['cpu', 'memory'],
+          ]);
+          expect([where, Object.keys(c.resources?.limits ?? {}).sort()]).toEqual([where, ['cpu', 'memory']]);
+        }
+    });
+
+    test('no pod gets an API token by default; the Jobs and Kiali, which call the API, mount their own', () => {
+      const callers = [`Job/${RELEASE}-install`, `Job/${RELEASE}-uninstall`, 'Deployment/kiali'];
+      for (const w of workloads(objects)) {
+        const where = `${w.kind}/${w.metadata.name}`;
+        const pod = podTemplate(w);
+        expect([where, pod.spec.automountServiceAccountToken]).toEqual([where, false]);
+        const tokenVolumes = (pod.spec.volumes ?? []).filter((v) =>
+          v.projected?.sources.some((source) => source.serviceAccountToken),
+        );
+        const mounts = pod.spec.containers.flatMap((c) =>
+          (c.volumeMounts ?? []).filter((m) => tokenVolumes.some((v) => v.name === m.name)),
+        );
+        if (callers.includes(where)) {
+          expect([where, tokenVolumes.map((v) => v.name)]).toEqual([where, ['kube-api-access']]);
+          expect([where, mounts]).toEqual([
+            where,
+            [
+              {
+                name: 'kube-api-access',
+                mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+                readOnly: true,
+              },
+            ],
+          ]);
+        } else expect([where, tokenVolumes]).toEqual([where, []]);
+        // Init containers (Kiali's wait for istiod) only dial a port.
+        for (const c of pod.spec.initContainers ?? [])
+          expect([where, c.name, c.volumeMounts ?? []]).toEqual([where, c.name, []]);
+      }
+      for (const sa of objects.filter((o) => o.kind === 'ServiceAccount'))
+        expect([
+          sa.metadata.name,
+          (sa as { automountServiceAccountToken?: boolean }).automountServiceAccountToken,
+        ]).toEqual([sa.metadata.name, false]);
+    });
+
+    test('with networkPolicy.enabled, each pod of the chart has exactly one policy, both ways; none without', () => {
+      const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as (KubeObject & {
+        spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[] };
+      })[];
+      const on = (values.networkPolicy as { enabled?: boolean } | undefined)?.enabled === true;
+      if (!on) {
+        expect(policies).toEqual([]);
+        return;
+      }
+      for (const w of workloads(objects)) {
+        const labels = podTemplate(w).metadata.labels;
+        const selecting = policies.filter((p) =>
+          Object.entries(p.spec.podSelector.matchLabels).every(([k, v]) => labels[k] === v),
+        );
+        const where = `${w.kind}/${w.metadata.name}`;
+        expect([where, selecting.length]).toEqual([where, 1]);
+        expect([where, selecting[0]?.spec.policyTypes]).toEqual([where, ['Ingress', 'Egress']]);
+      }
+      // No policy is left over for a pod that is not rendered.
+      expect(policies.length).toBe(
+        new Set(workloads(objects).map((w) => (w.kind === 'Job' ? 'installer' : w.metadata.name))).size,
+      );
     });
 
     test('optional parts follow their switches: Kiali, Jaeger, release mirror, monitors', () => {
@@ -430,6 +513,156 @@ describe.each(HELMS)('helm %s', (_version, binary) => {
       'installer.releaseMirror.extraReleases.subPath=../etc',
     ]);
     expect(escape.exitCode).not.toBe(0);
+  });
+
+  test('a digest pins each image the chart renders: <registry>/<repository>@<digest>, the tag unused', async () => {
+    const digest = (c: string) => `sha256:${c.repeat(64)}`;
+    const { objects } = await renderChart(binary, undefined, [
+      '--set',
+      'global.cattle.systemDefaultRegistry=registry.example.com:5000',
+      '--set',
+      'installer.releaseMirror.enabled=true,tracing.enabled=true',
+      '--set',
+      `installer.image.digest=${digest('a')},installer.image.tag=9.9.9`,
+      '--set',
+      `kiali.image.digest=${digest('b')},tracing.image.digest=${digest('c')}`,
+    ]);
+    const images = Object.fromEntries(
+      workloads(objects).map((w) => [
+        `${w.kind}/${w.metadata.name}`,
+        [...new Set(allContainers(podTemplate(w)).map((c) => c.image))],
+      ]),
+    );
+    const installer = [`registry.example.com:5000/rancher-istio/istio-installer@${digest('a')}`];
+    expect(images).toEqual({
+      [`Job/${RELEASE}-install`]: installer,
+      [`Job/${RELEASE}-uninstall`]: installer,
+      [`Deployment/${RELEASE}-mirror`]: installer,
+      'Deployment/kiali': [`registry.example.com:5000/kiali/kiali@${digest('b')}`],
+      'Deployment/jaeger': [`registry.example.com:5000/jaegertracing/jaeger@${digest('c')}`],
+    });
+  });
+
+  test.each([
+    ['installer.image.digest', '1.31.0'],
+    ['kiali.image.digest', `sha256:${'A'.repeat(64)}`],
+    ['tracing.image.digest', `sha512:${'0'.repeat(64)}`],
+  ])('values.schema.json refuses %s=%s', async (key, value) => {
+    const r = await helm(binary, ['template', RELEASE, CHART, '--set', `${key}=${value}`]);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.all).toContain(`at '/${key.replaceAll('.', '/')}': '${value}' does not match pattern`);
+  });
+
+  test('NetworkPolicies admit only what each pod needs', async () => {
+    type Peer = {
+      podSelector?: { matchLabels: Record<string, string> };
+      namespaceSelector?: { matchLabels: Record<string, string> };
+      ipBlock?: { cidr: string };
+    };
+    type Rule = { to?: Peer[]; from?: Peer[]; ports?: { protocol: string; port: number }[] };
+    const policiesOf = async (extra: string[]) =>
+      Object.fromEntries(
+        (await renderChart(binary, undefined, ['--set', 'networkPolicy.enabled=true', ...extra])).objects
+          .filter((o) => o.kind === 'NetworkPolicy')
+          .map((o) => [
+            o.metadata.name,
+            (o as unknown as { spec: { ingress?: Rule[]; egress?: Rule[] } }).spec,
+          ]),
+      );
+    const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port }));
+    const dns = { ports: [{ protocol: 'UDP', port: 53 }, ...tcp(53)] };
+    const installerPods = {
+      podSelector: {
+        matchLabels: {
+          'app.kubernetes.io/name': 'rancher-istio',
+          'app.kubernetes.io/instance': RELEASE,
+          'app.kubernetes.io/component': 'installer',
+        },
+      },
+    };
+    const mirrorPods = {
+      podSelector: {
+        matchLabels: { ...installerPods.podSelector.matchLabels, 'app.kubernetes.io/component': 'mirror' },
+      },
+    };
+
+    // Defaults: Kiali on, no mirror, no Jaeger; the API server anywhere on 443 and 6443.
+    const plain = await policiesOf([]);
+    expect(Object.keys(plain).sort()).toEqual(['kiali', `${RELEASE}-installer`]);
+    expect(plain[`${RELEASE}-installer`]).toMatchObject({ egress: [{ ports: tcp(443, 6443) }, dns] });
+    expect(plain[`${RELEASE}-installer`]?.ingress).toBeUndefined();
+    expect(plain.kiali?.ingress).toEqual([{ ports: tcp(20001, 9090) }]);
+    expect(plain.kiali?.egress).toEqual([
+      { ports: tcp(443, 6443) },
+      dns,
+      { to: [{ podSelector: { matchLabels: { app: 'istiod' } } }], ports: tcp(15014) },
+      // rancher-monitoring's Prometheus and Grafana, from Kiali's default external_services URLs.
+      {
+        to: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'cattle-monitoring-system' } },
+          },
+        ],
+      },
+    ]);
+
+    const full = await policiesOf([
+      '--set',
+      'installer.releaseMirror.enabled=true,tracing.enabled=true,kiali.external_services.tracing.enabled=true',
+      '--set',
+      'networkPolicy.apiServer.cidrs={10.43.0.1/32},networkPolicy.apiServer.ports={6443}',
+      '--set',
+      'kiali.external_services.prometheus.url=http://prometheus.monitoring.svc:9090',
+      '--set',
+      'kiali.external_services.prometheus.custom_metrics_url=http://prometheus.monitoring.svc:9090',
+      '--set',
+      'kiali.external_services.grafana.enabled=false',
+    ]);
+    const apiServer = { ports: tcp(6443), to: [{ ipBlock: { cidr: '10.43.0.1/32' } }] };
+    expect(full[`${RELEASE}-installer`]?.egress).toEqual([
+      apiServer,
+      dns,
+      { to: [mirrorPods], ports: tcp(8080) },
+    ]);
+    // The mirror answers the Jobs only, and calls nobody.
+    expect(full[`${RELEASE}-mirror`]).toMatchObject({
+      ingress: [{ ports: tcp(8080), from: [installerPods] }],
+    });
+    expect(full[`${RELEASE}-mirror`]?.egress).toBeUndefined();
+    expect(full.kiali?.egress).toEqual([
+      apiServer,
+      dns,
+      { to: [{ podSelector: { matchLabels: { app: 'istiod' } } }], ports: tcp(15014) },
+      {
+        to: [
+          {
+            podSelector: {
+              matchLabels: { 'app.kubernetes.io/name': 'jaeger', 'app.kubernetes.io/instance': RELEASE },
+            },
+          },
+        ],
+        ports: tcp(16686, 16685),
+      },
+      // Jaeger's URL names this namespace, which the rule above covers; the moved Prometheus is in `monitoring`.
+      { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
+    ]);
+    expect(full.jaeger?.ingress).toEqual([{ ports: tcp(16686, 16685, 9411, 4317, 4318, 14250, 14268) }]);
+    expect(full.jaeger?.egress).toBeUndefined();
+
+    // A mirror Service exposed outside the cluster takes its port from anywhere; extra egress rules are appended.
+    const exposed = await policiesOf([
+      '--set',
+      'installer.releaseMirror.enabled=true,installer.releaseMirror.service.type=NodePort',
+      '--set',
+      'networkPolicy.installer.extraEgress[0].to[0].ipBlock.cidr=192.168.20.5/32',
+      '--set',
+      'networkPolicy.installer.extraEgress[0].ports[0].port=3128',
+    ]);
+    expect(exposed[`${RELEASE}-mirror`]?.ingress).toEqual([{ ports: tcp(8080) }]);
+    expect(exposed[`${RELEASE}-installer`]?.egress?.at(-1)).toEqual({
+      to: [{ ipBlock: { cidr: '192.168.20.5/32' } }],
+      ports: [{ port: 3128 }],
+    });
   });
 
   test('monitors are not rendered where the monitoring.coreos.com/v1 API is absent', async () => {

@@ -11,6 +11,7 @@ import {
   localImageFor,
   PodmanPods,
   podmanRunArgs,
+  resourceOptions,
   securityOptions,
   stopMessage,
   type SecurityContext,
@@ -43,6 +44,24 @@ describe('podman mode, pure parts', () => {
     expect(localImageFor('istio-installer')).toBe('localhost/istio-installer:latest');
     expect(localImageFor('rancher/istio-installer-extra:1')).toBeUndefined();
     expect(localImageFor('docker.io/istio/pilot:1.31.0')).toBeUndefined();
+  });
+
+  test('limits become cgroup limits (memory without swap, CPUs); requests place nothing', () => {
+    // The installer Jobs' defaults (charts/rancher-istio values.yaml).
+    expect(
+      resourceOptions({ requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '1', memory: '1Gi' } }),
+    ).toEqual(['--memory', '1073741824', '--memory-swap', '1073741824', '--cpus', '1']);
+    expect(resourceOptions({ limits: { cpu: '500m', memory: '256M' } })).toEqual([
+      '--memory',
+      '256000000',
+      '--memory-swap',
+      '256000000',
+      '--cpus',
+      '0.5',
+    ]);
+    expect(resourceOptions({ requests: { cpu: '10m' } })).toEqual([]);
+    expect(resourceOptions(undefined)).toEqual([]);
+    expect(() => resourceOptions({ limits: { memory: '1e3' } })).toThrow(ContainerNotStarted);
   });
 
   test("the chart's securityContext becomes user, groups, read-only root, no capabilities, no new privileges", () => {
@@ -318,6 +337,41 @@ describe('a rig in podman mode', () => {
       imageID: id,
       containerID: expect.stringMatching(/^podman:\/\/rig-[0-9a-f-]+-installer$/) as string,
     });
+  });
+
+  test('limits are enforced: the cgroup holds the CPU quota, and memory past the limit is killed (exit 137)', async () => {
+    // cgroup v1 or v2, whichever the machine has.
+    const readLimits = [
+      'const fs = require("node:fs");',
+      'const read = (...paths) => { for (const p of paths) { try { return fs.readFileSync(p, "utf8").trim(); } catch {} } return "none"; };',
+      'console.log(JSON.stringify({',
+      '  memory: read("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"),',
+      '  cpu: read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu.max"),',
+      '}));',
+    ].join('\n');
+    await pod('limited', {
+      command: ['node', '-e', readLimits],
+      resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { cpu: '500m', memory: '96Mi' } },
+    });
+    expect((await podFinished(cluster, ns, 'limited')).phase).toBe('Succeeded');
+    const limits = JSON.parse(cluster.podLogs(ns, 'limited').trim()) as { memory: string; cpu: string };
+    expect(limits.memory).toBe(String(96 * 2 ** 20));
+    // 50 ms of every 100 ms period: half a CPU (v1 quota alone, v2 "quota period").
+    expect(limits.cpu).toMatch(/^50000( 100000)?$/);
+
+    // Touches 256 MiB outside the JavaScript heap, which only the cgroup can stop.
+    await pod('greedy', {
+      command: [
+        'node',
+        '-e',
+        'const b = []; for (let i = 0; i < 64; i++) b.push(Buffer.alloc(4 * 2 ** 20, 1)); console.log("survived")',
+      ],
+      resources: { limits: { memory: '96Mi' } },
+    });
+    const status = await podFinished(cluster, ns, 'greedy');
+    expect(status.phase).toBe('Failed');
+    expect(status.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(137);
+    expect(cluster.podLogs(ns, 'greedy')).not.toContain('survived');
   });
 
   test('an image that is not built: the pod stays Pending with an event naming `npm run image`', async () => {

@@ -121,6 +121,60 @@ export function securityOptions(
   return args;
 }
 
+/** A container's `resources`, as the rig reads them. */
+export interface Resources {
+  limits?: Record<string, string | number>;
+  requests?: Record<string, string | number>;
+}
+
+const MEMORY_SUFFIXES: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+};
+
+/** A Kubernetes quantity (`384Mi`, `1G`, `250m`, `2`) as a number of units, or undefined for a form the rig does not read. */
+export function quantity(value: string | number): number | undefined {
+  if (typeof value === 'number') return value;
+  const match = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(value);
+  if (!match) return undefined;
+  const suffix = match[2] ?? '';
+  return Number(match[1]) * (suffix === 'm' ? 1e-3 : (MEMORY_SUFFIXES[suffix] ?? 1));
+}
+
+/**
+ * `podman run` options for a container's limits, enforced by cgroups as a kubelet's are: `limits.memory` (no swap on
+ * top, as Kubernetes gives pods none) and `limits.cpu`. Requests only place pods, which the rig does not; so do the
+ * rig's fake nodes. Pure; throws ContainerNotStarted, as the kubelet would fail, for a quantity it cannot read.
+ */
+export function resourceOptions(resources: Resources | undefined): string[] {
+  const args: string[] = [];
+  const limits = resources?.limits ?? {};
+  for (const [name, flag] of [
+    ['memory', '--memory'],
+    ['cpu', '--cpus'],
+  ] as const) {
+    const text = limits[name];
+    if (text === undefined) continue;
+    const amount = quantity(text);
+    if (amount === undefined || amount <= 0)
+      throw new ContainerNotStarted(
+        'CreateContainerConfigError',
+        `limits.${name} ${text} is not a quantity the rig reads`,
+      );
+    if (name === 'memory')
+      args.push(flag, String(Math.floor(amount)), '--memory-swap', String(Math.floor(amount)));
+    else args.push(flag, String(amount));
+  }
+  return args;
+}
+
 export interface ContainerRun {
   /** Container name, unique on the machine. */
   name: string;

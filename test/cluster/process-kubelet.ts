@@ -16,9 +16,11 @@ import {
   localImageFor,
   missingImageMessage,
   RIG_POD_LABEL,
+  resourceOptions,
   securityOptions,
   stopMessage,
   type PodmanPods,
+  type Resources,
   type SecurityContext,
 } from './podman-pod.js';
 import { NODE_ADDRESS, type PodNetworks } from './pod-network.js';
@@ -75,6 +77,7 @@ interface Container {
   volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
   terminationMessagePolicy?: string;
   securityContext?: SecurityContext;
+  resources?: Resources;
   readinessProbe?: {
     httpGet?: { path?: string; port: number | string; scheme?: string };
     periodSeconds?: number;
@@ -356,7 +359,11 @@ export class ProcessKubelet {
         name: `rig-${pod.metadata.uid}-${c.name}`,
         image,
         imageID: id,
-        security: securityOptions(pod.spec.securityContext, c.securityContext, user),
+        // Limits are cgroup settings of the container, as a kubelet applies them.
+        security: [
+          ...securityOptions(pod.spec.securityContext, c.securityContext, user),
+          ...resourceOptions(c.resources),
+        ],
       });
     }
     return out;

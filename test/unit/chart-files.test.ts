@@ -62,6 +62,7 @@ describe('chart values', () => {
         'ambient-rke2-values.yaml',
         'defaults-values.yaml',
         'everything-values.yaml',
+        'hardened-values.yaml',
         'minimal-values.yaml',
         'rancher-104-values.yaml',
         'rancher-107-values.yaml',

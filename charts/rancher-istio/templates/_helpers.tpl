@@ -23,10 +23,13 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* An image reference with Rancher's system default registry in front: [<registry>/]<repository>:<tag>. */}}
+{{/*
+An image reference with Rancher's system default registry in front: [<registry>/]<repository>:<tag>, or
+[<registry>/]<repository>@<digest> when a digest is given, so that the digest alone decides what runs.
+*/}}
 {{- define "rancher-istio.image" -}}
 {{- $registry := .ctx.Values.global.cattle.systemDefaultRegistry -}}
-{{- if $registry -}}{{ trimSuffix "/" $registry }}/{{ end -}}{{ .repository }}:{{ .tag }}
+{{- if $registry -}}{{ trimSuffix "/" $registry }}/{{ end -}}{{ .repository }}{{ if .digest }}@{{ .digest }}{{ else }}:{{ .tag }}{{ end }}
 {{- end -}}
 
 {{/*
@@ -34,7 +37,7 @@ The installer image: installer.image, never Rancher's installer.repository/insta
 rancher/istio-installer, a shell script that cannot run `istio-installer run`.
 */}}
 {{- define "rancher-istio.installerImage" -}}
-{{- include "rancher-istio.image" (dict "ctx" . "repository" .Values.installer.image.repository "tag" (.Values.installer.image.tag | default .Chart.Version)) -}}
+{{- include "rancher-istio.image" (dict "ctx" . "repository" .Values.installer.image.repository "tag" (.Values.installer.image.tag | default .Chart.Version) "digest" .Values.installer.image.digest) -}}
 {{- end -}}
 
 {{/*
@@ -94,6 +97,38 @@ tolerations:
   {{- with .Values.tolerations }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
+{{- end -}}
+
+{{/*
+The API token of a pod that calls the API server, mounted explicitly where Kubernetes would mount it (the pod and its
+ServiceAccount set automountServiceAccountToken: false), so that no pod of the chart gets a token by default.
+The same three sources, with the expiry, Kubernetes' own admission gives them.
+*/}}
+{{- define "rancher-istio.apiTokenVolume" -}}
+- name: kube-api-access
+  projected:
+    defaultMode: 0444
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3607
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef:
+                apiVersion: v1
+                fieldPath: metadata.namespace
+{{- end -}}
+
+{{- define "rancher-istio.apiTokenMount" -}}
+- name: kube-api-access
+  mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+  readOnly: true
 {{- end -}}
 
 {{- define "rancher-istio.imagePullSecrets" -}}

@@ -36,6 +36,8 @@ spec:
         {{- include "rancher-istio.labels" (dict "ctx" $ "component" "installer") | nindent 8 }}
     spec:
       serviceAccountName: {{ include "rancher-istio.serviceAccountName" $ }}
+      # The installer calls the API server; its token is the explicit kube-api-access volume below.
+      automountServiceAccountToken: false
       restartPolicy: Never
       securityContext:
         {{- include "rancher-istio.podSecurityContext" $ | nindent 8 }}
@@ -111,6 +113,7 @@ spec:
             # The root filesystem is read-only; istioctl and the installer write their caches and temp files here.
             - name: tmp
               mountPath: /tmp
+            {{- include "rancher-istio.apiTokenMount" $ | nindent 12 }}
       volumes:
         - name: values
           configMap:
@@ -120,4 +123,5 @@ spec:
             name: {{ $.Release.Name }}-installer-overlays
         - name: tmp
           emptyDir: {}
+        {{- include "rancher-istio.apiTokenVolume" $ | nindent 8 }}
 {{- end -}}

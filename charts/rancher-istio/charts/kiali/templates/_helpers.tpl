@@ -35,9 +35,37 @@ is immutable"). `helm template` (Argo CD) cannot look: there `selectorInstance` 
 {{- end -}}
 {{- end -}}
 
+{{/* The Kiali image: <registry>/<repository>:<tag>, or <registry>/<repository>@<digest> when image.digest pins it. */}}
 {{- define "kiali.image" -}}
 {{- $registry := .Values.global.cattle.systemDefaultRegistry | default .Values.image.registry -}}
-{{ trimSuffix "/" $registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{ trimSuffix "/" $registry }}/{{ .Values.image.repository }}
+{{- if .Values.image.digest }}@{{ .Values.image.digest }}{{ else }}:{{ .Values.image.tag | default .Chart.AppVersion }}{{ end }}
+{{- end -}}
+
+{{/*
+Kiali's API token, mounted explicitly where Kubernetes would mount it: the pod and the ServiceAccount set
+automountServiceAccountToken: false, so the token is where it is used and nowhere by default. The sources and the
+expiry are those Kubernetes' own admission gives.
+*/}}
+{{- define "kiali.apiTokenVolume" -}}
+- name: kube-api-access
+  projected:
+    defaultMode: 0444
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3607
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef:
+                apiVersion: v1
+                fieldPath: metadata.namespace
 {{- end -}}
 
 {{- define "kiali.podSecurityContext" -}}

@@ -15,9 +15,11 @@ app.kubernetes.io/name: jaeger
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/* The Jaeger image: <registry>/<repository>:<tag>, or <registry>/<repository>@<digest> when image.digest pins it. */}}
 {{- define "tracing.image" -}}
 {{- $registry := .Values.global.cattle.systemDefaultRegistry | default .Values.image.registry -}}
-{{ trimSuffix "/" $registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{ trimSuffix "/" $registry }}/{{ .Values.image.repository }}
+{{- if .Values.image.digest }}@{{ .Values.image.digest }}{{ else }}:{{ .Values.image.tag | default .Chart.AppVersion }}{{ end }}
 {{- end -}}
 
 {{/* Whether Jaeger is on: the parent's condition leaves a string "false" enabled (Helm reads only booleans there). */}}
