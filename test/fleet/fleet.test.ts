@@ -1,8 +1,8 @@
 // The chart under a real Rancher Fleet on two rigs: examples/fleet as a user would keep it in Git, turned into a
 // Bundle by `fleet apply` (what Fleet's GitRepo job runs on a checkout), reaches both clusters through their agents and
-// each installs Istio through the chart's Job and records it; what Helm's `lookup` returns under Fleet's Helm deployer;
-// a values change upgrades both; a gateway deleted by hand is left to the installer's next run; refused values stop at
-// the canary.
+// each installs Istio through the chart's Job and records it (on east by taking over a Rancher-shaped install); what
+// Helm's `lookup` returns under Fleet's Helm deployer; a values change upgrades both; a gateway deleted by hand is left
+// to the installer's next run; refused values stop at the canary.
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalImage } from '../container/local-image.js';
@@ -13,6 +13,7 @@ import type { Cluster } from '../cluster/rig.js';
 import { eventually } from '../cluster/testkit.js';
 import { FLEET_VERSION } from '../cluster/fleet-build.js';
 import { decodeRecord, RECORD_CONFIGMAP } from '../../src/installer/model/record.js';
+import { installRancherShaped, RANCHER_ISTIO } from '../e2e/rancher-shaped.js';
 
 const say = (line: string) => process.stderr.write(`fleet: ${line}\n`);
 const BUNDLE = 'rancher-istio';
@@ -63,10 +64,11 @@ beforeAll(async () => {
   [east, west] = rigs.map((r) => r.cluster) as [Cluster, Cluster];
   say(`Fleet ${FLEET_VERSION}; ${east.podRuntime.reason}`);
   if (east.podRuntime.mode === 'podman') await ensureLocalImage(say);
-  // rancher-monitoring's dashboards namespace on east only: the chart renders its Role there only when `lookup`
-  // finds the namespace, so the two clusters tell what lookup returned.
-  await east.kubectl(['create', 'namespace', 'cattle-dashboards']);
   const work = rigs[0]?.work ?? '';
+  // east runs Rancher's Istio (a Rancher-shaped install at 1.30.4: Rancher's release `rancher-istio`, its Kiali
+  // selecting instance `kiali`, rancher-monitoring's cattle-dashboards namespace), so Fleet's first deployment there is
+  // a takeover; west has nothing. What lookup finds differs between them: the namespace, Kiali's Deployment.
+  await installRancherShaped(east, work);
   fleet = await startFleet({
     management: east,
     downstream: [
@@ -192,8 +194,16 @@ test('fleet apply: the Bundle reaches both clusters, and each installs Istio thr
     const ran = (await istioJobPods(cluster)).filter((p) => p.status?.phase === 'Succeeded');
     // In podman mode (CI's) the Job ran as a container of the product image, as under `helm install`.
     expect([name, ran.map(ranIn)]).toEqual([name, [cluster.podRuntime.mode]]);
-    expect(await helmRevisions(cluster)).toEqual([1]);
   }
+  // On east Fleet upgraded Rancher's release (revision 1, made by helm 3 as Rancher did): the installer adopted
+  // Rancher's Istio, then went up as a canary. On west it installed.
+  expect(await helmRevisions(east)).toEqual([1, 2]);
+  expect(await helmRevisions(west)).toEqual([1]);
+  const eastRuns = (await record(east))?.history.map((e) => `${e.action} ${e.istioVersion} ${e.outcome}`);
+  expect(eastRuns?.reverse()).toEqual([
+    `adopt ${RANCHER_ISTIO} succeeded`,
+    'upgrade-canary 1.31.0 succeeded',
+  ]);
 });
 
 test("lookup under Fleet's Helm deployer sees the cluster: the dashboards Role where the namespace exists", async () => {
@@ -206,20 +216,27 @@ test("lookup under Fleet's Helm deployer sees the cluster: the dashboards Role w
       );
   // east has cattle-dashboards: lookup found it in the install Fleet's agent ran. west has none: nothing to find.
   expect({ east: await role(east), west: await role(west) }).toEqual({ east: true, west: false });
-  // The Kiali selector came from lookup too (no kiali Deployment yet: the release's name).
-  for (const c of [east, west]) {
-    const kiali = await c.kube.get<{ spec: { selector: { matchLabels: Record<string, string> } } }>(
-      `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/kiali`,
-    );
-    expect(kiali.spec.selector.matchLabels['app.kubernetes.io/instance']).toBe(RELEASE);
-  }
+  // Kiali's selector comes from lookup of the running Deployment: on east Rancher's (`kiali`), which a Deployment
+  // cannot change, so a lookup that returned nothing would have failed the upgrade with "field is immutable"; on west
+  // none ran, so the release's name.
+  const instance = async (c: Cluster) =>
+    (
+      await c.kube.get<{ spec: { selector: { matchLabels: Record<string, string> } } }>(
+        `/apis/apps/v1/namespaces/${NAMESPACE}/deployments/kiali`,
+      )
+    ).spec.selector.matchLabels['app.kubernetes.io/instance'];
+  expect({ east: await instance(east), west: await instance(west) }).toEqual({
+    east: 'kiali',
+    west: RELEASE,
+  });
 });
 
-test('a values change in Git upgrades both clusters: Helm revision 2, the Job ran again, Kiali keeps its key', async () => {
+test('a values change in Git upgrades both clusters: a new Helm revision, the Job ran again, Kiali keeps its key', async () => {
   const signingKey = async (c: Cluster) =>
     (await c.kube.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${NAMESPACE}/secrets/kiali`))
       .data['signing-key'];
   const keysBefore = [await signingKey(east), await signingKey(west)];
+  const revisionsBefore = { east: await helmRevisions(east), west: await helmRevisions(west) };
   const values = join(repo, 'values.yaml');
   writeFileSync(values, `${readFileSync(values, 'utf8')}meshConfig:\n  accessLogFile: /dev/stdout\n`);
   await apply();
@@ -228,12 +245,18 @@ test('a values change in Git upgrades both clusters: Helm revision 2, the Job ra
     ['east', east],
     ['west', west],
   ] as const) {
-    expect([name, await helmRevisions(cluster)]).toEqual([name, [1, 2]]);
+    // A new Helm revision (Fleet's agent keeps only the last few, so compare the newest).
+    expect([name, (await helmRevisions(cluster)).at(-1)]).toEqual([
+      name,
+      (revisionsBefore[name].at(-1) ?? 0) + 1,
+    ]);
     const rec = await record(cluster);
     expect([name, rec?.current.outcome]).toEqual([name, 'succeeded']);
     expect(rec?.spec).toContain('accessLogFile: /dev/stdout');
+    // The mesh config of the revision the record names (east runs the canary `1-31-0` since its takeover).
+    const revision = rec?.current.revision ?? 'default';
     const mesh = await cluster.kube.get<{ data: Record<string, string> }>(
-      `/api/v1/namespaces/${NAMESPACE}/configmaps/istio`,
+      `/api/v1/namespaces/${NAMESPACE}/configmaps/${revision === 'default' ? 'istio' : `istio-${revision}`}`,
     );
     expect(mesh.data.mesh).toContain('accessLogFile: /dev/stdout');
   }
