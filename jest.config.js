@@ -15,6 +15,7 @@ export default {
     '<rootDir>/test/e2e/',
     '<rootDir>/test/chart/',
     '<rootDir>/test/istioctl/',
+    '<rootDir>/test/fleet/',
     '<rootDir>/test/container/',
   ],
 };

@@ -49,14 +49,13 @@ async function sha256Of(path: string): Promise<string> {
 }
 
 /**
- * The archive of `version`, checked against SHA256SUMS. Throws one line naming the file that is missing or does
+ * The archive `name` in `dir`, checked against SHA256SUMS. Throws one line naming the file that is missing or does
  * not match: a build must fail, never quietly skip, when these sources are absent.
  */
-export async function checkedIstioArchive(version: string, dir: string = thirdPartyDir()): Promise<string> {
-  const name = istioArchiveName(version);
+export async function checkedThirdPartyArchive(name: string, dir: string = thirdPartyDir()): Promise<string> {
   const archive = join(dir, name);
   const sumsFile = join(dir, 'SHA256SUMS');
-  const how = `(the Istio sources in shared/third-party; set RANCHER_ISTIO_THIRD_PARTY to another copy)`;
+  const how = `(the sources in shared/third-party; set RANCHER_ISTIO_THIRD_PARTY to another copy)`;
   if (!existsSync(dir)) throw new Error(`needs the directory ${dir} ${how}`);
   if (!existsSync(sumsFile)) throw new Error(`needs ${sumsFile} ${how}`);
   if (!existsSync(archive)) throw new Error(`needs ${archive} ${how}`);
@@ -66,6 +65,11 @@ export async function checkedIstioArchive(version: string, dir: string = thirdPa
   if (actual !== pinned)
     throw new Error(`${archive}: sha256 ${actual} does not match ${pinned} pinned in ${sumsFile}`);
   return archive;
+}
+
+/** The Istio source archive of `version`, checked (see checkedThirdPartyArchive). */
+export function checkedIstioArchive(version: string, dir: string = thirdPartyDir()): Promise<string> {
+  return checkedThirdPartyArchive(istioArchiveName(version), dir);
 }
 
 /** Directories of an extracted archive besides `istio/`, each the local copy of the module its go.mod pins. */

@@ -77,6 +77,10 @@ export interface Cluster {
   /** Admin kubeconfig (client certificate of group system:masters, CA and keys inline). */
   kubeconfigPath: string;
   server: string;
+  /** The cluster CA's certificate (PEM), which the apiserver's serving certificate chains to. */
+  caPath: string;
+  /** When the cluster stops itself (epoch ms): what processes started beside it bound their own lives by. */
+  deadline: number;
   /** The control plane's Kubernetes version (`v1.36.3`, `v1.32.13`). */
   kubeVersion: string;
   /** Admin REST client for quick reads and writes from tests. */
@@ -409,6 +413,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       dir,
       kubeconfigPath,
       server,
+      caPath: pki.caCert,
+      deadline: startedAt + lifetimeMs,
       kubeVersion: tools.kubeVersion,
       kube,
       tools,

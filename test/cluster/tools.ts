@@ -1,6 +1,7 @@
 // Pinned test tools (istioctl and pilot-discovery of each Istio version, helm v3/v4, the kube control plane and
-// kubectl of each Kubernetes version, kwok, etcd): where each lives in the cache outside the repo, and how
-// `npm run tools` builds a missing one from the Go module proxy (or, for old Istio, from ../shared/third-party).
+// kubectl of each Kubernetes version, kwok, etcd, Rancher Fleet): where each lives in the cache outside the repo, and
+// how `npm run tools` builds a missing one from the Go module proxy (or, for old Istio and Fleet, from
+// ../shared/third-party).
 import {
   chmodSync,
   existsSync,
@@ -27,6 +28,7 @@ import {
   releaseLdflags,
   type SourceIstioVersion,
 } from './istio-source-build.js';
+import { FLEET_FILES, FLEET_VERSION, buildFleetFromSource } from './fleet-build.js';
 import { ensureGo, ensureHostCommands } from './prerequisites.js';
 
 /**
@@ -114,6 +116,8 @@ export interface ToolPaths {
   etcd: string;
   /** ServiceMonitor and PodMonitor CRDs of PROMETHEUS_OPERATOR_VERSION, one multi-document YAML file. */
   monitoringCrds: string;
+  /** Rancher Fleet FLEET_VERSION: its three binaries and its CRDs (needed only by the Fleet rig, which asks). */
+  fleet: { controller: string; agent: string; cli: string; crds: string };
 }
 
 /** Root of the tool cache; one `<tool>/<version>/<binary>` directory per tool. */
@@ -143,6 +147,12 @@ export function toolPaths(root: string = toolsDir(), kube: KubeMinor = DEFAULT_K
     kwok: at('kwok', KWOK_VERSION),
     etcd: at('etcd', ETCD_VERSION),
     monitoringCrds: at('monitoring-crds', PROMETHEUS_OPERATOR_VERSION, 'crds.yaml'),
+    fleet: {
+      controller: at('fleet', FLEET_VERSION, FLEET_FILES.controller),
+      agent: at('fleet', FLEET_VERSION, FLEET_FILES.agent),
+      cli: at('fleet', FLEET_VERSION, FLEET_FILES.cli),
+      crds: at('fleet', FLEET_VERSION, FLEET_FILES.crds),
+    },
   };
 }
 
@@ -175,7 +185,10 @@ export function missingTools(
 ): string[] {
   const all = kube
     ? toolFiles(toolPaths(root, kube), istio)
-    : KUBE_MINORS.flatMap((minor) => toolFiles(toolPaths(root, minor), RIG_ISTIO_VERSIONS));
+    : [
+        ...KUBE_MINORS.flatMap((minor) => toolFiles(toolPaths(root, minor), RIG_ISTIO_VERSIONS)),
+        ...Object.values(toolPaths(root).fleet),
+      ];
   return [...new Set(all)].filter((f) => !existsSync(f));
 }
 
@@ -471,6 +484,16 @@ export function toolSpecs(): ToolSpec[] {
         sourceIstioSpec('istioctl', 'istioctl/cmd/istioctl')(b),
         sourceIstioSpec('pilot-discovery', 'pilot/cmd/pilot-discovery')(b),
       ]),
+    {
+      // After the default Kubernetes and Istio builds, so that Go's caches already hold the client-go and helm
+      // packages it shares with them. Cold, measured in docs/development.md.
+      label: `fleet ${FLEET_VERSION}`,
+      tool: 'fleet',
+      version: FLEET_VERSION,
+      // The last file the build writes, so its presence means the whole build finished.
+      binary: FLEET_FILES.crds,
+      build: (outDir) => buildFleetFromSource({ version: FLEET_VERSION, outDir, go: (a, cwd) => go(a, cwd) }),
+    },
     {
       // Fetched here, not by the test: the cluster tier runs where nothing off this machine is reachable.
       label: `prometheus-operator CRDs ${PROMETHEUS_OPERATOR_VERSION}`,
