@@ -44,6 +44,8 @@ describe("the installer's ServiceAccount and transit revisions", () => {
       metadata: { name, labels: { 'rancher-istio.test/process-kubelet': 'true' } },
       spec: {
         serviceAccountName: `${RELEASE}-installer`,
+        // The chart's ServiceAccount mounts no token by default (its Jobs mount one explicitly): this pod asks for it.
+        automountServiceAccountToken: true,
         restartPolicy: 'Never',
         containers: [
           {

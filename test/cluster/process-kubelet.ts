@@ -586,6 +586,8 @@ export class ProcessKubelet {
       (a) => expandVars(a, env),
     );
     if (argv.length === 0) throw new PodFailure(`container ${c.name} has nothing to run`);
+    // A pod without volumes has no directory yet (volumesWhenAvailable makes it only for volumes).
+    mkdirSync(podDir, { recursive: true });
     const mountsFile = join(podDir, `${c.name}.mounts`);
     const lines = mountsOf(c, volumes).map((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw'].join('\t'));
     writeFileSync(mountsFile, lines.join('\n') + '\n');
