@@ -122,10 +122,10 @@ async function refusalOf(pod: object): Promise<string> {
 }
 
 /** A workload written for `restricted`: its containers comply; the seccomp profile at pod level or per container. */
-const restrictedApp = (seccomp: 'pod' | 'container') => ({
+const restrictedApp = (seccomp: 'pod' | 'container', namespace = 'gateways') => ({
   apiVersion: 'v1',
   kind: 'Pod',
-  metadata: { name: 'web', namespace: 'gateways', labels: { app: 'web' } },
+  metadata: { name: 'web', namespace, labels: { app: 'web' } },
   spec: {
     securityContext: {
       runAsNonRoot: true,
@@ -275,19 +275,7 @@ test('by default the gateway in the restricted namespace is admitted, and istio-
 
   // A workload written for `restricted` (its own containers comply), created in the injected restricted namespace:
   // the real istiod injects it (istio-validation instead of istio-init, with istio-cni), PodSecurity admits it.
-  const app = {
-    metadata: { name: 'web', labels: { app: 'web' } },
-    spec: {
-      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [
-        {
-          name: 'web',
-          image: 'example.com/web:1',
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-        },
-      ],
-    },
-  };
+  const app = restrictedApp('pod', 'apps');
   const injected = await eventually('an injected pod admitted in apps', 60_000, async () => {
     const pod = await cluster.kube
       .post<{ spec: PodSpec }>('/api/v1/namespaces/apps/pods?dryRun=All', app)
@@ -329,19 +317,7 @@ test('ambient: a restricted namespace enrolled in the ambient data plane runs re
   });
   const run = await cli(['install', '-f', values('ambient:\n  enabled: true\n')], kubeconfig);
   expect({ exit: run.exitCode, err: run.exitCode === 0 ? '' : run.stderr }).toEqual({ exit: 0, err: '' });
-  const pod = {
-    metadata: { name: 'web', labels: { app: 'web' } },
-    spec: {
-      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [
-        {
-          name: 'web',
-          image: 'example.com/web:1',
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-        },
-      ],
-    },
-  };
+  const pod = restrictedApp('pod', 'ambient-apps');
   // Created for real (not a dry run): PodSecurity admits it, and ambient leaves it as written.
   const created = await cluster.kube.post<{ spec: PodSpec }>('/api/v1/namespaces/ambient-apps/pods', pod);
   expect(created.spec.containers.map((c) => c.name)).toEqual(['web']);

@@ -4,12 +4,9 @@
 // version left to the chart, upgrade.updateWorkloads), repeated while a run pauses within its budget, whose Job adopts
 // and canaries through every hop it plans, each with its real istioctl and istiod. The kill -9 and its resumption
 // are rancher-2-12.test.ts's; this one keeps to the path.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type Cluster } from '../cluster/rig.js';
+import type { Cluster } from '../cluster/rig.js';
 import type { RigIstioVersion } from '../cluster/tools.js';
-import { RANCHER_107_0, installRancherShaped } from './rancher-shaped.js';
+import { RANCHER_107_0 } from './rancher-shaped.js';
 import {
   Monitor,
   history,
@@ -18,7 +15,8 @@ import {
   istiods,
   jobLogs,
   releaseStatus,
-  seedWorkloads,
+  startRancherRig,
+  type RancherRig,
   upgradeOntoChart,
   userResources,
   workloadsEndOn,
@@ -39,25 +37,15 @@ let cluster: Cluster;
 let work: string;
 let created: Record<string, string> = {};
 
+let rig: RancherRig | undefined;
+
 beforeAll(async () => {
-  const base = join(homedir(), '.cache', 'rancher-istio');
-  mkdirSync(base, { recursive: true });
-  work = mkdtempSync(join(base, 'rancher-107-0-'));
-  cluster = await startCluster({
-    dir: join(work, 'cluster'),
-    keepDir: false,
-    lifetimeMs: 40 * 60_000,
-    nodes: 2,
-    kube: '1.32',
-    istio: ISTIO,
-  });
-  await installRancherShaped(cluster, work, RANCHER_107_0);
-  created = await seedWorkloads(cluster);
+  rig = await startRancherRig('rancher-107-0', RANCHER_107_0, ISTIO, 40 * 60_000);
+  ({ cluster, work, created } = rig);
 }, 20 * 60_000);
 
 afterAll(async () => {
-  await cluster?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await rig?.stop();
 });
 
 test("Rancher 107.0.0's start: istiod 1.24.1 (Rancher's pinned image, real pilot-discovery) Ready; it injected the workloads", async () => {

@@ -5,13 +5,11 @@
 // whose Job adopts and canaries 1.27.9 -> 1.29.6 -> 1.31.0, each hop with its real istioctl and istiod. The Job's pod
 // is killed (-9) in the hop to 1.29.6 and the next `helm upgrade` resumes. A monitor samples istiod, the workloads'
 // proxies and a dry-run pod's injection from the first upgrade to the end of the second.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type Cluster } from '../cluster/rig.js';
+import { readFileSync, readdirSync } from 'node:fs';
+import type { Cluster } from '../cluster/rig.js';
 import type { RigIstioVersion } from '../cluster/tools.js';
 import { NAMESPACE } from '../chart/render.js';
-import { RANCHER_2_12, installRancherShaped } from './rancher-shaped.js';
+import { RANCHER_2_12 } from './rancher-shaped.js';
 import {
   Monitor,
   history,
@@ -20,7 +18,8 @@ import {
   istiods,
   jobLogs,
   releaseStatus,
-  seedWorkloads,
+  startRancherRig,
+  type RancherRig,
   upgradeOntoChart as upgrade,
   userResources,
   workloadsEndOn,
@@ -66,25 +65,15 @@ async function killJobPod(): Promise<string[]> {
   return killed;
 }
 
+let rig: RancherRig | undefined;
+
 beforeAll(async () => {
-  const base = join(homedir(), '.cache', 'rancher-istio');
-  mkdirSync(base, { recursive: true });
-  work = mkdtempSync(join(base, 'rancher-2-12-'));
-  cluster = await startCluster({
-    dir: join(work, 'cluster'),
-    keepDir: false,
-    lifetimeMs: 50 * 60_000,
-    nodes: 2,
-    kube: '1.32',
-    istio: ISTIO,
-  });
-  await installRancherShaped(cluster, work, RANCHER_2_12);
-  created = await seedWorkloads(cluster);
+  rig = await startRancherRig('rancher-2-12', RANCHER_2_12, ISTIO, 50 * 60_000);
+  ({ cluster, work, created } = rig);
 }, 20 * 60_000);
 
 afterAll(async () => {
-  await cluster?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await rig?.stop();
 });
 
 test("Rancher 2.12's start: istiod 1.25.0 (Rancher's pinned image, real pilot-discovery) Ready; it injected the workloads", async () => {

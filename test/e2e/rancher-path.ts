@@ -1,12 +1,16 @@
 // What the Rancher 2.12 path tests share: the users' workloads and Istio resources they start with, the `helm upgrade`
 // onto this chart, a monitor that samples istiod, the workloads' proxies and a dry-run pod's injection throughout, what
 // those samples must never show, and readers of the installer's record, the Job's logs and the release.
-import type { Cluster } from '../cluster/rig.js';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type Cluster } from '../cluster/rig.js';
+import type { RigIstioVersion } from '../cluster/tools.js';
 import { imageTag } from '../cluster/real-istiod.js';
 import { eventually } from '../cluster/testkit.js';
 import { CHART, NAMESPACE } from '../chart/render.js';
 import { valuesFile } from './helpers.js';
-import { helm3, type RancherStart } from './rancher-shaped.js';
+import { helm3, installRancherShaped, type RancherStart } from './rancher-shaped.js';
 
 interface Meta {
   name: string;
@@ -324,4 +328,43 @@ export function upgradeOntoChart(
 export async function releaseStatus(cluster: Cluster): Promise<string> {
   const status = await helm3(cluster, ['status', 'rancher-istio', '-n', NAMESPACE, '-o', 'json']);
   return (JSON.parse(String(status.stdout)) as { info: { status: string } }).info.status;
+}
+
+/** A Kubernetes 1.32 rig as a Rancher 2.12 cluster leaves it: `start`'s Rancher-shaped install and seeded workloads. */
+export interface RancherRig {
+  cluster: Cluster;
+  work: string;
+  /** The users' resources' resourceVersions when seeded (seedWorkloads). */
+  created: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startRancherRig(
+  name: string,
+  start: RancherStart,
+  istio: RigIstioVersion[],
+  lifetimeMs: number,
+): Promise<RancherRig> {
+  const base = join(homedir(), '.cache', 'rancher-istio');
+  mkdirSync(base, { recursive: true });
+  const work = mkdtempSync(join(base, `${name}-`));
+  const cluster = await startCluster({
+    dir: join(work, 'cluster'),
+    keepDir: false,
+    lifetimeMs,
+    nodes: 2,
+    kube: '1.32',
+    istio,
+  });
+  await installRancherShaped(cluster, work, start);
+  const created = await seedWorkloads(cluster);
+  return {
+    cluster,
+    work,
+    created,
+    stop: async () => {
+      await cluster.stop();
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
 }
