@@ -90,10 +90,13 @@ describe.each([HELMS[0], HELMS[1]])(
       const pods = await get<List<Pod>>(
         `/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=job-name%3D${job}`,
       );
-      const logs = pods.items.map(
-        (p) => `--- ${p.metadata.name}\n${cluster.podLogs(NAMESPACE, p.metadata.name)}`,
-      );
-      return { exitCode: r.exitCode, output: `${r.all ?? ''}\n${logs.join('\n')}` };
+      // Each pod's last lines first: CI shows the start of a long failure message, and the reason is at a log's end.
+      const logs = pods.items.map((p) => {
+        const log = cluster.podLogs(NAMESPACE, p.metadata.name);
+        const tail = log.trimEnd().split('\n').slice(-12).join('\n');
+        return `--- ${p.metadata.name} (${p.status?.phase ?? '?'}), last lines:\n${tail}`;
+      });
+      return { exitCode: r.exitCode, output: `${logs.join('\n')}\n--- helm:\n${r.all ?? ''}` };
     }
 
     // Small readiness timeouts: kwok reports pods Ready at once, and a failure should surface in minutes.

@@ -80,7 +80,11 @@ interface Container {
   resources?: Resources;
   readinessProbe?: {
     httpGet?: { path?: string; port: number | string; scheme?: string };
+    initialDelaySeconds?: number;
     periodSeconds?: number;
+    timeoutSeconds?: number;
+    successThreshold?: number;
+    failureThreshold?: number;
   };
 }
 export interface Pod {
@@ -132,6 +136,20 @@ export interface ProcessKubeletOptions {
 }
 
 class PodFailure extends Error {}
+
+/**
+ * A readiness probe's initial delay, period, timeout, success and failure thresholds, with Kubernetes' defaults, in the
+ * order netns-probe.mjs takes them: the rig's pods flip Ready exactly when a kubelet's would.
+ */
+function probeTiming(p: NonNullable<Container['readinessProbe']>): number[] {
+  return [
+    p.initialDelaySeconds ?? 0,
+    p.periodSeconds ?? 10,
+    p.timeoutSeconds ?? 1,
+    p.successThreshold ?? 1,
+    p.failureThreshold ?? 3,
+  ];
+}
 
 /** Where and as what a pod's containers run: its image, its network namespace, and the addresses it sees. */
 interface PodPlace {
@@ -448,7 +466,7 @@ export class ProcessKubelet {
       const probe = container.readinessProbe?.httpGet;
       if (probe) {
         const url = `http://${network.ip}:${probe.port}${probe.path ?? '/'}`;
-        const prober = this.startProber(url, (ready) => {
+        const prober = this.startProber(url, probeTiming(container.readinessProbe ?? {}), (ready) => {
           if (state.startedAt === '' || ready === state.ready) return;
           state.ready = ready;
           void publish();
@@ -496,12 +514,12 @@ export class ProcessKubelet {
   }
 
   /** A readiness prober inside the rig's namespace (where pod IPs are reachable); reports every change. */
-  private startProber(url: string, onChange: (ready: boolean) => void): ChildProcess {
+  private startProber(url: string, timing: number[], onChange: (ready: boolean) => void): ChildProcess {
     const [program = 'nsenter', ...args] = this.opts.enterNetwork;
     const left = this.opts.deadline
       ? Math.max(1, Math.ceil((this.opts.deadline - Date.now()) / 1000))
       : 86_400;
-    const child = spawn(program, [...args, 'timeout', String(left), process.execPath, PROBE, url], {
+    const child = spawn(program, [...args, 'timeout', String(left), process.execPath, PROBE, url, ...timing.map(String)], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     let buffered = '';
