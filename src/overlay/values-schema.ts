@@ -280,7 +280,7 @@ export const valuesSchema = z
           .record(z.string(), z.unknown())
           .default(INSTALLER_RESOURCES)
           .describe(
-            'Container resources (requests/limits) of the installer Jobs (chart only). The defaults hold the peak of a measured install and stepped upgrade (the installer and its istioctl) with headroom; a ResourceQuota on CPU or memory refuses pods without them. `{}` sets none.',
+            'Container resources (requests/limits) of the installer Jobs (chart only). The defaults hold the peak of a measured install and stepped upgrade (the installer and its istioctl) with headroom; a ResourceQuota on CPU or memory refuses pods without them. `null` sets none (a `{}` keeps the defaults: Helm merges maps).',
           ),
         podSecurityContext: freeMap(
           'Extra pod securityContext fields for the installer Jobs (the restricted defaults stay).',
@@ -347,7 +347,7 @@ export const valuesSchema = z
               .record(z.string(), z.unknown())
               .default(MIRROR_RESOURCES)
               .describe(
-                'Container resources (requests/limits) of the mirror Deployment (chart only; the installer ignores it). `{}` sets none.',
+                'Container resources (requests/limits) of the mirror Deployment (chart only; the installer ignores it). `null` sets none (a `{}` keeps the defaults: Helm merges maps).',
               ),
             service: section(
               {

@@ -325,3 +325,19 @@ test('ambient: a restricted namespace enrolled in the ambient data plane runs re
   const plan = await cli(['plan', '-f', values('ambient:\n  enabled: true\n')], kubeconfig);
   expect(plan.stdout).not.toContain('refuses istio-init');
 }, 300_000);
+
+test('a forced install whose istio-cni DaemonSet PodSecurity refuses ends at once with the controller’s FailedCreate (exit 5)', async () => {
+  // A namespace no exemption covers: the privileged CNI agent cannot run there, which the DaemonSet controller says
+  // only in Events (a DaemonSet has no failure condition).
+  await cluster.kube.post('/api/v1/namespaces', { metadata: { name: 'cni-restricted' } });
+  const overlay = valuesFile(
+    dir,
+    'cni-restricted.yaml',
+    'apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  components:\n    cni:\n      namespace: cni-restricted\n',
+  );
+  const run = await cli(['install', '-f', values('forceInstall: true\n'), '--overlay', overlay], kubeconfig);
+  expect(run.exitCode).toBe(5);
+  expect(run.stderr).toContain('cannot create pods (FailedCreate)');
+  expect(run.stderr).toContain('DaemonSet cni-restricted/istio-cni-node');
+  expect(run.stderr).toMatch(/violates PodSecurity "restricted:latest"/);
+}, 300_000);

@@ -1,7 +1,10 @@
 // The admission check's pure parts: the pods a manifest makes, the dry-run pod built from each, the refusal's wording,
 // and which FailedCreate ends a wait (the real PodSecurity admission judges them in test/e2e/hardened.test.ts).
 import { admissionPod, admissionRefusal, podWorkloads } from '../../../src/installer/decide/pod-admission.js';
-import { creationFailures } from '../../../src/installer/decide/creation-failures.js';
+import {
+  creationFailures,
+  daemonSetCreationFailures,
+} from '../../../src/installer/decide/creation-failures.js';
 import type { AnyObject } from '../../../src/installer/model/objects.js';
 
 const gateway: AnyObject = {
@@ -96,5 +99,63 @@ describe('creationFailures', () => {
   });
   test('a Deployment the run does not wait for is not its business', () => {
     expect(creationFailures([replicaSet('2026-12-05T08:00:00Z', 'users-own')], expected, now)).toEqual([]);
+  });
+});
+
+describe('daemonSetCreationFailures', () => {
+  const expected = [
+    { kind: 'DaemonSet' as const, namespace: 'kube-system', name: 'istio-cni-node', minReplicas: 0 },
+  ];
+  const daemonSet = (current: number, desired = 2): AnyObject => ({
+    metadata: { namespace: 'kube-system', name: 'istio-cni-node' },
+    status: { desiredNumberScheduled: desired, currentNumberScheduled: current },
+  });
+  const event = (
+    first: string,
+    last: string,
+    message = 'pods "istio-cni-node-x" is forbidden: exceeded quota',
+  ) => ({
+    involvedObject: { kind: 'DaemonSet', namespace: 'kube-system', name: 'istio-cni-node' },
+    reason: 'FailedCreate',
+    message,
+    firstTimestamp: new Date(first),
+    lastTimestamp: new Date(last),
+  });
+  const since = Date.parse('2026-12-05T08:00:00Z');
+  const now = Date.parse('2026-12-05T08:00:20Z');
+
+  test('FailedCreate Events for 10 s of this wait, pods still missing: the wait ends with the latest message', () => {
+    const events = [
+      event('2026-12-05T08:00:02Z', '2026-12-05T08:00:08Z', 'older'),
+      event('2026-12-05T08:00:03Z', '2026-12-05T08:00:18Z'),
+    ];
+    expect(daemonSetCreationFailures([daemonSet(0)], events, expected, since, now)).toEqual([
+      {
+        workload: 'DaemonSet kube-system/istio-cni-node',
+        message: 'pods "istio-cni-node-x" is forbidden: exceeded quota',
+      },
+    ]);
+  });
+  test('not yet: the first failure of this wait is under 10 s old', () => {
+    const events = [event('2026-12-05T08:00:15Z', '2026-12-05T08:00:19Z')];
+    expect(daemonSetCreationFailures([daemonSet(0)], events, expected, since, now)).toEqual([]);
+  });
+  test('an Event an earlier run left (last seen long before this wait) says nothing about this one', () => {
+    const events = [event('2026-12-05T07:10:00Z', '2026-12-05T07:20:00Z')];
+    expect(daemonSetCreationFailures([daemonSet(0)], events, expected, since, now)).toEqual([]);
+  });
+  test('every node has its pod (the failure healed): nothing to stop for', () => {
+    const events = [event('2026-12-05T08:00:01Z', '2026-12-05T08:00:05Z')];
+    expect(daemonSetCreationFailures([daemonSet(2)], events, expected, since, now)).toEqual([]);
+  });
+  test('a DaemonSet the run does not wait for is not its business', () => {
+    const other = { ...daemonSet(0), metadata: { namespace: 'kube-system', name: 'users-own' } };
+    const events = [
+      {
+        ...event('2026-12-05T08:00:01Z', '2026-12-05T08:00:15Z'),
+        involvedObject: { kind: 'DaemonSet', ...other.metadata },
+      },
+    ];
+    expect(daemonSetCreationFailures([other], events, expected, since, now)).toEqual([]);
   });
 });
