@@ -42,16 +42,20 @@ type Recorder = (
   details?: Partial<Pick<Outcome, 'message' | 'output' | 'spec' | 'warnings'>>,
 ) => Promise<void>;
 
-/** Applies `plan` (one hop) and returns its summary line; records the attempt first and the outcome last. */
+/**
+ * Applies `plan` (one hop) and returns its summary line; records the attempt first and the outcome last, each with
+ * the versions still ahead on a stepped upgrade's path (so that `status` can say how many hops are left).
+ */
 export async function applyRevision(
   plan: Plan,
   state: ClusterState,
   hash: string,
   request: InstallRequest,
   deps: InstallerDeps,
+  pathAhead: readonly string[] = [],
 ): Promise<string> {
   const versionText = plan.toVersion ? formatIstioVersion(plan.toVersion) : desiredOf(plan.istioOperator).tag;
-  const record = recorder(plan, state, hash, versionText, request, deps);
+  const record = recorder(plan, state, hash, versionText, request, deps, pathAhead);
   const tool = istioctl(await deps.istioctlFor(plan.toVersion), deps.runner, deps.env, (line) =>
     deps.log.info(line),
   );
@@ -97,6 +101,7 @@ function recorder(
   versionText: string,
   request: InstallRequest,
   deps: InstallerDeps,
+  pathAhead: readonly string[],
 ): Recorder {
   let recorded: InstallRecord | undefined = markInterrupted(state.record, deps.holder);
   if (recorded !== state.record && recorded)
@@ -113,6 +118,7 @@ function recorder(
       revision: plan.revision,
       chartVersion: request.chartVersion,
       spec,
+      pathAhead,
       ...details,
     });
   };

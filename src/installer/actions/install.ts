@@ -52,7 +52,8 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
         return { plan, summary: `${summary} (${elapsed(deps, started)})` };
       }
       const hopStarted = deps.now().getTime();
-      done.push(await applyRevision(plan, state, hash, request, deps));
+      const ahead = hops.slice(1).map((hop) => hop.version);
+      done.push(await applyRevision(plan, state, hash, request, deps, ahead));
       if (hops.length <= 1) return { plan, summary: `${done.join('; ')} (${elapsed(deps, started)})` };
       // Between hops of a stepped upgrade: proxies must stay within the supported skew before going further.
       if (plan.toVersion) await gateSkew(plan.toVersion, hops[1]?.version ?? '', request, deps);

@@ -21,6 +21,7 @@ export interface Outcome {
   spec?: string;
   warnings?: readonly string[];
   output?: readonly string[];
+  pathAhead?: readonly string[];
 }
 
 /** Appends the outcome to the record and emits an Event; returns the new record. */
@@ -43,6 +44,7 @@ export async function writeRecord(
     ...(outcome.message ? { message: outcome.message } : {}),
     ...(outcome.warnings?.length ? { warnings: [...outcome.warnings] } : {}),
     ...(outcome.output?.length ? { output: [...outcome.output] } : {}),
+    ...(outcome.pathAhead?.length ? { pathAhead: [...outcome.pathAhead] } : {}),
   };
   const record = nextRecord(previous, entry, outcome.spec);
   const encoded = encodeRecord(record);

@@ -105,10 +105,10 @@ export interface ClusterRow {
     message?: string;
   } | null;
   /**
-   * A stepped upgrade that has not reached its target: the transit revision it stands at. The record does not keep
-   * the target (each hop records its own spec), so the view says where the path stands, not how many hops remain.
+   * A stepped upgrade that has not reached its target: the transit revision it stands at and the versions still
+   * ahead, as that hop recorded them (null from a record that predates them).
    */
-  pending: { transitRevision: string; message: string } | null;
+  pending: { transitRevision: string; hopsAhead: string[] | null; message: string } | null;
   /** Sidecar proxies against the active revision: how many, how many beyond Istio's supported skew, the oldest. */
   dataPlane: { proxies: number; beyondSkew: number; oldestProxy: string | null };
 }
@@ -152,7 +152,9 @@ export function clusterRow(
         }
       : null,
     pending:
-      report.unfinishedPath && active ? { transitRevision: active, message: report.unfinishedPath } : null,
+      report.unfinishedPath && active
+        ? { transitRevision: active, hopsAhead: report.pathAhead, message: report.unfinishedPath }
+        : null,
     dataPlane: {
       proxies: proxies.length,
       beyondSkew: proxies.filter((p) => beyondOwnSkew(state, p, version)).length,
@@ -270,6 +272,13 @@ function cut(text: string, width: number): string {
   return chars.length <= width ? text : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
 }
 
+/** The PENDING column: the hops still to go, or (from an older record) the transit revision the path stands at. */
+function pendingCell(pending: ClusterRow['pending']): string {
+  if (!pending) return '-';
+  const ahead = pending.hopsAhead;
+  return ahead ? `${ahead.length} hop${ahead.length === 1 ? '' : 's'}` : `at ${pending.transitRevision}`;
+}
+
 function cells(row: ClusterRow, now: Date): string[] {
   return [
     row.cluster,
@@ -279,7 +288,7 @@ function cells(row: ClusterRow, now: Date): string[] {
     health(row),
     row.lastRun ? `${row.lastRun.action} ${row.lastRun.outcome}` : '-',
     row.lastRun ? age(row.lastRun.time, now) : '-',
-    row.pending ? `at ${row.pending.transitRevision}` : '-',
+    pendingCell(row.pending),
     skew(row),
   ];
 }

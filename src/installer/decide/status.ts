@@ -37,6 +37,11 @@ export interface StatusReport {
   heldBack: string | null;
   /** A stepped upgrade that stopped on a transit revision (paused, refused at the skew gate, or killed). */
   unfinishedPath: string | null;
+  /**
+   * The versions still ahead of that transit revision, as its hop recorded them; null where the record does not say
+   * (written by an installer before 0.1.0's pathAhead) or no path is unfinished.
+   */
+  pathAhead: string[] | null;
 }
 
 /**
@@ -110,6 +115,7 @@ export function statusReport(
     kubernetes: support.kubernetes,
     heldBack: heldBackNow(state, support),
     unfinishedPath: unfinishedPath(state),
+    pathAhead: pathAhead(state),
   };
 }
 
@@ -118,7 +124,20 @@ function unfinishedPath(state: ClusterState): string | null {
   const active = defaultRevision(state);
   if (!active || !isTransitRevision(active)) return null;
   const version = controlPlaneOf(state, active)?.version;
-  return `a stepped upgrade stands at transit revision ${active} (Istio ${version ? formatIstioVersion(version) : 'unknown'}): run helm upgrade (or istio-installer install) again to go on`;
+  const ahead = pathAhead(state);
+  const left = ahead
+    ? `, ${ahead.length} hop${ahead.length === 1 ? '' : 's'} to go (${ahead.join(' -> ')})`
+    : '';
+  return `a stepped upgrade stands at transit revision ${active} (Istio ${version ? formatIstioVersion(version) : 'unknown'})${left}: run helm upgrade (or istio-installer install) again to go on`;
+}
+
+/** What the newest successful hop onto the active transit revision recorded as still ahead of it. */
+function pathAhead(state: ClusterState): string[] | null {
+  const active = defaultRevision(state);
+  if (!active || !isTransitRevision(active) || !state.record) return null;
+  const { current, history } = state.record;
+  const hop = [current, ...history].find((e) => e.revision === active && e.outcome === 'succeeded');
+  return hop?.pathAhead?.length ? hop.pathAhead : null;
 }
 
 /**

@@ -38,6 +38,8 @@ const entrySchema = z.object({
   warnings: z.array(z.string()).optional(),
   /** The last lines istioctl printed before it failed. */
   output: z.array(z.string()).optional(),
+  /** A hop of a stepped upgrade: the versions still ahead of it on the path (none on the last hop). */
+  pathAhead: z.array(z.string()).optional(),
 });
 export type RecordEntry = z.infer<typeof entrySchema>;
 

@@ -198,6 +198,33 @@ describe('rows read from fake API servers', () => {
       fakeFleetDeps(async () => ({ kube, close: () => undefined })),
     );
     expect(row?.pending?.transitRevision).toBe('1-27');
+    // A record without the hops ahead (an older installer's) still says where the path stands.
+    expect(row?.pending?.hopsAhead).toBeNull();
+    expect(formatFleet(row ? [row] : [], new Date('2026-12-05T08:00:00Z'))).toMatch(/ at 1-27 /);
+  });
+
+  test('the hops still ahead, as the transit hop recorded them, are the PENDING count', async () => {
+    const kube = new FakeKube();
+    kube.deployments.push(istiodDeployment({ version: '1.27.9', revision: '1-27' }));
+    const hop: RecordEntry = {
+      ...entry('succeeded', '2026-12-05T07:57:00Z'),
+      action: 'upgrade-canary',
+      istioVersion: '1.27.9',
+      revision: '1-27',
+      pathAhead: ['1.29.6', '1.30.4'],
+    };
+    kube.configMaps.set(`${NS}/${RECORD_CONFIGMAP}`, {
+      metadata: { name: RECORD_CONFIGMAP, namespace: NS },
+      ...encodeRecord(nextRecord(undefined, hop, SPEC)),
+    });
+    const [row] = await readFleetStatus(
+      [target('old')],
+      OPTIONS,
+      fakeFleetDeps(async () => ({ kube, close: () => undefined })),
+    );
+    expect(row?.pending?.hopsAhead).toEqual(['1.29.6', '1.30.4']);
+    expect(row?.pending?.message).toMatch(/, 2 hops to go \(1\.29\.6 -> 1\.30\.4\): run helm upgrade/);
+    expect(formatFleet(row ? [row] : [], new Date('2026-12-05T08:00:00Z'))).toMatch(/ 2 hops /);
   });
 
   test('a cluster that fails is a row saying why, with the exit code single status would give', async () => {

@@ -260,6 +260,7 @@ test("Rancher's 1.23 to 1.31: adopt, leftovers deleted, four canary hops with ea
 });
 
 test('installer.timeouts.pathSeconds: each run starts no hop it would not finish in time, ends successfully, and the next goes on', async () => {
+  const PATH = ['1.25.2', '1.27.6', '1.29.3', '1.31.0'];
   const kube = rancherCluster('1.23.2');
   // The fake clock ticks a second per reading: a hop takes some seconds, so 30 leaves room for one or two per run.
   const summaries: string[] = [];
@@ -274,11 +275,14 @@ test('installer.timeouts.pathSeconds: each run starts no hop it would not finish
       break;
     }
     expect(report.unfinishedPath).toMatch(
-      /^a stepped upgrade stands at transit revision 1-2\d \(Istio 1\.2\d\.\d\): run helm upgrade/,
+      /^a stepped upgrade stands at transit revision 1-2\d \(Istio 1\.2\d\.\d\), \d hops? to go \([\d. >-]*1\.31\.0\): run helm upgrade/,
     );
+    // What is left is exactly the hops the later runs make.
+    expect(report.pathAhead).toEqual(PATH.slice(installs.length));
   }
   // The same hops as one long run makes, spread over several runs.
   expect(installs).toEqual(['1.25.2 as 1-25', '1.27.6 as 1-27', '1.29.3 as 1-29', '1.31.0 as 1-31-0']);
+  expect(installs.map((i) => i.split(' ')[0])).toEqual(PATH);
   expect(summaries.length).toBeGreaterThan(1);
   expect(summaries[0]).toMatch(
     /; paused at Istio 1\.2\d\.\d: \d hops? to go \(.*1\.31\.0\), not started within installer\.timeouts\.pathSeconds \(30s\); run helm upgrade \(or istio-installer install\) again to go on/,
