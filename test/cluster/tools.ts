@@ -173,7 +173,6 @@ function toolFiles(p: ToolPaths, istio: readonly RigIstioVersion[] = RIG_ISTIO_V
 }
 
 /**
-/**
  * Paths of pinned tools not yet in the cache: every tool, the Kubernetes binaries of each KUBE_VERSIONS entry; or,
  * with `kube`, what a rig of that version needs to start: its Kubernetes binaries and the Istio of `istio` (default
  * ISTIO_VERSIONS: the old source builds are needed only by the tests that run them, which ask for them).
@@ -209,7 +208,15 @@ interface ToolSpec {
   version: string;
   binary: string;
   build: (outDir: string) => Promise<void>;
+  /**
+   * Needed only by the cluster tier's tests that ask for it (the other Kubernetes, the old Istio releases, Fleet),
+   * not by a rig of the default versions: the demo's cold build leaves it out.
+   */
+  testsOnly?: true;
 }
+
+/** `base`: what a rig of the default versions needs (the demo); `all`: every pinned tool (the cluster tier). */
+export type ToolSet = 'base' | 'all';
 
 type Log = (line: string) => void;
 
@@ -435,6 +442,8 @@ function kubeSpec(kubeVersion: string, binary: KubeBinary): ToolSpec {
 }
 
 /** Every pinned tool, cheapest first so a quick run reports the common failures early. */
+const testsOnly = (spec: ToolSpec): ToolSpec => ({ ...spec, testsOnly: true });
+
 export function toolSpecs(): ToolSpec[] {
   return [
     {
@@ -472,7 +481,7 @@ export function toolSpecs(): ToolSpec[] {
     ...ISTIO_BUILDS.map(istioSpec('pilot-discovery', 'istio.io/istio/pilot/cmd/pilot-discovery')),
     // The other Kubernetes and the old Istio releases last: a rig of the default versions is usable before them.
     ...KUBE_MINORS.filter((m) => m !== DEFAULT_KUBE_MINOR).flatMap((m) =>
-      KUBE_BINARIES.map((b) => kubeSpec(KUBE_VERSIONS[m], b)),
+      KUBE_BINARIES.map((b) => testsOnly(kubeSpec(KUBE_VERSIONS[m], b))),
     ),
     // istioctl then pilot-discovery of each version (the second reuses the first's packages from Go's build cache),
     // newest first: 1.23.2, which no rig test walks yet, comes last. Cold, measured 2026-12-05 on the 2 shared cores
@@ -481,10 +490,11 @@ export function toolSpecs(): ToolSpec[] {
     ...[...SOURCE_ISTIO_BUILDS]
       .reverse()
       .flatMap((b) => [
-        sourceIstioSpec('istioctl', 'istioctl/cmd/istioctl')(b),
-        sourceIstioSpec('pilot-discovery', 'pilot/cmd/pilot-discovery')(b),
+        testsOnly(sourceIstioSpec('istioctl', 'istioctl/cmd/istioctl')(b)),
+        testsOnly(sourceIstioSpec('pilot-discovery', 'pilot/cmd/pilot-discovery')(b)),
       ]),
     {
+      testsOnly: true,
       // After the default Kubernetes and Istio builds, so that Go's caches already hold the client-go and helm
       // packages it shares with them. Cold, measured in docs/development.md.
       label: `fleet ${FLEET_VERSION}`,
@@ -523,6 +533,7 @@ export function toolSpecs(): ToolSpec[] {
 export async function buildTools(
   root: string = toolsDir(),
   log: Log = (l) => process.stderr.write(`${l}\n`),
+  set: ToolSet = 'all',
 ) {
   const failures: ToolBuildError[] = [];
   try {
@@ -530,7 +541,8 @@ export async function buildTools(
   } catch (err) {
     throw new ToolBuildError('host commands', err instanceof Error ? err.message : String(err));
   }
-  const specs = toolSpecs().filter((s) => !existsSync(join(root, s.tool, s.version, s.binary)));
+  const wanted = toolSpecs().filter((s) => set === 'all' || !s.testsOnly);
+  const specs = wanted.filter((s) => !existsSync(join(root, s.tool, s.version, s.binary)));
   if (specs.length > 0) {
     try {
       goCommand = await ensureGo(root, log);
@@ -538,7 +550,7 @@ export async function buildTools(
       throw new ToolBuildError('go', err instanceof Error ? err.message : String(err));
     }
   }
-  for (const spec of toolSpecs()) {
+  for (const spec of wanted) {
     const finalDir = join(root, spec.tool, spec.version);
     if (existsSync(join(finalDir, spec.binary))) {
       log(`tools: ${spec.label}: cached`);
@@ -569,10 +581,12 @@ export async function buildTools(
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const started = Date.now();
-  buildTools()
+  // `--base`: only what a rig of the default versions needs (what `npm run demo` builds).
+  const set: ToolSet = process.argv.includes('--base') ? 'base' : 'all';
+  buildTools(undefined, undefined, set)
     .then(() => {
       process.stderr.write(
-        `tools: all present in ${toolsDir()} (${Math.round((Date.now() - started) / 1000)}s)\n`,
+        `tools: ${set === 'all' ? 'all' : 'the base set'} present in ${toolsDir()} (${Math.round((Date.now() - started) / 1000)}s)\n`,
       );
     })
     .catch((err: unknown) => {
