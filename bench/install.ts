@@ -1,12 +1,14 @@
-// `npm run bench:install`: our install against bare `istioctl install` of the same spec on the rig, fresh and re-run,
-// side by side in one run. Prints median wall-clock times and the ratios the README quotes.
+// `npm run bench:install`: our install against bare `istioctl install` of the same spec and against Istio's own Helm
+// charts (base, istiod, gateway, as Istio's docs install them), on the rig, fresh and re-run, side by side in one run.
+// Prints median wall-clock times, the ratios the README quotes, and where our fresh install's time goes.
 import { execa } from 'execa';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startCluster } from '../test/cluster/rig.js';
 import { imageIstioctlDir } from '../test/cluster/image.js';
-import { toolPaths } from '../test/cluster/tools.js';
+import { ISTIO_BUILDS, ISTIO_HUB, toolPaths } from '../test/cluster/tools.js';
+import { helmEnv } from '../test/chart/render.js';
 import { node24 as findNode24 } from './node24.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -17,7 +19,7 @@ const phases = new Map<string, number[]>();
 
 function recordPhases(log: string): void {
   for (const match of log.matchAll(/done: (.+) \((\d+(?:\.\d+)?)s\)/g)) {
-    const name = (match[1] ?? '').replace(/revision \S+/, 'revision R');
+    const name = (match[1] ?? '').replace(/revision [^)\s]+/, 'revision R');
     phases.set(name, [...(phases.get(name) ?? []), Number(match[2]) * 1000]);
   }
 }
@@ -38,6 +40,37 @@ async function timed(
   return ms;
 }
 
+/** Istio's Helm charts of VERSION, from the Go module the rig's istioctl is built from (downloaded if missing). */
+async function istioCharts(): Promise<string> {
+  const build = ISTIO_BUILDS.find((b) => b.version === VERSION);
+  if (!build) throw new Error(`no pinned istio.io/istio build of ${VERSION}`);
+  const module = `istio.io/istio@${build.module}`;
+  const { stdout } = await execa('go', ['mod', 'download', '-json', module], {
+    env: { GOFLAGS: '-mod=mod' },
+  });
+  const { Dir } = JSON.parse(stdout) as { Dir?: string };
+  if (!Dir) throw new Error(`go mod download ${module} gave no directory`);
+  return path.join(Dir, 'manifests', 'charts');
+}
+
+/**
+ * The three releases Istio's Helm install instructions make, in their order, with values equivalent to our spec for
+ * VERSION's default profile: the release images, and the ingress gateway as a NodePort Service (Rancher's default,
+ * which our spec has; a LoadBalancer would keep `helm --wait` waiting for an address the rig never gives).
+ */
+function istioReleases(charts: string): { name: string; chart: string; values: string[] }[] {
+  const image = [`--set`, `global.hub=${ISTIO_HUB}`, `--set`, `global.tag=${VERSION}`];
+  return [
+    { name: 'istio-base', chart: path.join(charts, 'base'), values: ['--set', 'defaultRevision=default'] },
+    { name: 'istiod', chart: path.join(charts, 'istio-control', 'istio-discovery'), values: image },
+    {
+      name: 'istio-ingressgateway',
+      chart: path.join(charts, 'gateway'),
+      values: [...image, '--set', 'service.type=NodePort'],
+    },
+  ];
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 async function main(): Promise<void> {
@@ -49,41 +82,94 @@ async function main(): Promise<void> {
   const bin = path.resolve('bin/istio-installer.js');
   writeFileSync(spec, (await execa(process.execPath, [bin, 'render', '-f', values])).stdout);
 
+  const charts = await istioCharts();
   const node24 = findNode24();
   process.stderr.write('starting the rig...\n');
   const cluster = await startCluster({ lifetimeMs: 30 * 60_000, nodes: 2 });
   const env = { KUBECONFIG: cluster.kubeconfigPath, ISTIOCTL_DIR: imageIstioctlDir() };
   const istioctl = toolPaths().istioctl[VERSION];
-  // A purge returns before the CRDs are gone; the next round must start from a cluster without them.
   // A purge returns before everything is gone; the next round must start from a clean cluster, or it races the
   // garbage collector (a Deployment deleted under istioctl's feet, webhooks calling a vanished istiod).
-  const leftovers = async (): Promise<number> => {
-    const lists = await Promise.all([
-      cluster.kube.get<{ items: { spec: { group: string } }[] }>(
-        '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
-      ),
-      cluster.kube.get<{ items: unknown[] }>('/apis/apps/v1/namespaces/istio-system/deployments'),
-      cluster.kube.get<{ items: { metadata: { name: string } }[] }>(
-        '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
-      ),
-      cluster.kube.get<{ items: unknown[] }>('/api/v1/namespaces/istio-system/services'),
-    ]);
+  type Named = { metadata: { name: string }; spec?: { group?: string } };
+  const leftovers = async (): Promise<string[]> => {
+    const names = async (url: string, keep: (o: Named) => boolean, kind: string) =>
+      (await cluster.kube.get<{ items: Named[] }>(url)).items
+        .filter(keep)
+        .map((o) => `${kind}/${o.metadata.name}`);
+    const all = () => true;
     return (
-      lists[0].items.filter((crd) => crd.spec.group.endsWith('istio.io')).length +
-      lists[1].items.length +
-      lists[2].items.filter((w) => w.metadata.name.startsWith('istio')).length +
-      lists[3].items.length
-    );
+      await Promise.all([
+        names(
+          '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+          (crd) => crd.spec?.group?.endsWith('istio.io') === true,
+          'crd',
+        ),
+        names('/apis/apps/v1/namespaces/istio-system/deployments', all, 'deployment'),
+        names(
+          '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+          (w) => w.metadata.name.startsWith('istio'),
+          'mutatingwebhookconfiguration',
+        ),
+        names('/api/v1/namespaces/istio-system/services', all, 'service'),
+      ])
+    ).flat();
   };
   const purge = async () => {
     await timed('purge', istioctl, ['uninstall', '-y', '--purge'], env);
+    let left: string[] = [];
     for (let i = 0; i < 120; i++) {
-      if ((await leftovers()) === 0) return;
+      left = await leftovers();
+      if (left.length === 0) return;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    throw new Error('Istio objects still there 60 s after purge');
+    throw new Error(`Istio objects still there 60 s after purge: ${left.join(', ')}`);
+  };
+  const helm3 = toolPaths().helm3;
+  const helmEnvFor = { ...env, ...helmEnv };
+  /** Installs (fresh) or upgrades (re-run) Istio's three charts one after the other, each waiting, as Istio's docs do. */
+  const helmCharts = async (verb: 'install' | 'upgrade'): Promise<number> => {
+    let total = 0;
+    for (const release of istioReleases(charts))
+      total += await timed(
+        `helm ${verb} ${release.name}`,
+        helm3,
+        [
+          verb,
+          release.name,
+          release.chart,
+          '-n',
+          'istio-system',
+          '--create-namespace',
+          '--wait',
+          ...release.values,
+        ],
+        helmEnvFor,
+      );
+    return total;
+  };
+  // Istio's base chart keeps its CRDs on uninstall (helm.sh/resource-policy: keep) and they carry none of the labels
+  // istioctl's purge selects by: removed here, as a user starting over would.
+  const deleteIstioCrds = async () => {
+    const crds = await cluster.kube.get<{ items: Named[] }>(
+      '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+    );
+    for (const crd of crds.items.filter((c) => c.spec?.group?.endsWith('istio.io')))
+      await cluster.kube.delete(
+        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
+      );
+  };
+  const helmUninstall = async () => {
+    for (const release of istioReleases(charts).reverse())
+      await timed(
+        `helm uninstall ${release.name}`,
+        helm3,
+        ['uninstall', release.name, '-n', 'istio-system', '--wait'],
+        helmEnvFor,
+      );
   };
   const samples = {
+    helmFresh: [] as number[],
+    helmRerun: [] as number[],
     bareFresh: [] as number[],
     oursFresh: [] as number[],
     bareRerun: [] as number[],
@@ -121,17 +207,24 @@ async function main(): Promise<void> {
         await timed('istio-installer install (re-run, node 24)', node24, [bin, 'install', '-f', values], env),
       );
       await purge();
+      samples.helmFresh.push(await helmCharts('install'));
+      samples.helmRerun.push(await helmCharts('upgrade'));
+      await helmUninstall();
+      await deleteIstioCrds();
+      await purge();
     }
   } finally {
     await cluster.stop();
   }
-  const [bareFresh, oursFresh, bareRerun, oursRerun, oursRerun24] = [
+  const [bareFresh, oursFresh, bareRerun, oursRerun, oursRerun24, helmFresh, helmRerun] = [
     samples.bareFresh,
     samples.oursFresh,
     samples.bareRerun,
     samples.oursRerun,
     samples.oursRerun24,
-  ].map(median) as [number, number, number, number, number];
+    samples.helmFresh,
+    samples.helmRerun,
+  ].map(median) as [number, number, number, number, number, number, number];
   const row = (label: string, ms: number) => `| ${label} | ${(ms / 1000).toFixed(2)} s |`;
   process.stdout.write(
     `Istio ${VERSION} default profile on the rig, median of ${RUNS} runs, node ${process.version}\n\n`,
@@ -141,17 +234,19 @@ async function main(): Promise<void> {
       '| run | wall time |',
       '| --- | ---: |',
       row('istioctl install -y -f spec (fresh)', bareFresh),
+      row("Istio's Helm charts: helm install --wait of base, istiod, gateway (fresh)", helmFresh),
       row(
         'istio-installer install (fresh: plan, lock, precheck, analyze, install, verify, record)',
         oursFresh,
       ),
       row('istioctl install -y -f spec (re-run, nothing changed)', bareRerun),
+      row("Istio's Helm charts: helm upgrade --wait of the three (re-run, nothing changed)", helmRerun),
       row(`istio-installer install (re-run: no-op), node ${process.version}`, oursRerun),
       row('istio-installer install (re-run: no-op), node 24', oursRerun24),
     ].join('\n') + '\n\n',
   );
   process.stdout.write(
-    `fresh install overhead ratio (ours / istioctl): ${(oursFresh / bareFresh).toFixed(2)}\n\n`,
+    `fresh install overhead ratio (ours / istioctl): ${(oursFresh / bareFresh).toFixed(2)}; ours / Istio's Helm charts: ${(oursFresh / helmFresh).toFixed(2)}\n\n`,
   );
   // Where a fresh install's time goes: each phase the installer logs (each istioctl process is one), median over the
   // runs; what is left of the wall time is Node's start, reading the cluster and the decision, before the first phase.
