@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import type { Cluster } from '../cluster/rig.js';
 import { toolPaths, type RigIstioVersion } from '../cluster/tools.js';
 import { CHART, NAMESPACE } from '../chart/render.js';
+import { variantTag } from '../cluster/image.js';
+import { packageVersion } from '../container/local-image.js';
 import { imageWithOnly } from '../container/variant-image.js';
 import { startReleaseServer, type ReleaseServer } from '../mirror/release-server.js';
 import { BIN, valuesFile } from './helpers.js';
@@ -75,10 +77,15 @@ const installer = () => {
 };
 
 beforeAll(async () => {
-  // The site's installer image: istioctl 1.31.0 bundled, no other istioctl and no other release in its own mirror.
-  imageTag = await imageWithOnly([TARGET]);
   rig = await startRancherRig('rancher-2-12-air-gapped', RANCHER_2_12, ISTIO, 50 * 60_000);
   ({ cluster, work, created } = rig);
+  // The site's installer image: istioctl 1.31.0 bundled, no other istioctl and no other release in its own mirror. In
+  // process mode the rig stands in for a variant by its tag (process-kubelet.ts imageFor).
+  imageTag =
+    cluster.podRuntime.mode === 'podman'
+      ? await imageWithOnly([TARGET])
+      : variantTag(packageVersion(), [TARGET], 'hostprocess');
+  console.error(`rancher-2-12-air-gapped: ${cluster.podRuntime.reason}; installer image tag ${imageTag}`);
   // Istio's release downloads (GitHub's layout) on loopback, made of the rig's istioctl builds.
   await realReleases(join(work, 'releases'), ['1.27.9', '1.29.6', '1.31.0']);
   releases = await startReleaseServer(join(work, 'releases'));
