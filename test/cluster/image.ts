@@ -5,7 +5,23 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUNDLED_ISTIO_VERSIONS, DEFAULT_ISTIO_TAG } from '../../src/overlay/values-schema.js';
-import { toolPaths, type ToolPaths } from './tools.js';
+import { RIG_ISTIO_VERSIONS, toolPaths, type RigIstioVersion, type ToolPaths } from './tools.js';
+
+/**
+ * The tag of a variant of the product image that bundles only `keep` (test/container/variant-image.ts derives it with
+ * buildah): the product image's version, what it keeps, and the product image's ID (which renews the variant).
+ */
+export function variantTag(version: string, keep: readonly string[], productImageId: string): string {
+  return `${version}-only-${keep.join('_')}-${productImageId.slice(0, 12)}`;
+}
+
+/** The bundled Istio versions a variant tag names, or undefined for any other tag (the image bundles them all). */
+export function variantVersions(tag: string): RigIstioVersion[] | undefined {
+  const kept = /-only-([0-9._]+)-[0-9a-z]+$/.exec(tag)?.[1]?.split('_');
+  return kept?.every((v): v is RigIstioVersion => (RIG_ISTIO_VERSIONS as readonly string[]).includes(v))
+    ? kept
+    : undefined;
+}
 
 /** The checkout whose `bin/istio-installer.js` (and built `dist/`) the rig runs. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -22,6 +38,25 @@ export interface ImageLayout {
   workingDir: string;
   /** Host directories the image's files live in; they stay visible whatever a pod mounts over them (an emptyDir on /tmp). */
   hostPaths: string[];
+  /** Directories of the image a process sees at their image path (read-only bind mounts): the image's mirror. */
+  imageMounts: { source: string; target: string }[];
+}
+
+/** Where the Dockerfile puts the release mirror it fills with the bundled releases (`mirror serve --dir` of the chart). */
+export const IMAGE_MIRROR_DIR = '/usr/share/istio-mirror';
+
+/**
+ * A release mirror with no release in it: the image's `/usr/share/istio-mirror` for host processes. Making the bundled
+ * releases' archives from the tool cache's istioctls would cost a minute of gzip at every rig start; a test that needs
+ * releases served gives them as the chart's extra releases, which is what an air-gapped site does.
+ */
+export function emptyMirror(dir: string): string {
+  mkdirSync(join(dir, 'releases'), { recursive: true });
+  writeFileSync(
+    join(dir, 'releases', 'index.json'),
+    JSON.stringify({ schemaVersion: 1, versions: [] }) + '\n',
+  );
+  return dir;
 }
 
 /**
@@ -29,8 +64,12 @@ export interface ImageLayout {
  * other: the tool cache also holds 1.23.2 and 1.24.1, which an installer given the cache's `istioctl/` as
  * ISTIOCTL_DIR would count as bundled.
  */
-export function bundledIstioctlDir(dir: string, tools: ToolPaths = toolPaths()): string {
-  for (const version of BUNDLED_ISTIO_VERSIONS) {
+export function bundledIstioctlDir(
+  dir: string,
+  tools: ToolPaths = toolPaths(),
+  versions: readonly RigIstioVersion[] = BUNDLED_ISTIO_VERSIONS,
+): string {
+  for (const version of versions) {
     mkdirSync(join(dir, version), { recursive: true });
     symlinkSync(tools.istioctl[version], join(dir, version, 'istioctl'));
   }
@@ -50,12 +89,20 @@ export function imageIstioctlDir(): string {
  * Builds the layout under `dir`. ISTIOCTL_DIR points at `dir/istioctl` rather than the image's default
  * `/usr/local/lib/istioctl`, so nothing is written outside the cluster's directory.
  */
-export function buildImageLayout(dir: string, tools: ToolPaths, repoRoot: string = REPO_ROOT): ImageLayout {
+export function buildImageLayout(
+  dir: string,
+  tools: ToolPaths,
+  repoRoot: string = REPO_ROOT,
+  versions: readonly RigIstioVersion[] = BUNDLED_ISTIO_VERSIONS,
+): ImageLayout {
   const bin = join(dir, 'bin');
+  const mirror = emptyMirror(join(dir, 'mirror'));
   const istioctlDir = join(dir, 'istioctl');
   mkdirSync(bin, { recursive: true });
-  bundledIstioctlDir(istioctlDir, tools);
-  symlinkSync(tools.istioctl[DEFAULT_ISTIO_TAG], join(bin, 'istioctl'));
+  bundledIstioctlDir(istioctlDir, tools, versions);
+  // The Dockerfile links the newest bundled release onto PATH.
+  const newest = versions.includes(DEFAULT_ISTIO_TAG) ? DEFAULT_ISTIO_TAG : versions.at(-1);
+  if (newest) symlinkSync(tools.istioctl[newest], join(bin, 'istioctl'));
   // The image's `istio-installer` runs the repo's CLI (package.json's bin entry) with the node running the rig.
   const wrapper = join(bin, 'istio-installer');
   const script = join(repoRoot, installerBin(repoRoot));
@@ -76,6 +123,7 @@ export function buildImageLayout(dir: string, tools: ToolPaths, repoRoot: string
         ...Object.values(tools.istioctl).map((p) => dirname(p)),
       ]),
     ],
+    imageMounts: [{ source: mirror, target: IMAGE_MIRROR_DIR }],
   };
 }
 

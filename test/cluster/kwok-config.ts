@@ -12,6 +12,18 @@ export const INSTALLER_POD_LABELS = {
   'app.kubernetes.io/component': 'installer',
 } as const;
 export const PROCESS_KUBELET_LABEL = 'rancher-istio.test/process-kubelet';
+/** The chart's release mirror (templates/release-mirror.yaml): served for real, so Job pods can download from it. */
+export const MIRROR_POD_LABELS = {
+  'app.kubernetes.io/name': 'rancher-istio',
+  'app.kubernetes.io/component': 'mirror',
+} as const;
+
+const hasLabels = (labels: Record<string, string>, want: Record<string, string>) =>
+  Object.entries(want).every(([k, v]) => labels[k] === v);
+
+/** The chart's release mirror pod, which the process kubelet serves like istiod (own pod IP, readiness probe). */
+export const isMirrorPod = (labels: Record<string, string> | undefined): boolean =>
+  !!labels && hasLabels(labels, MIRROR_POD_LABELS);
 
 /** The label every istiod pod of Istio's manifests carries: the rig runs those as real istiod (real-istiod.ts). */
 export const ISTIOD_POD_LABEL = { key: 'app', value: 'istiod' } as const;
@@ -22,9 +34,9 @@ export const ISTIOD_POD_LABEL = { key: 'app', value: 'istiod' } as const;
  */
 export function isProcessKubeletPod(labels: Record<string, string> | undefined, realIstiod = true): boolean {
   if (!labels) return false;
-  const installer = Object.entries(INSTALLER_POD_LABELS).every(([k, v]) => labels[k] === v);
   return (
-    installer ||
+    hasLabels(labels, INSTALLER_POD_LABELS) ||
+    isMirrorPod(labels) ||
     labels[PROCESS_KUBELET_LABEL] === 'true' ||
     (realIstiod && labels[ISTIOD_POD_LABEL.key] === ISTIOD_POD_LABEL.value)
   );
@@ -35,7 +47,8 @@ function processKubeletJq(realIstiod: boolean): string {
   const istiod = realIstiod ? ` or .["${ISTIOD_POD_LABEL.key}"] == "${ISTIOD_POD_LABEL.value}"` : '';
   return (
     '.metadata.labels | ((.["app.kubernetes.io/name"] == "rancher-istio" and ' +
-    `.["app.kubernetes.io/component"] == "installer") or .["${PROCESS_KUBELET_LABEL}"] == "true"${istiod})`
+    '(.["app.kubernetes.io/component"] == "installer" or .["app.kubernetes.io/component"] == "mirror")) or ' +
+    `.["${PROCESS_KUBELET_LABEL}"] == "true"${istiod})`
   );
 }
 

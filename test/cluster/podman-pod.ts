@@ -186,6 +186,8 @@ export interface ContainerRun {
   timeoutSeconds?: number;
   security: string[];
   mounts: { source: string; target: string; readOnly: boolean }[];
+  /** /etc/hosts entries (`--add-host`): the names of the Services of the rig's served pods. */
+  hosts?: { host: string; ip: string }[];
   env: Record<string, string>;
   workingDir?: string;
   /** Kubernetes' `command` (replaces ENTRYPOINT and drops CMD) and `args` (replace CMD), already expanded. */
@@ -204,6 +206,7 @@ export function podmanRunArgs(run: ContainerRun): string[] {
   if (run.timeoutSeconds !== undefined) args.push('--timeout', String(Math.max(1, run.timeoutSeconds)));
   args.push(...run.security);
   for (const m of run.mounts) args.push('-v', `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`);
+  for (const h of run.hosts ?? []) args.push('--add-host', `${h.host}:${h.ip}`);
   for (const [k, v] of Object.entries(run.env)) args.push('--env', `${k}=${v}`);
   if (run.workingDir) args.push('--workdir', run.workingDir);
   if (run.command) args.push('--entrypoint', JSON.stringify(run.command));
@@ -251,9 +254,9 @@ export class PodmanPods {
     await execa('podman', ['rm', '-f', '-t', '0', name], { env: this.env, reject: false, timeout: 60_000 });
   }
 
-  /** The full argv of `podman run` inside the rig's namespace. */
-  runArgv(run: ContainerRun): string[] {
-    return [...this.enter, 'podman', ...podmanRunArgs(run)];
+  /** The full argv of `podman run` inside a network namespace (`enter`: the rig's, or a served pod's own). */
+  runArgv(enter: string[], run: ContainerRun): string[] {
+    return [...enter, 'podman', ...podmanRunArgs(run)];
   }
 
   /**

@@ -1,14 +1,15 @@
-// The "process kubelet": runs the installer's Job pods and istiod's pods as real local processes (volumes
-// bind-mounted in a private mount namespace, a real ServiceAccount token), or the installer's as Podman containers of
-// the product image where the rig has them (podman-pod.ts), records their output as the pod log and reports their
-// status: exit status for Job pods; pod IP, readiness and restarts for istiod (real-istiod.ts).
+// The "process kubelet": runs the installer's Job pods, the chart's release mirror and istiod's pods as real local
+// processes (volumes bind-mounted in a private mount namespace, a real ServiceAccount token), or the product image's
+// as Podman containers of it where the rig has them (podman-pod.ts), records their output as the pod log and reports
+// their status: exit status for Job pods; pod IP, readiness and restarts for served pods (istiod, real-istiod.ts; the
+// mirror), whose Services' names every pod it starts resolves to their pod IPs (serviceHosts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isProcessKubeletPod } from './kwok-config.js';
+import { isMirrorPod, isProcessKubeletPod } from './kwok-config.js';
 import { CriLogWriter } from './cri-log.js';
-import type { ImageLayout } from './image.js';
+import { buildImageLayout, REPO_ROOT, variantVersions, type ImageLayout } from './image.js';
 import { KWOK_LOGS_API } from './kwok-config.js';
 import { KubeHttp, KubeHttpError, type Json } from './kube-http.js';
 import {
@@ -24,7 +25,7 @@ import {
   type SecurityContext,
 } from './podman-pod.js';
 import { NODE_ADDRESS, type PodNetworks } from './pod-network.js';
-import { istiodImage, istiodVersion, isIstiodPod } from './real-istiod.js';
+import { imageTag, istiodImage, istiodVersion, isIstiodPod } from './real-istiod.js';
 import { RIG_ISTIO_VERSIONS, type ToolPaths } from './tools.js';
 
 const SANDBOX = join(dirname(fileURLToPath(import.meta.url)), 'pod-sandbox.sh');
@@ -56,6 +57,7 @@ interface Volume {
   projected?: { sources?: ProjectedSource[] };
   downwardAPI?: { items?: DownwardItem[] };
   emptyDir?: object;
+  hostPath?: { path: string; type?: string };
 }
 interface EnvVar {
   name: string;
@@ -78,6 +80,7 @@ interface Container {
   terminationMessagePolicy?: string;
   securityContext?: SecurityContext;
   resources?: Resources;
+  ports?: { name?: string; containerPort: number }[];
   readinessProbe?: {
     httpGet?: { path?: string; port: number | string; scheme?: string };
     initialDelaySeconds?: number;
@@ -137,6 +140,52 @@ export interface ProcessKubeletOptions {
 
 class PodFailure extends Error {}
 
+/** The fields of a Service the rig's name resolution reads. */
+interface Service {
+  metadata: { name: string; namespace: string };
+  spec?: { selector?: Record<string, string> };
+}
+
+/** A served pod as its Services' names resolve to it: its IP while it is Ready. */
+interface ServedPod {
+  pod: Pod;
+  ip: string;
+  ready: boolean;
+}
+
+/**
+ * `/etc/hosts` lines for every Service whose selector picks a Ready served pod: `<ip> <svc>.<ns>.svc.cluster.local
+ * <svc>.<ns>.svc <svc>.<ns>`, and the bare `<svc>` for a pod of the same namespace (a resolver's search path would
+ * find it). Pure. The rig has no cluster DNS and no kube-proxy: a name goes straight to the pod's IP, so only a
+ * Service port equal to its targetPort reaches the pod, and with several Ready pods the resolver takes the first.
+ */
+export function serviceHosts(
+  namespace: string,
+  services: readonly Service[],
+  served: readonly ServedPod[],
+): string[] {
+  const lines: string[] = [];
+  for (const svc of [...services].sort((a, b) =>
+    `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+  )) {
+    const selector = Object.entries(svc.spec?.selector ?? {});
+    if (selector.length === 0) continue;
+    const { name, namespace: ns } = svc.metadata;
+    const backends = served
+      .filter(
+        (s) =>
+          s.ready &&
+          s.pod.metadata.namespace === ns &&
+          selector.every(([k, v]) => s.pod.metadata.labels?.[k] === v),
+      )
+      .sort((a, b) => a.pod.metadata.name.localeCompare(b.pod.metadata.name));
+    const names = [`${name}.${ns}.svc.cluster.local`, `${name}.${ns}.svc`, `${name}.${ns}`];
+    if (ns === namespace) names.push(name);
+    for (const b of backends) lines.push(`${b.ip} ${names.join(' ')}`);
+  }
+  return lines;
+}
+
 /**
  * A readiness probe's initial delay, period, timeout, success and failure thresholds, with Kubernetes' defaults, in the
  * order netns-probe.mjs takes them: the rig's pods flip Ready exactly when a kubelet's would.
@@ -187,6 +236,10 @@ function newRunning(pod: Pod): Running {
 
 export class ProcessKubelet {
   private readonly running = new Map<string, Running>();
+  /** Layouts of image variants by tag (imageFor). */
+  private readonly variants = new Map<string, ImageLayout>();
+  /** Served pods by UID, for the names other pods resolve (serviceHosts). */
+  private readonly served = new Map<string, ServedPod>();
   private readonly seen = new Set<string>();
   /** Every pod being run, until it has cleaned up after itself (its network namespace included). */
   private readonly tasks = new Set<Promise<void>>();
@@ -238,8 +291,9 @@ export class ProcessKubelet {
         if (!pod.spec.nodeName || pod.metadata.deletionTimestamp) continue;
         if (pod.status?.phase && pod.status.phase !== 'Pending') continue;
         this.seen.add(pod.metadata.uid);
-        const task =
-          isIstiodPod(pod) && (this.opts.realIstiod ?? true) ? this.runServedPod(pod) : this.runPod(pod);
+        const served =
+          (isIstiodPod(pod) && (this.opts.realIstiod ?? true)) || isMirrorPod(pod.metadata.labels);
+        const task = served ? this.runServedPod(pod) : this.runPod(pod);
         this.tasks.add(task);
         void task.finally(() => this.tasks.delete(task));
       }
@@ -287,7 +341,7 @@ export class ProcessKubelet {
     this.log(`process-kubelet: running pod ${namespace}/${name}`);
     // Job pods share the rig's network namespace and its loopback, where the apiserver listens.
     const place: PodPlace = {
-      image: this.opts.image,
+      image: this.imageFor(pod),
       enter: this.opts.enterNetwork,
       apiHost: this.opts.apiHost,
       podIP: '127.0.0.1',
@@ -420,8 +474,10 @@ export class ProcessKubelet {
   }
 
   /**
-   * A pod that serves until it is deleted (istiod): in a network namespace of its own with its own pod IP, Ready
-   * only while its readiness probe answers, and started again when its process exits, as a kubelet would.
+   * A pod that serves until it is deleted (istiod, the chart's release mirror): in a network namespace of its own
+   * with its own pod IP, Ready only while its readiness probe answers, and started again when its process exits, as a
+   * kubelet would. istiod runs as the pilot-discovery of its image's version; the mirror as the product image (a
+   * Podman container of it in podman mode, host processes of this checkout's CLI otherwise).
    */
   private async runServedPod(pod: Pod): Promise<void> {
     const { namespace, name, uid } = pod.metadata;
@@ -430,22 +486,27 @@ export class ProcessKubelet {
     const podDir = join(this.opts.workDir, 'pods', uid);
     const cleanups: (() => Promise<void>)[] = [];
     this.log(`process-kubelet: running served pod ${namespace}/${name}`);
+    let inPodman = new Map<string, PodmanContainer>();
     try {
-      const { version, image } = istiodVersion(pod);
-      if (!version) {
-        throw new PodFailure(
-          `the rig has no pilot-discovery for image ${image} (it runs Istio ${RIG_ISTIO_VERSIONS.join(', ')})`,
-        );
-      }
       const [container, ...more] = pod.spec.containers;
       if (!container || more.length > 0)
         throw new PodFailure('the rig runs served pods of exactly one container');
-      const binary = this.opts.tools.pilotDiscovery[version];
-      if (!existsSync(binary)) throw new PodFailure(`${binary} is not built (run \`npm run tools\`)`);
+      let image = this.imageFor(pod);
+      if (isIstiodPod(pod)) {
+        const { version, image: reference } = istiodVersion(pod);
+        if (!version) {
+          throw new PodFailure(
+            `the rig has no pilot-discovery for image ${reference} (it runs Istio ${RIG_ISTIO_VERSIONS.join(', ')})`,
+          );
+        }
+        const binary = this.opts.tools.pilotDiscovery[version];
+        if (!existsSync(binary)) throw new PodFailure(`${binary} is not built (run \`npm run tools\`)`);
+        image = istiodImage(this.opts.tools, version);
+      } else inPodman = await this.podmanContainers(pod);
       const network = await this.opts.podNetworks.create();
       cleanups.push(network.stop);
       const place: PodPlace = {
-        image: istiodImage(this.opts.tools, version),
+        image,
         enter: network.enter,
         apiHost: NODE_ADDRESS,
         podIP: network.ip,
@@ -459,13 +520,21 @@ export class ProcessKubelet {
         startedAt: '',
         lastExit: undefined,
       };
-      const publish = () =>
-        this.setStatus(pod, servedStatus(pod, state)).catch((err) =>
+      const served: ServedPod = { pod, ip: network.ip, ready: false };
+      this.served.set(uid, served);
+      cleanups.push(async () => {
+        this.served.delete(uid);
+      });
+      const publish = () => {
+        // Other pods resolve this pod's Services to it exactly while its status says Ready.
+        served.ready = state.ready;
+        return this.setStatus(pod, servedStatus(pod, state, inPodman)).catch((err) =>
           this.log(`process-kubelet: status of ${namespace}/${name}: ${String(err)}`),
         );
+      };
       const probe = container.readinessProbe?.httpGet;
       if (probe) {
-        const url = `http://${network.ip}:${probe.port}${probe.path ?? '/'}`;
+        const url = `http://${network.ip}:${containerPort(container, probe.port)}${probe.path ?? '/'}`;
         const prober = this.startProber(url, probeTiming(container.readinessProbe ?? {}), (ready) => {
           if (state.startedAt === '' || ready === state.ready) return;
           state.ready = ready;
@@ -483,7 +552,14 @@ export class ProcessKubelet {
         state.startedAt = new Date().toISOString();
         state.ready = !probe;
         await publish();
-        const code = await this.runContainer(run, container, volumes, podDir, place);
+        const code = await this.runContainer(
+          run,
+          container,
+          volumes,
+          podDir,
+          place,
+          inPodman.get(container.name),
+        );
         if (run.stopping) break;
         this.appendLog(
           pod,
@@ -498,6 +574,10 @@ export class ProcessKubelet {
         await Promise.race([run.stopped, new Promise((r) => setTimeout(r, RESTART_BACKOFF_MS).unref())]);
       }
     } catch (err) {
+      if (err instanceof ContainerNotStarted) {
+        await this.notStarted(pod, err);
+        return;
+      }
       const message = err instanceof Error ? err.message : String(err);
       this.appendLog(pod, `process-kubelet: cannot start pod: ${message}\n`);
       this.log(`process-kubelet: pod ${namespace}/${name}: ${message}`);
@@ -511,6 +591,22 @@ export class ProcessKubelet {
       for (const cleanup of cleanups.reverse()) await cleanup();
       this.running.delete(uid);
     }
+  }
+
+  /**
+   * The image a pod's host processes run "in": the product image's layout, or for a variant tag that bundles fewer
+   * istioctls (variantVersions) a layout with only those, as the variant Podman runs in podman mode holds.
+   */
+  private imageFor(pod: Pod): ImageLayout {
+    const tag = imageTag(pod.spec.containers[0]?.image ?? '') ?? '';
+    const versions = variantVersions(tag);
+    if (!versions) return this.opts.image;
+    let layout = this.variants.get(tag);
+    if (!layout) {
+      layout = buildImageLayout(join(this.opts.workDir, 'images', tag), this.opts.tools, REPO_ROOT, versions);
+      this.variants.set(tag, layout);
+    }
+    return layout;
   }
 
   /** A readiness prober inside the rig's namespace (where pod IPs are reachable); reports every change. */
@@ -552,9 +648,10 @@ export class ProcessKubelet {
   ): Promise<number> {
     const pod = run.pod;
     return (async () => {
+      const hosts = await this.hostsFor(pod);
       const started = inPodman
-        ? await this.spawnPodman(pod, c, volumes, place, inPodman)
-        : await this.spawnProcess(pod, c, volumes, podDir, place);
+        ? await this.spawnPodman(pod, c, volumes, place, inPodman, hosts)
+        : await this.spawnProcess(pod, c, volumes, podDir, place, hosts);
       const { child, container } = started;
       run.children.add(child);
       if (container) run.containers.set(child, container);
@@ -593,6 +690,17 @@ export class ProcessKubelet {
     })();
   }
 
+  /**
+   * The names of the Services of Ready served pods, as `/etc/hosts` lines, when the container starts: a kubelet's
+   * pod gets them from cluster DNS; a pod started before a Service's pod is Ready does not learn them later.
+   */
+  private async hostsFor(pod: Pod): Promise<string[]> {
+    const served = [...this.served.values()];
+    if (!served.some((s) => s.ready)) return [];
+    const services = await this.opts.kube.get<{ items: Service[] }>('/api/v1/services');
+    return serviceHosts(pod.metadata.namespace, services.items, served);
+  }
+
   /** The container as a local process in the rig's namespace, under `unshare --mount` (pod-sandbox.sh). */
   private async spawnProcess(
     pod: Pod,
@@ -600,6 +708,7 @@ export class ProcessKubelet {
     volumes: Map<string, string>,
     podDir: string,
     place: PodPlace,
+    hosts: string[],
   ): Promise<{ child: ChildProcess; container?: string }> {
     const env = await this.containerEnv(pod, c, place, true);
     // Kubernetes' rule: `command` replaces ENTRYPOINT (and drops CMD), `args` replaces CMD.
@@ -611,7 +720,17 @@ export class ProcessKubelet {
     // A pod without volumes has no directory yet (volumesWhenAvailable makes it only for volumes).
     mkdirSync(podDir, { recursive: true });
     const mountsFile = join(podDir, `${c.name}.mounts`);
-    const lines = mountsOf(c, volumes).map((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw'].join('\t'));
+    const mounts = [
+      ...place.image.imageMounts.map((m) => ({ ...m, readOnly: true })),
+      ...mountsOf(c, volumes),
+    ];
+    if (hosts.length > 0) {
+      // The machine's own entries (localhost) stay; the pod's private mount namespace sees this file as /etc/hosts.
+      const hostsFile = join(podDir, `${c.name}.hosts`);
+      writeFileSync(hostsFile, `${readFileSync('/etc/hosts', 'utf8')}\n${hosts.join('\n')}\n`);
+      mounts.push({ source: hostsFile, target: '/etc/hosts', readOnly: true });
+    }
+    const lines = mounts.map((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw'].join('\t'));
     writeFileSync(mountsFile, lines.join('\n') + '\n');
     const keepFile = join(podDir, `${c.name}.keep`);
     writeFileSync(keepFile, place.image.hostPaths.join('\n') + '\n');
@@ -643,6 +762,7 @@ export class ProcessKubelet {
     volumes: Map<string, string>,
     place: PodPlace,
     inPodman: PodmanContainer,
+    hosts: string[],
   ): Promise<{ child: ChildProcess; container: string }> {
     const podman = this.opts.podman;
     if (!podman) throw new PodFailure('podman mode is off');
@@ -651,7 +771,8 @@ export class ProcessKubelet {
     const expand = (list: string[] | undefined) => list?.map((a) => expandVars(a, env));
     const { name } = inPodman;
     const left = this.opts.deadline ? Math.ceil((this.opts.deadline - Date.now()) / 1000) : undefined;
-    const argv = podman.runArgv({
+    // Inside the pod's namespace: the rig's for Job pods, a served pod's own (host networking shares whichever).
+    const argv = podman.runArgv(place.enter, {
       name,
       image: inPodman.image,
       hostname: pod.metadata.name,
@@ -659,6 +780,10 @@ export class ProcessKubelet {
       ...(left !== undefined ? { timeoutSeconds: left } : {}),
       security: inPodman.security,
       mounts: mountsOf(c, volumes),
+      hosts: hosts.flatMap((line) => {
+        const [ip = '', ...names] = line.split(' ');
+        return names.map((host) => ({ host, ip }));
+      }),
       env,
       ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       ...(c.command ? { command: expand(c.command) } : {}),
@@ -799,6 +924,14 @@ export class ProcessKubelet {
     const out = new Map<string, string>();
     const ns = pod.metadata.namespace;
     for (const v of pod.spec.volumes ?? []) {
+      if (v.hostPath) {
+        // The node's own directory, mounted as it is: what a test puts there is what the pod reads.
+        if (v.hostPath.type === 'DirectoryOrCreate') mkdirSync(v.hostPath.path, { recursive: true });
+        else if (!existsSync(v.hostPath.path))
+          throw new PodFailure(`volume ${v.name}: hostPath ${v.hostPath.path} does not exist`);
+        out.set(v.name, v.hostPath.path);
+        continue;
+      }
       const dir = join(podDir, 'volumes', v.name);
       mkdirSync(dir, { recursive: true });
       out.set(v.name, dir);
@@ -839,7 +972,7 @@ export class ProcessKubelet {
         }
       } else {
         throw new PodFailure(
-          `volume ${v.name}: only configMap, secret, projected, downwardAPI and emptyDir run here`,
+          `volume ${v.name}: only configMap, secret, projected, downwardAPI, emptyDir and hostPath run here`,
         );
       }
       for (const [path, data] of Object.entries(files)) {
@@ -908,6 +1041,14 @@ interface PodmanContainer {
   image: string;
   imageID: string;
   security: string[];
+}
+
+/** A probe's port: a number, or the name of one of the container's ports (the chart's mirror probes `http`). */
+function containerPort(c: Container, port: number | string): number | string {
+  if (typeof port === 'number' || /^\d+$/.test(port)) return port;
+  const named = c.ports?.find((p) => p.name === port);
+  if (!named) throw new PodFailure(`container ${c.name}: readiness probe port ${port} names no port`);
+  return named.containerPort;
 }
 
 /** Seconds a deleted pod's containers get between SIGTERM and SIGKILL (Kubernetes' default is 30). */
@@ -1030,7 +1171,7 @@ interface ServedState {
   lastExit: { code: number; at: string } | undefined;
 }
 
-function servedStatus(pod: Pod, s: ServedState): Json {
+function servedStatus(pod: Pod, s: ServedState, inPodman: Map<string, PodmanContainer>): Json {
   const t = new Date().toISOString();
   const ready = s.ready ? 'True' : 'False';
   return {
@@ -1046,7 +1187,7 @@ function servedStatus(pod: Pod, s: ServedState): Json {
       { type: 'ContainersReady', status: ready, lastTransitionTime: t },
     ],
     containerStatuses: pod.spec.containers.map((c) => ({
-      ...containerIdentity(c),
+      ...containerIdentity(c, inPodman),
       ready: s.ready,
       started: s.startedAt !== '',
       restartCount: s.restarts,

@@ -44,5 +44,6 @@ export function istiodImage(tools: ToolPaths, version: RigIstioVersion): ImageLa
     cmd: [],
     workingDir: '/',
     hostPaths: [dirname(binary)],
+    imageMounts: [],
   };
 }

@@ -25,6 +25,9 @@ describe('process kubelet pod selection, CRI logs and $(VAR) expansion', () => {
     expect(isProcessKubeletPod({ 'app.kubernetes.io/name': 'rancher-istio' })).toBe(false);
     expect(isProcessKubeletPod({ ...installer, 'app.kubernetes.io/name': 'kiali' })).toBe(false);
     expect(isProcessKubeletPod({ 'rancher-istio.test/process-kubelet': 'true' })).toBe(true);
+    // The chart's release mirror is served for real; other components of the chart (its dashboards) are not.
+    expect(isProcessKubeletPod({ ...installer, 'app.kubernetes.io/component': 'mirror' })).toBe(true);
+    expect(isProcessKubeletPod({ ...installer, 'app.kubernetes.io/component': 'dashboards' })).toBe(false);
     expect(isProcessKubeletPod(undefined)).toBe(false);
   });
 
