@@ -6,7 +6,8 @@ import { get } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const [url, ...numbers] = process.argv.slice(2);
-const [initialDelaySeconds, periodSeconds, timeoutSeconds, successThreshold, failureThreshold] = numbers.map(Number);
+const [initialDelaySeconds, periodSeconds, timeoutSeconds, successThreshold, failureThreshold] =
+  numbers.map(Number);
 const report = (state) => process.stdout.write(`${state}\n`);
 
 /** One probe: true for a 2xx/3xx answer within the timeout. */

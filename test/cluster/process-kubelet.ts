@@ -519,9 +519,13 @@ export class ProcessKubelet {
     const left = this.opts.deadline
       ? Math.max(1, Math.ceil((this.opts.deadline - Date.now()) / 1000))
       : 86_400;
-    const child = spawn(program, [...args, 'timeout', String(left), process.execPath, PROBE, url, ...timing.map(String)], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const child = spawn(
+      program,
+      [...args, 'timeout', String(left), process.execPath, PROBE, url, ...timing.map(String)],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
     let buffered = '';
     child.stdout?.on('data', (d: Buffer) => {
       buffered += d.toString();
