@@ -14,7 +14,7 @@ type Register = (program: Command, context: CommandContext) => void;
 
 /**
  * Every command, in the order help lists them. Each module is imported only when needed: `render` then loads
- * neither the installer nor the mirror nor their dependencies, which was a third of its start-up.
+ * neither the installer nor the mirror nor their dependencies, and compiles 375 kB of bundle instead of 853 kB.
  */
 const COMMANDS: readonly (readonly [string, () => Promise<Register>])[] = [
   ['render', async () => (await import('./render.js')).registerRender],
