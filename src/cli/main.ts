@@ -34,9 +34,12 @@ const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--log-format']);
 
 /**
  * Which commands must be registered to run `argv`: only the named one when nothing but global options precede
- * it; every one otherwise (help, unknown commands and their suggestions, anything unusual), as before.
+ * it, none for a lone `--version`, every one otherwise (help, unknown commands and their suggestions, anything
+ * unusual), as before.
  */
 export function commandsNeeded(argv: readonly string[], names: readonly string[]): readonly string[] {
+  // The version alone (the image build checks the bundle with it) needs no command at all.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) return [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (GLOBAL_FLAGS.has(arg) || GLOBAL_OPTIONS_WITH_VALUE.has(arg.split('=')[0] as string)) {
