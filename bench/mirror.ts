@@ -149,22 +149,37 @@ async function waitForHttp(port: number, path: string): Promise<void> {
 
 /** Resident set size in bytes of a process and its children (nginx's master plus worker). */
 function rssOf(pid: number): number {
-  const pids = [pid];
-  try {
-    pids.push(
-      ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number),
-    );
-  } catch {
-    // The process is gone.
-  }
+  const pids = processTree(pid);
   return pids.reduce((sum, p) => {
     try {
       const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1];
       return sum + Number(kb ?? 0) * 1024;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/** The processes of a server: itself and its children (nginx's master and workers). */
+function processTree(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/);
+    return [pid, ...children.filter(Boolean).map(Number)];
+  } catch {
+    return [pid];
+  }
+}
+
+/**
+ * CPU time in milliseconds (user + system, all threads) a server's processes have used so far. Other load on the
+ * machine slows a server but hardly changes how much CPU it spends per byte, so this figure is steadier than
+ * throughput on a shared machine. Assumes the kernel's usual 100 ticks per second.
+ */
+function cpuMsOf(pids: number[]): number {
+  return pids.reduce((sum, p) => {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return sum + (Number(fields[11]) + Number(fields[12])) * 10;
     } catch {
       return sum;
     }
@@ -306,6 +321,7 @@ async function main(): Promise<void> {
     const rows: [string, string, string, string][] = [];
     const seconds = options.durationMs / 1000;
     console.error(`measuring: ${seconds} s per run, ${ROUNDS} rounds, servers alternating ...`);
+    const cpuPerGb = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     for (const clients of CONCURRENCY) {
       const results = new Map<string, number[]>(targets.map((t) => [t.name, []]));
       for (let round = 0; round < ROUNDS; round++) {
@@ -316,9 +332,15 @@ async function main(): Promise<void> {
               () => (target.peakRss64 = Math.max(target.peakRss64, rssOf(target.process.pid!))),
               100,
             );
-          results
-            .get(target.name)!
-            .push(await throughput(target.port, FILE_PATH, clients, options.durationMs));
+          const pids = processTree(target.process.pid!);
+          const cpuBefore = cpuMsOf(pids);
+          const started = Date.now();
+          const rate = await throughput(target.port, FILE_PATH, clients, options.durationMs);
+          results.get(target.name)!.push(rate);
+          if (clients === 16) {
+            const gigabytes = (rate * ((Date.now() - started) / 1000)) / 1024 ** 3;
+            cpuPerGb.get(target.name)!.push((cpuMsOf(pids) - cpuBefore) / gigabytes);
+          }
           if (sampler) clearInterval(sampler);
         }
       }
@@ -330,6 +352,13 @@ async function main(): Promise<void> {
         `${(o! / n!).toFixed(2)}x`,
       ]);
     }
+    const [cn, co] = targets.map((t) => median(cpuPerGb.get(t.name)!));
+    rows.push([
+      `server CPU per GB served, 16 clients (ms)`,
+      cn!.toFixed(0),
+      co!.toFixed(0),
+      `${(co! / cn!).toFixed(2)}x`,
+    ]);
     const rates = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     for (let round = 0; round < ROUNDS; round++)
       for (const target of round % 2 === 0 ? targets : [...targets].reverse())

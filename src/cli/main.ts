@@ -2,21 +2,53 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, exitCodeOf, ExitCode, InputError } from '../errors.js';
 import { createLogger, type CliIO, type LogFormat } from './io.js';
-import { registerMirror } from './mirror.js';
-import { registerRender } from './render.js';
-import { registerSchema } from './schema.js';
-import { registerPlan } from './plan.js';
-import { registerInstall } from './install.js';
-import { registerUninstall } from './uninstall.js';
-import { registerStatus } from './status.js';
-import { registerRun } from './run.js';
-import { registerPrepareSite } from './prepare-site.js';
 import { VERSION } from '../version.js';
 
 /** Everything a command's action needs besides its own options. */
 export interface CommandContext {
   io: CliIO;
   logFormat(): LogFormat;
+}
+
+type Register = (program: Command, context: CommandContext) => void;
+
+/**
+ * Every command, in the order help lists them. Each module is imported only when needed: `render` then loads
+ * neither the installer nor the mirror nor their dependencies, and compiles 375 kB of bundle instead of 853 kB.
+ */
+const COMMANDS: readonly (readonly [string, () => Promise<Register>])[] = [
+  ['render', async () => (await import('./render.js')).registerRender],
+  ['schema', async () => (await import('./schema.js')).registerSchema],
+  ['plan', async () => (await import('./plan.js')).registerPlan],
+  ['install', async () => (await import('./install.js')).registerInstall],
+  ['uninstall', async () => (await import('./uninstall.js')).registerUninstall],
+  ['status', async () => (await import('./status.js')).registerStatus],
+  ['run', async () => (await import('./run.js')).registerRun],
+  ['mirror', async () => (await import('./mirror.js')).registerMirror],
+  ['prepare-site', async () => (await import('./prepare-site.js')).registerPrepareSite],
+];
+
+/** The program's own options that may come before a command without changing what it needs to know. */
+const GLOBAL_FLAGS = new Set(['--debug']);
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--log-format']);
+
+/**
+ * Which commands must be registered to run `argv`: only the named one when nothing but global options precede
+ * it, none for a lone `--version`, every one otherwise (help, unknown commands and their suggestions, anything
+ * unusual), as before.
+ */
+export function commandsNeeded(argv: readonly string[], names: readonly string[]): readonly string[] {
+  // The version alone (the image build checks the bundle with it) needs no command at all.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) return [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (GLOBAL_FLAGS.has(arg) || GLOBAL_OPTIONS_WITH_VALUE.has(arg.split('=')[0] as string)) {
+      if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) i++;
+      continue;
+    }
+    return names.includes(arg) ? [arg] : names;
+  }
+  return names;
 }
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the process exit code. */
@@ -39,15 +71,12 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     io,
     logFormat: () => (program.opts<{ logFormat: string }>().logFormat === 'json' ? 'json' : 'human'),
   };
-  registerRender(program, context);
-  registerSchema(program, context);
-  registerPlan(program, context);
-  registerInstall(program, context);
-  registerUninstall(program, context);
-  registerStatus(program, context);
-  registerRun(program, context);
-  registerMirror(program, context);
-  registerPrepareSite(program, context);
+  const needed = commandsNeeded(
+    argv,
+    COMMANDS.map(([name]) => name),
+  );
+  // One after another: jest's ESM loader fails on concurrent imports that share modules, and order is help's.
+  for (const [name, load] of COMMANDS) if (needed.includes(name)) (await load())(program, context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

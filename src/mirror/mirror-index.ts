@@ -1,6 +1,6 @@
 // The mirror's index.json: its schema, where things live under the mirror directory, and how it is built.
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   compareVersions,
   isIstioVersion,

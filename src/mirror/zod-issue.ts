@@ -1,5 +1,5 @@
 // Turns zod's validation errors on index.json into the project's located issues.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Issue } from '../errors.js';
 import { formatPath } from '../overlay/json.js';
 

@@ -1,5 +1,5 @@
 // The pure pipeline: parsed values files + overlays + --set flags -> one validated, merged IstioOperator.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Issue } from '../errors.js';
 import { istioOperatorSchema, UNSET_WHEN_EMPTY } from './iop-schema.js';
 import { formatPath, getAt, isObject, type DocPath, type Json, type JsonObject } from './json.js';

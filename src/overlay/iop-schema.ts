@@ -1,5 +1,5 @@
 // The IstioOperator fields istioctl accepts (1.24+), type-checked the way istioctl's strict decoding would.
-import { z } from 'zod';
+import * as z from 'zod';
 import { dns1123Label, hub, HUB_PATTERN, profileName, tag } from './values-schema.js';
 const map = z.record(z.string(), z.unknown());
 const stringMap = z.record(z.string(), z.string());

@@ -1,5 +1,5 @@
 // The values JSON Schema, generated from the zod schema; the chart's values.schema.json and docs/values.md are made from it.
-import { z } from 'zod';
+import * as z from 'zod';
 import { isRancherStringScalar, valuesSchema } from './values-schema.js';
 
 export function valuesJsonSchema(): Record<string, unknown> {

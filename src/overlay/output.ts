@@ -1,5 +1,5 @@
 // Renders an IstioOperator as YAML or JSON, with sorted keys so the same inputs always give the same bytes.
-import { isObject, sortKeysDeep, type Json } from './json.js';
+import { isObject, sortKeysDeep, type Json, type JsonObject } from './json.js';
 
 export type OutputFormat = 'yaml' | 'json';
 
@@ -7,7 +7,7 @@ export function renderDocument(document: Json, format: OutputFormat): string {
   if (format === 'json') return JSON.stringify(sortKeysDeep(document), null, 2) + '\n';
   if (!isCollection(document)) return inline(document) + '\n';
   const lines: string[] = [];
-  emitBlock(document, '', lines);
+  emitBlock(document, '', '', lines);
   return lines.join('\n') + '\n';
 }
 
@@ -16,40 +16,51 @@ export function renderDocument(document: Json, format: OutputFormat): string {
  * general one was most of the render time of a 2 MB overlay; data this simple needs none of its generality.
  * Strings are written plain only when no YAML 1.1 or 1.2 reader could take them for anything but a string,
  * otherwise as JSON double-quoted strings, which are valid YAML.
+ *
+ * `first` prefixes the block's first line and `indent` the others: a list item's first line follows its dash.
+ * Writing each line once in its place, rather than re-indenting a nested item's lines, keeps a 2 MB document
+ * to one pass.
  */
-function emitBlock(value: Json, indent: string, lines: string[]): void {
+function emitBlock(value: Json[] | JsonObject, indent: string, first: string, lines: string[]): void {
+  let prefix = first;
+  const inner = indent + '  ';
   if (Array.isArray(value)) {
-    for (const item of value) emitListItem(item, indent, lines);
-  } else if (isObject(value)) {
-    // Keys are sorted here rather than in a sorted copy: a 2 MB document is then walked once.
-    for (const key of Object.keys(value).sort()) {
-      const child = value[key] as Json;
-      const head = `${indent}${scalar(key)}:`;
-      if (isCollection(child)) {
-        lines.push(head);
-        emitBlock(child, indent + '  ', lines);
-      } else lines.push(`${head} ${inline(child)}`);
+    for (const item of value) {
+      if (isCollection(item)) emitBlock(item, inner, `${prefix}- `, lines);
+      else lines.push(`${prefix}- ${inline(item)}`);
+      prefix = indent;
     }
-  } else lines.push(indent + scalar(value));
-}
-
-function emitListItem(item: Json, indent: string, lines: string[]): void {
-  if (!isCollection(item)) {
-    lines.push(`${indent}- ${inline(item)}`);
     return;
   }
-  // The item's first line goes after the dash; the rest is indented past it.
-  const nested: string[] = [];
-  emitBlock(item, indent + '  ', nested);
-  const first = nested[0] ?? '';
-  lines.push(`${indent}- ${first.slice(indent.length + 2)}`);
-  for (let i = 1; i < nested.length; i++) lines.push(nested[i] as string);
+  // Keys are sorted here rather than in a sorted copy: a 2 MB document is then walked once.
+  for (const key of Object.keys(value).sort()) {
+    const child = value[key] as Json;
+    if (isCollection(child)) {
+      lines.push(`${prefix}${keyText(key)}:`);
+      emitBlock(child, inner, inner, lines);
+    } else lines.push(`${prefix}${keyText(key)}: ${inline(child)}`);
+    prefix = indent;
+  }
+}
+
+/** The same few keys recur thousands of times in a large document; each is checked for quoting once. */
+const KEY_TEXT = new Map<string, string>();
+
+function keyText(key: string): string {
+  let text = KEY_TEXT.get(key);
+  if (text === undefined) {
+    text = scalar(key);
+    if (KEY_TEXT.size < 10_000) KEY_TEXT.set(key, text);
+  }
+  return text;
 }
 
 /** Non-empty maps and lists are written as blocks; empty ones inline as {} and []. */
-function isCollection(value: Json): value is Json[] | { [key: string]: Json } {
+function isCollection(value: Json): value is Json[] | JsonObject {
   if (Array.isArray(value)) return value.length > 0;
-  return isObject(value) && Object.keys(value).length > 0;
+  if (!isObject(value)) return false;
+  for (const key in value) if (Object.hasOwn(value, key)) return true;
+  return false;
 }
 
 function inline(value: Json): string {

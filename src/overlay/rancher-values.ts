@@ -1,5 +1,5 @@
 // Rancher's values read the way Rancher's chart read them: string scalars, its installer image keys, its chart lines.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Issue } from '../errors.js';
 import { isObject, type DocPath } from './json.js';
 import { isRancherStringScalar, valuesSchema } from './values-schema.js';

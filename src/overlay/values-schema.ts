@@ -1,6 +1,6 @@
 // The chart's values, as the installer reads them: Rancher rancher-istio 104.x-107.x keys with their meaning, plus ours.
 // This zod schema is the single source of truth: values.schema.json, `istio-installer schema` and docs/values.md come from it.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What `render` shows for an empty `tag` (no cluster to choose by): the newest bundled version. */
 export const DEFAULT_ISTIO_TAG = '1.31.0';

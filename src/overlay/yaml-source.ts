@@ -77,7 +77,10 @@ export function parseYamlSource(
   if (documents.length === 0 || documents[0] === null || documents[0] === undefined)
     return { ok: true, source: { label, value: undefined, locate } };
 
-  const value = toPlainData(documents[0], Math.max(MIN_NODE_BUDGET, text.length));
+  // An alias is written `*name`: text without a `*` has none, so its data is a tree no bigger than the text.
+  const value = text.includes('*')
+    ? toPlainData(documents[0], Math.max(MIN_NODE_BUDGET, text.length))
+    : unwrapNumbers(documents[0]);
   if (value === undefined)
     return {
       ok: false,
@@ -96,10 +99,19 @@ class WrittenNumber {
   ) {}
 }
 
+/**
+ * Every YAML 1.2 integer or float starts with a digit, a sign or a dot (`.5`, `.inf`, `.nan`). Most scalars of a
+ * large overlay are names and text: this one comparison spares them js-yaml's number regex.
+ */
+function mayBeNumber(data: string | null): boolean {
+  const first = data?.charCodeAt(0) ?? NaN;
+  return (first >= 48 && first <= 57) || first === 45 || first === 43 || first === 46; // 0-9 - + .
+}
+
 function keepingSource(type: Type): Type {
   return new Type(type.tag, {
     kind: 'scalar',
-    resolve: (data: string) => type.resolve(data),
+    resolve: (data: string | null) => mayBeNumber(data) && type.resolve(data),
     construct: (data: string) => new WrittenNumber(data, type.construct(data) as number),
   });
 }
@@ -112,6 +124,10 @@ const SOURCE_KEEPING_SCHEMA = FAILSAFE_SCHEMA.extend({
 /** Image tags and versions are strings to Istio, whatever YAML thinks they look like. */
 const KEYS_KEPT_AS_WRITTEN = new Set(['tag', 'compatibilityVersion']);
 
+function scalarOf(node: WrittenNumber, key: string | undefined): Json {
+  return key !== undefined && KEYS_KEPT_AS_WRITTEN.has(key) ? node.text : node.value;
+}
+
 /**
  * Turns js-yaml's result into plain JSON data in place: numbers unwrapped (or kept as written under `tag`).
  * Aliases stay shared objects, but their expanded size is counted (memoised per object); a document that would
@@ -121,8 +137,6 @@ const KEYS_KEPT_AS_WRITTEN = new Set(['tag', 'compatibilityVersion']);
 function toPlainData(root: unknown, budget: number): Json | undefined {
   const sizes = new Map<object, number>();
   const inProgress = new Set<object>();
-  const scalarOf = (node: WrittenNumber, key: string | undefined): Json =>
-    key !== undefined && KEYS_KEPT_AS_WRITTEN.has(key) ? node.text : node.value;
   const expandedSize = (node: object): number => {
     const known = sizes.get(node);
     if (known !== undefined) return known;
@@ -146,6 +160,20 @@ function toPlainData(root: unknown, budget: number): Json | undefined {
   if (root instanceof WrittenNumber) return root.value;
   if (root === null || typeof root !== 'object') return root as Json;
   return expandedSize(root) > budget ? undefined : (root as Json);
+}
+
+/** toPlainData for a tree without aliases: only the numbers are unwrapped, in place, with nothing to count. */
+function unwrapNumbers(root: unknown): Json {
+  if (root instanceof WrittenNumber) return root.value;
+  if (root === null || typeof root !== 'object') return root as Json;
+  const isList = Array.isArray(root);
+  const container = root as Record<string, unknown>;
+  for (const key of Object.keys(container)) {
+    const child = container[key];
+    if (child instanceof WrittenNumber) container[key] = scalarOf(child, isList ? undefined : key);
+    else if (child !== null && typeof child === 'object') unwrapNumbers(child);
+  }
+  return root as Json;
 }
 
 /** The error path: `yaml` finds every problem, each with its line and column. */

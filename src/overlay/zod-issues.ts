@@ -1,5 +1,5 @@
 // Turns zod's validation issues into our located, human-worded issues, with "did you mean" for unknown keys.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Issue } from '../errors.js';
 import { getAt, isObject, type DocPath } from './json.js';
 import { closest } from './suggest.js';

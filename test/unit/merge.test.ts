@@ -1,7 +1,7 @@
 // Merge semantics, by example and by property: idempotence, identity, keyed lists, deletions.
 import fc from 'fast-check';
 import type { Json, JsonObject } from '../../src/overlay/json.js';
-import { istioOperatorListKeys, mergeDocuments, noListKeys } from '../../src/overlay/merge.js';
+import { hasDeletions, istioOperatorListKeys, mergeDocuments, noListKeys } from '../../src/overlay/merge.js';
 
 const merge = (base: Json | undefined, overlay: Json | undefined) =>
   mergeDocuments(base, overlay, istioOperatorListKeys);
@@ -178,5 +178,28 @@ describe('merge properties', () => {
         if (baseNames.length > 0 || names(overlay).length === 0) expect(new Set(result)).toEqual(expected);
       }),
     );
+  });
+});
+
+describe('new list elements', () => {
+  test('are shared when they hold nothing to drop, and copied without their nulls and markers otherwise', () => {
+    const clean = { name: 'extra', k8s: { env: [{ name: 'A', value: '1' }] } };
+    const dirty = { name: 'other', k8s: { env: [{ name: 'B', value: null }] }, label: { $patch: 'x' } };
+    const overlay = { spec: { components: { ingressGateways: [clean, dirty] } } };
+    const merged = merge({ spec: { components: { ingressGateways: [] } } }, overlay) as JsonObject;
+    const gateways = ((merged.spec as JsonObject).components as JsonObject).ingressGateways as Json[];
+    expect(gateways[0]).toBe(clean);
+    expect(gateways[1]).toEqual({ name: 'other', k8s: { env: [{ name: 'B' }] }, label: {} });
+    expect(dirty.k8s.env[0]).toEqual({ name: 'B', value: null });
+  });
+
+  test.each([
+    [{ a: [1, { b: 'x' }] }, false],
+    [{ a: [1, { b: null }] }, true],
+    [[{ $patch: 'delete', name: 'x' }], true],
+    ['text', false],
+    [null, true],
+  ])('hasDeletions(%j) is %s', (value, expected) => {
+    expect(hasDeletions(value as Json)).toBe(expected);
   });
 });

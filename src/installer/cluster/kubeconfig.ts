@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { load } from 'js-yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError } from '../../errors.js';
 import { formatPath } from '../../overlay/json.js';
 

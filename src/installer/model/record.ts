@@ -1,7 +1,7 @@
 // The installer's record of what it applied, kept in the ConfigMap `istio-installer-state`: encoding and decoding. Pure.
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sortKeysDeep, type Json } from '../../overlay/json.js';
 
 export const RECORD_CONFIGMAP = 'istio-installer-state';

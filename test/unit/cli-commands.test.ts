@@ -1,0 +1,47 @@
+// Which command modules the CLI loads for a command line: only the named one, or all of them when in doubt.
+import { commandsNeeded } from '../../src/cli/main.js';
+import { runCli } from '../helpers/run-cli.js';
+
+const NAMES = ['render', 'schema', 'mirror'];
+
+test.each([
+  [['render', '-f', 'values.yaml'], ['render']],
+  [['--log-format', 'json', 'render'], ['render']],
+  [['--log-format=json', '--debug', 'mirror', 'serve'], ['mirror']],
+  [['--help'], NAMES],
+  [['render-typo'], NAMES],
+  [['--version'], []],
+  [['-V'], []],
+  [['--version', '--help'], NAMES],
+  [[], NAMES],
+  [['--help', 'render'], NAMES],
+  [['help', 'render'], NAMES],
+  [['--log-format', 'render'], NAMES],
+])('%j needs %j', (argv, needed) => {
+  expect(commandsNeeded(argv, NAMES)).toEqual(needed);
+});
+
+test('help lists every command, whether or not a command follows it', async () => {
+  const names = [
+    'render',
+    'schema',
+    'plan',
+    'install',
+    'uninstall',
+    'status',
+    'run',
+    'mirror',
+    'prepare-site',
+  ];
+  for (const argv of [['--help'], ['--help', 'render']]) {
+    const { code, stdout } = await runCli(argv);
+    expect(code).toBe(0);
+    for (const name of names) expect(stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+  }
+});
+
+test('a misspelt command is still answered with the closest one', async () => {
+  const { code, stderr } = await runCli(['rendr']);
+  expect(code).toBe(2);
+  expect(stderr).toContain('render');
+});
