@@ -1,9 +1,10 @@
 // A stepped upgrade under a real Rancher Fleet, continued from Git, and a downstream cluster that goes down: a
 // Kubernetes 1.32 rig left as Rancher 2.12 leaves it (Istio 1.25.0 by istioctl 1.25.0, real istiod 1.25.0, injected
 // workloads) gets the chart from a Bundle with upgrade.updateWorkloads off and the Istio version left to the chart;
-// the Job adopts, makes the first hop and stops for workload restarts; each restart plus the Git change docs/fleet.md
-// names (a new installer.debug.secondsSleep in the cluster's target customization) carries it one hop further, to the
-// end. A second cluster, the canary, then stops; a values change still reaches and installs on the first.
+// the Job adopts, makes the first hop and stops for workload restarts; Fleet's agent retries by itself and each retry
+// stops again; each restart plus the Git change docs/fleet.md names (a new installer.debug.secondsSleep in the
+// cluster's target customization) carries it one hop further, to the end. Then the other cluster, the canary, stops:
+// under the example's maxUnavailable 1 it holds a values change back from the first, under 2 it does not.
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalImage } from '../container/local-image.js';
@@ -18,6 +19,7 @@ import { decodeRecord, RECORD_CONFIGMAP } from '../../src/installer/model/record
 import { RANCHER_2_12 } from '../e2e/rancher-shaped.js';
 import {
   Monitor,
+  hopsInLogs,
   injectedAtStart,
   istiods,
   jobLogs,
@@ -53,7 +55,7 @@ interface Condition {
 }
 interface BundleDeployment {
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  spec?: { deploymentID?: string };
+  spec?: { deploymentID?: string; stagedDeploymentID?: string };
   status?: {
     appliedDeploymentID?: string;
     ready?: boolean;
@@ -106,6 +108,7 @@ beforeAll(async () => {
 }, 20 * 60_000);
 
 afterAll(async () => {
+  watching = false;
   await monitor?.stop();
   await fleet?.stop();
   await canaryRig?.stop();
@@ -114,7 +117,10 @@ afterAll(async () => {
 
 async function apply(): Promise<void> {
   const r = await fleet.apply(BUNDLE, repo, [`--targets-file=${join(repo, '..', 'targets.yaml')}`]);
-  expect({ exitCode: r.exitCode, output: r.exitCode === 0 ? '' : r.all }).toEqual({ exitCode: 0, output: '' });
+  expect({ exitCode: r.exitCode, output: r.exitCode === 0 ? '' : r.all }).toEqual({
+    exitCode: 0,
+    output: '',
+  });
 }
 
 /** The Bundle's BundleDeployment on one registered cluster. */
@@ -155,6 +161,7 @@ async function history(cluster: Cluster): Promise<string[]> {
 
 interface JobPod {
   metadata: { name: string; uid: string; creationTimestamp?: string };
+  spec?: { containers: { env?: { name: string; value?: string }[] }[] };
   status?: {
     phase?: string;
     containerStatuses?: { state?: { terminated?: { exitCode: number; message?: string } } }[];
@@ -167,13 +174,24 @@ const jobPods = async (cluster: Cluster) =>
     )
   ).items;
 
+/** The stepped cluster's deployment ID and Helm revisions before the last `fleet apply`. */
+let beforeApply: { id: string | undefined; revisions: string[] } = { id: undefined, revisions: [] };
+
+/** `fleet apply` of the checkout, noting what the stepped cluster had before it. */
+async function applyChange(): Promise<void> {
+  beforeApply = {
+    id: (await bundleDeployment('stepped'))?.spec?.deploymentID,
+    revisions: await helmRevisions(a),
+  };
+  await apply();
+}
+
 /**
- * What one deployment of the stepped cluster ended with, once Fleet's agent has run a Helm upgrade newer than
- * `revisionsBefore` to its end: Ready on the new deployment ID, or the Deployed condition False.
+ * What the last applied change ended with on the stepped cluster, once Fleet gave it a new deployment ID and its
+ * agent ran a Helm upgrade to its end: Ready on that ID, or the Deployed condition False with the release failed.
  */
 async function steppedOutcome(
   what: string,
-  revisionsBefore: string[],
 ): Promise<{ ready: boolean; bd: BundleDeployment; revisions: string[] }> {
   const newest = (r: string[]) => Number(r.at(-1)?.split(' ')[0] ?? 0);
   try {
@@ -181,11 +199,15 @@ async function steppedOutcome(
       fleet.exited,
       eventually(what, 10 * 60_000, async () => {
         const revisions = await helmRevisions(a);
-        if (newest(revisions) <= newest(revisionsBefore) || /pending/.test(revisions.at(-1) ?? ''))
-          return undefined;
         const bd = await bundleDeployment('stepped');
-        if (!bd) return undefined;
-        const applied = bd.status?.appliedDeploymentID === bd.spec?.deploymentID;
+        if (!bd?.spec?.deploymentID || bd.spec.deploymentID === beforeApply.id) return undefined;
+        if (newest(revisions) <= newest(beforeApply.revisions) || /pending/.test(revisions.at(-1) ?? ''))
+          return undefined;
+        // Settled: one Git change can reach the agent as two deployment IDs (Fleet updated the BundleDeployment
+        // before its values Secret caught up, seen as two helm upgrades seconds apart), so wait for the staged one.
+        const applied =
+          bd.status?.appliedDeploymentID === bd.spec.deploymentID &&
+          bd.spec.deploymentID === bd.spec.stagedDeploymentID;
         if (applied && bd.status?.ready && revisions.at(-1)?.endsWith('deployed'))
           return { ready: true, bd, revisions };
         const deployed = condition(bd, 'Deployed');
@@ -201,6 +223,7 @@ async function steppedOutcome(
         (err as Error).message,
         JSON.stringify(bd?.status),
         (await helmRevisions(a).catch(() => [])).join(', '),
+        (await jobLogs(a).catch(() => '')).slice(-3000),
         fleet.log('agent-stepped').slice(-3000),
       ].join('\n'),
     );
@@ -224,16 +247,32 @@ function setSecondsSleep(seconds: number): void {
 async function restartWeb(): Promise<void> {
   await a.kube.mergePatch('/apis/apps/v1/namespaces/apps/deployments/web', {
     spec: {
-      template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } },
+      template: {
+        metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } },
+      },
     },
   });
 }
 
-/** The Istio versions the Job's pods planned and ran, from their logs (`hop <v>: istioctl <v>` lines). */
-const ranVersions = new Set<string>();
-async function noteVersions(): Promise<void> {
-  for (const m of (await jobLogs(a)).matchAll(/^ {2}hop (\S+): istioctl ([\d.]+)/gm))
-    ranVersions.add(`istioctl ${m[2] ?? ''}`);
+/** What each Job run read here did, from its pod's log: the istioctl of each hop it planned and what it installed. */
+const runs: string[] = [];
+async function noteRun(pod: JobPod | undefined): Promise<string> {
+  // By name, not through the current Job: Fleet's agent may already have replaced the Job with a retry's. The pod's
+  // log is complete a moment after its exit code is: read it until it stops growing.
+  let logs = '';
+  for (let i = 0; i < 10 && pod; i++) {
+    const now = a.podLogs(NAMESPACE, pod.metadata.name);
+    if (now.length > 0 && now === logs) break;
+    logs = now;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const { planned, installed } = hopsInLogs(logs);
+  runs.push(
+    logs
+      ? `planned ${planned.join(', ') || '-'}, installed ${installed.join(', ') || 'nothing'}`
+      : `${pod?.metadata.name ?? 'no pod'}: log not read`,
+  );
+  return logs;
 }
 
 test("Rancher 2.12's start on Kubernetes 1.32: istiod 1.25.0 Ready, the workloads injected by it", async () => {
@@ -244,37 +283,296 @@ test("Rancher 2.12's start on Kubernetes 1.32: istiod 1.25.0 Ready, the workload
   expect(version.gitVersion).toMatch(/^v1\.32\./);
 });
 
-let stoppedMessage = '';
+/** The Job pod of the Job that exists now (before-hook-creation deletes the previous one with its pods). */
+async function lastJobPod(): Promise<JobPod | undefined> {
+  return (await jobPods(a))
+    .sort((x, y) => (x.metadata.creationTimestamp ?? '').localeCompare(y.metadata.creationTimestamp ?? ''))
+    .at(-1);
+}
+const exitCode = (pod: JobPod | undefined) =>
+  pod?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode;
+const secondsSleepOf = (pod: JobPod | undefined) =>
+  pod?.spec?.containers[0]?.env?.find((e) => e.name === 'SECONDS_SLEEP')?.value;
 
-test('fleet apply: adopt, the first hop, then the Job stops (exit 3) for workload restarts and Fleet shows it', async () => {
+/**
+ * Every Job pod seen on the stepped cluster, by name, with its latest status: Fleet's agent replaces a failed Job with
+ * a retry's within seconds (before-hook-creation deletes the old one), so a pod is read from here, its log by name.
+ */
+const seenPods = new Map<string, JobPod>();
+let watching = true;
+async function watchJobPods(): Promise<void> {
+  while (watching) {
+    try {
+      for (const pod of await jobPods(a)) seenPods.set(pod.metadata.name, pod);
+    } catch {
+      // A busy apiserver on two shared cores; the next poll reads it.
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+/** The first Job pod seen, not among `skip`, that `when` accepts once it has exited. */
+function exitedPod(what: string, when: (pod: JobPod) => boolean, skip: string[] = []): Promise<JobPod> {
+  return eventually(what, 10 * 60_000, async () =>
+    [...seenPods.values()].find(
+      (p) => !skip.includes(p.metadata.name) && exitCode(p) !== undefined && when(p),
+    ),
+  );
+}
+
+/** The Helm revision creation times seen so far: when Fleet's agent ran a helm upgrade. */
+const upgradesSeen = new Map<string, number>();
+async function noteUpgrades(): Promise<void> {
+  for (const r of await helmRevisions(a)) {
+    const n = r.split(' ')[0] ?? '';
+    if (!upgradesSeen.has(n)) upgradesSeen.set(n, Date.now());
+  }
+}
+
+let appliedAt = 0;
+
+let firstPod: JobPod;
+
+test('fleet apply: adopt, the first hop, then the Job stops (exit 3) for workload restarts; Fleet shows a failed hook', async () => {
   monitor = new Monitor(a);
-  const before = await helmRevisions(a);
-  const started = Date.now();
-  await apply();
-  const out = await steppedOutcome('the first deployment on the stepped cluster to end', before);
-  say(`first deployment ended after ${Math.round((Date.now() - started) / 1000)} s; ready ${out.ready}`);
-  say(`BundleDeployment status: ${JSON.stringify(out.bd.status?.conditions)} ${JSON.stringify(out.bd.status?.display)}`);
-  say(`helm revisions: ${out.revisions.join(', ')}; record: ${(await history(a)).join('; ')}`);
-  await noteVersions();
-  expect(out.ready).toBe(false);
-  const pods = await jobPods(a);
-  const terminated = pods.map((p) => p.status?.containerStatuses?.[0]?.state?.terminated);
-  expect(terminated.map((t) => t?.exitCode)).toEqual([3]);
-  stoppedMessage = terminated[0]?.message ?? '';
-  expect(stoppedMessage).toContain('kubectl -n apps rollout restart deployment/web');
-  expect(await history(a)).toEqual([`adopt ${START} succeeded`, `upgrade-canary ${HOPS[0]} succeeded`]);
+  void watchJobPods();
+  appliedAt = Date.now();
+  await applyChange();
+  const out = await steppedOutcome('the first deployment on the stepped cluster to end');
+  await noteUpgrades();
+  firstPod = await exitedPod('the first Job pod to end', () => true);
+  const logs = await noteRun(firstPod);
   const deployed = condition(out.bd, 'Deployed');
-  say(`Fleet's message: ${deployed?.message ?? ''}`);
-  expect(deployed?.message).toMatch(/rancher-istio-install/);
+  say(`first deployment ended after ${Math.round((Date.now() - appliedAt) / 1000)} s`);
+  say(`Fleet shows: state ${out.bd.status?.display?.state}; Deployed=False: ${deployed?.message ?? ''}`);
+  say(`helm revisions: ${out.revisions.join(', ')}; record: ${(await history(a)).join('; ')}`);
+  expect(out.ready).toBe(false);
+  expect(exitCode(firstPod)).toBe(3);
+  expect(await history(a)).toEqual([`adopt ${START} succeeded`, `upgrade-canary ${HOPS[0]} succeeded`]);
+  // Fleet shows Helm's hook failure, not the installer's words: Helm's wait reads the Job's status, which says only
+  // that it failed. The commands are in the Job's log (kubectl -n istio-system logs job/rancher-istio-install).
+  expect(out.bd.status?.display?.state).toBe('ErrApplied');
+  expect(deployed?.message).toMatch(
+    /post-upgrade hooks failed: resource Job\/istio-system\/rancher-istio-install not ready\. status: Failed/,
+  );
+  expect(deployed?.message).not.toContain('rollout restart');
+  expect(logs).toContain(`before the hop to ${HOPS[1]}`);
+  expect(logs).toContain('kubectl -n apps rollout restart deployment/web');
 });
 
-test('a pause: does Fleet retry by itself before the Git change?', async () => {
-  const before = await helmRevisions(a);
-  const uids = (await jobPods(a)).map((p) => p.metadata.uid);
-  await new Promise((r) => setTimeout(r, 90_000));
-  const after = await helmRevisions(a);
-  const uidsAfter = (await jobPods(a)).map((p) => p.metadata.uid);
-  say(`in 90 s without a change: helm ${before.join(', ')} -> ${after.join(', ')}; job pods ${uids.join(',')} -> ${uidsAfter.join(',')}`);
-  say(`record: ${(await history(a)).join('; ')}`);
-  say(`proxies: ${JSON.stringify(await workloadProxies(a))}`);
+test("Fleet's agent retries the failed release by itself: each retry's Job stops again before the hop, changing nothing", async () => {
+  const retried = await exitedPod('a retry by Fleet’s agent to end', () => true, [firstPod.metadata.name]);
+  await noteUpgrades();
+  const logs = await noteRun(retried);
+  say(`a retry without a change: helm revisions ${(await helmRevisions(a)).join(', ')}`);
+  expect(exitCode(retried)).toBe(3);
+  // Without the gate before a run's first hop, this retry went on to 1.29.6 and 1.31.0 with the proxies on 1.25.0.
+  expect(await history(a)).toEqual([`adopt ${START} succeeded`, `upgrade-canary ${HOPS[0]} succeeded`]);
+  expect(logs).toContain(`before the hop to ${HOPS[1]}`);
+  expect(hopsInLogs(logs).installed).toEqual([]);
+  expect((await workloadProxies(a)).map((p) => p.version)).toEqual([START, START]);
+});
+
+test(`restarts plus a Git change each (a new secondsSleep) carry the path on to ${HOPS.at(-1)}; istiod Ready throughout`, async () => {
+  const started = Date.now();
+  const continued: string[] = [];
+  for (let sleep = 1; sleep <= 4; sleep++) {
+    const active = (await record(a))?.current.istioVersion ?? '';
+    const revision = `1-${active.split('.')[1] ?? ''}`;
+    // What the stop's message asks for: a rollout restart, so the default tag injects the active version.
+    await restartWeb();
+    await eventually(`both web pods on ${active}`, 120_000, async () => {
+      const now = await workloadProxies(a);
+      return now.length === 2 && now.every((p) => p.version === active && p.revision === revision)
+        ? true
+        : undefined;
+    });
+    setSecondsSleep(sleep);
+    await applyChange();
+    // Fleet redeploys: a new deployment ID, and a Job whose pod carries the new value.
+    const pod = await exitedPod(
+      `the Job with secondsSleep ${sleep} to end`,
+      (p) => secondsSleepOf(p) === String(sleep),
+    );
+    const bd = await bundleDeployment('stepped');
+    expect(bd?.spec?.deploymentID).not.toBe(beforeApply.id);
+    await noteUpgrades();
+    await noteRun(pod);
+    const rec = await history(a);
+    continued.push(`secondsSleep ${sleep}: exit ${exitCode(pod)}, record ends ${rec.at(-1)}`);
+    say(continued.at(-1) ?? '');
+    if (exitCode(pod) === 0) break;
+    expect(exitCode(pod)).toBe(3);
+  }
+  const out = await steppedOutcome('the last deployment to be Ready');
+  // Fleet may still hand the agent a second deployment ID for the same change (see steppedOutcome): settled once the
+  // stepped cluster's Helm revisions stay the same over two agent check-ins, on the staged ID, Ready.
+  await eventually('Fleet to settle on the stepped cluster', 5 * 60_000, async () => {
+    const revisions = await helmRevisions(a);
+    await new Promise((r) => setTimeout(r, 30_000));
+    const bd = await bundleDeployment('stepped');
+    const same = JSON.stringify(await helmRevisions(a)) === JSON.stringify(revisions);
+    return same &&
+      bd?.status?.ready &&
+      bd.spec?.deploymentID === bd.spec?.stagedDeploymentID &&
+      bd.status.appliedDeploymentID === bd.spec?.deploymentID
+      ? true
+      : undefined;
+  });
+  await monitor.stop();
+  const seen = monitor.seen();
+  const installed = [...seenPods.keys()].map((name) => hopsInLogs(a.podLogs(NAMESPACE, name)).installed);
+  const installs = [...seenPods.keys()].flatMap((name, i) =>
+    (installed[i] ?? []).map((rev) => `${rev} (${name})`),
+  );
+  say(`istioctl installs in the ${seenPods.size} Job runs seen: ${installs.join(', ')}`);
+  say(`path continued from Git in ${Math.round((Date.now() - started) / 1000)} s: ${continued.join('; ')}`);
+  say(`istiod seen Ready: ${seen.istiods.join(', ')}`);
+  say(`workload proxies seen: ${seen.proxies.join(', ')}; record: ${(await history(a)).join('; ')}`);
+  say(
+    `helm upgrades by Fleet's agent, s after fleet apply: ${[...upgradesSeen.entries()].map(([n, t]) => `${n}@${Math.round((t - appliedAt) / 1000)}`).join(', ')}`,
+  );
+  const agentLog = fleet.log('agent-stepped');
+  const ids = new Set([...agentLog.matchAll(/"deploymentID":"[^":]*:([0-9a-f]{8})/g)].map((m) => m[1]));
+  say(
+    `the stepped agent so far: ${agentLog.split('Upgrading helm release').length - 1} helm upgrades, ${agentLog.split('Reconciler error').length - 1} failed, deployment IDs ${[...ids].join(', ')}`,
+  );
+  expect(out.ready).toBe(true);
+  expect(out.revisions.at(-1)).toMatch(/deployed$/);
+  // One istioctl install per hop over every Job run seen (retries and no-op runs install nothing).
+  expect(installed.flat()).toEqual(['1-27', '1-29', '1-31-0']);
+  expect(await history(a)).toEqual([
+    `adopt ${START} succeeded`,
+    ...HOPS.map((v) => `upgrade-canary ${v} succeeded`),
+  ]);
+  // Every hop's istiod (real pilot-discovery of that version) seen Ready.
+  for (const v of [START, ...HOPS])
+    expect(seen.istiods.some((d) => d.endsWith(`:${v}`) || d.includes(`:${v}-`))).toBe(true);
+  expect(monitor.samples.length).toBeGreaterThan(30);
+  // What each istiod's readiness did, as runs of samples (`1-31-0 ready 120-150s`), and its pods' restarts: to tell a
+  // tag moved too early from an istiod that went unready after it.
+  const timeline = new Map<string, string[]>();
+  let previous = new Map<string, boolean>();
+  for (const sample of monitor.samples) {
+    const now = new Map(sample.istiods.map((d) => [d.name, d.ready] as const));
+    for (const [name, ready] of now)
+      if (previous.get(name) !== ready)
+        timeline.set(name, [
+          ...(timeline.get(name) ?? []),
+          `${ready ? 'ready' : 'not ready'} at ${Math.round(sample.at / 1000)}s`,
+        ]);
+    previous = now;
+  }
+  const istiodPods = await a.kube.get<
+    List<{ metadata: { name: string }; status?: { containerStatuses?: { restartCount?: number }[] } }>
+  >(`/api/v1/namespaces/${NAMESPACE}/pods?labelSelector=app%3Distiod`);
+  say(`istiod readiness: ${[...timeline.entries()].map(([n, t]) => `${n}: ${t.join(', ')}`).join('; ')}`);
+  say(
+    `istiod restarts: ${istiodPods.items.map((p) => `${p.metadata.name} ${p.status?.containerStatuses?.[0]?.restartCount ?? 0}`).join(', ')}`,
+  );
+  say(
+    `injection probes refused: ${
+      monitor.probes
+        .filter((p) => p.injected.startsWith('refused'))
+        .map((p) => `${Math.round(p.at / 1000)}s`)
+        .join(', ') || 'none'
+    }`,
+  );
+  expect(monitor.violations()).toEqual({
+    noIstiodReady: [],
+    injectedFromNoLiveRevision: [],
+    skewed: [],
+    stranded: [],
+  });
+  expect(seen.proxies).toEqual([START, HOPS[0], HOPS[1]]);
+});
+
+/** The Fleet `Cluster` object of a registered cluster, as the management side sees it. */
+async function fleetCluster(name: 'stepped' | 'canary') {
+  return a.kube.get<{ status?: { agent?: { lastSeen?: string }; display?: Record<string, unknown> } }>(
+    `/apis/fleet.cattle.io/v1alpha1/namespaces/fleet-default/clusters/${fleet.clusters[name]?.name}`,
+  );
+}
+
+async function bundleStatus(): Promise<string> {
+  const bundle = await a.kube.get<{ status?: { display?: unknown; conditions?: Condition[] } }>(
+    `/apis/fleet.cattle.io/v1alpha1/namespaces/fleet-default/bundles/${BUNDLE}`,
+  );
+  const ready = bundle.status?.conditions?.find((c) => c.type === 'Ready');
+  return `${JSON.stringify(bundle.status?.display)} Ready=${ready?.status}: ${ready?.message ?? ''}`;
+}
+
+let downAt = 0;
+let canaryApplied: string | undefined;
+
+test("the canary cluster goes down: with the example's maxUnavailable 1 it holds a values change back from the stepped cluster; nothing hangs", async () => {
+  const canaryBefore = await bundleDeployment('canary');
+  expect([canaryBefore?.status?.display?.state, canaryBefore?.status?.ready]).toEqual(['Ready', true]);
+  canaryApplied = canaryBefore?.status?.appliedDeploymentID;
+  const steppedBefore = await bundleDeployment('stepped');
+  // The whole cluster goes: its agent (which dials out to the management cluster) and its apiserver.
+  await fleet.stopAgent('canary');
+  await canaryRig?.stop();
+  canaryRig = undefined;
+  downAt = Date.now();
+  const values = join(repo, 'values.yaml');
+  writeFileSync(values, `${readFileSync(values, 'utf8')}meshConfig:\n  accessLogFile: /dev/stdout\n`);
+  await applyChange();
+  // Fleet stages the change for both and hands it to the canary (first in order) at once: a cluster whose
+  // deployment is not applied counts as unavailable, and with it the one cluster maxUnavailable allows is used up.
+  await eventually('the change staged for both clusters', 120_000, async () => {
+    const [canary, stepped] = [await bundleDeployment('canary'), await bundleDeployment('stepped')];
+    return canary?.spec?.deploymentID !== canaryBefore?.spec?.deploymentID &&
+      stepped?.spec?.stagedDeploymentID !== steppedBefore?.spec?.stagedDeploymentID
+      ? true
+      : undefined;
+  });
+  const stagedAt = Date.now();
+  const revisionsAtStage = await helmRevisions(a);
+  await eventually('two check-ins of the stepped agent after the change', 120_000, async () =>
+    Date.parse((await fleetCluster('stepped')).status?.agent?.lastSeen ?? '') > stagedAt + 15_000
+      ? true
+      : undefined,
+  );
+  const stepped = await bundleDeployment('stepped');
+  const canary = await bundleDeployment('canary');
+  const lastSeen = (await fleetCluster('canary')).status?.agent?.lastSeen ?? '';
+  say(`with the canary down, Bundle: ${await bundleStatus()}`);
+  say(
+    `canary: state ${canary?.status?.display?.state}, ready ${canary?.status?.ready}, last seen ${lastSeen}`,
+  );
+  say(
+    `stepped: state ${stepped?.status?.display?.state}, deployment ${stepped?.spec?.deploymentID === steppedBefore?.spec?.deploymentID ? 'unchanged' : 'changed'}, staged ${stepped?.spec?.stagedDeploymentID === steppedBefore?.spec?.stagedDeploymentID ? 'unchanged' : 'new'}`,
+  );
+  // The canary's deployment waits for an agent that does not come; its last check-in is from before the stop.
+  expect(canary?.status?.appliedDeploymentID).toBe(canaryApplied);
+  expect(canary?.spec?.deploymentID).not.toBe(canaryApplied);
+  expect(Date.parse(lastSeen)).toBeLessThan(downAt);
+  // The stepped cluster keeps its deployment, Ready, and no Job ran: the change is staged, not handed over.
+  expect(stepped?.spec?.deploymentID).toBe(steppedBefore?.spec?.deploymentID);
+  // (Its display state was `OutOfSync` in some runs and `Ready` in others, as the agent last wrote it.)
+  expect(stepped?.status?.ready).toBe(true);
+  expect(await helmRevisions(a)).toEqual(revisionsAtStage);
+  expect((await record(a))?.spec).not.toContain('accessLogFile');
+});
+
+test('raising rolloutStrategy.maxUnavailable in Git lets the change reach and install on the stepped cluster; the canary stays not applied', async () => {
+  const file = join(repo, 'fleet.yaml');
+  const text = readFileSync(file, 'utf8');
+  expect(text).toContain('  maxUnavailable: 1\n  maxUnavailablePartitions: 0');
+  writeFileSync(file, text.replace('  maxUnavailable: 1\n', '  maxUnavailable: 2\n'));
+  const started = Date.now();
+  await applyChange();
+  const out = await steppedOutcome('the values change to be Ready on the stepped cluster');
+  say(
+    `values change on the stepped cluster once maxUnavailable was 2: ${Math.round((Date.now() - started) / 1000)} s`,
+  );
+  await noteRun(await lastJobPod());
+  say(`that run: ${runs.at(-1) ?? ''}; Bundle: ${await bundleStatus()}`);
+  expect(out.ready).toBe(true);
+  const rec = await record(a);
+  expect(rec?.current.outcome).toBe('succeeded');
+  expect(rec?.spec).toContain('accessLogFile: /dev/stdout');
+  const canary = await bundleDeployment('canary');
+  expect(canary?.status?.appliedDeploymentID).toBe(canaryApplied);
+  expect(Date.parse((await fleetCluster('canary')).status?.agent?.lastSeen ?? '')).toBeLessThan(downAt);
 });
