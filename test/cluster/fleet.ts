@@ -40,6 +40,12 @@ export interface Fleet {
   exited: Promise<never>;
   /** Output of one Fleet process so far (`controller`, `agentmanagement`, `agent-<name>`). */
   log(process: string): string;
+  /**
+   * Stops one downstream cluster's agent (SIGTERM), as when that cluster goes down or loses its way to the
+   * management cluster: Fleet is pull-based, so the management side then hears nothing from it. Not an exit that
+   * fails waits.
+   */
+  stopAgent(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -83,6 +89,8 @@ export async function startFleet(opts: {
   const children: { name: string; child: ChildProcess }[] = [];
   const logFile = (name: string) => join(opts.dir, `${name}.log`);
   let stopping = false;
+  /** Processes stopped on purpose (stopAgent), whose exit is no failure. */
+  const stoppedOnPurpose = new Set<string>();
   // A Fleet process that exits while starting fails the start at once, with its last lines, instead of a wait.
   let exitedEarly: (err: Error) => void = () => undefined;
   const anExit = new Promise<never>((_, reject) => (exitedEarly = reject));
@@ -114,22 +122,23 @@ export async function startFleet(opts: {
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     child.on('exit', (code, signal) => {
-      if (stopping) return;
+      if (stopping || stoppedOnPurpose.has(name)) return;
       const tail = existsSync(logFile(name)) ? readFileSync(logFile(name), 'utf8').split('\n').slice(-5) : [];
       exitedEarly(new Error(`Fleet's ${name} exited (${code ?? signal}):\n${tail.join('\n')}`));
     });
     children.push({ name, child });
   };
+  const end = async (child: ChildProcess) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(hard);
+  };
   const stop = async () => {
     stopping = true;
-    for (const { child } of [...children].reverse()) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(hard);
-    }
+    for (const { child } of [...children].reverse()) await end(child);
   };
 
   try {
@@ -251,6 +260,12 @@ export async function startFleet(opts: {
           { cwd: dir, reject: false, all: true },
         ),
       log: (name) => (existsSync(logFile(name)) ? readFileSync(logFile(name), 'utf8') : ''),
+      stopAgent: async (name) => {
+        const agent = children.find((c) => c.name === `agent-${name}`);
+        if (!agent) throw new Error(`no Fleet agent for ${name}`);
+        stoppedOnPurpose.add(agent.name);
+        await end(agent.child);
+      },
       stop,
     };
   } catch (err) {

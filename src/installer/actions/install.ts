@@ -37,6 +37,13 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
       await adopt(decided.recognition, decided.state, request, deps);
       decided = await makePlan(request, deps);
     }
+    // A run that continues a stepped upgrade (the last hop on record has hops ahead, or this run plans several)
+    // passes the skew gate before its first hop too, as between hops: a run after a stop for workload restarts,
+    // made without them (Fleet's agent retries a failed release by itself), must stop again rather than go further.
+    const first = decided.hops[0];
+    const continuing = (decided.state.record?.current.pathAhead?.length ?? 0) > 0;
+    if (first && decided.from && (decided.hops.length > 1 || continuing))
+      await gateSkew(decided.from, first.version, request, deps);
     const done: string[] = [];
     // Each pass applies one hop; a path that does not get shorter would loop, which is a bug.
     let passes = decided.hops.length + 1;

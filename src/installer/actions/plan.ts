@@ -16,7 +16,7 @@ import { describeFound, recognise, type Recognition } from '../decide/takeover.j
 import type { InstallerDeps } from '../deps.js';
 import { specHash } from '../model/record.js';
 import { orRefuse, refusalError } from '../model/refusal.js';
-import { formatIstioVersion } from '../model/istio-version.js';
+import { formatIstioVersion, type IstioVersion } from '../model/istio-version.js';
 import { desiredOf, specOf } from '../model/spec.js';
 import type { ClusterState } from '../model/state.js';
 import type { InstallRequest } from './request.js';
@@ -29,6 +29,8 @@ export interface Decided {
   recognition: Recognition;
   /** The hops still to go (this plan's first), for a stepped upgrade. */
   hops: Hop[];
+  /** The version the active revision runs, where the hops start. */
+  from: IstioVersion | undefined;
   /** Lines `plan` and the log print besides the plan: what a takeover found, the path. */
   notes: string[];
 }
@@ -106,7 +108,7 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
       ? describePath(step.from, step.hops, version ? { spec: target.istioOperator, version } : undefined)
       : []),
   ];
-  return { plan, state, hash, recognition, hops: step.hops, notes };
+  return { plan, state, hash, recognition, hops: step.hops, from: step.from, notes };
 }
 
 /** Injection makes istio-init (NET_ADMIN, NET_RAW, root) unless istio-cni or ambient takes over its job. */

@@ -321,6 +321,37 @@ test('proxies left two minors behind stop the path with exit 3; each re-run afte
   ]);
 });
 
+test("a re-run without the restarts (as Fleet's agent retries a failed release by itself) stops again before its first hop, installing nothing", async () => {
+  const kube = rancherCluster('1.23.2');
+  kube.pods.push(webPod('1.23.2'));
+  await install(request(), deps(kube, ALL).deps).catch(() => undefined);
+  expect(history(kube)).toEqual(['adopt 1.23.2 default succeeded', 'upgrade-canary 1.25.2 1-25 succeeded']);
+  // The workloads still run 1.23.2: each run stops where the last one did, for as long as they do.
+  for (let run = 0; run < 2; run++) {
+    const again = deps(kube, ALL);
+    const stopped = install(request(), again.deps);
+    await expect(stopped).rejects.toThrow(PreconditionError);
+    await expect(stopped).rejects.toThrow(
+      '1 pod(s) in namespace(s) apps run proxies more than 1 minor behind Istio 1.25.2, the active revision, before the hop to 1.27.6',
+    );
+    expect(again.installs).toEqual([]);
+  }
+  expect(history(kube)).toEqual(['adopt 1.23.2 default succeeded', 'upgrade-canary 1.25.2 1-25 succeeded']);
+  // The last hop too: with the workloads on 1.27.6 and the cluster at 1.29.3, a run without their restart stops
+  // before 1.31.0 (one hop left, continuing the path on record).
+  kube.pods = [webPod('1.25.2')];
+  await install(request(), deps(kube, ALL).deps).catch(() => undefined);
+  kube.pods = [webPod('1.27.6')];
+  await install(request(), deps(kube, ALL).deps).catch(() => undefined);
+  expect(history(kube).at(-1)).toBe('upgrade-canary 1.29.3 1-29 succeeded');
+  const last = deps(kube, ALL);
+  await expect(install(request(), last.deps)).rejects.toThrow('before the hop to 1.31.0');
+  expect(last.installs).toEqual([]);
+  kube.pods = [webPod('1.29.3')];
+  await install(request(), deps(kube, ALL).deps);
+  expect(history(kube).at(-1)).toBe('upgrade-canary 1.31.0 1-31-0 succeeded');
+});
+
 test('with upgrade.updateWorkloads the installer restarts the workloads between hops', async () => {
   class RestartingKube extends FakeKube {
     override async mergePatchObject(ref: ResourceRef, namespace: string, name: string, patch: object) {
