@@ -169,7 +169,10 @@ test(
     // Nothing changed: no record, the same istiod, Rancher's.
     const state = await cluster.kubectl(['get', 'configmap', 'istio-installer-state', '-n', NAMESPACE]);
     expect(state.exitCode).not.toBe(0);
-    expect(await istiods(cluster)).toEqual(before);
+    // The same istiod Deployments with the same images. Readiness is not compared: under CI load a probe may fail
+    // between the two reads (CI saw that once), which is the rig's kubelet, not a change by the installer.
+    const specOnly = (list: typeof before) => list.map(({ ready: _ready, ...rest }) => rest);
+    expect(specOnly(await istiods(cluster))).toEqual(specOnly(before));
     expect(await releaseStatus(cluster)).toBe('failed');
   },
   20 * 60_000,

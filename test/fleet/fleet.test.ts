@@ -326,7 +326,10 @@ test("values the chart's schema refuses: the canary reports the chart's message,
     );
     const deployed = bd?.status?.conditions?.find((c) => c.type === 'Deployed');
     const m = deployed?.status === 'False' ? (deployed.message ?? '') : '';
-    return m.includes('readinesSeconds') ? { message: m, state: bd?.status?.display?.state } : undefined;
+    // Fleet's agent writes the condition first and the display state in a later status update (CI once read the
+    // message with the state still `Ready`), so both are waited for.
+    const state = bd?.status?.display?.state;
+    return m.includes('readinesSeconds') && state === 'ErrApplied' ? { message: m, state } : undefined;
   });
   say(`a refused value, as Fleet shows it: ${JSON.stringify(message)}`);
   expect(message.state).toBe('ErrApplied');
