@@ -17,11 +17,39 @@ const VERSION = '1.31.0';
 /** Each phase's seconds of our install runs, from their `done: <phase> (<seconds>s)` log lines, by phase. */
 const phases = new Map<string, number[]>();
 
-function recordPhases(log: string): void {
-  for (const match of log.matchAll(/done: (.+) \((\d+(?:\.\d+)?)s\)/g)) {
-    const name = (match[1] ?? '').replace(/revision [^)\s]+/, 'revision R');
-    phases.set(name, [...(phases.get(name) ?? []), Number(match[2]) * 1000]);
+/** One line the child wrote to stderr, with the milliseconds since it was started when the line arrived. */
+interface Stamped {
+  ms: number;
+  line: string;
+}
+
+/** The first fresh install's stderr, each line with its time since the process started. */
+let timeline: Stamped[] = [];
+/** Per fresh install: its wall time not covered by any phase (phases may overlap: precheck and analyze do). */
+const outsidePhases: number[] = [];
+
+function recordPhases(lines: Stamped[]): void {
+  if (timeline.length === 0) timeline = lines;
+  const starts = new Map<string, number>();
+  const intervals: [number, number][] = [];
+  for (const { ms, line } of lines) {
+    const started = /^- (.+)$/.exec(line.trim());
+    if (started) starts.set(started[1] ?? '', ms);
+    const done = /done: (.+) \((\d+(?:\.\d+)?)s\)/.exec(line);
+    if (!done) continue;
+    const name = done[1] ?? '';
+    const key = name.replace(/revision [^)\s]+/, 'revision R');
+    phases.set(key, [...(phases.get(key) ?? []), Number(done[2]) * 1000]);
+    intervals.push([starts.get(name) ?? ms, ms]);
   }
+  // The union of the phases' intervals, by the stamps of their start and done lines.
+  let covered = 0;
+  let reached = 0;
+  for (const [from, to] of intervals.sort((a, b) => a[0] - b[0])) {
+    covered += Math.max(0, to - Math.max(from, reached));
+    reached = Math.max(reached, to);
+  }
+  outsidePhases.push((lines.at(-1)?.ms ?? 0) - covered);
 }
 
 async function timed(
@@ -29,14 +57,25 @@ async function timed(
   file: string,
   args: string[],
   env: Record<string, string>,
-  onLog?: (log: string) => void,
+  onLog?: (lines: Stamped[]) => void,
 ): Promise<number> {
   const start = process.hrtime.bigint();
-  const result = await execa(file, args, { reject: false, env, extendEnv: true });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const since = () => Number(process.hrtime.bigint() - start) / 1e6;
+  const child = execa(file, args, { reject: false, env, extendEnv: true });
+  // Each stderr line stamped as it arrives: the timeline of one run (the installer logs each phase's start and end).
+  const lines: Stamped[] = [];
+  let partial = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const parts = (partial + chunk.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    const ms = since();
+    for (const line of parts) lines.push({ ms, line });
+  });
+  const result = await child;
+  const ms = since();
   if (result.exitCode !== 0)
     throw new Error(`${what} failed (exit ${result.exitCode}): ${String(result.stderr).slice(-2000)}`);
-  onLog?.(String(result.stderr));
+  onLog?.([...lines, ...(partial ? [{ ms, line: partial }] : []), { ms, line: '(exit)' }]);
   return ms;
 }
 
@@ -177,6 +216,11 @@ async function main(): Promise<void> {
     oursRerun24: [] as number[],
   };
   try {
+    // One unmeasured install first: the rig's first istiod start (files not yet in the page cache, the API server's
+    // first writes of Istio's CRDs) made the first round's fresh istioctl install 3-4 s slower than any later one.
+    process.stderr.write('warm-up: istioctl install, then purge\n');
+    await timed('istioctl install (warm-up)', istioctl, ['install', '-y', '-f', spec], env);
+    await purge();
     for (let i = 0; i < RUNS; i++) {
       process.stderr.write(`round ${i + 1}/${RUNS}\n`);
       samples.bareFresh.push(await timed('istioctl install', istioctl, ['install', '-y', '-f', spec], env));
@@ -251,13 +295,27 @@ async function main(): Promise<void> {
   // Where a fresh install's time goes: each phase the installer logs (each istioctl process is one), median over the
   // runs; what is left of the wall time is Node's start, reading the cluster and the decision, before the first phase.
   const phaseRows = [...phases].map(([name, ms]) => [name, median(ms)] as const);
-  const inPhases = phaseRows.reduce((sum, [, ms]) => sum + ms, 0);
   process.stdout.write(
     [
       '| fresh install, phase | median |',
       '| --- | ---: |',
       ...phaseRows.map(([name, ms]) => row(name, ms)),
-      row('outside the phases (Node start, read cluster, plan, lock)', oursFresh - inPhases),
+      row(
+        'outside the phases (Node start, the second read under the lock, record writes, dashboards)',
+        median(outsidePhases),
+      ),
+    ].join('\n') + '\n\n',
+  );
+  // The timeline of the first fresh install: when each line arrived and the gap since the line before, so that time
+  // outside the phases shows where it lies (Node's start is the first line's time).
+  process.stdout.write(
+    [
+      '| first fresh install, stderr line | at | gap |',
+      '| --- | ---: | ---: |',
+      ...timeline.map(
+        (l, i) =>
+          `| ${l.line.trim().slice(0, 110).replaceAll('|', '\\|')} | ${(l.ms / 1000).toFixed(2)} s | ${((l.ms - (timeline[i - 1]?.ms ?? 0)) / 1000).toFixed(2)} s |`,
+      ),
     ].join('\n') + '\n\n',
   );
   process.stdout.write(

@@ -2,6 +2,7 @@
 import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { holderIdentity, isProcessAlive } from '../installer/cluster/holder.js';
 import { clientNodeKube } from '../installer/cluster/client-node-kube.js';
@@ -94,7 +95,7 @@ async function installerDeps(
     runner,
     log,
     now: () => new Date(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep: sleepUnlessAborted,
     env: { ...env, ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}) },
     holder: holderIdentity(env, hostname(), process.pid),
     hostname: hostname(),
@@ -140,6 +141,13 @@ function runTempFiles(env: Readonly<Record<string, string | undefined>>): {
       if (workDir) await rm(workDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A real wait of `ms` that ends, clearing its timer, as soon as `signal` aborts. */
+export async function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  await delay(ms, undefined, { signal }).catch((error: unknown) => {
+    if (!signal?.aborted) throw error;
+  });
 }
 
 /**

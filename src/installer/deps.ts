@@ -9,7 +9,8 @@ export interface InstallerDeps {
   runner: ProcessRunner;
   log: Logger;
   now: () => Date;
-  sleep: (ms: number) => Promise<void>;
+  /** Waits `ms`; resolves early, and holds no timer, once `signal` aborts. */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Environment for istioctl (KUBECONFIG, proxies, HOME). */
   env: Readonly<Record<string, string | undefined>>;
   /** Path of an istioctl for this version (bundled, cached or from the mirror); undefined version: the default one. */

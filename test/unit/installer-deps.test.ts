@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { withInstallerDeps } from '../../src/cli/installer-deps.js';
+import { sleepUnlessAborted, withInstallerDeps } from '../../src/cli/installer-deps.js';
 import type { CommandContext } from '../../src/cli/main.js';
 
 /** A context whose TMPDIR is an empty directory of its own and whose kubeconfig points at nothing. */
@@ -73,4 +73,18 @@ test("a stepped upgrade's istioctl versions at hand: bundled ones and those isti
     deps.istioctlVersions ? deps.istioctlVersions() : Promise.resolve([]),
   );
   expect(versions).toEqual(expect.arrayContaining(['1.31.0', '1.29.3']));
+});
+
+describe('sleepUnlessAborted, the CLI runs’ wait between reads', () => {
+  test('an hour-long wait ends when its signal aborts (a pending timer would keep the process alive)', async () => {
+    const controller = new AbortController();
+    const waiting = sleepUnlessAborted(60 * 60_000, controller.signal);
+    controller.abort();
+    await expect(waiting).resolves.toBeUndefined();
+  });
+
+  test('a signal aborted before the wait ends it at once; without a signal it waits its time', async () => {
+    await expect(sleepUnlessAborted(60 * 60_000, AbortSignal.abort())).resolves.toBeUndefined();
+    await expect(sleepUnlessAborted(1)).resolves.toBeUndefined();
+  });
 });

@@ -5,6 +5,8 @@ import {
   creationFailures,
   daemonSetCreationFailures,
 } from '../../../src/installer/decide/creation-failures.js';
+import { failOnCreationFailure } from '../../../src/installer/cluster/watch-creation.js';
+import type { ExpectedObject } from '../../../src/installer/decide/health.js';
 import type { AnyObject } from '../../../src/installer/model/objects.js';
 
 const gateway: AnyObject = {
@@ -157,5 +159,28 @@ describe('daemonSetCreationFailures', () => {
       },
     ];
     expect(daemonSetCreationFailures([other], events, expected, since, now)).toEqual([]);
+  });
+});
+
+describe('failOnCreationFailure (the watch beside a wait), with a fake API that finds nothing wrong', () => {
+  test('the work ending aborts the watch’s sleep: nothing of it outlives the run', async () => {
+    const seen: (AbortSignal | undefined)[] = [];
+    const fakeKube = { listObjects: async () => [], listEvents: async () => [] };
+    const done = new AbortController();
+    // A sleep that only ends on abort: the watch resolves only if it hands its signal to the sleep.
+    const sleep = (_ms: number, signal?: AbortSignal) => {
+      seen.push(signal);
+      return new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve()));
+    };
+    const watching = failOnCreationFailure(
+      fakeKube,
+      [{ kind: 'Deployment', namespace: 'istio-system', name: 'istiod', minReplicas: 1 } satisfies ExpectedObject],
+      { intervalMs: 2000, sleep, now: () => 0 },
+      done.signal,
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    done.abort();
+    await expect(watching).resolves.toBeUndefined();
+    expect(seen).toEqual([done.signal]);
   });
 });
