@@ -15,7 +15,7 @@ import { controlPlaneFirstSpec, type Plan } from '../decide/plan.js';
 import { staleWebhooks } from '../decide/webhooks.js';
 import { phase, type InstallerDeps } from '../deps.js';
 import { installArgs, tagSetArgs, uninstallArgs } from '../istioctl/args.js';
-import { precheck } from '../istioctl/precheck.js';
+import { judgePrechecks, runPrechecks, type PrecheckRuns } from '../istioctl/precheck.js';
 import { istioctl, type Istioctl } from '../istioctl/runner.js';
 import { formatIstioVersion } from '../model/istio-version.js';
 import { isIstioComponent } from '../model/labels.js';
@@ -35,6 +35,8 @@ interface RevisionRun {
   tool: Istioctl;
   request: InstallRequest;
   deps: InstallerDeps;
+  /** The prechecks' results when install started them before the lock on the same decision (install.ts). */
+  prechecked?: Promise<PrecheckRuns>;
 }
 
 type Recorder = (
@@ -53,6 +55,7 @@ export async function applyRevision(
   request: InstallRequest,
   deps: InstallerDeps,
   pathAhead: readonly string[] = [],
+  prechecked?: Promise<PrecheckRuns>,
 ): Promise<string> {
   const versionText = plan.toVersion ? formatIstioVersion(plan.toVersion) : desiredOf(plan.istioOperator).tag;
   const record = recorder(plan, state, hash, versionText, request, deps, pathAhead);
@@ -63,7 +66,7 @@ export async function applyRevision(
   await record('in-progress');
   let warnings: string[] = [];
   try {
-    const run: RevisionRun = { plan, state, tool, request, deps };
+    const run: RevisionRun = { plan, state, tool, request, deps, prechecked };
     warnings = await prepare(run);
     await applyAndVerify(run);
     for (const tag of plan.moveTags)
@@ -139,9 +142,12 @@ async function recordFailure(
 }
 
 /** Before istioctl changes anything: stale webhooks go, then the prechecks (unless forced); returns their warnings. */
-async function prepare({ plan, state, tool, request, deps }: RevisionRun): Promise<string[]> {
+async function prepare({ plan, state, tool, request, deps, prechecked }: RevisionRun): Promise<string[]> {
   const deleted = await cleanStaleWebhooks(state, deps);
-  if (!request.force) return precheck(plan, state, tool, deps, deleted);
+  // Results istioctl got before these deletions are judged knowing them, as results it read from the API server's
+  // cache after them always were (sortFindings).
+  if (!request.force)
+    return judgePrechecks(await (prechecked ?? runPrechecks(plan, tool, deps)), state, deps, deleted);
   deps.log.warn(
     'forceInstall: skipping istioctl x precheck and istioctl analyze; nothing checks the cluster before this install',
   );

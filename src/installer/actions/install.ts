@@ -7,14 +7,17 @@ import { readProxyPods, removeLeftovers, restartOwner } from '../cluster/read-ta
 import { writeRecord } from '../cluster/record-store.js';
 import { pollUntil } from '../cluster/wait.js';
 import { describePause, pauseBeforeHop } from '../decide/path.js';
+import { samePrecheckInput } from '../decide/plan.js';
 import { beyondSkew, skewGate } from '../decide/skew.js';
 import { describeFound, type Recognition } from '../decide/takeover.js';
 import { phase, type InstallerDeps } from '../deps.js';
 import { formatIstioVersion, parseIstioVersion, type IstioVersion } from '../model/istio-version.js';
 import { refusalError } from '../model/refusal.js';
+import { runPrechecks, type PrecheckRuns } from '../istioctl/precheck.js';
+import { istioctl } from '../istioctl/runner.js';
 import type { ClusterState } from '../model/state.js';
 import { applyRevision } from './apply-revision.js';
-import { makePlan, planReport } from './plan.js';
+import { makePlan, planReport, type Decided } from './plan.js';
 import { preflight } from './preflight.js';
 import { elapsed, waitOptions, type InstallRequest, type InstallResult } from './request.js';
 
@@ -24,7 +27,15 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
   for (const line of planReport(first.plan, first.state, first.notes)) deps.log.info(line);
   if (first.plan.kind === 'nothing' && first.recognition.kind !== 'adopt')
     return { plan: first.plan, summary: `nothing to do: ${first.plan.reason} (${elapsed(deps, started)})` };
-  await preflight(first, request, deps);
+  // The prechecks only read the cluster: they run beside the offline check, and are judged under the lock if the
+  // decision there is the same (their seconds were most of a fresh install's time outside istioctl install).
+  const early = startPrechecks(first, request, deps);
+  try {
+    await preflight(first, request, deps);
+  } catch (error) {
+    early?.stop();
+    throw error;
+  }
   if (request.dryRun)
     return { plan: first.plan, summary: `dry run: would ${first.plan.kind} (${first.plan.reason})` };
 
@@ -33,6 +44,11 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
   return withLock(deps, request.namespace, async () => {
     // Another run may have acted between the first read and the lock: decide again on fresh state.
     let decided = await makePlan(request, deps);
+    let prechecked = early && samePrecheckInput(first, decided) ? early.runs : undefined;
+    if (early && !prechecked) {
+      early.stop();
+      deps.log.info('the cluster changed between the first read and the lock: the prechecks run again');
+    }
     if (decided.recognition.kind === 'adopt') {
       await adopt(decided.recognition, decided.state, request, deps);
       decided = await makePlan(request, deps);
@@ -40,10 +56,10 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
     // A run that continues a stepped upgrade (the last hop on record has hops ahead, or this run plans several)
     // passes the skew gate before its first hop too, as between hops: a run after a stop for workload restarts,
     // made without them (Fleet's agent retries a failed release by itself), must stop again rather than go further.
-    const first = decided.hops[0];
+    const firstHop = decided.hops[0];
     const continuing = (decided.state.record?.current.pathAhead?.length ?? 0) > 0;
-    if (first && decided.from && (decided.hops.length > 1 || continuing))
-      await gateSkew(decided.from, first.version, request, deps);
+    if (firstHop && decided.from && (decided.hops.length > 1 || continuing))
+      await gateSkew(decided.from, firstHop.version, request, deps);
     const done: string[] = [];
     // Each pass applies one hop; a path that does not get shorter would loop, which is a bug.
     let passes = decided.hops.length + 1;
@@ -60,7 +76,9 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
       }
       const hopStarted = deps.now().getTime();
       const ahead = hops.slice(1).map((hop) => hop.version);
-      done.push(await applyRevision(plan, state, hash, request, deps, ahead));
+      done.push(await applyRevision(plan, state, hash, request, deps, ahead, prechecked));
+      // Each later hop is checked with its own version's istioctl, under the lock.
+      prechecked = undefined;
       if (hops.length <= 1) return { plan, summary: `${done.join('; ')} (${elapsed(deps, started)})` };
       // Between hops of a stepped upgrade: proxies must stay within the supported skew before going further.
       if (plan.toVersion) await gateSkew(plan.toVersion, hops[1]?.version ?? '', request, deps);
@@ -75,6 +93,37 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
       for (const line of planReport(decided.plan, decided.state, decided.notes)) deps.log.info(line);
     }
   });
+}
+
+/** Prechecks started before the lock: their results, and how to stop them when they are not used. */
+interface EarlyPrechecks {
+  runs: Promise<PrecheckRuns>;
+  stop(): void;
+}
+
+/**
+ * Starts the prechecks of the first plan where a run would make them: not for a dry run, not when forced, not for a
+ * takeover (the adoption changes the cluster first), not when nothing is to be done.
+ */
+function startPrechecks(
+  first: Decided,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): EarlyPrechecks | undefined {
+  if (request.dryRun || request.force || first.recognition.kind === 'adopt' || first.plan.kind === 'nothing')
+    return undefined;
+  const controller = new AbortController();
+  const runs = deps.istioctlFor(first.plan.toVersion).then((path) =>
+    runPrechecks(
+      first.plan,
+      istioctl(path, deps.runner, deps.env, (line) => deps.log.info(line)),
+      deps,
+      controller.signal,
+    ),
+  );
+  // Judged later or never (a refused spec, a changed decision): never an unhandled rejection meanwhile.
+  runs.catch(() => undefined);
+  return { runs, stop: () => controller.abort() };
 }
 
 /** The takeover's first act: its leftovers go, and the record starts with `adopt` and what was found. */

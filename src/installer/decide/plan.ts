@@ -367,3 +367,29 @@ export function controlPlaneFirstSpec(plan: Plan, state: ClusterState): JsonObje
     spec: { ...spec, components: { ...components, cni: off('cni'), ztunnel: off('ztunnel') } },
   };
 }
+
+/** What a plan's prechecks depend on: the decision, and the cluster facts they are judged by. */
+export interface PrecheckInput {
+  plan: Pick<Plan, 'kind' | 'revision' | 'toVersion'>;
+  hash: string;
+  state: Pick<ClusterState, 'webhooks' | 'controlPlanes' | 'record'>;
+}
+
+/**
+ * Whether prechecks run on the decision before the lock still hold for the decision under it: the same action, spec
+ * and version, and no other run in between (the record, our webhooks and control planes as they were). Otherwise
+ * they run again.
+ */
+export function samePrecheckInput(before: PrecheckInput, now: PrecheckInput): boolean {
+  const facts = ({ plan, hash, state }: PrecheckInput) =>
+    JSON.stringify([
+      plan.kind,
+      plan.revision,
+      plan.toVersion ? formatIstioVersion(plan.toVersion) : '',
+      hash,
+      state.webhooks,
+      state.controlPlanes.map((c) => [c.name, c.revision, c.image]),
+      state.record?.current ?? null,
+    ]);
+  return facts(before) === facts(now);
+}

@@ -5,7 +5,7 @@ import { renderDocument } from '../../overlay/output.js';
 import { parseFindings, sortFindings, type SortedFindings } from '../decide/findings.js';
 import type { Plan } from '../decide/plan.js';
 import { ownWebhooks } from '../decide/webhooks.js';
-import { phase, type InstallerDeps } from '../deps.js';
+import type { InstallerDeps } from '../deps.js';
 import { adoptedOnRecord, endedCleanly } from '../model/record.js';
 import { objectAt, specOf } from '../model/spec.js';
 import type { ClusterState } from '../model/state.js';
@@ -15,21 +15,62 @@ import type { Istioctl } from './runner.js';
 const ANALYZE_TIMEOUT_MS = 120_000;
 const PRECHECK_HINT = 'fix them, or set forceInstall: true to skip the prechecks';
 
+/** What one check's istioctl process gave: its stdout, or the error it ended with (judged later, under the lock). */
+export type CheckRun = { ok: true; output: string } | { ok: false; error: unknown };
+
+/** The two processes' results, as istioctl saw the cluster when they ran. */
+export interface PrecheckRuns {
+  precheck: CheckRun;
+  analyze: CheckRun;
+}
+
+const settle = (work: Promise<string>): Promise<CheckRun> =>
+  work.then(
+    (output) => ({ ok: true, output }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+
 /**
- * istioctl x precheck and istioctl analyze, side by side (both only read the cluster). Findings that make the
- * install unsafe refuse it; an overlap of our own webhooks left by our interrupted run is repaired by the install;
- * findings about users' own configuration are returned as warnings.
+ * Starts istioctl x precheck and istioctl analyze side by side (both only read the cluster) and resolves with what
+ * each gave, judging nothing: install starts them beside the offline check and judges them under the lock
+ * (judgePrechecks), so that their seconds overlap the offline check's. `signal` stops both.
  */
-export async function precheck(
+export function runPrechecks(
   plan: Plan,
-  state: ClusterState,
   tool: Istioctl,
-  deps: InstallerDeps,
+  deps: Pick<InstallerDeps, 'writeTempFile' | 'log' | 'now'>,
+  signal?: AbortSignal,
+): Promise<PrecheckRuns> {
+  const started = deps.now().getTime();
+  const seconds = () => ((deps.now().getTime() - started) / 1000).toFixed(1);
+  const run = async (name: string, work: () => Promise<string>) => {
+    deps.log.info(`- ${name}`);
+    const result = await settle(work());
+    if (!signal?.aborted) deps.log.info(`  done: ${name} (${seconds()}s)`, { phase: name });
+    return result;
+  };
+  const meshConfig = objectAt(specOf(plan.istioOperator), 'meshConfig');
+  const meshConfigFile = deps.writeTempFile('mesh-config.yaml', renderDocument(meshConfig, 'yaml'));
+  return Promise.all([
+    run('istioctl x precheck', () => tool.run(precheckArgs(plan.revision), 300_000, signal)),
+    run('istioctl analyze', async () =>
+      tool.run(analyzeArgs(await meshConfigFile), ANALYZE_TIMEOUT_MS, signal),
+    ),
+  ]).then(([precheck, analyze]) => ({ precheck, analyze }));
+}
+
+/**
+ * Judges the prechecks' results: findings that make the install unsafe refuse it (PreconditionError); an overlap of
+ * our own webhooks left by our interrupted run is repaired by the install; findings about users' own configuration
+ * are returned as warnings.
+ */
+export function judgePrechecks(
+  runs: PrecheckRuns,
+  state: ClusterState,
+  deps: Pick<InstallerDeps, 'log'>,
   /** Stale webhook configurations this run deleted just before (see sortFindings). */
   deleted: ReadonlySet<string> = new Set(),
-): Promise<string[]> {
-  const meshConfig = objectAt(specOf(plan.istioOperator), 'meshConfig');
-  const meshConfigFile = await deps.writeTempFile('mesh-config.yaml', renderDocument(meshConfig, 'yaml'));
+): string[] {
   const own = new Set(ownWebhooks(state).map((w) => w.name));
   const last = state.record?.current;
   const lastRunEndedBadly = last !== undefined && !endedCleanly(last.outcome);
@@ -51,54 +92,55 @@ export async function precheck(
         `${finding.line} (between this installation's own webhooks, left by the unfinished last run; the install re-applies them)`,
       );
   };
-
-  const checks = [
-    phase(deps, 'istioctl x precheck', async (): Promise<string[]> => {
-      try {
-        await tool.run(precheckArgs(plan.revision), 300_000);
-        return [];
-      } catch (error) {
-        if (!(error instanceof IstioctlError)) throw error;
-        const found = sort(error.stderr, 'precheck');
-        reportOurs(found);
-        if (found.blocking.length === 0 && found.ours.length + found.gone.length > 0) return [];
-        const named = found.blocking.map((f) => f.line);
-        throw new PreconditionError(
-          `istioctl x precheck found problems: ${named.length ? named.join('; ') : error.message}`,
-          PRECHECK_HINT,
+  const judgePrecheck = (): string[] => {
+    if (runs.precheck.ok) return [];
+    const { error } = runs.precheck;
+    if (!(error instanceof IstioctlError)) throw error;
+    const found = sort(error.stderr, 'precheck');
+    reportOurs(found);
+    if (found.blocking.length === 0 && found.ours.length + found.gone.length > 0) return [];
+    const named = found.blocking.map((f) => f.line);
+    throw new PreconditionError(
+      `istioctl x precheck found problems: ${named.length ? named.join('; ') : error.message}`,
+      PRECHECK_HINT,
+    );
+  };
+  const judgeAnalyze = (): string[] => {
+    let output: string;
+    if (runs.analyze.ok) output = runs.analyze.output;
+    else {
+      const { error } = runs.analyze;
+      // analyze waits for informers to sync and can hang (CRDs just deleted, a kind it may not list); it is
+      // advice, so a hang is reported and the install goes on rather than being blocked by it.
+      if (error instanceof TimeoutError) {
+        deps.log.warn(
+          `istioctl analyze did not finish within ${ANALYZE_TIMEOUT_MS / 1000}s; going on without its findings`,
         );
+        return [`istioctl analyze did not finish within ${ANALYZE_TIMEOUT_MS / 1000}s`];
       }
-    }),
-    phase(deps, 'istioctl analyze', async (): Promise<string[]> => {
-      let output: string;
-      try {
-        output = await tool.run(analyzeArgs(meshConfigFile), ANALYZE_TIMEOUT_MS);
-      } catch (error) {
-        // analyze waits for informers to sync and can hang (CRDs just deleted, a kind it may not list); it is
-        // advice, so a hang is reported and the install goes on rather than being blocked by it.
-        if (error instanceof TimeoutError) {
-          deps.log.warn(
-            `istioctl analyze did not finish within ${ANALYZE_TIMEOUT_MS / 1000}s; going on without its findings`,
-          );
-          return [`istioctl analyze did not finish within ${ANALYZE_TIMEOUT_MS / 1000}s`];
-        }
-        if (!(error instanceof IstioctlError) || error.exitCode !== 79) throw error;
-        output = error.stderr;
-      }
-      const found = sort(output, 'analyze');
-      reportOurs(found);
-      if (found.blocking.length > 0)
-        throw new PreconditionError(
-          `istioctl analyze found ${found.blocking.length} finding(s) that make installing unsafe: ${found.blocking.map((f) => f.line).join('; ')}`,
-          PRECHECK_HINT,
-        );
-      for (const finding of found.warnings)
-        deps.log.warn(`${finding.line} (about existing configuration; not blocking the install)`);
-      return found.warnings.map((f) => f.line);
-    }),
-  ];
-  const results = await Promise.allSettled(checks);
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failure) throw failure.reason;
-  return results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+      if (!(error instanceof IstioctlError) || error.exitCode !== 79) throw error;
+      output = error.stderr;
+    }
+    const found = sort(output, 'analyze');
+    reportOurs(found);
+    if (found.blocking.length > 0)
+      throw new PreconditionError(
+        `istioctl analyze found ${found.blocking.length} finding(s) that make installing unsafe: ${found.blocking.map((f) => f.line).join('; ')}`,
+        PRECHECK_HINT,
+      );
+    for (const finding of found.warnings)
+      deps.log.warn(`${finding.line} (about existing configuration; not blocking the install)`);
+    return found.warnings.map((f) => f.line);
+  };
+  // Both are judged (analyze's warnings are logged either way); precheck's refusal goes first, as it names what
+  // breaks the install itself.
+  const judged = [judgePrecheck, judgeAnalyze].map((judge): { warnings: string[] } | { error: unknown } => {
+    try {
+      return { warnings: judge() };
+    } catch (error) {
+      return { error };
+    }
+  });
+  for (const result of judged) if ('error' in result) throw result.error;
+  return judged.flatMap((result) => ('warnings' in result ? result.warnings : []));
 }

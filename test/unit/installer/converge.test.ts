@@ -250,7 +250,8 @@ describe('a re-run after an interruption converges', () => {
     const { deps: d, calls, log } = deps(kube, { analyze: { exitCode: 79, stdout: overlap } });
     const result = await install(request(), d);
     expect(result.summary).toMatch(/^reconfigure: Istio 1\.31\.0 \(revision default\) installed and ready/);
-    expect(calls.map((c) => c[0])).toEqual(['manifest', 'x', 'analyze', 'install']);
+    // The prechecks start beside the offline check (both only read), and istioctl install comes last.
+    expect(calls.map((c) => c[0])).toEqual(['x', 'analyze', 'manifest', 'install']);
     expect(
       log.some((l) => l.startsWith('warn: Error [IST0139]') && l.includes('left by the unfinished last run')),
     ).toBe(true);
@@ -332,7 +333,8 @@ describe("users' own configuration findings", () => {
     const { deps: d, calls, log } = deps(kube, { analyze: { exitCode: 79, stdout: `${findings}\n` } });
     const result = await install(request({ istioOperator: changed }), d);
     expect(result.summary).toMatch(/; 2 warning\(s\) from istioctl analyze/);
-    expect(calls.map((c) => c[0])).toEqual(['manifest', 'x', 'analyze', 'install']);
+    // The prechecks start beside the offline check (both only read), and istioctl install comes last.
+    expect(calls.map((c) => c[0])).toEqual(['x', 'analyze', 'manifest', 'install']);
     expect(log.filter((l) => l.startsWith('warn: Error [IST01'))).toHaveLength(2);
     expect(recordOf(kube)?.current.warnings).toEqual(findings.split('\n'));
     expect((await status(kube)).warnings).toEqual(findings.split('\n'));

@@ -137,7 +137,12 @@ test('what the target istioctl refuses offline is bad input at its file and key,
       message: expect.stringContaining('unknown field; istioctl /fake/istioctl refuses it'),
     },
   ]);
-  expect(d.istioctlCalls).toEqual([['manifest', 'generate', '-f', '/tmp/fake/istio-operator.yaml']]);
+  // Beside the offline check, the prechecks started (they only read the cluster); nothing was installed.
+  expect(d.istioctlCalls.map((call) => call.slice(0, 2).join(' ')).sort()).toEqual([
+    'analyze --all-namespaces',
+    'manifest generate',
+    'x precheck',
+  ]);
   expect(kube.writes).toEqual([]);
 });
 
@@ -147,8 +152,8 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
   const d = deps(kube);
   const result = await install(request(), d);
   expect(result.plan.kind).toBe('reconfigure');
+  // The prechecks start beside the offline check (all three only read) and are judged under the lock.
   expect(d.istioctlCalls).toEqual([
-    ['manifest', 'generate', '-f', '/tmp/fake/istio-operator.yaml'],
     ['x', 'precheck'],
     [
       'analyze',
@@ -158,6 +163,7 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
       '--failure-threshold',
       'Error',
     ],
+    ['manifest', 'generate', '-f', '/tmp/fake/istio-operator.yaml'],
     ['install', '-y', '-f', '/tmp/fake/istio-operator.yaml', '--readiness-timeout', '300s'],
   ]);
   expect(kube.writes).toEqual([
@@ -167,6 +173,30 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
     'create Event ReconfigureSucceeded',
     'delete Lease istio-system/istio-installer-lock',
   ]);
+});
+
+test('another run acting between the first read and the lock: the prechecks run again, on the new decision', async () => {
+  const kube = installedCluster('old-hash');
+  kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
+  const d = deps(kube);
+  const log = recordingLogger();
+  const calls = d.istioctlCalls;
+  // While the offline check runs, another run records a newer attempt (as a run that got the lock first would).
+  d.runner = {
+    async run(_file, args) {
+      calls.push([...args]);
+      if (args[0] === 'manifest') {
+        const newer = installedCluster('newer-hash').configMaps.get(`istio-system/${RECORD_CONFIGMAP}`);
+        if (newer) kube.configMaps.set(`istio-system/${RECORD_CONFIGMAP}`, newer);
+      }
+      return { exitCode: 0, stdout: '', stderr: '', timedOut: false };
+    },
+  };
+  await install(request(), { ...d, log });
+  expect(calls.map((call) => call[0])).toEqual(['x', 'analyze', 'manifest', 'x', 'analyze', 'install']);
+  expect(log.lines).toContain(
+    'the cluster changed between the first read and the lock: the prechecks run again',
+  );
 });
 
 test("Rancher's installer's dashboards (istio_dashboard=1) are replaced by this installer's, each named in the log", async () => {

@@ -174,7 +174,14 @@ describe('failOnCreationFailure (the watch beside a wait), with a fake API that 
     };
     const watching = failOnCreationFailure(
       fakeKube,
-      [{ kind: 'Deployment', namespace: 'istio-system', name: 'istiod', minReplicas: 1 } satisfies ExpectedObject],
+      [
+        {
+          kind: 'Deployment',
+          namespace: 'istio-system',
+          name: 'istiod',
+          minReplicas: 1,
+        } satisfies ExpectedObject,
+      ],
       { intervalMs: 2000, sleep, now: () => 0 },
       done.signal,
     );
