@@ -31,11 +31,22 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
   // decision there is the same (their seconds were most of a fresh install's time outside istioctl install).
   const early = startPrechecks(first, request, deps);
   try {
-    await preflight(first, request, deps);
-  } catch (error) {
+    return await decideAndAct(first, early, request, deps, started);
+  } finally {
+    // Unused prechecks (a refused spec, a held lock, a changed decision) must not keep the run waiting for them.
     early?.stop();
-    throw error;
   }
+}
+
+/** From the offline check on: the lock, the decision under it, and each hop applied. */
+async function decideAndAct(
+  first: Decided,
+  early: EarlyPrechecks | undefined,
+  request: InstallRequest,
+  deps: InstallerDeps,
+  started: number,
+): Promise<InstallResult> {
+  await preflight(first, request, deps);
   if (request.dryRun)
     return { plan: first.plan, summary: `dry run: would ${first.plan.kind} (${first.plan.reason})` };
 

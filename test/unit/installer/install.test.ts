@@ -108,9 +108,11 @@ test('dry run prints the plan and changes nothing', async () => {
 test('what the target istioctl refuses offline is bad input at its file and key, before the lock', async () => {
   const kube = new FakeKube();
   const d = deps(kube);
+  const signals: (AbortSignal | undefined)[] = [];
   d.runner = {
-    async run(_file, args) {
+    async run(_file, args, options) {
       d.istioctlCalls.push([...args]);
+      if (args[0] !== 'manifest') signals.push(options.signal);
       return {
         exitCode: 1,
         stdout: '',
@@ -143,6 +145,8 @@ test('what the target istioctl refuses offline is bad input at its file and key,
     'manifest generate',
     'x precheck',
   ]);
+  // ...and were told to stop: the refused run does not wait for them.
+  expect(signals.map((signal) => signal?.aborted)).toEqual([true, true]);
   expect(kube.writes).toEqual([]);
 });
 
