@@ -293,7 +293,7 @@ async function main(): Promise<void> {
     `fresh install overhead ratio (ours / istioctl): ${(oursFresh / bareFresh).toFixed(2)}; ours / Istio's Helm charts: ${(oursFresh / helmFresh).toFixed(2)}\n\n`,
   );
   // Where a fresh install's time goes: each phase the installer logs (each istioctl process is one), median over the
-  // runs; what is left of the wall time is Node's start, reading the cluster and the decision, before the first phase.
+  // runs, and the wall time no phase covers.
   const phaseRows = [...phases].map(([name, ms]) => [name, median(ms)] as const);
   process.stdout.write(
     [
