@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startCluster } from '../test/cluster/rig.js';
+import { KubeHttpError } from '../test/cluster/kube-http.js';
 import { imageIstioctlDir } from '../test/cluster/image.js';
 import { ISTIO_BUILDS, ISTIO_HUB, toolPaths } from '../test/cluster/tools.js';
 import { helmEnv } from '../test/chart/render.js';
@@ -155,6 +156,13 @@ async function main(): Promise<void> {
   };
   const purge = async () => {
     await timed('purge', istioctl, ['uninstall', '-y', '--purge'], env);
+    // Our record of the last apply outlives istioctl's purge; a fresh install starts without one, as on a new cluster
+    // (with it, a run takes the spec on record for a likely no-op and begins its offline check only after the plan).
+    await cluster.kube
+      .delete('/api/v1/namespaces/istio-system/configmaps/istio-installer-state')
+      .catch((error: unknown) => {
+        if (!(error instanceof KubeHttpError && error.status === 404)) throw error;
+      });
     let left: string[] = [];
     for (let i = 0; i < 120; i++) {
       left = await leftovers();

@@ -1,9 +1,13 @@
-// Smoke test of real istioctl on the rig, for both pinned versions: `manifest generate` offline, then
-// `install -y --set profile=minimal` with istiod Ready and `uninstall --purge -y` removing it again.
+// Smoke test of real istioctl on the rig, for both pinned versions: `manifest generate` offline (and what the admission
+// check reads of its output), then `install -y --set profile=minimal` with istiod Ready and `uninstall --purge -y`
+// removing it again.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { loadAll } from 'js-yaml';
+import { admissionObjects } from '../../src/installer/actions/preflight.js';
+import type { AnyObject } from '../../src/installer/model/objects.js';
 import { startCluster, type Cluster } from './rig.js';
 import { ISTIO_HUB, ISTIO_VERSIONS, toolPaths } from './tools.js';
 import { eventually } from './testkit.js';
@@ -26,6 +30,11 @@ describe('istioctl manifest generate (offline)', () => {
         expect(r.exitCode).toBe(0);
         expect(r.stdout).toMatch(/kind: Deployment\s*\nmetadata:\s*\n(\s+\S.*\n)*?\s+name: istiod\s*\n/);
         expect(r.stdout).toContain(`image: ${ISTIO_HUB}/pilot:${version}`);
+        // The admission check parses only the documents it reads: exactly what parsing all of it would find.
+        const read = new Set(['Namespace', 'Deployment', 'DaemonSet', 'StatefulSet']);
+        const all = (loadAll(r.stdout) as AnyObject[]).filter((o) => o && read.has(o.kind ?? ''));
+        expect(all.length).toBeGreaterThan(0);
+        expect(admissionObjects(r.stdout)).toEqual(all);
       } finally {
         rmSync(home, { recursive: true, force: true });
       }

@@ -4,7 +4,7 @@ import { createConnection, createServer } from 'node:net';
 
 const [socketPath, port] = process.argv.slice(2);
 createServer((client) => {
-  const upstream = createConnection({ host: '127.0.0.1', port: Number(port) });
+  const upstream = createConnection({ host: '127.0.0.1', port: Number(port), noDelay: true });
   const close = () => {
     client.destroy();
     upstream.destroy();

@@ -145,7 +145,7 @@ export async function startRigNetwork(opts: { lifetimeSeconds: number; dir: stri
     const socketPath = join(opts.dir, `relay-${port}.sock`);
     rmSync(socketPath, { force: true });
     // The host side listens first, so nothing else can take the port while the inside starts.
-    const server = createServer((client) => {
+    const server = createServer({ noDelay: true }, (client) => {
       const inside = createConnection({ path: socketPath });
       for (const s of [client, inside]) {
         sockets.add(s);

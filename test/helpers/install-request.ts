@@ -19,3 +19,8 @@ export function installRequest(
     ...extra,
   };
 }
+
+/** The spec file an offline check renders, in the fakes' temp dir: each check's own, named by its spec's hash. */
+export const OFFLINE_SPEC_FILE: unknown = expect.stringMatching(
+  /^\/tmp\/fake\/istio-operator-[0-9a-f]{12}\.yaml$/,
+);

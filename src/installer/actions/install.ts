@@ -3,8 +3,10 @@
 // within the supported skew.
 import { TimeoutError } from '../../errors.js';
 import { withLock } from '../cluster/lock.js';
+import { readRecord } from '../cluster/read-state.js';
 import { readProxyPods, removeLeftovers, restartOwner } from '../cluster/read-takeover.js';
 import { writeRecord } from '../cluster/record-store.js';
+import { specHash } from '../model/record.js';
 import { pollUntil } from '../cluster/wait.js';
 import { describePause, pauseBeforeHop } from '../decide/path.js';
 import { samePrecheckInput } from '../decide/plan.js';
@@ -18,35 +20,61 @@ import { istioctl } from '../istioctl/runner.js';
 import type { ClusterState } from '../model/state.js';
 import { applyRevision } from './apply-revision.js';
 import { makePlan, planReport, type Decided } from './plan.js';
-import { preflight } from './preflight.js';
+import { guessedOfflineInput, preflight, startOfflineCheck, type OfflineRun } from './preflight.js';
 import { elapsed, waitOptions, type InstallRequest, type InstallResult } from './request.js';
 
 export async function install(request: InstallRequest, deps: InstallerDeps): Promise<InstallResult> {
   const started = deps.now().getTime();
-  const first = await phase(deps, 'read cluster state and plan', () => makePlan(request, deps));
-  for (const line of planReport(first.plan, first.state, first.notes)) deps.log.info(line);
-  if (first.plan.kind === 'nothing' && first.recognition.kind !== 'adopt')
-    return { plan: first.plan, summary: `nothing to do: ${first.plan.reason} (${elapsed(deps, started)})` };
-  // The prechecks only read the cluster: they run beside the offline check, and are judged under the lock if the
-  // decision there is the same (their seconds were most of a fresh install's time outside istioctl install).
-  const early = startPrechecks(first, request, deps);
+  // The offline check needs no cluster: it begins on the spec the user asked for while the cluster is read, and
+  // preflight uses it if the plan applies exactly that (it was most of a fresh install's time before istioctl install).
+  const offline = beginOfflineCheck(request, deps);
   try {
-    return await decideAndAct(first, early, request, deps, started);
+    const first = await phase(deps, 'read cluster state and plan', () => makePlan(request, deps));
+    for (const line of planReport(first.plan, first.state, first.notes)) deps.log.info(line);
+    if (first.plan.kind === 'nothing' && first.recognition.kind !== 'adopt')
+      return { plan: first.plan, summary: `nothing to do: ${first.plan.reason} (${elapsed(deps, started)})` };
+    // The prechecks only read the cluster: they run beside the offline check, and are judged under the lock if the
+    // decision there is the same.
+    const early = startPrechecks(first, request, deps);
+    try {
+      return await decideAndAct(first, early, await offline, request, deps, started);
+    } finally {
+      // Unused prechecks (a refused spec, a held lock, a changed decision) must not keep the run waiting for them.
+      early?.stop();
+    }
   } finally {
-    // Unused prechecks (a refused spec, a held lock, a changed decision) must not keep the run waiting for them.
-    early?.stop();
+    (await offline)?.stop();
   }
+}
+
+/**
+ * Begins the offline check of the spec the input names, unless the record says that spec was the last one applied,
+ * and applied well: such a run is most likely a no-op, which runs no istioctl at all.
+ */
+async function beginOfflineCheck(
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Promise<OfflineRun | undefined> {
+  const guess = guessedOfflineInput(request);
+  if (!guess) return undefined;
+  // A failed read is the plan's to report (it reads the same object): here it only means no early check.
+  const record = await readRecord(deps.kube, request.namespace).catch(() => undefined);
+  const applied = record?.current;
+  if (applied?.outcome === 'succeeded' && applied.specSha256 === specHash(guess.recordedSpec))
+    return undefined;
+  return startOfflineCheck(guess.input, request, deps);
 }
 
 /** From the offline check on: the lock, the decision under it, and each hop applied. */
 async function decideAndAct(
   first: Decided,
   early: EarlyPrechecks | undefined,
+  offline: OfflineRun | undefined,
   request: InstallRequest,
   deps: InstallerDeps,
   started: number,
 ): Promise<InstallResult> {
-  await preflight(first, request, deps);
+  await preflight(first, request, deps, offline);
   if (request.dryRun)
     return { plan: first.plan, summary: `dry run: would ${first.plan.kind} (${first.plan.reason})` };
 

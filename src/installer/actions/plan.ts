@@ -68,13 +68,7 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
       allowUnsupported ? undefined : kube,
     ),
   );
-  // A hop (or a chosen version) older than the spec's tag gets only what its istioctl takes of `podSecurity`.
-  const hopSpec: JsonObject = step.version
-    ? {
-        ...step.istioOperator,
-        spec: withoutUnsupportedPodSecurity(specOf(step.istioOperator), formatIstioVersion(step.version)),
-      }
-    : step.istioOperator;
+  const hopSpec = specForVersion(step.istioOperator, step.version);
   const hash = specHash(hopSpec);
   const plan = orRefuse(
     planAction(
@@ -109,6 +103,16 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
       : []),
   ];
   return { plan, state, hash, recognition, hops: step.hops, from: step.from, notes };
+}
+
+/** The spec a hop of `version` applies: a hop (or a chosen version) older than the spec's tag gets only what its istioctl takes of `podSecurity`. */
+export function specForVersion(istioOperator: JsonObject, version: IstioVersion | undefined): JsonObject {
+  return version
+    ? {
+        ...istioOperator,
+        spec: withoutUnsupportedPodSecurity(specOf(istioOperator), formatIstioVersion(version)),
+      }
+    : istioOperator;
 }
 
 /** Injection makes istio-init (NET_ADMIN, NET_RAW, root) unless istio-cni or ambient takes over its job. */

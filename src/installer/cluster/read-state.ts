@@ -9,13 +9,13 @@ import { versionOfImage } from '../model/istio-version.js';
 import { COMPONENT_LABEL, OPERATOR_VERSION_LABEL, REVISION_LABEL, TAG_LABEL } from '../model/labels.js';
 import type { Kube } from './kube.js';
 import { leaseExpiry, LOCK_NAME } from './lock.js';
-import { decodeRecord, RECORD_CONFIGMAP } from '../model/record.js';
+import { decodeRecord, RECORD_CONFIGMAP, type InstallRecord } from '../model/record.js';
 import type { ClusterState, ControlPlane, IstioWebhook, Workload } from '../model/state.js';
 
 /** Reads everything a plan needs, in parallel. Changes nothing. */
 export async function readClusterState(kube: Kube, namespace: string): Promise<ClusterState> {
-  const [pilots, legacy, gateways, agents, mutating, validating, services, recordMap, lease] =
-    await Promise.all([
+  const [pilots, legacy, gateways, agents, mutating, validating, services, record, lease] = await Promise.all(
+    [
       kube.listDeployments(namespace, 'app=istiod'),
       kube.listDeployments(namespace, 'istio=pilot'),
       kube.listDeployments(undefined, `${COMPONENT_LABEL} in (IngressGateways,EgressGateways)`),
@@ -23,9 +23,10 @@ export async function readClusterState(kube: Kube, namespace: string): Promise<C
       kube.listMutatingWebhooks(),
       kube.listValidatingWebhooks(),
       kube.listServices(namespace),
-      kube.getConfigMap(namespace, RECORD_CONFIGMAP),
+      readRecord(kube, namespace),
       kube.getLease(namespace, LOCK_NAME),
-    ]);
+    ],
+  );
   const webhooks = [
     ...mutating.map((w) => toWebhook('MutatingWebhookConfiguration', w)),
     ...validating.map((w) => toWebhook('ValidatingWebhookConfiguration', w)),
@@ -56,8 +57,14 @@ export async function readClusterState(kube: Kube, namespace: string): Promise<C
       ? { holder: lease.spec?.holderIdentity ?? 'unknown', expires: leaseExpiry(lease) }
       : undefined,
     legacyPilot: legacy.some((d) => d.metadata?.name === 'istio-pilot'),
-    record: decodeRecord(recordMap?.data, recordMap?.binaryData),
+    record,
   };
+}
+
+/** Our record alone, one read: what a run can know of the last apply before it reads everything else. */
+export async function readRecord(kube: Kube, namespace: string): Promise<InstallRecord | undefined> {
+  const recordMap = await kube.getConfigMap(namespace, RECORD_CONFIGMAP);
+  return decodeRecord(recordMap?.data, recordMap?.binaryData);
 }
 
 type PodOwner = V1Deployment | V1DaemonSet;

@@ -3,6 +3,7 @@
 // credentials this path does not handle (exec plugins, auth providers, proxies).
 import type http from 'node:http';
 import https from 'node:https';
+import { createSecureContext } from 'node:tls';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { RestCredentials } from './kubeconfig.js';
 import { resourcePath, type AnyObject } from '../model/objects.js';
@@ -46,9 +47,8 @@ export function restKube(
 ): Kube & { close(): void } {
   const agent = new https.Agent({
     keepAlive: true,
-    ca: credentials.ca,
-    cert: credentials.cert,
-    key: credentials.key,
+    // One TLS context for every connection: given the PEMs instead, each of a plan's parallel reads parsed them anew.
+    secureContext: createSecureContext({ ca: credentials.ca, cert: credentials.cert, key: credentials.key }),
     rejectUnauthorized: !credentials.insecure,
   });
   const server = credentials.server;

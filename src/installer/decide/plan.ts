@@ -182,6 +182,16 @@ function planAgainst(
   );
 }
 
+/** The revision a revision-based change installs: the spec's own, else one named after the version (empty: none can be). */
+export function canaryRevision(revision: string, version: IstioVersion | undefined): string {
+  return revision || (version ? revisionName(version) : '');
+}
+
+/** The spec with `spec.revision` set: what a revision-based change applies. */
+export function withRevision(istioOperator: JsonObject, revision: string): JsonObject {
+  return { ...istioOperator, spec: { ...specOf(istioOperator), revision } };
+}
+
 /** A revision-based change: a new revision next to the active one, or tags moved onto one already installed. */
 function planCanary(
   state: ClusterState,
@@ -190,17 +200,14 @@ function planCanary(
   guard: Guard,
   plan: PlanBuilder,
 ): Plan | Refused {
-  const target = desired.revision || (desired.version ? revisionName(desired.version) : '');
+  const target = canaryRevision(desired.revision, desired.version);
   if (!target)
     return refused(
       `tag ${String(specOf(desired.istioOperator).tag)} is not a version, so no revision name can be made from it`,
       'set `revision` explicitly',
     );
   const tags = ['default', ...desired.revisionTags.filter((tag) => tag !== 'default')];
-  const istioOperator = {
-    ...desired.istioOperator,
-    spec: { ...specOf(desired.istioOperator), revision: target },
-  };
+  const istioOperator = withRevision(desired.istioOperator, target);
   const activeRevision = defaultRevision(state);
   const existing = controlPlaneOf(state, target);
   if (existing) {

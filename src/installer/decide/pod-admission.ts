@@ -17,7 +17,7 @@ export interface AdmissionResult {
   refusal?: string;
 }
 
-const POD_KINDS = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
+export const POD_KINDS = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
 
 /** The workloads of istioctl's manifest that make pods, each in its namespace (the installer's, where none is named). */
 export function podWorkloads(objects: readonly AnyObject[], defaultNamespace: string): PodWorkload[] {

@@ -41,9 +41,10 @@ export async function checkWithIstioctl(
   specFile: string,
   spec: JsonObject,
   locate: SpecLocator | undefined,
+  signal?: AbortSignal,
 ): Promise<string> {
   try {
-    return await tool.run(manifestGenerateArgs(specFile), 120_000);
+    return await tool.run(manifestGenerateArgs(specFile), 120_000, signal);
   } catch (error) {
     if (!(error instanceof IstioctlError)) throw error;
     const why = `istioctl ${tool.binary} refuses it: ${error.message}`;

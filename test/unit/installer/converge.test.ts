@@ -18,7 +18,7 @@ import {
 import { statusReport } from '../../../src/installer/decide/status.js';
 import { renderDocument } from '../../../src/overlay/output.js';
 import { FakeKube, gatewayDeployment, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
-import { installRequest } from '../../helpers/install-request.js';
+import { installRequest, OFFLINE_SPEC_FILE } from '../../helpers/install-request.js';
 
 const NS = 'istio-system';
 const istioOperator = {
@@ -165,7 +165,7 @@ describe('health against the last applied spec', () => {
     expect(result.plan.kind).toBe('repair');
     // The offline manifest generate check of the merged spec runs first, forceInstall or not.
     expect(calls).toEqual([
-      ['manifest', 'generate', '-f', '/tmp/fake/istio-operator.yaml'],
+      ['manifest', 'generate', '-f', OFFLINE_SPEC_FILE],
       ['install', '-y', '-f', '/tmp/fake/istio-operator.yaml', '--readiness-timeout', '300s'],
     ]);
     expect(log).toContain(
@@ -250,8 +250,9 @@ describe('a re-run after an interruption converges', () => {
     const { deps: d, calls, log } = deps(kube, { analyze: { exitCode: 79, stdout: overlap } });
     const result = await install(request(), d);
     expect(result.summary).toMatch(/^reconfigure: Istio 1\.31\.0 \(revision default\) installed and ready/);
-    // The prechecks start beside the offline check (both only read), and istioctl install comes last.
-    expect(calls.map((c) => c[0])).toEqual(['x', 'analyze', 'manifest', 'install']);
+    // The offline check begins while the cluster is read, the prechecks beside it after the plan (all only read),
+    // and istioctl install comes last.
+    expect(calls.map((c) => c[0])).toEqual(['manifest', 'x', 'analyze', 'install']);
     expect(
       log.some((l) => l.startsWith('warn: Error [IST0139]') && l.includes('left by the unfinished last run')),
     ).toBe(true);
@@ -333,8 +334,9 @@ describe("users' own configuration findings", () => {
     const { deps: d, calls, log } = deps(kube, { analyze: { exitCode: 79, stdout: `${findings}\n` } });
     const result = await install(request({ istioOperator: changed }), d);
     expect(result.summary).toMatch(/; 2 warning\(s\) from istioctl analyze/);
-    // The prechecks start beside the offline check (both only read), and istioctl install comes last.
-    expect(calls.map((c) => c[0])).toEqual(['x', 'analyze', 'manifest', 'install']);
+    // The offline check begins while the cluster is read, the prechecks beside it after the plan (all only read),
+    // and istioctl install comes last.
+    expect(calls.map((c) => c[0])).toEqual(['manifest', 'x', 'analyze', 'install']);
     expect(log.filter((l) => l.startsWith('warn: Error [IST01'))).toHaveLength(2);
     expect(recordOf(kube)?.current.warnings).toEqual(findings.split('\n'));
     expect((await status(kube)).warnings).toEqual(findings.split('\n'));

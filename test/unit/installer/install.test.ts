@@ -5,8 +5,9 @@ import { install } from '../../../src/installer/actions/install.js';
 import type { InstallRequest } from '../../../src/installer/actions/request.js';
 import type { ProcessRunner } from '../../../src/installer/istioctl/runner.js';
 import { encodeRecord, nextRecord, RECORD_CONFIGMAP, specHash } from '../../../src/installer/model/record.js';
+import { formatIstioVersion } from '../../../src/installer/model/istio-version.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
-import { installRequest } from '../../helpers/install-request.js';
+import { installRequest, OFFLINE_SPEC_FILE } from '../../helpers/install-request.js';
 
 const istioOperator = {
   apiVersion: 'install.istio.io/v1alpha1',
@@ -89,10 +90,59 @@ test('same version, same spec, healthy: nothing to do, no istioctl, no writes', 
 test('a refused plan throws PreconditionError and changes nothing', async () => {
   const kube = installedCluster('x');
   const d = deps(kube);
+  const signals: (AbortSignal | undefined)[] = [];
+  const runner = d.runner;
+  d.runner = {
+    run: (file, args, options) => (signals.push(options.signal), runner.run(file, args, options)),
+  };
   const downgrade = { ...istioOperator, spec: { ...istioOperator.spec, tag: '1.30.4' } };
   await expect(install(request({ istioOperator: downgrade }), d)).rejects.toThrow(PreconditionError);
-  expect(d.istioctlCalls).toEqual([]);
+  // Only the offline check ran, begun while the cluster was read (it needs no cluster), and it was told to stop.
+  expect(d.istioctlCalls).toEqual([['manifest', 'generate', '-f', OFFLINE_SPEC_FILE]]);
+  expect(signals.map((signal) => signal?.aborted)).toEqual([true]);
   expect(kube.writes).toEqual([]);
+});
+
+test('a run whose spec was the last applied, and applied well, begins no offline check before its plan', async () => {
+  const kube = installedCluster(specHash(istioOperator));
+  const d = deps(kube);
+  // The record says this spec was applied, but its istiod is gone: not a no-op, so the check runs after the plan.
+  kube.deployments.length = 0;
+  const order: string[] = [];
+  const log = { ...d.log, info: (line: string) => void order.push(line) };
+  const runner = d.runner;
+  d.runner = { run: (file, args, options) => (order.push(args.join(' ')), runner.run(file, args, options)) };
+  await install(request({ dryRun: true }), { ...d, log });
+  const planned = order.findIndex((line) => line.startsWith('  done: read cluster state and plan'));
+  const generated = order.findIndex((line) => line.startsWith('manifest generate'));
+  expect(planned).toBeGreaterThanOrEqual(0);
+  expect(generated).toBeGreaterThan(planned);
+});
+
+test("an offline check begun on the asked-for version is stopped when the plan's first hop is another", async () => {
+  const kube = new FakeKube();
+  kube.namespaces.push({ metadata: { name: 'istio-system' } });
+  kube.deployments.push(istiodDeployment({ version: '1.27.9' }));
+  kube.mutating.push(injectorWebhook());
+  const d = deps(kube);
+  d.istioctlVersions = async () => ['1.27.9', '1.29.6', '1.31.0'];
+  const checks: { version: string; signal: AbortSignal | undefined }[] = [];
+  d.istioctlFor = async (version) => `/fake/istioctl-${version ? formatIstioVersion(version) : ''}`;
+  const runner = d.runner;
+  d.runner = {
+    run: (file, args, options) => {
+      if (args[0] === 'manifest')
+        checks.push({ version: file.replace('/fake/istioctl-', ''), signal: options.signal });
+      return runner.run(file, args, options);
+    },
+  };
+  const result = await install(request({ dryRun: true, strategy: 'RevisionBased' }), d);
+  expect(result.plan.toVersion && formatIstioVersion(result.plan.toVersion)).toBe('1.29.6');
+  // The guess (1.31.0, as asked) was stopped; the first hop's own spec was checked with its own istioctl.
+  expect(checks.map(({ version, signal }) => [version, signal?.aborted ?? false])).toEqual([
+    ['1.31.0', true],
+    ['1.29.6', false],
+  ]);
 });
 
 test('dry run prints the plan and changes nothing', async () => {
@@ -101,7 +151,7 @@ test('dry run prints the plan and changes nothing', async () => {
   const result = await install(request({ dryRun: true }), d);
   expect(result.summary).toBe('dry run: would install (no Istio control plane is installed)');
   // Only the offline check: istioctl renders the spec without touching the cluster.
-  expect(d.istioctlCalls).toEqual([['manifest', 'generate', '-f', '/tmp/fake/istio-operator.yaml']]);
+  expect(d.istioctlCalls).toEqual([['manifest', 'generate', '-f', OFFLINE_SPEC_FILE]]);
   expect(kube.writes).toEqual([]);
 });
 
@@ -156,8 +206,10 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
   const d = deps(kube);
   const result = await install(request(), d);
   expect(result.plan.kind).toBe('reconfigure');
-  // The prechecks start beside the offline check (all three only read) and are judged under the lock.
+  // The offline check begins while the cluster is read; the prechecks start beside it after the plan (all three
+  // only read) and are judged under the lock.
   expect(d.istioctlCalls).toEqual([
+    ['manifest', 'generate', '-f', OFFLINE_SPEC_FILE],
     ['x', 'precheck'],
     [
       'analyze',
@@ -167,7 +219,6 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
       '--failure-threshold',
       'Error',
     ],
-    ['manifest', 'generate', '-f', '/tmp/fake/istio-operator.yaml'],
     ['install', '-y', '-f', '/tmp/fake/istio-operator.yaml', '--readiness-timeout', '300s'],
   ]);
   expect(kube.writes).toEqual([
@@ -185,11 +236,13 @@ test('another run acting between the first read and the lock: the prechecks run 
   const d = deps(kube);
   const log = recordingLogger();
   const calls = d.istioctlCalls;
-  // While the offline check runs, another run records a newer attempt (as a run that got the lock first would).
+  // While the first prechecks run, another run records a newer attempt (as a run that got the lock first would).
+  let acted = false;
   d.runner = {
     async run(_file, args) {
       calls.push([...args]);
-      if (args[0] === 'manifest') {
+      if (args[0] === 'x' && !acted) {
+        acted = true;
         const newer = installedCluster('newer-hash').configMaps.get(`istio-system/${RECORD_CONFIGMAP}`);
         if (newer) kube.configMaps.set(`istio-system/${RECORD_CONFIGMAP}`, newer);
       }
@@ -197,7 +250,7 @@ test('another run acting between the first read and the lock: the prechecks run 
     },
   };
   await install(request(), { ...d, log });
-  expect(calls.map((call) => call[0])).toEqual(['x', 'analyze', 'manifest', 'x', 'analyze', 'install']);
+  expect(calls.map((call) => call[0])).toEqual(['manifest', 'x', 'analyze', 'x', 'analyze', 'install']);
   expect(log.lines).toContain(
     'the cluster changed between the first read and the lock: the prechecks run again',
   );

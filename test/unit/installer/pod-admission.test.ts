@@ -8,6 +8,8 @@ import {
 import { failOnCreationFailure } from '../../../src/installer/cluster/watch-creation.js';
 import type { ExpectedObject } from '../../../src/installer/decide/health.js';
 import type { AnyObject } from '../../../src/installer/model/objects.js';
+import { admissionObjects } from '../../../src/installer/actions/preflight.js';
+import { loadAll } from 'js-yaml';
 
 const gateway: AnyObject = {
   kind: 'Deployment',
@@ -189,5 +191,35 @@ describe('failOnCreationFailure (the watch beside a wait), with a fake API that 
     done.abort();
     await expect(watching).resolves.toBeUndefined();
     expect(seen).toEqual([done.signal]);
+  });
+});
+
+describe('admissionObjects: the documents of a manifest the admission check reads', () => {
+  const manifest = [
+    'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: a.istio.io\nspec:\n  names:\n    kind: Deployment\n',
+    'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: istio-system\n',
+    'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: istiod\n',
+    "apiVersion: apps/v1\nkind: 'DaemonSet' # quoted, with a comment\nmetadata:\n  name: istio-cni-node\n",
+    '{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "flow"}}\n',
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio\n--- {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "after-marker"}}\n',
+    'apiVersion: v1\nkind: Service\nmetadata:\n  name: istiod\n',
+    '',
+  ].join('---\n');
+
+  test('keeps Namespaces and pod-making workloads, in order, whatever their form; skips the rest', () => {
+    expect(admissionObjects(manifest).map((o) => `${o.kind} ${o.metadata?.name}`)).toEqual([
+      'Namespace istio-system',
+      'Deployment istiod',
+      'DaemonSet istio-cni-node',
+      'StatefulSet flow',
+      'Deployment after-marker',
+    ]);
+  });
+
+  test('finds what parsing the whole manifest finds', () => {
+    const all = (loadAll(manifest) as AnyObject[]).filter(
+      (o) => o && ['Namespace', 'Deployment', 'DaemonSet', 'StatefulSet'].includes(o.kind ?? ''),
+    );
+    expect(admissionObjects(manifest)).toEqual(all);
   });
 });
