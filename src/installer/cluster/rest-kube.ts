@@ -47,6 +47,9 @@ export function restKube(
 ): Kube & { close(): void } {
   const agent = new https.Agent({
     keepAlive: true,
+    // A plan reads some 18 things at once; each further connection is a TLS handshake on both ends. Six (a browser's
+    // number per host) made the no-op run 30-50 ms faster against the rig; a distant API server pays two round trips.
+    maxSockets: 6,
     // One TLS context for every connection: given the PEMs instead, each of a plan's parallel reads parsed them anew.
     secureContext: createSecureContext({ ca: credentials.ca, cert: credentials.cert, key: credentials.key }),
     rejectUnauthorized: !credentials.insecure,
