@@ -119,6 +119,20 @@ test('a run whose spec was the last applied, and applied well, begins no offline
   expect(generated).toBeGreaterThan(planned);
 });
 
+test('a fresh revision-based install uses the offline check begun before its plan: one check, no second', async () => {
+  const kube = new FakeKube();
+  const d = deps(kube);
+  const log = recordingLogger();
+  const result = await install(request({ dryRun: true, strategy: 'RevisionBased' }), { ...d, log });
+  expect(result.plan.revision).toBe('1-31-0');
+  expect(d.istioctlCalls).toEqual([['manifest', 'generate', '-f', OFFLINE_SPEC_FILE]]);
+  expect(log.lines).toContainEqual(
+    expect.stringMatching(
+      /^ {2}done: istioctl manifest generate \(.*\), begun while the cluster was read \(/,
+    ),
+  );
+});
+
 test("an offline check begun on the asked-for version is stopped when the plan's first hop is another", async () => {
   const kube = new FakeKube();
   kube.namespaces.push({ metadata: { name: 'istio-system' } });
