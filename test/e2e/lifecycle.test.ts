@@ -215,13 +215,31 @@ test('a run while another run holds the lock and renews it exits 3 naming the ho
   await cluster.kubectl(['-n', NAMESPACE, 'delete', 'lease', 'istio-installer-lock']);
 });
 
-test('two concurrent runs: one acts, the other exits 3', async () => {
+test('two concurrent runs: one acts; the other is refused while that run lives, or then finds nothing to do', async () => {
   const file = values('1.31.0', 'meshConfig: {accessLogEncoding: JSON}\n');
+  // With the internal gateway of the overlay test above: since the in-place upgrade without it, istioctl 1.31.0 has
+  // left that 1.30.4 gateway in place (its prune does not remove what 1.30.4 made), and health asks for a repair
+  // that cannot change it, so every run without it re-applies (a known gap, in the closing note of session 9).
+  const overlay = path.join(dir, 'gateway.yaml');
   const results = await Promise.all([
-    cli(['install', '-f', file], kubeconfig),
-    cli(['install', '-f', file], kubeconfig),
+    cli(['install', '-f', file, '--overlay', overlay], kubeconfig),
+    cli(['install', '-f', file, '--overlay', overlay], kubeconfig),
   ]);
-  expect(results.map((r) => r.exitCode).sort()).toEqual([0, 3]);
+  // Which of the two the second run meets depends on timing: the first run renewing the lock while the second waits
+  // for it (exit 3), or the first run done and the lock released before that (then the decision under the lock is
+  // that nothing is left). Never both acting.
+  const outcome = ({ exitCode, stdout, stderr }: { exitCode?: number; stdout: string; stderr: string }) =>
+    exitCode === 3 && stderr.includes('another istio-installer run holds the lock')
+      ? 'refused: the lock is held'
+      : exitCode === 0 && stdout.startsWith('nothing to do: ')
+        ? 'nothing to do'
+        : exitCode === 0
+          ? 'acted'
+          : `exit ${exitCode}`;
+  expect([
+    ['acted', 'nothing to do'],
+    ['acted', 'refused: the lock is held'],
+  ]).toContainEqual(results.map(outcome).sort());
 });
 
 test('an installer killed with SIGKILL mid-install: the re-run takes over its lock at once and converges', async () => {
