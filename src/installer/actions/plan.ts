@@ -105,7 +105,10 @@ export async function makePlan(request: InstallRequest, deps: InstallerDeps): Pr
   return { plan, state, hash, recognition, hops: step.hops, from: step.from, notes };
 }
 
-/** The spec a hop of `version` applies: a hop (or a chosen version) older than the spec's tag gets only what its istioctl takes of `podSecurity`. */
+/**
+ * The spec a hop of `version` applies: a hop (or a chosen version) older than the spec's tag gets only what its
+ * istioctl takes of `podSecurity`.
+ */
 export function specForVersion(istioOperator: JsonObject, version: IstioVersion | undefined): JsonObject {
   return version
     ? {

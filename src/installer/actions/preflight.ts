@@ -2,8 +2,8 @@
 // input, exit 2), and every pod that manifest would make is dry-run in its namespace, so that PodSecurity, a quota or a
 // policy webhook refuses now (exit 3, naming the namespace, the component and the rule) rather than after istioctl's
 // readiness wait.
-import { renderDocument } from '../../overlay/output.js';
 import { loadAll } from 'js-yaml';
+import { renderDocument } from '../../overlay/output.js';
 import { admissionPod, admissionRefusal, podWorkloads, POD_KINDS } from '../decide/pod-admission.js';
 import { phase, type InstallerDeps } from '../deps.js';
 import { checkWithIstioctl } from '../istioctl/offline-check.js';
@@ -88,7 +88,9 @@ export interface OfflineRun {
   stop(): void;
 }
 
-/** Starts the target version's own `istioctl manifest generate` on the spec; the manifest resolves when it accepts it. */
+/**
+ * Starts the target version's own `istioctl manifest generate` on the spec; the manifest resolves when it accepts it.
+ */
 export function startOfflineCheck(
   input: OfflineInput,
   request: InstallRequest,

@@ -182,7 +182,10 @@ function planAgainst(
   );
 }
 
-/** The revision a revision-based change installs: the spec's own, else one named after the version (empty: none can be). */
+/**
+ * The revision a revision-based change installs: the spec's own, else one named after the version (empty: none can
+ * be).
+ */
 export function canaryRevision(revision: string, version: IstioVersion | undefined): string {
   return revision || (version ? revisionName(version) : '');
 }
