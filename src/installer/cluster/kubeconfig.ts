@@ -90,9 +90,11 @@ export function loadRestCredentials(
     let text: string;
     try {
       text = read(file).toString('utf8');
-    } catch {
-      if (kubeconfig || file !== candidates.at(-1)) return undefined;
-      continue;
+    } catch (error) {
+      // A kubeconfig the user named (--kubeconfig, $KUBECONFIG) that cannot be read is their input's fault, not a
+      // reason to act on another cluster; only the default ~/.kube/config may be missing.
+      if (!kubeconfig && file === candidates.at(-1)) continue;
+      throw unreadableKubeconfig(file, error);
     }
     return fromKubeconfig(parseKubeconfig(text, file), file, read, context);
   }
@@ -179,6 +181,12 @@ export function defaultKubeconfigFile(env: Readonly<Record<string, string | unde
   return first ?? path.join(env.HOME || homedir(), '.kube', 'config');
 }
 
+/** A kubeconfig that cannot be read: exit 2, naming the file and why. */
+function unreadableKubeconfig(file: string, error: unknown): InputError {
+  const reason = (error as { code?: string }).code ?? String(error);
+  return new InputError([{ file, path: '', message: `cannot read the kubeconfig (${reason})` }]);
+}
+
 /** A kubeconfig's contexts, in the file's order, and its current-context. */
 export interface KubeconfigContexts {
   file: string;
@@ -195,8 +203,7 @@ export function readKubeconfigContexts(
   try {
     text = read(file).toString('utf8');
   } catch (error) {
-    const reason = (error as { code?: string }).code ?? String(error);
-    throw new InputError([{ file, path: '', message: `cannot read the kubeconfig (${reason})` }]);
+    throw unreadableKubeconfig(file, error);
   }
   const config = parseKubeconfig(text, file);
   return {

@@ -110,3 +110,27 @@ test('a context asked for where no kubeconfig exists is exit 2, never the pod cr
     '--context: no kubeconfig to find context "east" in (tried /nohome/.kube/config)',
   );
 });
+
+test('a kubeconfig the user named that cannot be read is exit 2 naming it; only the default one may be missing', () => {
+  const read = files({
+    '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt': 'ca',
+    '/var/run/secrets/kubernetes.io/serviceaccount/token': 't',
+  });
+  const env = { HOME: '/nohome', KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  const failure = (run: () => unknown) => {
+    try {
+      run();
+    } catch (error) {
+      return `${exitCodeOf(error)} ${describeError(error)}`;
+    }
+    return 'accepted';
+  };
+  expect(failure(() => loadRestCredentials('/nonexistent', env, read))).toBe(
+    `${ExitCode.input} /nonexistent  cannot read the kubeconfig (ENOENT)`,
+  );
+  expect(failure(() => loadRestCredentials(undefined, { ...env, KUBECONFIG: '/gone:/other' }, read))).toBe(
+    `${ExitCode.input} /gone  cannot read the kubeconfig (ENOENT)`,
+  );
+  // No kubeconfig named and no ~/.kube/config: the pod's own ServiceAccount, as before.
+  expect(loadRestCredentials(undefined, env, read)?.server).toBe('https://10.0.0.1:443');
+});
