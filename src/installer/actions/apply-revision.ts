@@ -4,6 +4,7 @@
 import { IstioctlError, PreconditionError, TimeoutError } from '../../errors.js';
 import type { JsonObject } from '../../overlay/json.js';
 import { renderDocument } from '../../overlay/output.js';
+import { pruneOlderLeftovers } from '../cluster/prune.js';
 import { readClusterState } from '../cluster/read-state.js';
 import { writeRecord, type Outcome } from '../cluster/record-store.js';
 import { readProxyPods, restartOwner } from '../cluster/read-takeover.js';
@@ -12,6 +13,7 @@ import { failOnCreationFailure } from '../cluster/watch-creation.js';
 import { writeDashboards } from '../cluster/write-dashboards.js';
 import { expectedObjects, scaledDown } from '../decide/health.js';
 import { controlPlaneFirstSpec, type Plan } from '../decide/plan.js';
+import type { Leftover } from '../decide/prune.js';
 import { staleWebhooks } from '../decide/webhooks.js';
 import { phase, type InstallerDeps } from '../deps.js';
 import { installArgs, tagSetArgs, uninstallArgs } from '../istioctl/args.js';
@@ -68,7 +70,7 @@ export async function applyRevision(
   try {
     const run: RevisionRun = { plan, state, tool, request, deps, prechecked };
     warnings = await prepare(run);
-    await applyAndVerify(run);
+    const pruned = await applyAndVerify(run);
     for (const tag of plan.moveTags)
       await phase(deps, `point tag ${tag} at ${plan.revision}`, () =>
         tool.run(tagSetArgs(tag, plan.revision), 120_000),
@@ -80,7 +82,9 @@ export async function applyRevision(
     await writeDashboards(deps);
     await record('succeeded', { message: retired || undefined, warnings });
     const warned = warnings.length > 0 ? `; ${warnings.length} warning(s) from istioctl analyze` : '';
-    return `${plan.kind}: Istio ${versionText} (revision ${plan.revision}) installed and ready${retired ? `; ${retired}` : ''}${warned}`;
+    const removed =
+      pruned.length > 0 ? `; ${pruned.length} object(s) older istioctl versions left removed` : '';
+    return `${plan.kind}: Istio ${versionText} (revision ${plan.revision}) installed and ready${removed}${retired ? `; ${retired}` : ''}${warned}`;
   } catch (error) {
     await recordFailure(error, state, warnings, record);
     if (
@@ -154,8 +158,11 @@ async function prepare({ plan, state, tool, request, deps, prechecked }: Revisio
   return [];
 }
 
-/** istioctl install (after the control plane alone, where the node agents need that order), then verify. */
-async function applyAndVerify(run: RevisionRun): Promise<void> {
+/**
+ * istioctl install (after the control plane alone, where the node agents need that order), the prune istioctl leaves
+ * undone, then verify; resolves with what that prune deleted.
+ */
+async function applyAndVerify(run: RevisionRun): Promise<Leftover[]> {
   const { plan, state, request, deps } = run;
   const controlPlaneFirst = controlPlaneFirstSpec(plan, state);
   if (controlPlaneFirst) await upgradeControlPlaneFirst(controlPlaneFirst, run);
@@ -165,8 +172,23 @@ async function applyAndVerify(run: RevisionRun): Promise<void> {
     'istio-operator.yaml',
     `istioctl install (${plan.kind}, revision ${plan.revision})`,
   );
+  const pruned = await pruneOlder(run);
   await scaleUp(plan, request.namespace, deps);
   await verifySpec(run, plan.istioOperator, 'verify');
+  return pruned;
+}
+
+/**
+ * What an older istioctl applied for this revision and this manifest no longer has (a gateway dropped in the same run
+ * as an in-place upgrade): istioctl's prune does not see it, and health would ask for a repair that never removes it.
+ * A fresh install (no control plane was found) has nothing an older istioctl made to look for.
+ */
+function pruneOlder({ plan, request, deps }: RevisionRun): Promise<Leftover[]> {
+  const version = plan.toVersion;
+  if (!version || plan.kind === 'install') return Promise.resolve([]);
+  return phase(deps, 'remove what older istioctl versions left', () =>
+    pruneOlderLeftovers(deps, plan.istioOperator, request.namespace, plan.revision, version),
+  );
 }
 
 /** Writes `spec` to a temp file and runs istioctl install on it, as one named phase. */
