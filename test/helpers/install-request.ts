@@ -1,5 +1,6 @@
 // The install request the CLI would build from plain values (in place, no tags, no force), for unit tests of the flow.
 import type { InstallRequest } from '../../src/installer/actions/request.js';
+import type { ProcessRunner } from '../../src/installer/istioctl/runner.js';
 
 export function installRequest(
   istioOperator: InstallRequest['istioOperator'],
@@ -24,3 +25,17 @@ export function installRequest(
 export const OFFLINE_SPEC_FILE: unknown = expect.stringMatching(
   /^\/tmp\/fake\/istio-operator-[0-9a-f]{12}\.yaml$/,
 );
+
+/**
+ * A fake istioctl that treats a held install as istioctl does: nothing happens until it is answered, and nothing at
+ * all when it is answered no (`Cancelled.`, exit 1).
+ */
+export function answering(runner: ProcessRunner): ProcessRunner {
+  return {
+    async run(file, args, options) {
+      if (options?.answer && !(await options.answer))
+        return { exitCode: 1, stdout: 'Cancelled.\n', stderr: '', timedOut: false };
+      return runner.run(file, args, options);
+    },
+  };
+}

@@ -18,7 +18,7 @@ import { staleWebhooks } from '../decide/webhooks.js';
 import { phase, type InstallerDeps } from '../deps.js';
 import { installArgs, tagSetArgs, uninstallArgs } from '../istioctl/args.js';
 import { judgePrechecks, runPrechecks, type PrecheckRuns } from '../istioctl/precheck.js';
-import { istioctl, type Istioctl } from '../istioctl/runner.js';
+import { istioctl, type HeldRun, type Istioctl } from '../istioctl/runner.js';
 import { formatIstioVersion } from '../model/istio-version.js';
 import { isIstioComponent } from '../model/labels.js';
 import { markInterrupted, type InstallRecord, type RecordEntry } from '../model/record.js';
@@ -39,6 +39,14 @@ interface RevisionRun {
   deps: InstallerDeps;
   /** The prechecks' results when install started them before the lock on the same decision (install.ts). */
   prechecked?: Promise<PrecheckRuns>;
+  /** istioctl install of this plan's spec, started before the lock and waiting at its prompt (install.ts). */
+  held?: HeldRun;
+}
+
+/** What install started before the lock for the decision it then made again under the lock, unchanged. */
+export interface EarlyWork {
+  prechecked?: Promise<PrecheckRuns>;
+  held?: HeldRun;
 }
 
 type Recorder = (
@@ -57,7 +65,7 @@ export async function applyRevision(
   request: InstallRequest,
   deps: InstallerDeps,
   pathAhead: readonly string[] = [],
-  prechecked?: Promise<PrecheckRuns>,
+  early: EarlyWork = {},
 ): Promise<string> {
   const versionText = plan.toVersion ? formatIstioVersion(plan.toVersion) : desiredOf(plan.istioOperator).tag;
   const record = recorder(plan, state, hash, versionText, request, deps, pathAhead);
@@ -68,8 +76,11 @@ export async function applyRevision(
   await record('in-progress');
   let warnings: string[] = [];
   try {
-    const run: RevisionRun = { plan, state, tool, request, deps, prechecked };
-    warnings = await prepare(run);
+    const run: RevisionRun = { plan, state, tool, request, deps, ...early };
+    const prepared = await prepare(run);
+    warnings = prepared.warnings;
+    // istioctl read the webhooks before these deletions to decide on the default tag's: it renders again.
+    if (prepared.deleted.size > 0) run.held = cancelled(run.held);
     const pruned = await applyAndVerify(run);
     for (const tag of plan.moveTags)
       await phase(deps, `point tag ${tag} at ${plan.revision}`, () =>
@@ -94,7 +105,15 @@ export async function applyRevision(
     )
       await rollBack(plan, state, request, deps, error);
     throw error;
+  } finally {
+    // A held install not answered by now (a refusal, a failed precheck) is answered no: it changed nothing.
+    early.held?.cancel();
   }
+}
+
+function cancelled(held: HeldRun | undefined): undefined {
+  held?.cancel();
+  return undefined;
 }
 
 /**
@@ -145,17 +164,29 @@ async function recordFailure(
   await record(outcome, { message, output, warnings, ...keptSpec }).catch(() => undefined);
 }
 
-/** Before istioctl changes anything: stale webhooks go, then the prechecks (unless forced); returns their warnings. */
-async function prepare({ plan, state, tool, request, deps, prechecked }: RevisionRun): Promise<string[]> {
+/**
+ * Before istioctl changes anything: stale webhooks go, then the prechecks (unless forced); returns their warnings
+ * and the webhooks deleted.
+ */
+async function prepare({
+  plan,
+  state,
+  tool,
+  request,
+  deps,
+  prechecked,
+}: RevisionRun): Promise<{ warnings: string[]; deleted: Set<string> }> {
   const deleted = await cleanStaleWebhooks(state, deps);
   // Results istioctl got before these deletions are judged knowing them, as results it read from the API server's
   // cache after them always were (sortFindings).
-  if (!request.force)
-    return judgePrechecks(await (prechecked ?? runPrechecks(plan, tool, deps)), state, deps, deleted);
+  if (!request.force) {
+    const runs = await (prechecked ?? runPrechecks(plan, tool, deps));
+    return { warnings: judgePrechecks(runs, state, deps, deleted), deleted };
+  }
   deps.log.warn(
     'forceInstall: skipping istioctl x precheck and istioctl analyze; nothing checks the cluster before this install',
   );
-  return [];
+  return { warnings: [], deleted };
 }
 
 /**
@@ -165,12 +196,16 @@ async function prepare({ plan, state, tool, request, deps, prechecked }: Revisio
 async function applyAndVerify(run: RevisionRun): Promise<Leftover[]> {
   const { plan, state, request, deps } = run;
   const controlPlaneFirst = controlPlaneFirstSpec(plan, state);
-  if (controlPlaneFirst) await upgradeControlPlaneFirst(controlPlaneFirst, run);
+  if (controlPlaneFirst) {
+    run.held = cancelled(run.held);
+    await upgradeControlPlaneFirst(controlPlaneFirst, run);
+  }
   await runInstall(
     run,
     plan.istioOperator,
     'istio-operator.yaml',
     `istioctl install (${plan.kind}, revision ${plan.revision})`,
+    run.held,
   );
   const pruned = await pruneOlder(run);
   await scaleUp(plan, request.namespace, deps);
@@ -191,14 +226,22 @@ function pruneOlder({ plan, request, deps }: RevisionRun): Promise<Leftover[]> {
   );
 }
 
-/** Writes `spec` to a temp file and runs istioctl install on it, as one named phase. */
+/**
+ * Writes `spec` to a temp file and runs istioctl install on it, as one named phase; or answers yes to `held`, the
+ * same install started before the lock, which has rendered the spec while the checks ran.
+ */
 async function runInstall(
   run: RevisionRun,
   spec: JsonObject,
   fileName: string,
   phaseName: string,
+  held?: HeldRun,
 ): Promise<void> {
   const { tool, request, deps } = run;
+  if (held) {
+    await phase(deps, phaseName, () => failingFast(run, spec, (signal) => held.proceed(signal)));
+    return;
+  }
   const file = await deps.writeTempFile(fileName, renderDocument(spec, 'yaml'));
   await phase(deps, phaseName, () =>
     failingFast(run, spec, (signal) =>

@@ -2,13 +2,14 @@
 // (apply-revision.ts) until the plan says nothing is left; a takeover first adopts, and between hops proxies are kept
 // within the supported skew.
 import { TimeoutError } from '../../errors.js';
+import { renderDocument } from '../../overlay/output.js';
 import { withLock } from '../cluster/lock.js';
 import { readRecord } from '../cluster/read-state.js';
 import { readProxyPods, removeLeftovers, restartOwner } from '../cluster/read-takeover.js';
 import { writeRecord } from '../cluster/record-store.js';
 import { pollUntil } from '../cluster/wait.js';
 import { describePause, pauseBeforeHop } from '../decide/path.js';
-import { samePrecheckInput } from '../decide/plan.js';
+import { controlPlaneFirstSpec, samePrecheckInput } from '../decide/plan.js';
 import { beyondSkew, skewGate } from '../decide/skew.js';
 import { describeFound, type Recognition } from '../decide/takeover.js';
 import { phase, type InstallerDeps } from '../deps.js';
@@ -16,12 +17,19 @@ import { formatIstioVersion, parseIstioVersion, type IstioVersion } from '../mod
 import { specHash } from '../model/record.js';
 import { refusalError } from '../model/refusal.js';
 import { runPrechecks, type PrecheckRuns } from '../istioctl/precheck.js';
-import { istioctl } from '../istioctl/runner.js';
+import { installArgs } from '../istioctl/args.js';
+import { istioctl, type HeldRun } from '../istioctl/runner.js';
 import type { ClusterState } from '../model/state.js';
 import { applyRevision } from './apply-revision.js';
 import { makePlan, planReport, type Decided } from './plan.js';
 import { guessedOfflineInput, preflight, startOfflineCheck, type OfflineRun } from './preflight.js';
-import { elapsed, waitOptions, type InstallRequest, type InstallResult } from './request.js';
+import {
+  elapsed,
+  istioctlTimeoutMs,
+  waitOptions,
+  type InstallRequest,
+  type InstallResult,
+} from './request.js';
 
 export async function install(request: InstallRequest, deps: InstallerDeps): Promise<InstallResult> {
   const started = deps.now().getTime();
@@ -36,11 +44,16 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
     // The prechecks only read the cluster: they run beside the offline check, and are judged under the lock if the
     // decision there is the same.
     const early = startPrechecks(first, request, deps);
+    // So does istioctl install up to its prompt (its reading and rendering); it is answered yes only under the lock.
+    // A failure to start it (no istioctl of that version at hand) is the install's own to report when it runs one.
+    const held = holdInstall(first, request, deps).catch(() => undefined);
     try {
-      return await decideAndAct(first, early, await offline, request, deps, started);
+      return await decideAndAct(first, { early, held }, await offline, request, deps, started);
     } finally {
-      // Unused prechecks (a refused spec, a held lock, a changed decision) must not keep the run waiting for them.
+      // Unused prechecks (a refused spec, a held lock, a changed decision) must not keep the run waiting for them,
+      // and an install not answered yes is answered no: it changed nothing.
       early?.stop();
+      (await held)?.cancel();
     }
   } finally {
     (await offline)?.stop();
@@ -65,10 +78,16 @@ async function beginOfflineCheck(
   return startOfflineCheck(guess.input, request, deps);
 }
 
+/** What install started on the first decision, before the lock. */
+interface Started {
+  early: EarlyPrechecks | undefined;
+  held: Promise<HeldRun | undefined>;
+}
+
 /** From the offline check on: the lock, the decision under it, and each hop applied. */
 async function decideAndAct(
   first: Decided,
-  early: EarlyPrechecks | undefined,
+  { early, held }: Started,
   offline: OfflineRun | undefined,
   request: InstallRequest,
   deps: InstallerDeps,
@@ -83,11 +102,14 @@ async function decideAndAct(
   return withLock(deps, request.namespace, async () => {
     // Another run may have acted between the first read and the lock: decide again on fresh state.
     let decided = await makePlan(request, deps);
-    let prechecked = early && samePrecheckInput(first, decided) ? early.runs : undefined;
+    const unchanged = samePrecheckInput(first, decided);
+    let prechecked = early && unchanged ? early.runs : undefined;
     if (early && !prechecked) {
       early.stop();
       deps.log.info('the cluster changed between the first read and the lock: the prechecks run again');
     }
+    let heldInstall = unchanged && decided.hops.length <= 1 ? await held : undefined;
+    if (!heldInstall) (await held)?.cancel();
     if (decided.recognition.kind === 'adopt') {
       await adopt(decided.recognition, decided.state, request, deps);
       decided = await makePlan(request, deps);
@@ -115,9 +137,12 @@ async function decideAndAct(
       }
       const hopStarted = deps.now().getTime();
       const ahead = hops.slice(1).map((hop) => hop.version);
-      done.push(await applyRevision(plan, state, hash, request, deps, ahead, prechecked));
+      done.push(
+        await applyRevision(plan, state, hash, request, deps, ahead, { prechecked, held: heldInstall }),
+      );
       // Each later hop is checked with its own version's istioctl, under the lock.
       prechecked = undefined;
+      heldInstall = undefined;
       if (hops.length <= 1) return { plan, summary: `${done.join('; ')} (${elapsed(deps, started)})` };
       // Between hops of a stepped upgrade: proxies must stay within the supported skew before going further.
       if (plan.toVersion) await gateSkew(plan.toVersion, hops[1]?.version ?? '', request, deps);
@@ -163,6 +188,33 @@ function startPrechecks(
   // Judged later or never (a refused spec, a changed decision): never an unhandled rejection meanwhile.
   runs.catch(() => undefined);
   return { runs, stop: () => controller.abort() };
+}
+
+/**
+ * Starts istioctl install of the first plan's spec without `-y`, where the run would apply exactly that in one
+ * istioctl install: it reads the cluster and renders, then waits at its prompt, so that this part of its time passes
+ * beside the offline check and the prechecks. Not for a dry run, a takeover, a stepped path, nor an upgrade whose node
+ * agents go after the control plane (two installs).
+ */
+async function holdInstall(
+  first: Decided,
+  request: InstallRequest,
+  deps: InstallerDeps,
+): Promise<HeldRun | undefined> {
+  const { plan, state } = first;
+  if (
+    request.dryRun ||
+    first.recognition.kind === 'adopt' ||
+    plan.kind === 'nothing' ||
+    first.hops.length > 1 ||
+    controlPlaneFirstSpec(plan, state)
+  )
+    return undefined;
+  const tool = istioctl(await deps.istioctlFor(plan.toVersion), deps.runner, deps.env, (line) =>
+    deps.log.info(line),
+  );
+  const file = await deps.writeTempFile('istio-operator.yaml', renderDocument(plan.istioOperator, 'yaml'));
+  return tool.hold(installArgs(file, request.readinessSeconds, true), istioctlTimeoutMs(request));
 }
 
 /** The takeover's first act: its leftovers go, and the record starts with `adopt` and what was found. */

@@ -1,8 +1,11 @@
 // The argv of each istioctl step, as arrays (never shell strings); tests assert them as recorded. Pure.
 
-/** `istioctl install`: `-y` always (without it a non-interactive run reads "no"), the merged spec as the only `-f`. */
-export function installArgs(specFile: string, readinessSeconds: number): string[] {
-  return ['install', '-y', '-f', specFile, '--readiness-timeout', `${readinessSeconds}s`];
+/**
+ * `istioctl install` with the merged spec as the only `-f`. `-y` unless `held`: a held install renders, then waits at
+ * its prompt for the answer on its stdin (a non-interactive run without an answer reads "no").
+ */
+export function installArgs(specFile: string, readinessSeconds: number, held = false): string[] {
+  return ['install', ...(held ? [] : ['-y']), '-f', specFile, '--readiness-timeout', `${readinessSeconds}s`];
 }
 
 export function uninstallArgs(revision: string, purge: boolean): string[] {

@@ -15,6 +15,11 @@ export interface RunOptions {
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
   /** Stops the process (SIGTERM, then SIGKILL) when aborted: the run already knows it cannot succeed. */
   signal?: AbortSignal;
+  /**
+   * The answer to the process's one confirmation prompt, given on its stdin once this settles: `y` when it resolves
+   * true, else `n`. `timeoutMs` counts from the `y`, since the process only waited until then.
+   */
+  answer?: Promise<boolean>;
 }
 
 /** Runs a program with an argv array (never a shell). Injected so tests can record calls without running anything. */
@@ -27,18 +32,34 @@ export function execaRunner(): ProcessRunner {
   return {
     async run(file, args, options) {
       const { execa } = await import('execa');
+      const { answer } = options;
       const child = execa(file, [...args], {
         reject: false,
-        timeout: options.timeoutMs,
+        ...(answer ? {} : { timeout: options.timeoutMs }),
         ...(options.signal ? { cancelSignal: options.signal } : {}),
         forceKillAfterDelay: 5_000,
         env: options.env as Record<string, string>,
         extendEnv: false,
-        stdin: 'ignore',
+        stdin: answer ? 'pipe' : 'ignore',
         lines: false,
         buffer: true,
         stripFinalNewline: false,
       });
+      let timedOut = false;
+      let timer: NodeJS.Timeout | undefined;
+      void answer?.then(
+        (yes) => {
+          child.stdin?.end(yes ? 'y\n' : 'n\n');
+          if (yes)
+            timer = setTimeout(() => {
+              timedOut = true;
+              child.kill();
+            }, options.timeoutMs);
+        },
+        () => child.stdin?.end('n\n'),
+      );
+      // A process that exits before reading its answer (a failed render) must not fail the write.
+      child.stdin?.on('error', () => undefined);
       const forward = (stream: 'stdout' | 'stderr') => {
         let pending = '';
         child[stream]?.on('data', (chunk: Buffer) => {
@@ -53,12 +74,12 @@ export function execaRunner(): ProcessRunner {
       };
       forward('stdout');
       forward('stderr');
-      const result = await child;
+      const result = await child.finally(() => clearTimeout(timer));
       return {
         exitCode: result.exitCode,
         stdout: String(result.stdout ?? ''),
         stderr: String(result.stderr ?? ''),
-        timedOut: result.timedOut === true,
+        timedOut: result.timedOut === true || timedOut,
       };
     },
   };
@@ -93,8 +114,24 @@ export function causeFromOutput(stderr: string, stdout = ''): string {
 export interface Istioctl {
   /** Runs istioctl; resolves with stdout, throws IstioctlError or TimeoutError. */
   run(args: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<string>;
+  /**
+   * Starts istioctl on a command that asks before it changes anything (`install` without `-y`): it does its reading
+   * and rendering, then waits at its prompt for the answer `held` gives.
+   */
+  hold(args: readonly string[], timeoutMs: number): HeldRun;
   binary: string;
 }
+
+/** An istioctl process waiting at its confirmation prompt. */
+export interface HeldRun {
+  /** Answers yes; resolves or throws as `run` does. `signal` stops it, as for `run`. */
+  proceed(signal?: AbortSignal): Promise<string>;
+  /** Answers no and stops it: nothing was changed. Harmless after `proceed`. */
+  cancel(): void;
+}
+
+/** istioctl's confirmation prompt (`... Proceed? (y/N) `), which ends in no newline: the next output joins its line. */
+const PROMPT = /^(.*\? \(y\/N\)) ?(.*)$/;
 
 /** istioctl bound to one binary, a runner, an environment and a logger for its output lines. */
 export function istioctl(
@@ -103,29 +140,67 @@ export function istioctl(
   env: Readonly<Record<string, string | undefined>>,
   log: (line: string) => void,
 ): Istioctl {
+  const onLine = (_stream: 'stdout' | 'stderr', line: string) => {
+    const prompt = PROMPT.exec(line);
+    if (!prompt) return log(`istioctl: ${line}`);
+    log(`istioctl: ${prompt[1]} (answered by the installer)`);
+    if (prompt[2]?.trim()) log(`istioctl: ${prompt[2]}`);
+  };
   return {
     binary,
     async run(args, timeoutMs, signal) {
-      const result = await runner.run(binary, args, {
+      return outcome(args, timeoutMs, await runner.run(binary, args, { timeoutMs, signal, env, onLine }));
+    },
+    hold(args, timeoutMs) {
+      let answer: (yes: boolean) => void = () => undefined;
+      const answered = new Promise<boolean>((resolve) => (answer = resolve));
+      const stop = new AbortController();
+      const running = runner.run(binary, args, {
         timeoutMs,
-        signal,
+        signal: stop.signal,
         env,
-        onLine: (_stream, line) => log(`istioctl: ${line}`),
+        onLine,
+        answer: answered,
       });
-      if (result.timedOut)
-        throw new TimeoutError(
-          `istioctl ${args.slice(0, 2).join(' ')} did not finish within ${Math.round(timeoutMs / 1000)}s and was stopped`,
-          [causeFromOutput(result.stderr, result.stdout)],
-        );
-      if (result.exitCode !== 0)
-        // istioctl reports findings on stdout and errors on stderr; the error keeps both.
-        throw new IstioctlError(
-          args,
-          result.exitCode,
-          `${result.stdout}${result.stderr}`,
-          causeFromOutput(result.stderr, result.stdout),
-        );
-      return result.stdout;
+      // Answered later or never (a refusal, a changed decision): never an unhandled rejection meanwhile.
+      running.catch(() => undefined);
+      let proceeded = false;
+      return {
+        async proceed(signal) {
+          proceeded = true;
+          const onAbort = () => stop.abort();
+          signal?.addEventListener('abort', onAbort, { once: true });
+          answer(true);
+          try {
+            return outcome(args, timeoutMs, await running);
+          } finally {
+            signal?.removeEventListener('abort', onAbort);
+          }
+        },
+        cancel() {
+          if (proceeded) return;
+          answer(false);
+          stop.abort();
+        },
+      };
     },
   };
+}
+
+/** istioctl's stdout, or the error its exit says. */
+function outcome(args: readonly string[], timeoutMs: number, result: RunResult): string {
+  if (result.timedOut)
+    throw new TimeoutError(
+      `istioctl ${args.slice(0, 2).join(' ')} did not finish within ${Math.round(timeoutMs / 1000)}s and was stopped`,
+      [causeFromOutput(result.stderr, result.stdout)],
+    );
+  if (result.exitCode !== 0)
+    // istioctl reports findings on stdout and errors on stderr; the error keeps both.
+    throw new IstioctlError(
+      args,
+      result.exitCode,
+      `${result.stdout}${result.stderr}`,
+      causeFromOutput(result.stderr, result.stdout),
+    );
+  return result.stdout;
 }

@@ -7,7 +7,7 @@ import type { ProcessRunner } from '../../../src/installer/istioctl/runner.js';
 import { encodeRecord, nextRecord, RECORD_CONFIGMAP, specHash } from '../../../src/installer/model/record.js';
 import { formatIstioVersion } from '../../../src/installer/model/istio-version.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
-import { installRequest, OFFLINE_SPEC_FILE } from '../../helpers/install-request.js';
+import { installRequest, OFFLINE_SPEC_FILE, answering } from '../../helpers/install-request.js';
 
 const istioOperator = {
   apiVersion: 'install.istio.io/v1alpha1',
@@ -29,12 +29,12 @@ function deps(kube: FakeKube): InstallerDeps & { istioctlCalls: string[][] } {
   const istioctlCalls: string[][] = [];
   // A clock that moves a second per reading, so any wait with a deadline ends even against the fakes.
   let tick = 0;
-  const runner: ProcessRunner = {
+  const runner: ProcessRunner = answering({
     async run(_file, args) {
       istioctlCalls.push([...args]);
       return { exitCode: 0, stdout: '', stderr: '', timedOut: false };
     },
-  };
+  });
   return {
     kube,
     runner,
@@ -173,10 +173,12 @@ test('what the target istioctl refuses offline is bad input at its file and key,
   const kube = new FakeKube();
   const d = deps(kube);
   const signals: (AbortSignal | undefined)[] = [];
+  const answers: Promise<boolean>[] = [];
   d.runner = {
     async run(_file, args, options) {
       d.istioctlCalls.push([...args]);
       if (args[0] !== 'manifest') signals.push(options.signal);
+      if (options.answer) answers.push(options.answer);
       return {
         exitCode: 1,
         stdout: '',
@@ -203,14 +205,17 @@ test('what the target istioctl refuses offline is bad input at its file and key,
       message: expect.stringContaining('unknown field; istioctl /fake/istioctl refuses it'),
     },
   ]);
-  // Beside the offline check, the prechecks started (they only read the cluster); nothing was installed.
+  // Beside the offline check, the prechecks started (they only read the cluster), and istioctl install without -y,
+  // which renders and then waits at its prompt; nothing was installed.
   expect(d.istioctlCalls.map((call) => call.slice(0, 2).join(' ')).sort()).toEqual([
     'analyze --all-namespaces',
+    'install -f',
     'manifest generate',
     'x precheck',
   ]);
-  // ...and were told to stop: the refused run does not wait for them.
-  expect(signals.map((signal) => signal?.aborted)).toEqual([true, true]);
+  // ...and were told to stop: the refused run does not wait for them. The install was answered no.
+  expect(signals.map((signal) => signal?.aborted)).toEqual([true, true, true]);
+  expect(await Promise.all(answers)).toEqual([false]);
   expect(kube.writes).toEqual([]);
 });
 
@@ -233,7 +238,8 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
       '--failure-threshold',
       'Error',
     ],
-    ['install', '-y', '-f', '/tmp/fake/istio-operator.yaml', '--readiness-timeout', '300s'],
+    // Started beside the checks without -y, and answered yes under the lock (answering in install-request.ts).
+    ['install', '-f', '/tmp/fake/istio-operator.yaml', '--readiness-timeout', '300s'],
   ]);
   expect(kube.writes).toEqual([
     'create Lease istio-system/istio-installer-lock',
@@ -252,7 +258,7 @@ test('another run acting between the first read and the lock: the prechecks run 
   const calls = d.istioctlCalls;
   // While the first prechecks run, another run records a newer attempt (as a run that got the lock first would).
   let acted = false;
-  d.runner = {
+  d.runner = answering({
     async run(_file, args) {
       calls.push([...args]);
       if (args[0] === 'x' && !acted) {
@@ -262,9 +268,11 @@ test('another run acting between the first read and the lock: the prechecks run 
       }
       return { exitCode: 0, stdout: '', stderr: '', timedOut: false };
     },
-  };
+  });
   await install(request(), { ...d, log });
   expect(calls.map((call) => call[0])).toEqual(['manifest', 'x', 'analyze', 'x', 'analyze', 'install']);
+  // The install held on the first decision was answered no; the one that ran was started on the new one.
+  expect(calls.at(-1)).toContain('-y');
   expect(log.lines).toContain(
     'the cluster changed between the first read and the lock: the prechecks run again',
   );

@@ -13,7 +13,7 @@ import type { ProcessRunner } from '../../../src/installer/istioctl/runner.js';
 import { decodeRecord, RECORD_CONFIGMAP } from '../../../src/installer/model/record.js';
 import type { ResourceRef } from '../../../src/installer/model/objects.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
-import { installRequest } from '../../helpers/install-request.js';
+import { installRequest, answering } from '../../helpers/install-request.js';
 
 const NS = 'istio-system';
 
@@ -98,11 +98,11 @@ function deps(kube: FakeKube, available: string[]) {
   const tags: string[] = [];
   const log: string[] = [];
   let tick = 0;
-  const runner: ProcessRunner = {
+  const runner: ProcessRunner = answering({
     async run(_file, args) {
       if (args[0] === 'install') {
         const spec = (
-          load(files.get(args[3] ?? '') ?? '') as {
+          load(files.get(args[args.indexOf('-f') + 1] ?? '') ?? '') as {
             spec: {
               tag: string;
               revision?: string;
@@ -141,7 +141,7 @@ function deps(kube: FakeKube, available: string[]) {
       }
       return { exitCode: 0, stdout: '', stderr: '', timedOut: false };
     },
-  };
+  });
   const d: InstallerDeps = {
     kube,
     runner,
