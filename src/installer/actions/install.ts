@@ -108,7 +108,8 @@ async function decideAndAct(
       early.stop();
       deps.log.info('the cluster changed between the first read and the lock: the prechecks run again');
     }
-    let heldInstall = unchanged && decided.hops.length <= 1 ? await held : undefined;
+    let heldInstall =
+      unchanged && decided.hops.length <= 1 && decided.recognition.kind !== 'adopt' ? await held : undefined;
     if (!heldInstall) (await held)?.cancel();
     if (decided.recognition.kind === 'adopt') {
       await adopt(decided.recognition, decided.state, request, deps);

@@ -45,10 +45,30 @@ export function execaRunner(): ProcessRunner {
         buffer: true,
         stripFinalNewline: false,
       });
+      /** Streams whole lines; the returned flush hands on a partial one (a prompt, which ends in no newline). */
+      const forward = (stream: 'stdout' | 'stderr') => {
+        let pending = '';
+        const flush = () => {
+          if (pending.trim()) options.onLine?.(stream, pending);
+          pending = '';
+        };
+        child[stream]?.on('data', (chunk: Buffer) => {
+          pending += chunk.toString('utf8');
+          const lines = pending.split('\n');
+          pending = lines.pop() ?? '';
+          for (const line of lines) if (line.trim()) options.onLine?.(stream, line);
+        });
+        child[stream]?.on('end', flush);
+        return flush;
+      };
+      const flushPrompt = forward('stdout');
+      forward('stderr');
       let timedOut = false;
       let timer: NodeJS.Timeout | undefined;
       void answer?.then(
         (yes) => {
+          // The prompt, if the process has printed it, is logged as answered now rather than with its next line.
+          flushPrompt();
           child.stdin?.end(yes ? 'y\n' : 'n\n');
           if (yes)
             timer = setTimeout(() => {
@@ -60,20 +80,6 @@ export function execaRunner(): ProcessRunner {
       );
       // A process that exits before reading its answer (a failed render) must not fail the write.
       child.stdin?.on('error', () => undefined);
-      const forward = (stream: 'stdout' | 'stderr') => {
-        let pending = '';
-        child[stream]?.on('data', (chunk: Buffer) => {
-          pending += chunk.toString('utf8');
-          const lines = pending.split('\n');
-          pending = lines.pop() ?? '';
-          for (const line of lines) if (line.trim()) options.onLine?.(stream, line);
-        });
-        child[stream]?.on('end', () => {
-          if (pending.trim()) options.onLine?.(stream, pending);
-        });
-      };
-      forward('stdout');
-      forward('stderr');
       const result = await child.finally(() => clearTimeout(timer));
       return {
         exitCode: result.exitCode,
@@ -162,12 +168,31 @@ export function istioctl(
         onLine,
         answer: answered,
       });
-      // Answered later or never (a refusal, a changed decision): never an unhandled rejection meanwhile.
-      running.catch(() => undefined);
       let proceeded = false;
+      // Ended before its answer: it failed before its prompt (an API server that did not answer it then), so it
+      // changed nothing either. Answered later or never: never an unhandled rejection meanwhile.
+      let endedEarly: RunResult | undefined;
+      running.then(
+        (result) => (endedEarly = proceeded ? undefined : result),
+        () => undefined,
+      );
       return {
         async proceed(signal) {
           proceeded = true;
+          if (endedEarly) {
+            // What it met then may be gone now: it runs again, answered at once, as `run` would have run it.
+            log(
+              `istioctl: ${args[0]} ended before it was answered (${causeFromOutput(endedEarly.stderr, endedEarly.stdout)}); running it again`,
+            );
+            const again = runner.run(binary, args, {
+              timeoutMs,
+              signal,
+              env,
+              onLine,
+              answer: Promise.resolve(true),
+            });
+            return outcome(args, timeoutMs, await again);
+          }
           const onAbort = () => stop.abort();
           signal?.addEventListener('abort', onAbort, { once: true });
           answer(true);

@@ -9,11 +9,17 @@ import { execaRunner, istioctl } from '../../../src/installer/istioctl/runner.js
 
 /**
  * Prints the prompt (and, when given `argv[3]`, writes that file once it has), reads the answer; on "y" prints a
- * progress line and sleeps `argv[2]` ms, else "Cancelled.".
+ * progress line and sleeps `argv[2]` ms, else "Cancelled.". Given `argv[4]`, its first run fails before the prompt.
  */
 const STAND_IN = `
+const fs = await import('node:fs');
+if (process.argv[4] && !fs.existsSync(process.argv[4])) {
+  fs.writeFileSync(process.argv[4], 'failed once');
+  console.error('Error: check minimum supported Kubernetes version: the server is currently unable to handle the request');
+  process.exit(1);
+}
 process.stdout.write('This will install the Istio 1.31.0 profile "default" into the cluster. Proceed? (y/N) ');
-if (process.argv[3]) (await import('node:fs')).writeFileSync(process.argv[3], 'asked');
+if (process.argv[3]) fs.writeFileSync(process.argv[3], 'asked');
 let input = '';
 process.stdin.on('data', (chunk) => {
   input += chunk;
@@ -84,4 +90,19 @@ test("proceed's signal stops the install, as run's does", async () => {
   await sleep(300);
   stop.abort();
   await expect(running).rejects.toBeInstanceOf(IstioctlError);
+});
+
+test('one that ended before its answer (it failed before its prompt) runs again when answered, answered at once', async () => {
+  const lines: string[] = [];
+  const { tool, script } = standIn(lines);
+  const failedOnce = `${script}.failed`;
+  const held = tool.hold([script, '0', '', failedOnce], 10_000);
+  await until(failedOnce);
+  await sleep(300);
+  await expect(held.proceed()).resolves.toContain('✔ Istio core installed');
+  expect(lines).toContainEqual(
+    expect.stringMatching(
+      /^istioctl: .* ended before it was answered \(check minimum supported Kubernetes version: .*\); running it again$/,
+    ),
+  );
 });
