@@ -36,24 +36,30 @@ export function istioctlsAtHand(
   const istioctlDir = env.ISTIOCTL_DIR || DEFAULT_ISTIOCTL_DIR;
   // PATH does not change during a run: its istioctls are asked their version once, not on every hop's plan.
   let onPath: ReturnType<typeof istioctlsOnPath> | undefined;
+  // The offline check, the prechecks and the held install ask for the same version at once: one lookup (one
+  // download from the mirror) serves them all. A failed one is forgotten, so that a later ask tries again.
+  const found = new Map<string, Promise<string>>();
+  const find = async (version: string) => {
+    const result = await findIstioctl(
+      { version, istioctlDir, pathEnv: env.PATH ?? '', mirrorUrl: choice.mirrorUrl },
+      lookup,
+    );
+    if (result.source !== 'bundled')
+      log.info(`using istioctl ${version} from the ${result.source}`, { path: result.path });
+    return result.path;
+  };
   return {
     async istioctlFor(version: IstioVersion | undefined) {
       if (choice.explicit) return choice.explicit;
       if (!version) return 'istioctl';
-      const found = await findIstioctl(
-        {
-          version: formatIstioVersion(version),
-          istioctlDir,
-          pathEnv: env.PATH ?? '',
-          mirrorUrl: choice.mirrorUrl,
-        },
-        lookup,
-      );
-      if (found.source !== 'bundled')
-        log.info(`using istioctl ${formatIstioVersion(version)} from the ${found.source}`, {
-          path: found.path,
-        });
-      return found.path;
+      const key = formatIstioVersion(version);
+      let path = found.get(key);
+      if (!path) {
+        path = find(key);
+        found.set(key, path);
+        path.catch(() => found.delete(key));
+      }
+      return path;
     },
     platform: hostPlatform(),
     async istioctlVersions() {

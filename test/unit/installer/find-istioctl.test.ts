@@ -1,6 +1,11 @@
-// The istioctl lookup order and its error, with a fake file system and fake binaries (no process is started);
-// the real `istioctl version --remote=false` output is parsed in test/istioctl/profiles.test.ts.
+// The istioctl lookup order and its error, with a fake file system and fake binaries (no process is started), and
+// one lookup per version in a run; the real `istioctl version --remote=false` output is parsed in
+// test/istioctl/profiles.test.ts.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PreconditionError } from '../../../src/errors.js';
+import { istioctlsAtHand } from '../../../src/installer/istioctl/at-hand.js';
 import {
   findIstioctl,
   parseClientVersion,
@@ -95,4 +100,28 @@ test.each([
   ['no version here', undefined],
 ])('parses %j', (output, version) => {
   expect(parseClientVersion(output)).toBe(version);
+});
+
+test('one run asks for an istioctl once per version, however many of its steps ask at once', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'at-hand-'));
+  mkdirSync(path.join(dir, 'bin'));
+  mkdirSync(path.join(dir, 'bundled'));
+  writeFileSync(path.join(dir, 'bin', 'istioctl'), '', { mode: 0o755 });
+  const asked: string[] = [];
+  const atHand = istioctlsAtHand(
+    { explicit: undefined, mirrorUrl: undefined },
+    {
+      run: async (file, args) => {
+        asked.push([file, ...args].join(' '));
+        return { exitCode: 0, stdout: 'client version: 1.31.0\n', stderr: '', timedOut: false };
+      },
+    },
+    { PATH: path.join(dir, 'bin'), ISTIOCTL_DIR: path.join(dir, 'bundled') },
+    { info: () => undefined, warn: () => undefined, error: () => undefined },
+  );
+  const version = { major: 1, minor: 31, patch: 0, suffix: '' };
+  // The offline check, the prechecks and the held install of one run.
+  const paths = await Promise.all([1, 2, 3].map(() => atHand.istioctlFor(version)));
+  expect(paths).toEqual(Array(3).fill(path.join(dir, 'bin', 'istioctl')));
+  expect(asked).toEqual([`${path.join(dir, 'bin', 'istioctl')} version --remote=false`]);
 });
