@@ -44,14 +44,21 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
     // The prechecks only read the cluster: they run beside the offline check, and are judged under the lock if the
     // decision there is the same.
     const early = startPrechecks(first, request, deps);
-    // So does istioctl install up to its prompt (its reading and rendering); it is answered yes only under the lock.
-    // A failure to start it (no istioctl of that version at hand) is the install's own to report when it runs one.
-    const held = holdInstall(first, request, deps).catch(() => undefined);
+    // So does istioctl install up to its prompt (its reading and rendering), answered yes only under the lock. It
+    // starts once the prechecks are done, beside the offline check, so that no more than three istioctl processes
+    // are alive at once (the Job's memory). A failure to start it (no istioctl of that version at hand) is the
+    // install's own to report when it runs one.
+    let ended = false;
+    const held = (early?.runs ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => (ended ? undefined : holdInstall(first, request, deps)))
+      .catch(() => undefined);
     try {
       return await decideAndAct(first, { early, held }, await offline, request, deps, started);
     } finally {
       // Unused prechecks (a refused spec, a held lock, a changed decision) must not keep the run waiting for them,
       // and an install not answered yes is answered no: it changed nothing.
+      ended = true;
       early?.stop();
       (await held)?.cancel();
     }

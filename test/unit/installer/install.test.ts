@@ -205,17 +205,19 @@ test('what the target istioctl refuses offline is bad input at its file and key,
       message: expect.stringContaining('unknown field; istioctl /fake/istioctl refuses it'),
     },
   ]);
-  // Beside the offline check, the prechecks started (they only read the cluster), and istioctl install without -y,
-  // which renders and then waits at its prompt; nothing was installed.
-  expect(d.istioctlCalls.map((call) => call.slice(0, 2).join(' ')).sort()).toEqual([
+  // Beside the offline check, the prechecks started (they only read the cluster); nothing was installed. istioctl
+  // install without -y, which starts once the prechecks are done, was either not started by the time the refusal
+  // ended the run or answered no.
+  const started = d.istioctlCalls.map((call) => call.slice(0, 2).join(' '));
+  expect(started.filter((call) => call !== 'install -f').sort()).toEqual([
     'analyze --all-namespaces',
-    'install -f',
     'manifest generate',
     'x precheck',
   ]);
-  // ...and were told to stop: the refused run does not wait for them. The install was answered no.
-  expect(signals.map((signal) => signal?.aborted)).toEqual([true, true, true]);
-  expect(await Promise.all(answers)).toEqual([false]);
+  expect(started.filter((call) => call === 'install -f').length).toBeLessThanOrEqual(1);
+  // ...and were told to stop: the refused run does not wait for them.
+  expect(signals.map((signal) => signal?.aborted)).toEqual(started.slice(1).map(() => true));
+  expect(await Promise.all(answers)).not.toContain(true);
   expect(kube.writes).toEqual([]);
 });
 
@@ -346,4 +348,32 @@ test('with rancher-monitoring present, the Grafana dashboards are written to cat
     expect(parsed.panels.length).toBeGreaterThanOrEqual(4);
     for (const panel of parsed.panels) expect(panel.targets[0]?.expr).toMatch(/istio|pilot|container_/);
   }
+});
+
+test('istioctl install is held only once the prechecks are done (no more istioctl processes at once), then answered yes', async () => {
+  const kube = installedCluster('old-hash');
+  kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
+  const d = deps(kube);
+  const events: string[] = [];
+  let finishPrecheck: () => void = () => undefined;
+  const precheckDone = new Promise<void>((resolve) => (finishPrecheck = resolve));
+  d.runner = {
+    async run(_file, args, options) {
+      events.push(`start ${args[0]}${options.answer ? ' (held)' : ''}`);
+      if (args[0] === 'x') {
+        await precheckDone;
+        events.push('x done');
+      }
+      if (options.answer) events.push(`answered ${(await options.answer) ? 'yes' : 'no'}`);
+      return { exitCode: 0, stdout: '', stderr: '', timedOut: false };
+    },
+  };
+  const running = install(request(), d);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(events).not.toContain('start install (held)');
+  finishPrecheck();
+  await running;
+  expect(events.indexOf('start install (held)')).toBeGreaterThan(events.indexOf('x done'));
+  expect(events.at(-1)).toBe('answered yes');
+  expect(events.filter((e) => e.startsWith('start install'))).toEqual(['start install (held)']);
 });
