@@ -30,23 +30,21 @@ import { rollBack } from './rollback.js';
 /** How many of istioctl's last output lines a failed run keeps in the record. */
 const OUTPUT_LINES_KEPT = 20;
 
+/** What install started before the lock for the decision it then made again under the lock, unchanged. */
+export interface EarlyWork {
+  /** The prechecks' results (install.ts). */
+  prechecked?: Promise<PrecheckRuns>;
+  /** istioctl install of this plan's spec, waiting at its prompt (install.ts). */
+  held?: HeldRun;
+}
+
 /** One revision being applied: its plan, the state it was decided on, the istioctl of its version, the request, deps. */
-interface RevisionRun {
+interface RevisionRun extends EarlyWork {
   plan: Plan;
   state: ClusterState;
   tool: Istioctl;
   request: InstallRequest;
   deps: InstallerDeps;
-  /** The prechecks' results when install started them before the lock on the same decision (install.ts). */
-  prechecked?: Promise<PrecheckRuns>;
-  /** istioctl install of this plan's spec, started before the lock and waiting at its prompt (install.ts). */
-  held?: HeldRun;
-}
-
-/** What install started before the lock for the decision it then made again under the lock, unchanged. */
-export interface EarlyWork {
-  prechecked?: Promise<PrecheckRuns>;
-  held?: HeldRun;
 }
 
 type Recorder = (

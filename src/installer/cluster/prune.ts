@@ -20,7 +20,7 @@ export async function pruneOlderLeftovers(
 ): Promise<Leftover[]> {
   const selector = ownerSelector(istioOperator, namespace, revision);
   const found = await Promise.all(
-    PRUNED_KINDS.map(async ({ ref }) => {
+    PRUNED_KINDS.map(async (ref) => {
       try {
         return olderLeftovers(ref, await deps.kube.listObjects(ref, undefined, selector), version);
       } catch (error) {

@@ -23,37 +23,20 @@ const ref = (apiVersion: string, kind: string, plural: string): ResourceRef => (
  * workload owns them), Secrets and EnvoyFilters (no Istio chart from 1.23 on makes one with owner labels, and the
  * installer's role may not delete them). CustomResourceDefinitions are never pruned: that would delete users' config.
  */
-export const PRUNED_KINDS: readonly { ref: ResourceRef; namespaced: boolean }[] = [
-  { ref: ref('apps/v1', 'Deployment', 'deployments'), namespaced: true },
-  { ref: ref('apps/v1', 'DaemonSet', 'daemonsets'), namespaced: true },
-  { ref: ref('autoscaling/v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers'), namespaced: true },
-  { ref: ref('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'), namespaced: true },
-  { ref: ref('v1', 'Service', 'services'), namespaced: true },
-  { ref: ref('v1', 'ConfigMap', 'configmaps'), namespaced: true },
-  { ref: ref('rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings'), namespaced: true },
-  { ref: ref('rbac.authorization.k8s.io/v1', 'Role', 'roles'), namespaced: true },
-  { ref: ref('v1', 'ServiceAccount', 'serviceaccounts'), namespaced: true },
-  {
-    ref: ref(
-      'admissionregistration.k8s.io/v1',
-      'MutatingWebhookConfiguration',
-      'mutatingwebhookconfigurations',
-    ),
-    namespaced: false,
-  },
-  {
-    ref: ref(
-      'admissionregistration.k8s.io/v1',
-      'ValidatingWebhookConfiguration',
-      'validatingwebhookconfigurations',
-    ),
-    namespaced: false,
-  },
-  {
-    ref: ref('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'clusterrolebindings'),
-    namespaced: false,
-  },
-  { ref: ref('rbac.authorization.k8s.io/v1', 'ClusterRole', 'clusterroles'), namespaced: false },
+export const PRUNED_KINDS: readonly ResourceRef[] = [
+  ref('apps/v1', 'Deployment', 'deployments'),
+  ref('apps/v1', 'DaemonSet', 'daemonsets'),
+  ref('autoscaling/v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers'),
+  ref('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
+  ref('v1', 'Service', 'services'),
+  ref('v1', 'ConfigMap', 'configmaps'),
+  ref('rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings'),
+  ref('rbac.authorization.k8s.io/v1', 'Role', 'roles'),
+  ref('v1', 'ServiceAccount', 'serviceaccounts'),
+  ref('admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', 'mutatingwebhookconfigurations'),
+  ref('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', 'validatingwebhookconfigurations'),
+  ref('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'clusterrolebindings'),
+  ref('rbac.authorization.k8s.io/v1', 'ClusterRole', 'clusterroles'),
 ];
 
 /**

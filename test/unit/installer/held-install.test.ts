@@ -46,12 +46,18 @@ async function until(file: string): Promise<void> {
   while (!existsSync(file)) await sleep(20);
 }
 
-test('nothing goes past the prompt until proceed answers yes; the prompt is logged apart from what follows', async () => {
-  const lines: string[] = [];
+/** A held stand-in that installs at once when answered yes, once it has printed its prompt. */
+async function heldAtPrompt(lines: string[]) {
   const { tool, script } = standIn(lines);
   const asked = `${script}.asked`;
   const held = tool.hold([script, '0', asked], 10_000);
   await until(asked);
+  return held;
+}
+
+test('nothing goes past the prompt until proceed answers yes; the prompt is logged apart from what follows', async () => {
+  const lines: string[] = [];
+  const held = await heldAtPrompt(lines);
   await sleep(300);
   expect(lines).toEqual([]);
   await expect(held.proceed()).resolves.toContain('✔ Istio core installed');
@@ -64,10 +70,7 @@ test('nothing goes past the prompt until proceed answers yes; the prompt is logg
 
 test('cancel answers no: the process ends without going on', async () => {
   const lines: string[] = [];
-  const { tool, script } = standIn(lines);
-  const asked = `${script}.asked`;
-  const held = tool.hold([script, '0', asked], 10_000);
-  await until(asked);
+  const held = await heldAtPrompt(lines);
   held.cancel();
   expect(lines.join('\n')).not.toContain('Istio core installed');
   await expect(held.proceed()).rejects.toBeInstanceOf(IstioctlError);
