@@ -26,6 +26,16 @@ export const OFFLINE_SPEC_FILE: unknown = expect.stringMatching(
   /^\/tmp\/fake\/istio-operator-[0-9a-f]{12}\.yaml$/,
 );
 
+/** The offline check's istioctl arguments for a spec that sets nothing of the base component (no CRDs rendered). */
+export const OFFLINE_CHECK_ARGS: unknown[] = [
+  'manifest',
+  'generate',
+  '-f',
+  OFFLINE_SPEC_FILE,
+  '--set',
+  'components.base.enabled=false',
+];
+
 /**
  * A fake istioctl that treats a held install as istioctl does: nothing happens until it is answered, and nothing at
  * all when it is answered no (`Cancelled.`, exit 1).

@@ -45,12 +45,11 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
     // decision there is the same.
     const early = startPrechecks(first, request, deps);
     // So does istioctl install up to its prompt (its reading and rendering), answered yes only under the lock. It
-    // starts once the prechecks are done, beside the offline check, so that no more than three istioctl processes
+    // starts once the early offline check or the prechecks are done, so that no more than three istioctl processes
     // are alive at once (the Job's memory). A failure to start it (no istioctl of that version at hand) is the
     // install's own to report when it runs one.
     let ended = false;
-    const held = (early?.runs ?? Promise.resolve())
-      .catch(() => undefined)
+    const held = roomForHeldInstall(offline, early)
       .then(() => (ended ? undefined : holdInstall(first, request, deps)))
       .catch(() => undefined);
     try {
@@ -196,6 +195,28 @@ function startPrechecks(
   // Judged later or never (a refused spec, a changed decision): never an unhandled rejection meanwhile.
   runs.catch(() => undefined);
   return { runs, stop: () => controller.abort() };
+}
+
+/**
+ * Resolves when the first of the istioctl work begun before the lock is done: the offline check begun while the
+ * cluster was read, or the prechecks (both processes). Without an early offline check, preflight starts one later, so
+ * only the prechecks count; without prechecks (forceInstall) there is room at once.
+ */
+function roomForHeldInstall(
+  offline: Promise<OfflineRun | undefined>,
+  early: EarlyPrechecks | undefined,
+): Promise<void> {
+  const done = (work: Promise<unknown>) =>
+    work.then(
+      () => undefined,
+      () => undefined,
+    );
+  const prechecks = early ? done(early.runs) : Promise.resolve();
+  const offlineCheck = offline.then(
+    (run) => (run ? done(run.manifest) : prechecks),
+    () => prechecks,
+  );
+  return Promise.race([prechecks, offlineCheck]);
 }
 
 /**

@@ -18,7 +18,7 @@ import {
 import { statusReport } from '../../../src/installer/decide/status.js';
 import { renderDocument } from '../../../src/overlay/output.js';
 import { FakeKube, gatewayDeployment, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
-import { installRequest, OFFLINE_SPEC_FILE, answering } from '../../helpers/install-request.js';
+import { installRequest, OFFLINE_CHECK_ARGS, answering } from '../../helpers/install-request.js';
 
 const NS = 'istio-system';
 const istioOperator = {
@@ -165,7 +165,7 @@ describe('health against the last applied spec', () => {
     expect(result.plan.kind).toBe('repair');
     // The offline manifest generate check of the merged spec runs first, forceInstall or not.
     expect(calls).toEqual([
-      ['manifest', 'generate', '-f', OFFLINE_SPEC_FILE],
+      OFFLINE_CHECK_ARGS,
       ['install', '-f', '/tmp/fake/istio-operator.yaml', '--readiness-timeout', '300s'],
     ]);
     expect(log).toContain(

@@ -7,7 +7,7 @@ import type { ProcessRunner } from '../../../src/installer/istioctl/runner.js';
 import { encodeRecord, nextRecord, RECORD_CONFIGMAP, specHash } from '../../../src/installer/model/record.js';
 import { formatIstioVersion } from '../../../src/installer/model/istio-version.js';
 import { FakeKube, injectorWebhook, istiodDeployment } from '../../helpers/fake-kube.js';
-import { installRequest, OFFLINE_SPEC_FILE, answering } from '../../helpers/install-request.js';
+import { installRequest, OFFLINE_CHECK_ARGS, answering } from '../../helpers/install-request.js';
 
 const istioOperator = {
   apiVersion: 'install.istio.io/v1alpha1',
@@ -98,7 +98,7 @@ test('a refused plan throws PreconditionError and changes nothing', async () => 
   const downgrade = { ...istioOperator, spec: { ...istioOperator.spec, tag: '1.30.4' } };
   await expect(install(request({ istioOperator: downgrade }), d)).rejects.toThrow(PreconditionError);
   // Only the offline check ran, begun while the cluster was read (it needs no cluster), and it was told to stop.
-  expect(d.istioctlCalls).toEqual([['manifest', 'generate', '-f', OFFLINE_SPEC_FILE]]);
+  expect(d.istioctlCalls).toEqual([OFFLINE_CHECK_ARGS]);
   expect(signals.map((signal) => signal?.aborted)).toEqual([true]);
   expect(kube.writes).toEqual([]);
 });
@@ -125,7 +125,7 @@ test('a fresh revision-based install uses the offline check begun before its pla
   const log = recordingLogger();
   const result = await install(request({ dryRun: true, strategy: 'RevisionBased' }), { ...d, log });
   expect(result.plan.revision).toBe('1-31-0');
-  expect(d.istioctlCalls).toEqual([['manifest', 'generate', '-f', OFFLINE_SPEC_FILE]]);
+  expect(d.istioctlCalls).toEqual([OFFLINE_CHECK_ARGS]);
   expect(log.lines).toContainEqual(
     expect.stringMatching(
       /^ {2}done: istioctl manifest generate \(.*\), begun while the cluster was read \(/,
@@ -165,7 +165,7 @@ test('dry run prints the plan and changes nothing', async () => {
   const result = await install(request({ dryRun: true }), d);
   expect(result.summary).toBe('dry run: would install (no Istio control plane is installed)');
   // Only the offline check: istioctl renders the spec without touching the cluster.
-  expect(d.istioctlCalls).toEqual([['manifest', 'generate', '-f', OFFLINE_SPEC_FILE]]);
+  expect(d.istioctlCalls).toEqual([OFFLINE_CHECK_ARGS]);
   expect(kube.writes).toEqual([]);
 });
 
@@ -230,7 +230,7 @@ test('a spec change runs prechecks then one istioctl install with the merged spe
   // The offline check begins while the cluster is read; the prechecks start beside it after the plan (all three
   // only read) and are judged under the lock.
   expect(d.istioctlCalls).toEqual([
-    ['manifest', 'generate', '-f', OFFLINE_SPEC_FILE],
+    OFFLINE_CHECK_ARGS,
     ['x', 'precheck'],
     [
       'analyze',
@@ -350,30 +350,72 @@ test('with rancher-monitoring present, the Grafana dashboards are written to cat
   }
 });
 
-test('istioctl install is held only once the prechecks are done (no more istioctl processes at once), then answered yes', async () => {
-  const kube = installedCluster('old-hash');
-  kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
-  const d = deps(kube);
-  const events: string[] = [];
-  let finishPrecheck: () => void = () => undefined;
-  const precheckDone = new Promise<void>((resolve) => (finishPrecheck = resolve));
-  d.runner = {
-    async run(_file, args, options) {
-      events.push(`start ${args[0]}${options.answer ? ' (held)' : ''}`);
-      if (args[0] === 'x') {
-        await precheckDone;
-        events.push('x done');
-      }
-      if (options.answer) events.push(`answered ${(await options.answer) ? 'yes' : 'no'}`);
-      return { exitCode: 0, stdout: '', stderr: '', timedOut: false };
-    },
-  };
-  const running = install(request(), d);
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  expect(events).not.toContain('start install (held)');
-  finishPrecheck();
-  await running;
-  expect(events.indexOf('start install (held)')).toBeGreaterThan(events.indexOf('x done'));
-  expect(events.at(-1)).toBe('answered yes');
-  expect(events.filter((e) => e.startsWith('start install'))).toEqual(['start install (held)']);
+describe('istioctl install is held once the first istioctl work begun before it is done (three processes at most)', () => {
+  /**
+   * A run whose istioctl processes each wait for the test to let them end: the early offline check (`manifest`) and
+   * the precheck (`x`); the held install is answered when the run decides.
+   */
+  function gatedRun(kube: FakeKube) {
+    const d = deps(kube);
+    const events: string[] = [];
+    const gates = new Map<string, () => void>();
+    const gated = new Map<string, Promise<void>>();
+    for (const name of ['manifest', 'x'])
+      gated.set(name, new Promise<void>((resolve) => gates.set(name, resolve)));
+    d.runner = {
+      async run(_file, args, options) {
+        const name = args[0] ?? '';
+        events.push(`start ${name}${options.answer ? ' (held)' : ''}`);
+        await gated.get(name);
+        if (gated.has(name)) events.push(`${name} done`);
+        const yes = options.answer ? await options.answer : false;
+        if (options.answer) events.push(`answered ${yes ? 'yes' : 'no'}`);
+        // What istioctl would make: the istiod the verify waits for.
+        if (yes && !kube.deployments.length) kube.deployments.push(istiodDeployment({ version: '1.31.0' }));
+        return { exitCode: 0, stdout: '', stderr: '', timedOut: false };
+      },
+    };
+    const finish = (name: string) => gates.get(name)?.();
+    return { d, events, finish };
+  }
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+  test.each([
+    ['the early offline check', 'manifest', 'x'],
+    ['the prechecks', 'x', 'manifest'],
+  ])('%s done first: held while the other still runs, then answered yes', async (_, first, second) => {
+    const kube = installedCluster('old-hash');
+    kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
+    const { d, events, finish } = gatedRun(kube);
+    const running = install(request(), d);
+    await settle();
+    expect(events).not.toContain('start install (held)');
+    finish(first);
+    await settle();
+    expect(events).toContain('start install (held)');
+    expect(events).not.toContain(`${second} done`);
+    finish(second);
+    await running;
+    expect(events.indexOf('start install (held)')).toBeGreaterThan(events.indexOf(`${first} done`));
+    expect(events.at(-1)).toBe('answered yes');
+    expect(events.filter((e) => e.startsWith('start install'))).toEqual(['start install (held)']);
+  });
+
+  test('no early offline check (one is started after the plan): held only once the prechecks are done', async () => {
+    // The record says this spec was applied, but its istiod is gone: a repair, its offline check begun after the plan.
+    const kube = installedCluster(specHash(istioOperator));
+    kube.deployments.length = 0;
+    kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
+    const { d, events, finish } = gatedRun(kube);
+    const running = install(request(), d);
+    await settle();
+    finish('manifest');
+    await settle();
+    expect(events).toContain('manifest done');
+    expect(events).not.toContain('start install (held)');
+    finish('x');
+    await running;
+    expect(events.indexOf('start install (held)')).toBeGreaterThan(events.indexOf('x done'));
+    expect(events.at(-1)).toBe('answered yes');
+  });
 });
