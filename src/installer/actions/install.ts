@@ -41,15 +41,16 @@ export async function install(request: InstallRequest, deps: InstallerDeps): Pro
     for (const line of planReport(first.plan, first.state, first.notes)) deps.log.info(line);
     if (first.plan.kind === 'nothing' && first.recognition.kind !== 'adopt')
       return { plan: first.plan, summary: `nothing to do: ${first.plan.reason} (${elapsed(deps, started)})` };
-    // The prechecks only read the cluster: they run beside the offline check, and are judged under the lock if the
-    // decision there is the same.
-    const early = startPrechecks(first, request, deps);
-    // So does istioctl install up to its prompt (its reading and rendering), answered yes only under the lock. It
-    // starts once the early offline check or the prechecks are done, so that no more than three istioctl processes
-    // are alive at once (the Job's memory). A failure to start it (no istioctl of that version at hand) is the
+    // The prechecks only read the cluster, and so does istioctl install up to its prompt (its reading and
+    // rendering), answered yes only under the lock: all run before the lock. No more than three istioctl processes
+    // are alive at once (the Job's memory): where the offline check began while the cluster was read, the held
+    // install starts now and the prechecks once that check is done; otherwise the prechecks start now and the held
+    // install once they are done. A failure to start the held install (no istioctl of that version at hand) is the
     // install's own to report when it runs one.
+    const order = startOrder(offline);
+    const early = startPrechecks(first, request, deps, order.prechecks);
     let ended = false;
-    const held = roomForHeldInstall(offline, early)
+    const held = (early ? order.held(early.runs) : Promise.resolve())
       .then(() => (ended ? undefined : holdInstall(first, request, deps)))
       .catch(() => undefined);
     try {
@@ -174,49 +175,56 @@ interface EarlyPrechecks {
 
 /**
  * Starts the prechecks of the first plan where a run would make them: not for a dry run, not when forced, not for a
- * takeover (the adoption changes the cluster first), not when nothing is to be done.
+ * takeover (the adoption changes the cluster first), not when nothing is to be done. They start once `after` is done
+ * (startOrder), unless stopped by then.
  */
 function startPrechecks(
   first: Decided,
   request: InstallRequest,
   deps: InstallerDeps,
+  after: Promise<void>,
 ): EarlyPrechecks | undefined {
   if (request.dryRun || request.force || first.recognition.kind === 'adopt' || first.plan.kind === 'nothing')
     return undefined;
   const controller = new AbortController();
-  const runs = deps.istioctlFor(first.plan.toVersion).then((path) =>
-    runPrechecks(
+  const runs = Promise.all([deps.istioctlFor(first.plan.toVersion), after]).then(([path]) => {
+    controller.signal.throwIfAborted();
+    return runPrechecks(
       first.plan,
       istioctl(path, deps.runner, deps.env, (line) => deps.log.info(line)),
       deps,
       controller.signal,
-    ),
-  );
+    );
+  });
   // Judged later or never (a refused spec, a changed decision): never an unhandled rejection meanwhile.
   runs.catch(() => undefined);
   return { runs, stop: () => controller.abort() };
 }
 
 /**
- * Resolves when the first of the istioctl work begun before the lock is done: the offline check begun while the
- * cluster was read, or the prechecks (both processes). Without an early offline check, preflight starts one later, so
- * only the prechecks count; without prechecks (forceInstall) there is room at once.
+ * When the prechecks and the held install start, so that no more than three istioctl processes are alive at once:
+ * with an offline check begun while the cluster was read, the held install at once (beside it) and the prechecks once
+ * it is done, since it is the shortest of them; without one (preflight starts it later), the prechecks at once and
+ * the held install once they are done. The held install is the longest before the lock (its render is Istio's whole
+ * manifest), so it goes first wherever it can.
  */
-function roomForHeldInstall(
-  offline: Promise<OfflineRun | undefined>,
-  early: EarlyPrechecks | undefined,
-): Promise<void> {
+function startOrder(offline: Promise<OfflineRun | undefined>): {
+  prechecks: Promise<void>;
+  held: (prechecks: Promise<unknown>) => Promise<void>;
+} {
   const done = (work: Promise<unknown>) =>
     work.then(
       () => undefined,
       () => undefined,
     );
-  const prechecks = early ? done(early.runs) : Promise.resolve();
-  const offlineCheck = offline.then(
-    (run) => (run ? done(run.manifest) : prechecks),
-    () => prechecks,
+  const early = offline.then(
+    (run) => run,
+    () => undefined,
   );
-  return Promise.race([prechecks, offlineCheck]);
+  return {
+    prechecks: early.then((run) => (run ? done(run.manifest) : undefined)),
+    held: (prechecks) => early.then((run) => (run ? undefined : done(prechecks))),
+  };
 }
 
 /**

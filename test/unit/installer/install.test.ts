@@ -177,7 +177,7 @@ test('what the target istioctl refuses offline is bad input at its file and key,
   d.runner = {
     async run(_file, args, options) {
       d.istioctlCalls.push([...args]);
-      if (args[0] !== 'manifest') signals.push(options.signal);
+      if (args[0] === 'x' || args[0] === 'analyze') signals.push(options.signal);
       if (options.answer) answers.push(options.answer);
       return {
         exitCode: 1,
@@ -205,19 +205,15 @@ test('what the target istioctl refuses offline is bad input at its file and key,
       message: expect.stringContaining('unknown field; istioctl /fake/istioctl refuses it'),
     },
   ]);
-  // Beside the offline check, the prechecks started (they only read the cluster); nothing was installed. istioctl
-  // install without -y, which starts once the prechecks are done, was either not started by the time the refusal
-  // ended the run or answered no.
+  // Beside the offline check, istioctl install started without -y; the prechecks start once that check is done,
+  // and the refusal stops them at once, if they started at all. Nothing was installed: the held install was
+  // answered no.
   const started = d.istioctlCalls.map((call) => call.slice(0, 2).join(' '));
-  expect(started.filter((call) => call !== 'install -f').sort()).toEqual([
-    'analyze --all-namespaces',
-    'manifest generate',
-    'x precheck',
-  ]);
-  expect(started.filter((call) => call === 'install -f').length).toBeLessThanOrEqual(1);
-  // ...and were told to stop: the refused run does not wait for them.
-  expect(signals.map((signal) => signal?.aborted)).toEqual(started.slice(1).map(() => true));
-  expect(await Promise.all(answers)).not.toContain(true);
+  expect(started.filter((call) => call !== 'install -f').slice(0, 1)).toEqual(['manifest generate']);
+  expect(started.filter((call) => call === 'install -f')).toEqual(['install -f']);
+  expect(await Promise.all(answers)).toEqual([false]);
+  expect([0, 2]).toContain(signals.length);
+  expect(signals.filter((signal) => !signal?.aborted)).toEqual([]);
   expect(kube.writes).toEqual([]);
 });
 
@@ -350,7 +346,7 @@ test('with rancher-monitoring present, the Grafana dashboards are written to cat
   }
 });
 
-describe('istioctl install is held once the first istioctl work begun before it is done (three processes at most)', () => {
+describe('what starts before the lock, three istioctl processes at most', () => {
   /**
    * A run whose istioctl processes each wait for the test to let them end: the early offline check (`manifest`) and
    * the precheck (`x`); the held install is answered when the run decides.
@@ -380,28 +376,24 @@ describe('istioctl install is held once the first istioctl work begun before it 
   }
   const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
-  test.each([
-    ['the early offline check', 'manifest', 'x'],
-    ['the prechecks', 'x', 'manifest'],
-  ])('%s done first: held while the other still runs, then answered yes', async (_, first, second) => {
+  test('with an offline check begun while the cluster was read: the held install beside it, the prechecks once it is done', async () => {
     const kube = installedCluster('old-hash');
     kube.services.push({ metadata: { name: 'istiod', namespace: 'istio-system' } });
     const { d, events, finish } = gatedRun(kube);
     const running = install(request(), d);
     await settle();
-    expect(events).not.toContain('start install (held)');
-    finish(first);
+    expect(events).toEqual(['start manifest', 'start install (held)']);
+    finish('manifest');
     await settle();
-    expect(events).toContain('start install (held)');
-    expect(events).not.toContain(`${second} done`);
-    finish(second);
+    expect(events).toEqual(expect.arrayContaining(['start x', 'start analyze']));
+    expect(events.indexOf('start x')).toBeGreaterThan(events.indexOf('manifest done'));
+    finish('x');
     await running;
-    expect(events.indexOf('start install (held)')).toBeGreaterThan(events.indexOf(`${first} done`));
     expect(events.at(-1)).toBe('answered yes');
     expect(events.filter((e) => e.startsWith('start install'))).toEqual(['start install (held)']);
   });
 
-  test('no early offline check (one is started after the plan): held only once the prechecks are done', async () => {
+  test('without one (it starts after the plan): the prechecks at once, the held install once they are done', async () => {
     // The record says this spec was applied, but its istiod is gone: a repair, its offline check begun after the plan.
     const kube = installedCluster(specHash(istioOperator));
     kube.deployments.length = 0;
@@ -409,6 +401,7 @@ describe('istioctl install is held once the first istioctl work begun before it 
     const { d, events, finish } = gatedRun(kube);
     const running = install(request(), d);
     await settle();
+    expect(events).toEqual(expect.arrayContaining(['start x', 'start analyze']));
     finish('manifest');
     await settle();
     expect(events).toContain('manifest done');
