@@ -32,8 +32,8 @@ const settle = (work: Promise<string>): Promise<CheckRun> =>
 
 /**
  * Starts istioctl x precheck and istioctl analyze side by side (both only read the cluster) and resolves with what
- * each gave, judging nothing: install starts them beside the offline check and judges them under the lock
- * (judgePrechecks), so that their seconds overlap the offline check's. `signal` stops both.
+ * each gave, judging nothing: install starts them before the lock and judges them under it (judgePrechecks), so
+ * that their seconds overlap the held istioctl install's render. `signal` stops both.
  */
 export function runPrechecks(
   plan: Plan,
