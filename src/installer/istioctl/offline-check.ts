@@ -15,7 +15,7 @@ export type SpecLocator = (specPath: DocPath) => Omit<Issue, 'message'>;
 
 /**
  * `manifest generate` of the spec file, without the base component unless the spec gives base settings of its own.
- * Base is Istio's CRDs: some 85 % of the output and of the render's CPU (0.8 of 0.9 s with istioctl 1.31.0, 0.25 of
+ * Base is Istio's CRDs: some 85 % of the output and of the render's CPU (0.8 of 0.9 s with istioctl 1.31.0, 0.3 of
  * 0.45 s with 1.23.2), and no pod. Leaving it out loses no check of the spec: istioctl decodes and validates the whole
  * IstioOperator, `values.base` included, before it renders any component, and its templates' own checks (profile,
  * platform, compatibility version) are in every chart. What only base's render refuses is base's `k8s` settings
