@@ -11,6 +11,7 @@ import {
   withProfileGateways,
 } from './profiles.js';
 import { withPodSecurity } from './pod-security.js';
+import { compileAccepts, type Accepts } from './schema-check.js';
 import { applySetFlag, parseSetFlag, type SetFlag } from './set-path.js';
 import {
   valuesProfile,
@@ -127,10 +128,10 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
   );
   merged = { ...merged, spec };
 
-  // Validating the merged result once is the fast path. Only when it fails is each overlay validated on its
-  // own, so that every problem is reported at its file, line and key.
-  const final = istioOperatorSchema.safeParse(merged);
-  if (final.success) {
+  // Validating the merged result once is the fast path, and only its verdict is needed. Only when it fails does zod
+  // run, and then each overlay is validated on its own, so that every problem is reported at its file, line and key.
+  const final = acceptsIstioOperator(merged) ? undefined : istioOperatorSchema.safeParse(merged);
+  if (final === undefined || final.success) {
     const writers: Writers = { values: where, overlays, sets, setLabels };
     const ambientIssues = checkAmbientNeedsCni(spec, writers);
     if (ambientIssues.length > 0) return { ok: false, issues: ambientIssues };
@@ -153,6 +154,13 @@ export function buildIstioOperator(input: BuildInput): BuildResult {
       data: merged,
     }),
   };
+}
+
+let compiledIstioOperatorCheck: Accepts | undefined;
+/** Whether zod would accept this IstioOperator (compiled on first use: `render --help` never needs it). */
+function acceptsIstioOperator(document: JsonObject): boolean {
+  compiledIstioOperatorCheck ??= compileAccepts(istioOperatorSchema);
+  return compiledIstioOperatorCheck(document);
 }
 
 type ValuesResult =

@@ -13,6 +13,7 @@ import {
 } from 'yaml';
 import type { Issue } from '../errors.js';
 import { formatPath, type DocPath, type Json } from './json.js';
+import { mayBeNumber, NOT_PLAIN, readPlainBlockYaml } from './yaml-fast-path.js';
 
 /** Inputs larger than this are refused before parsing: a values file or overlay is never megabytes of YAML by accident. */
 export const MAX_INPUT_BYTES = 8 * 1024 * 1024;
@@ -45,9 +46,10 @@ export interface ParsedSource {
 export type ParseResult = { ok: true; source: ParsedSource } | { ok: false; issues: Issue[] };
 
 /**
- * Parses exactly one YAML document. The fast path is js-yaml (about ten times faster than `yaml` on a 2 MB
- * overlay); `yaml`, which keeps source positions, runs only when something must be located: a syntax error or
- * a key that an error message points at.
+ * Parses exactly one YAML document. Plain block YAML, what values files and overlays are, is read by the fast path
+ * (`yaml-fast-path.ts`); anything else by js-yaml (about ten times faster than `yaml` on a 2 MB overlay). `yaml`,
+ * which keeps source positions, runs only when something must be located: a syntax error or a key that an error
+ * message points at.
  */
 export function parseYamlSource(
   text: string,
@@ -61,6 +63,13 @@ export function parseYamlSource(
       issues: [{ file: label, path: '', message: `input is ${size} bytes, over the limit of ${maxBytes}` }],
     };
 
+  const plain = readPlainBlockYaml(text, KEYS_KEPT_AS_WRITTEN, MAX_DEPTH / 2);
+  if (plain === NOT_PLAIN) return parseAnyYaml(text, label);
+  return { ok: true, source: { label, value: plain, locate: lazyLocator(text, label) } };
+}
+
+/** The general path: any YAML js-yaml reads, each problem located by `yaml`. Also what the fast path is tested against. */
+export function parseAnyYaml(text: string, label: string): ParseResult {
   let documents: unknown[];
   try {
     documents = loadAll(text, undefined, {
@@ -72,8 +81,7 @@ export function parseYamlSource(
     return { ok: false, issues: preciseIssues(text, label, error) };
   }
   if (documents.length > 1) return { ok: false, issues: preciseIssues(text, label, undefined) };
-  let cached: Locator | undefined;
-  const locate: Locator = (path) => (cached ??= positionsOf(text, label))(path);
+  const locate = lazyLocator(text, label);
   if (documents.length === 0 || documents[0] === null || documents[0] === undefined)
     return { ok: true, source: { label, value: undefined, locate } };
 
@@ -91,21 +99,18 @@ export function parseYamlSource(
   return { ok: true, source: { label, value, locate } };
 }
 
+/** Positions are found only when a message needs one: `yaml` then parses the text again, keeping them. */
+function lazyLocator(text: string, label: string): Locator {
+  let cached: Locator | undefined;
+  return (path) => (cached ??= positionsOf(text, label))(path);
+}
+
 /** A number as js-yaml read it, with the text it was written as, so `tag: 1.20` can stay "1.20". */
 class WrittenNumber {
   constructor(
     readonly text: string,
     readonly value: number,
   ) {}
-}
-
-/**
- * Every YAML 1.2 integer or float starts with a digit, a sign or a dot (`.5`, `.inf`, `.nan`). Most scalars of a
- * large overlay are names and text: this one comparison spares them js-yaml's number regex.
- */
-function mayBeNumber(data: string | null): boolean {
-  const first = data?.charCodeAt(0) ?? NaN;
-  return (first >= 48 && first <= 57) || first === 45 || first === 43 || first === 46; // 0-9 - + .
 }
 
 function keepingSource(type: Type): Type {

@@ -1,0 +1,396 @@
+// Reads the plain block YAML that values files and overlays are made of, in one pass and without js-yaml; any other YAML is left to js-yaml.
+import { types } from 'js-yaml';
+import type { Json, JsonObject } from './json.js';
+
+/** What the fast path returns for text it does not read itself: js-yaml then parses it, with every check. */
+export const NOT_PLAIN = Symbol('not plain block YAML');
+
+/**
+ * The subset read here, and nothing else: printable ASCII only (no tab, no carriage return); an optional `---` as
+ * the first line; block maps and block lists; single-line plain, single-quoted and double-quoted scalars (the
+ * double-quoted with JSON's escapes); `{}` and `[]`; comments. No anchors, aliases, tags, block scalars (`|`, `>`),
+ * flow collections with items, multi-line scalars, keys that YAML reads as anything but a string, duplicate keys,
+ * `__proto__`, or a second document. Text outside the subset, broken text included, returns NOT_PLAIN, so every
+ * error still comes from js-yaml and `yaml` with its position.
+ *
+ * Scalars are resolved by js-yaml's own types in js-yaml's order (null, bool, int, float): the data is the same as
+ * js-yaml's, which `test/unit/yaml-fast-path.test.ts` checks on the fixtures and on generated and mutated text.
+ *
+ * `keptAsWritten` names the keys whose numbers stay the text they were written as (`tag: 1.20`). Text nested deeper
+ * than `maxDepth` maps and lists is left to js-yaml, which counts every node against its own limit.
+ */
+export function readPlainBlockYaml(
+  text: string,
+  keptAsWritten: ReadonlySet<string>,
+  maxDepth: number,
+): Json | typeof NOT_PLAIN {
+  if (!isPrintableAscii(text)) return NOT_PLAIN;
+  const reader = new Reader(text, keptAsWritten, maxDepth);
+  try {
+    return reader.document();
+  } catch (error) {
+    if (error === BAIL) return NOT_PLAIN;
+    throw error;
+  }
+}
+
+/** Thrown (never as an Error: no stack to capture) when the text leaves the subset. */
+const BAIL = Symbol('bail');
+
+const NEWLINE = 10;
+const SPACE = 32;
+const HASH = 35;
+const DASH = 45;
+const COLON = 58;
+const DOUBLE_QUOTE = 34;
+const SINGLE_QUOTE = 39;
+const BACKSLASH = 92;
+
+/** Characters that may not start a plain scalar here (YAML's indicators; `-`, `?` and `:` are checked apart). */
+const INDICATOR = new Uint8Array(128);
+for (const c of '[]{},#&*!|>\'"%@`?:') INDICATOR[c.charCodeAt(0)] = 1;
+
+const ESCAPES: Record<string, string> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  b: '\b',
+  f: '\f',
+};
+
+/** Longer keys are not implicit keys in YAML 1.2; left to js-yaml. */
+const MAX_KEY_LENGTH = 1024;
+
+function isPrintableAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < SPACE && c !== NEWLINE) || c > 126) return false;
+  }
+  return true;
+}
+
+class Reader {
+  /** Where reading is: the first character of a content line's node, or text.length at the end. */
+  private pos = 0;
+  /** Start of the line `pos` is on. */
+  private lineStart = 0;
+  /** The indentation of the current content line (its first non-space column). */
+  private indent = 0;
+  private depth = 0;
+  /** Past the document's first content line: a document marker now starts another document. */
+  private started = false;
+
+  constructor(
+    private readonly text: string,
+    private readonly keptAsWritten: ReadonlySet<string>,
+    private readonly maxDepth: number,
+  ) {}
+
+  document(): Json {
+    if (!this.nextContentLine()) throw BAIL; // empty: js-yaml says what that is
+    this.started = true;
+    if (this.indent === 0 && this.isMarker('...')) throw BAIL;
+    if (this.indent === 0 && this.isMarker('---')) {
+      const after = this.pos + 3;
+      if (after < this.text.length && this.text.charCodeAt(after) !== NEWLINE) throw BAIL;
+      this.pos = after;
+      if (!this.nextLine()) throw BAIL;
+    }
+    const root = this.blockNode(this.indent);
+    if (this.pos < this.text.length) throw BAIL;
+    return root;
+  }
+
+  /** A map or a list starting at `pos`, whose column is `indent`. */
+  private blockNode(indent: number): Json {
+    if (++this.depth > this.maxDepth) throw BAIL;
+    const node = this.isListEntry() ? this.list(indent) : this.map(indent);
+    this.depth--;
+    return node;
+  }
+
+  private map(indent: number): JsonObject {
+    const map: JsonObject = {};
+    for (;;) {
+      const key = this.key();
+      if (key === '__proto__' || Object.hasOwn(map, key)) throw BAIL;
+      map[key] = this.valueAfterColon(indent, key);
+      if (this.pos >= this.text.length || this.indent < indent) return map;
+      if (this.indent > indent || this.isListEntry()) throw BAIL;
+    }
+  }
+
+  private list(indent: number): Json[] {
+    const list: Json[] = [];
+    for (;;) {
+      this.pos++; // the dash
+      list.push(this.listItem(indent));
+      if (this.pos >= this.text.length || this.indent < indent) return list;
+      if (this.indent > indent) throw BAIL;
+      // Same column, no dash: the key after a list written at its parent key's own column.
+      if (!this.isListEntry()) return list;
+    }
+  }
+
+  private listItem(indent: number): Json {
+    this.skipSpaces();
+    if (this.atLineEnd()) {
+      // A bare `-` with nothing below: js-yaml reads the lines after `- -` differently from YAML's spec (and `yaml`).
+      const item = this.nestedOrNull(indent, false);
+      if (item === null) throw BAIL;
+      return item;
+    }
+    // `- - x` and `- key: value`: a list or map that starts on the dash's line, at this column.
+    const column = this.pos - this.lineStart;
+    if (this.isListEntry() || this.keyEnd() >= 0) return this.blockNode(column);
+    return this.scalarLine(undefined);
+  }
+
+  /** After a key's colon: a scalar on the same line, or a node on the lines below, or null. */
+  private valueAfterColon(indent: number, key: string): Json {
+    this.skipSpaces();
+    if (this.atLineEnd()) return this.nestedOrNull(indent, true);
+    return this.scalarLine(key);
+  }
+
+  /** Nothing more on this line: the value is the more indented node below (or a list at the key's column). */
+  private nestedOrNull(indent: number, listAtSameColumn: boolean): Json {
+    if (!this.nextLine()) return null;
+    if (this.indent > indent) return this.blockNode(this.indent);
+    if (listAtSameColumn && this.indent === indent && this.isListEntry()) return this.blockNode(indent);
+    return null;
+  }
+
+  /** A scalar that ends its line. (A more indented line after it would continue it: map and list refuse that.) */
+  private scalarLine(key: string | undefined): Json {
+    const value = this.inlineScalar(key);
+    this.nextLine();
+    return value;
+  }
+
+  private inlineScalar(key: string | undefined): Json {
+    const { text } = this;
+    const c = text.charCodeAt(this.pos);
+    if (c === DOUBLE_QUOTE || c === SINGLE_QUOTE) {
+      const value = c === DOUBLE_QUOTE ? this.doubleQuoted() : this.singleQuoted();
+      this.expectLineEnd();
+      return value;
+    }
+    if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (text.charCodeAt(this.pos + 1) !== c + 2) throw BAIL; // only {} and []
+      this.pos += 2;
+      this.expectLineEnd();
+      return c === 123 ? {} : [];
+    }
+    if ((c < 128 && INDICATOR[c] === 1) || (c === DASH && isBlankOrEnd(text, this.pos + 1))) throw BAIL;
+    const start = this.pos;
+    let end = start;
+    let i = start;
+    for (; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      if (ch === NEWLINE) break;
+      if (ch === SPACE) continue;
+      if (ch === HASH && text.charCodeAt(i - 1) === SPACE) break;
+      // `a: b` on one line, or a value that ends in a colon: a map where a scalar was expected.
+      if (ch === COLON && (i + 1 === text.length || isBlank(text.charCodeAt(i + 1)))) throw BAIL;
+      end = i + 1;
+    }
+    this.pos = i;
+    return this.resolve(text.slice(start, end), key);
+  }
+
+  /** A plain scalar's data, as js-yaml's core schema types read it. */
+  private resolve(plain: string, key: string | undefined): Json {
+    if (types.null.resolve(plain)) return null;
+    if (types.bool.resolve(plain)) return types.bool.construct(plain) as boolean;
+    if (!mayBeNumber(plain)) return plain;
+    const type = types.int.resolve(plain) ? types.int : types.float.resolve(plain) ? types.float : undefined;
+    if (type === undefined) return plain;
+    return key !== undefined && this.keptAsWritten.has(key) ? plain : (type.construct(plain) as number);
+  }
+
+  /** Reads `key:` at `pos` and leaves `pos` after the colon. */
+  private key(): string {
+    const { text } = this;
+    const c = text.charCodeAt(this.pos);
+    let key: string;
+    if (c === DOUBLE_QUOTE || c === SINGLE_QUOTE) {
+      key = c === DOUBLE_QUOTE ? this.doubleQuoted() : this.singleQuoted();
+      if (text.charCodeAt(this.pos) !== COLON || !isBlankOrEnd(text, this.pos + 1)) throw BAIL;
+      this.pos++;
+      return key;
+    }
+    const colon = this.keyEnd();
+    if (colon < 0 || c === DASH || (c < 128 && INDICATOR[c] === 1)) throw BAIL;
+    let end = colon;
+    while (text.charCodeAt(end - 1) === SPACE) end--;
+    key = text.slice(this.pos, end);
+    // A key YAML reads as null, a boolean or a number becomes js-yaml's text for it, not the text written.
+    if (key.length > MAX_KEY_LENGTH || types.null.resolve(key) || types.bool.resolve(key)) throw BAIL;
+    if (mayBeNumber(key) && (types.int.resolve(key) || types.float.resolve(key))) throw BAIL;
+    this.pos = colon + 1;
+    return key;
+  }
+
+  /** Where the plain key starting at `pos` ends (its colon), or -1 when the line holds no key. */
+  private keyEnd(): number {
+    const { text } = this;
+    const c = text.charCodeAt(this.pos);
+    if (c === DOUBLE_QUOTE || c === SINGLE_QUOTE) {
+      const saved = this.pos;
+      try {
+        if (c === DOUBLE_QUOTE) this.doubleQuoted();
+        else this.singleQuoted();
+        return text.charCodeAt(this.pos) === COLON && isBlankOrEnd(text, this.pos + 1) ? this.pos : -1;
+      } finally {
+        this.pos = saved;
+      }
+    }
+    for (let i = this.pos; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      if (ch === NEWLINE) return -1;
+      if (ch === COLON && isBlankOrEnd(text, i + 1)) return i;
+      if (ch === HASH && text.charCodeAt(i - 1) === SPACE) return -1;
+    }
+    return -1;
+  }
+
+  private doubleQuoted(): string {
+    const { text } = this;
+    let out = '';
+    let runStart = this.pos + 1;
+    for (let i = runStart; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      if (ch === DOUBLE_QUOTE) {
+        this.pos = i + 1;
+        return out + text.slice(runStart, i);
+      }
+      if (ch === NEWLINE) throw BAIL;
+      if (ch === BACKSLASH) {
+        const escaped = ESCAPES[text.charAt(i + 1)];
+        if (escaped === undefined) throw BAIL;
+        out += text.slice(runStart, i) + escaped;
+        i++;
+        runStart = i + 1;
+      }
+    }
+    throw BAIL;
+  }
+
+  private singleQuoted(): string {
+    const { text } = this;
+    let out = '';
+    let runStart = this.pos + 1;
+    for (let i = runStart; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      if (ch === NEWLINE) throw BAIL;
+      if (ch !== SINGLE_QUOTE) continue;
+      if (text.charCodeAt(i + 1) !== SINGLE_QUOTE) {
+        this.pos = i + 1;
+        return out + text.slice(runStart, i);
+      }
+      out += text.slice(runStart, i + 1);
+      i++;
+      runStart = i + 1;
+    }
+    throw BAIL;
+  }
+
+  /** After a quoted scalar or `{}`: only spaces and a comment may follow on the line. */
+  private expectLineEnd(): void {
+    const before = this.pos;
+    this.skipSpaces();
+    if (this.atLineEnd()) return;
+    if (this.text.charCodeAt(this.pos) === HASH && this.pos > before) {
+      this.skipToLineEnd();
+      return;
+    }
+    throw BAIL;
+  }
+
+  private skipSpaces(): void {
+    while (this.text.charCodeAt(this.pos) === SPACE) this.pos++;
+  }
+
+  /** At a line's end, its end of text, or a comment (which only follows a space here). */
+  private atLineEnd(): boolean {
+    if (this.pos >= this.text.length) return true;
+    const c = this.text.charCodeAt(this.pos);
+    if (c === NEWLINE) return true;
+    if (c === HASH && this.text.charCodeAt(this.pos - 1) === SPACE) {
+      this.skipToLineEnd();
+      return true;
+    }
+    return false;
+  }
+
+  private skipToLineEnd(): void {
+    const newline = this.text.indexOf('\n', this.pos);
+    this.pos = newline < 0 ? this.text.length : newline;
+  }
+
+  /** Moves past the current line to the next content line; false at the end of the text. */
+  private nextLine(): boolean {
+    this.skipToLineEnd();
+    if (this.pos >= this.text.length) return false;
+    this.pos++;
+    return this.nextContentLine();
+  }
+
+  /** From a line's start, skips blank and comment lines; false at the end of the text. */
+  private nextContentLine(): boolean {
+    const { text } = this;
+    while (this.pos < text.length) {
+      const start = this.pos;
+      let i = start;
+      while (text.charCodeAt(i) === SPACE) i++;
+      const c = text.charCodeAt(i);
+      if (i >= text.length) break;
+      if (c === NEWLINE) {
+        this.pos = i + 1;
+        continue;
+      }
+      if (c === HASH) {
+        const newline = text.indexOf('\n', i);
+        this.pos = newline < 0 ? text.length : newline + 1;
+        continue;
+      }
+      this.lineStart = start;
+      this.pos = i;
+      this.indent = i - start;
+      // A document marker after the first line (a second document, or an end) is left to js-yaml.
+      if (this.indent === 0 && this.started && (this.isMarker('---') || this.isMarker('...'))) throw BAIL;
+      return true;
+    }
+    this.pos = text.length;
+    return false;
+  }
+
+  private isMarker(marker: string): boolean {
+    return this.text.startsWith(marker, this.pos) && isBlankOrEnd(this.text, this.pos + 3);
+  }
+
+  private isListEntry(): boolean {
+    return this.text.charCodeAt(this.pos) === DASH && isBlankOrEnd(this.text, this.pos + 1);
+  }
+}
+
+function isBlank(c: number): boolean {
+  return c === SPACE || c === NEWLINE;
+}
+
+function isBlankOrEnd(text: string, i: number): boolean {
+  return i >= text.length || isBlank(text.charCodeAt(i));
+}
+
+/**
+ * Every YAML 1.2 integer or float starts with a digit, a sign or a dot (`.5`, `.inf`, `.nan`): this one comparison
+ * spares names and text js-yaml's number patterns.
+ */
+export function mayBeNumber(data: string | null): boolean {
+  const first = data?.charCodeAt(0) ?? NaN;
+  return (first >= 48 && first <= 57) || first === 45 || first === 43 || first === 46; // 0-9 - + .
+}
