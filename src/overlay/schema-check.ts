@@ -7,9 +7,10 @@ export type Accepts = (value: unknown) => boolean;
  * Why: a process that renders once runs zod's general parser cold, and on a 2 MB overlay that cost more than
  * everything but parsing the YAML. Most inputs are valid, and for them only the verdict matters (the spec is used as
  * it was merged, not zod's copy of it). So the structure (objects strict or loose, records, arrays, optional fields)
- * is walked here with plain type tests, and zod itself runs only where its own code decides: any schema with checks
- * (lengths, patterns, integers), transforms, defaults or a type not listed below is handed to zod's `safeParse` for
- * that value alone. When the answer is no, the caller runs zod on the whole value for its issues.
+ * is walked here with plain type tests; the checks of strings, numbers and booleans (lengths, patterns, integers) are
+ * zod's own check functions; and any schema with transforms, defaults, checks on anything else or a type not listed
+ * below is handed to zod's `safeParse` for that value alone. When the answer is no, the caller runs zod on the whole
+ * value for its issues.
  *
  * The semantics follow zod 4's `$ZodObject`, `$ZodRecord`, `$ZodArray` and `$ZodOptional`;
  * `test/unit/schema-check.test.ts` compares the verdict with zod's on fixtures and on many mutated documents.
@@ -43,9 +44,48 @@ function compile(schema: z.ZodType, compiled: Map<z.ZodType, Accepts>): Accepts 
   return accepts;
 }
 
+/** The types whose value zod's checks see unchanged: zod parses them without building anything. */
+const LEAF_TYPES: Record<string, Accepts> = {
+  string: (value) => typeof value === 'string',
+  boolean: (value) => typeof value === 'boolean',
+  number: (value) => typeof value === 'number' && Number.isFinite(value),
+};
+
+interface ZodCheck {
+  _zod: {
+    def: { when?: (payload: CheckPayload) => boolean };
+    check: (payload: CheckPayload) => unknown;
+  };
+}
+interface CheckPayload {
+  value: unknown;
+  issues: unknown[];
+}
+
+/**
+ * A leaf with checks (lengths, patterns, integers, refinements): zod's own check functions run, as zod's `runChecks`
+ * runs them on a value of the right type with no issue yet, so lengths, patterns and every other rule are zod's.
+ */
+function withChecks(leaf: Accepts, checks: readonly ZodCheck[]): Accepts {
+  return (value) => {
+    if (!leaf(value)) return false;
+    const payload: CheckPayload = { value, issues: [] };
+    for (const { _zod: check } of checks) {
+      if (check.def.when && !check.def.when(payload)) continue;
+      // An asynchronous check is zod's to report (it refuses one in a synchronous parse).
+      if (check.check(payload) instanceof Promise || payload.issues.length > 0) return false;
+    }
+    return true;
+  };
+}
+
 function compileBody(schema: z.ZodType, def: Def, compiled: Map<z.ZodType, Accepts>): Accepts {
   const byZod: Accepts = (value) => schema.safeParse(value).success;
-  if ((def.checks?.length ?? 0) > 0 || def.coerce === true) return byZod;
+  if (def.coerce === true) return byZod;
+  if ((def.checks?.length ?? 0) > 0) {
+    const leaf = LEAF_TYPES[def.type];
+    return leaf ? withChecks(leaf, def.checks as ZodCheck[]) : byZod;
+  }
   switch (def.type) {
     case 'unknown':
     case 'any':
@@ -53,11 +93,9 @@ function compileBody(schema: z.ZodType, def: Def, compiled: Map<z.ZodType, Accep
     case 'never':
       return () => false;
     case 'string':
-      return (value) => typeof value === 'string';
     case 'boolean':
-      return (value) => typeof value === 'boolean';
     case 'number':
-      return (value) => typeof value === 'number' && Number.isFinite(value);
+      return LEAF_TYPES[def.type] as Accepts;
     case 'enum':
     case 'literal': {
       // The very set zod's own parse asks.

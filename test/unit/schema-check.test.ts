@@ -159,6 +159,20 @@ describe('compileAccepts', () => {
     ['sparse lists', zod.array(zod.string()), [['a'], ['a', 1], new Array(2), 'a']],
     ['loose objects', zod.looseObject({ a: zod.boolean() }), [{ a: true, b: 1 }, { b: 1 }, { a: 'yes' }]],
     ['enums and literals', zod.enum(['a', 'b']).or(zod.literal(3)), ['a', 'c', 3, '3']],
+    [
+      'strings with lengths (counted in code points) and patterns',
+      zod
+        .string()
+        .min(2)
+        .max(3)
+        .regex(/^[a-z😀é]+$/u),
+      ['ab', 'a', 'abcd', 'AB', '😀', '😀😀', '😀😀😀😀', 'é', 'éé', 1, null],
+    ],
+    ['a pattern with the global flag', zod.string().regex(/a/g), ['a', 'a', 'b', 'ba', 'a']],
+    ['integers with a floor', zod.number().int().min(0), [0, -1, 1.5, 2 ** 53, NaN, Infinity, '1']],
+    ['refinements', zod.string().refine((text) => text.startsWith('x')), ['xa', 'a', 3]],
+    ['booleans with a refinement', zod.boolean().refine((flag) => flag), [true, false, 'true']],
+    ['a refinement whose `when` says no', zod.string().refine(() => false, { when: () => false }), ['a', 1]],
   ])('%s: the same verdict as zod', (_name, schema, values) => {
     const accepts = compileAccepts(schema);
     for (const value of values) expectSameVerdict(schema, accepts, value);
