@@ -37,6 +37,8 @@ export function readPlainBlockYaml(
 /** Thrown (never as an Error: no stack to capture) when the text leaves the subset. */
 const BAIL = Symbol('bail');
 
+type Needle = '\n' | ': ' | ' #';
+
 const NEWLINE = 10;
 const SPACE = 32;
 const HASH = 35;
@@ -75,6 +77,11 @@ class Reader {
   /** The indentation of the current content line (its first non-space column). */
   private indent = 0;
   private depth = 0;
+  // What `next` last found for each needle, searched from where (one object each: one shape, one access site).
+  private readonly nowhere: number;
+  private readonly newline = { from: 0, at: -1 };
+  private readonly colonSpace = { from: 0, at: -1 };
+  private readonly spaceHash = { from: 0, at: -1 };
   /** Past the document's first content line: a document marker now starts another document. */
   private started = false;
 
@@ -82,7 +89,10 @@ class Reader {
     private readonly text: string,
     private readonly keptAsWritten: ReadonlySet<string>,
     private readonly maxDepth: number,
-  ) {}
+  ) {
+    // A small integer, where Infinity would make every position a boxed double.
+    this.nowhere = text.length + 1;
+  }
 
   document(): Json {
     if (!this.nextContentLine()) throw BAIL; // empty: js-yaml says what that is
@@ -181,15 +191,15 @@ class Reader {
       return c === 123 ? {} : [];
     }
     if ((c < 128 && INDICATOR[c] === 1) || (c === DASH && isBlankOrEnd(text, this.pos + 1))) throw BAIL;
-    // String built-ins rather than a loop over characters: they run as native code from a process's first call.
+    const start = this.pos;
     const lineEnd = this.lineEnd();
-    const line = text.slice(this.pos, lineEnd);
-    const comment = line.indexOf(' #');
-    const plain = (comment < 0 ? line : line.slice(0, comment)).trimEnd();
+    const comment = this.next(' #', start);
+    let end = comment < lineEnd ? comment : lineEnd;
+    while (text.charCodeAt(end - 1) === SPACE) end--;
     // `a: b` on one line, or a value that ends in a colon: a map where a scalar was expected.
-    if (plain.includes(': ') || plain.endsWith(':')) throw BAIL;
+    if (this.next(': ', start) < end || text.charCodeAt(end - 1) === COLON) throw BAIL;
     this.pos = lineEnd;
-    return this.resolve(plain, key);
+    return this.resolve(text.slice(start, end), key);
   }
 
   /** A plain scalar's data, as js-yaml's core schema types read it. */
@@ -239,12 +249,11 @@ class Reader {
         this.pos = saved;
       }
     }
-    const line = text.slice(this.pos, this.lineEnd());
-    const spaced = line.indexOf(': ');
-    const colon = spaced >= 0 ? spaced : line.endsWith(':') ? line.length - 1 : -1;
-    if (colon < 0) return -1;
-    const comment = line.indexOf(' #');
-    return comment >= 0 && comment < colon ? -1 : this.pos + colon;
+    const lineEnd = this.lineEnd();
+    let colon = this.next(': ', this.pos);
+    if (colon >= lineEnd) colon = text.charCodeAt(lineEnd - 1) === COLON ? lineEnd - 1 : -1;
+    if (colon < this.pos) return -1;
+    return this.next(' #', this.pos) < colon ? -1 : colon;
   }
 
   private doubleQuoted(): string {
@@ -322,8 +331,23 @@ class Reader {
 
   /** Where the line `pos` is on ends: its newline, or the end of the text. */
   private lineEnd(): number {
-    const newline = this.text.indexOf('\n', this.pos);
-    return newline < 0 ? this.text.length : newline;
+    const newline = this.next('\n', this.pos);
+    return newline === this.nowhere ? this.text.length : newline;
+  }
+
+  /**
+   * Where `needle` next occurs at or after `from` (`nowhere`: past the end, so any `<` test with it is false). Each answer is kept: reading only moves
+   * forward, so until it passes that place the answer stands, and each needle's search crosses the text once rather
+   * than once per line. String search is native code from a process's first call, and takes no copy of the line.
+   */
+  private next(needle: Needle, from: number): number {
+    const found = needle === '\n' ? this.newline : needle === ': ' ? this.colonSpace : this.spaceHash;
+    if (from < found.from || from > found.at) {
+      const at = this.text.indexOf(needle, from);
+      found.from = from;
+      found.at = at < 0 ? this.nowhere : at;
+    }
+    return found.at;
   }
 
   /** Moves past the current line to the next content line; false at the end of the text. */
