@@ -6,10 +6,33 @@ export type OutputFormat = 'yaml' | 'json';
 export function renderDocument(document: Json, format: OutputFormat): string {
   if (format === 'json') return JSON.stringify(sortKeysDeep(document), null, 2) + '\n';
   if (!isCollection(document)) return inline(document) + '\n';
-  const lines: string[] = [];
+  const lines = new Lines();
   emitBlock(document, '', '', lines);
-  return lines.join('\n') + '\n';
+  return lines.text();
 }
+
+/**
+ * The lines written so far, joined into one string every few thousand: the collector then keeps a few hundred flat
+ * strings alive while the rest is written, not tens of thousands of small ones it would copy at every collection.
+ */
+class Lines {
+  private pending: string[] = [];
+  private readonly joined: string[] = [];
+
+  push(line: string): void {
+    this.pending.push(line);
+    if (this.pending.length === LINES_PER_JOIN) {
+      this.joined.push(this.pending.join('\n'));
+      this.pending = [];
+    }
+  }
+
+  text(): string {
+    if (this.pending.length > 0) this.joined.push(this.pending.join('\n'));
+    return this.joined.join('\n') + '\n';
+  }
+}
+const LINES_PER_JOIN = 2048;
 
 /**
  * A YAML emitter for plain data only (maps, lists, strings, numbers, booleans, null). The `yaml` library's
@@ -21,7 +44,7 @@ export function renderDocument(document: Json, format: OutputFormat): string {
  * Writing each line once in its place, rather than re-indenting a nested item's lines, keeps a 2 MB document
  * to one pass.
  */
-function emitBlock(value: Json[] | JsonObject, indent: string, first: string, lines: string[]): void {
+function emitBlock(value: Json[] | JsonObject, indent: string, first: string, lines: Lines): void {
   let prefix = first;
   const inner = indent + '  ';
   if (Array.isArray(value)) {

@@ -75,3 +75,13 @@ test('keys are sorted and empty collections are inline', () => {
     'a:\n  c:\n    - v:\n        - 2\n      w: 1\n  d: {}\nb: []\n',
   );
 });
+
+test('a document of many thousand lines is written whole, each line once and in order', () => {
+  const items = Array.from({ length: 5000 }, (_, i) => ({ name: `item-${i}`, value: i }));
+  const text = renderDocument({ items }, 'yaml');
+  const expected = [
+    'items:',
+    ...items.flatMap(({ name, value }) => [`  - name: ${name}`, `    value: ${value}`]),
+  ];
+  expect(text).toBe(expected.join('\n') + '\n');
+});
