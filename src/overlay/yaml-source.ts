@@ -111,6 +111,17 @@ class WrittenNumber {
     readonly text: string,
     readonly value: number,
   ) {}
+
+  // js-yaml turns a key into a string with String(key) unless it looks like a plain object: a number written as a
+  // key (`1: a`) must become "1", as with js-yaml's own numbers, not "[object Object]" (which made `1:` and `2:`
+  // duplicates of each other).
+  get [Symbol.toStringTag](): string {
+    return 'WrittenNumber';
+  }
+
+  toString(): string {
+    return String(this.value);
+  }
 }
 
 function keepingSource(type: Type): Type {

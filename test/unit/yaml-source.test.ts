@@ -1,4 +1,5 @@
 // YAML loading: positions, limits, and tags kept exactly as written.
+import { load } from 'js-yaml';
 import { parseYamlSource } from '../../src/overlay/yaml-source.js';
 import { closest } from '../../src/overlay/suggest.js';
 
@@ -14,6 +15,14 @@ describe('parseYamlSource', () => {
     const result = parseYamlSource('tag: 1.20\nother: 1.20\ncomponents: {pilot: {tag: 1.30}}\n', 'f');
     if (!result.ok) throw new Error('parse failed');
     expect(result.source.value).toEqual({ tag: '1.20', other: 1.2, components: { pilot: { tag: '1.30' } } });
+  });
+
+  test('numbers written as keys become the keys js-yaml makes of them', () => {
+    const text = '1: a\n2.5: b\n0x1F: c\ntag:\n  1.20: d\n';
+    const result = parseYamlSource(text, 'f');
+    if (!result.ok) throw new Error('parse failed');
+    expect(result.source.value).toEqual(load(text));
+    expect(result.source.value).toEqual({ '1': 'a', '2.5': 'b', '31': 'c', tag: { '1.2': 'd' } });
   });
 
   test('an empty document has no value', () => {
