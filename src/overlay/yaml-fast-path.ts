@@ -336,9 +336,10 @@ class Reader {
   }
 
   /**
-   * Where `needle` next occurs at or after `from` (`nowhere`: past the end, so any `<` test with it is false). Each answer is kept: reading only moves
-   * forward, so until it passes that place the answer stands, and each needle's search crosses the text once rather
-   * than once per line. String search is native code from a process's first call, and takes no copy of the line.
+   * Where `needle` next occurs at or after `from` (`nowhere`: past the end, so any `<` test with it is false). Each
+   * answer is kept: reading only moves forward, so until it passes that place the answer stands, and each needle's
+   * search crosses the text once rather than once per line. String search is native code from a process's first
+   * call, and takes no copy of the line.
    */
   private next(needle: Needle, from: number): number {
     const found = needle === '\n' ? this.newline : needle === ': ' ? this.colonSpace : this.spaceHash;
