@@ -37,7 +37,11 @@ export function readPlainBlockYaml(
 /** Thrown (never as an Error: no stack to capture) when the text leaves the subset. */
 const BAIL = Symbol('bail');
 
-type Needle = '\n' | ': ' | ' #';
+interface Search {
+  readonly needle: string;
+  from: number;
+  at: number;
+}
 
 const NEWLINE = 10;
 const SPACE = 32;
@@ -77,11 +81,11 @@ class Reader {
   /** The indentation of the current content line (its first non-space column). */
   private indent = 0;
   private depth = 0;
-  // What `next` last found for each needle, searched from where (one object each: one shape, one access site).
+  // What `next` last found for each needle, and searching from where.
   private readonly nowhere: number;
-  private readonly newline = { from: 0, at: -1 };
-  private readonly colonSpace = { from: 0, at: -1 };
-  private readonly spaceHash = { from: 0, at: -1 };
+  private readonly newline: Search = { needle: '\n', from: 0, at: -1 };
+  private readonly colonSpace: Search = { needle: ': ', from: 0, at: -1 };
+  private readonly spaceHash: Search = { needle: ' #', from: 0, at: -1 };
   /** Past the document's first content line: a document marker now starts another document. */
   private started = false;
 
@@ -193,11 +197,11 @@ class Reader {
     if ((c < 128 && INDICATOR[c] === 1) || (c === DASH && isBlankOrEnd(text, this.pos + 1))) throw BAIL;
     const start = this.pos;
     const lineEnd = this.lineEnd();
-    const comment = this.next(' #', start);
+    const comment = this.next(this.spaceHash, start);
     let end = comment < lineEnd ? comment : lineEnd;
     while (text.charCodeAt(end - 1) === SPACE) end--;
     // `a: b` on one line, or a value that ends in a colon: a map where a scalar was expected.
-    if (this.next(': ', start) < end || text.charCodeAt(end - 1) === COLON) throw BAIL;
+    if (this.next(this.colonSpace, start) < end || text.charCodeAt(end - 1) === COLON) throw BAIL;
     this.pos = lineEnd;
     return this.resolve(text.slice(start, end), key);
   }
@@ -229,8 +233,7 @@ class Reader {
     while (text.charCodeAt(end - 1) === SPACE) end--;
     key = text.slice(this.pos, end);
     // A key YAML reads as null, a boolean or a number becomes js-yaml's text for it, not the text written.
-    if (key.length > MAX_KEY_LENGTH || types.null.resolve(key) || types.bool.resolve(key)) throw BAIL;
-    if (mayBeNumber(key) && (types.int.resolve(key) || types.float.resolve(key))) throw BAIL;
+    if (key.length > MAX_KEY_LENGTH || typeof this.resolve(key, undefined) !== 'string') throw BAIL;
     this.pos = colon + 1;
     return key;
   }
@@ -250,10 +253,10 @@ class Reader {
       }
     }
     const lineEnd = this.lineEnd();
-    let colon = this.next(': ', this.pos);
+    let colon = this.next(this.colonSpace, this.pos);
     if (colon >= lineEnd) colon = text.charCodeAt(lineEnd - 1) === COLON ? lineEnd - 1 : -1;
     if (colon < this.pos) return -1;
-    return this.next(' #', this.pos) < colon ? -1 : colon;
+    return this.next(this.spaceHash, this.pos) < colon ? -1 : colon;
   }
 
   private doubleQuoted(): string {
@@ -331,24 +334,23 @@ class Reader {
 
   /** Where the line `pos` is on ends: its newline, or the end of the text. */
   private lineEnd(): number {
-    const newline = this.next('\n', this.pos);
+    const newline = this.next(this.newline, this.pos);
     return newline === this.nowhere ? this.text.length : newline;
   }
 
   /**
-   * Where `needle` next occurs at or after `from` (`nowhere`: past the end, so any `<` test with it is false). Each
-   * answer is kept: reading only moves forward, so until it passes that place the answer stands, and each needle's
-   * search crosses the text once rather than once per line. String search is native code from a process's first
-   * call, and takes no copy of the line.
+   * Where the search's needle next occurs at or after `from` (`nowhere`: past the end, so any `<` test with it is
+   * false). Each answer is kept: reading only moves forward, so until it passes that place the answer stands, and
+   * each needle's search crosses the text once rather than once per line. String search is native code from a
+   * process's first call, and takes no copy of the line.
    */
-  private next(needle: Needle, from: number): number {
-    const found = needle === '\n' ? this.newline : needle === ': ' ? this.colonSpace : this.spaceHash;
-    if (from < found.from || from > found.at) {
-      const at = this.text.indexOf(needle, from);
-      found.from = from;
-      found.at = at < 0 ? this.nowhere : at;
+  private next(search: Search, from: number): number {
+    if (from < search.from || from > search.at) {
+      const at = this.text.indexOf(search.needle, from);
+      search.from = from;
+      search.at = at < 0 ? this.nowhere : at;
     }
-    return found.at;
+    return search.at;
   }
 
   /** Moves past the current line to the next content line; false at the end of the text. */
@@ -373,8 +375,8 @@ class Reader {
         continue;
       }
       if (c === HASH) {
-        const newline = text.indexOf('\n', i);
-        this.pos = newline < 0 ? text.length : newline + 1;
+        this.pos = i;
+        this.pos = this.lineEnd() + 1;
         continue;
       }
       this.lineStart = start;
