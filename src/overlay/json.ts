@@ -42,9 +42,30 @@ export function sortKeysDeep(value: Json): Json {
   if (Array.isArray(value)) return value.map(sortKeysDeep);
   if (!isObject(value)) return value;
   const out: JsonObject = {};
-  for (const key of Object.keys(value).sort()) out[key] = sortKeysDeep(value[key] as Json);
+  for (const key of sortedKeys(value)) out[key] = sortKeysDeep(value[key] as Json);
   return out;
 }
+
+/**
+ * A map's own keys in the order `Object.keys(map).sort()` gives (by UTF-16 code units). Maps hold a handful of keys,
+ * and for those an insertion sort in place is several times faster than V8's general sort, which sets up its merge
+ * state at every call: sorting was a third of the time to write a 2 MB overlay.
+ */
+export function sortedKeys(map: object): string[] {
+  const keys = Object.keys(map);
+  if (keys.length > INSERTION_SORT_MAX) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > key) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+const INSERTION_SORT_MAX = 16;
 
 /** Removes keys whose value is an empty map, recursively, so the output has no dangling `key: {}` entries. */
 export function pruneEmptyMaps(value: Json): Json {

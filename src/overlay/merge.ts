@@ -128,9 +128,15 @@ function stripNulls(value: Json, listKeys: ListKeyOf, path: (string | number)[],
 /** Whether a null or a `$patch` key occurs anywhere in `value`: what merging new data would have to drop. */
 export function hasDeletions(value: Json): boolean {
   if (value === null) return true;
-  if (Array.isArray(value)) return value.some(hasDeletions);
   if (typeof value !== 'object') return false;
-  for (const key of Object.keys(value)) {
+  // Indexed loops, as in the YAML writer: this walks every new gateway of a large overlay once, cold.
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasDeletions(value[i] as Json)) return true;
+    return false;
+  }
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
     if (key === PATCH_DIRECTIVE || hasDeletions(value[key] as Json)) return true;
   }
   return false;

@@ -70,7 +70,8 @@ function withChecks(leaf: Accepts, checks: readonly ZodCheck[]): Accepts {
   return (value) => {
     if (!leaf(value)) return false;
     const payload: CheckPayload = { value, issues: [] };
-    for (const { _zod: check } of checks) {
+    for (let i = 0; i < checks.length; i++) {
+      const check = (checks[i] as ZodCheck)._zod;
       if (check.def.when && !check.def.when(payload)) continue;
       // An asynchronous check is zod's to report (it refuses one in a synchronous parse).
       if (check.check(payload) instanceof Promise || payload.issues.length > 0) return false;
@@ -136,18 +137,29 @@ function compileRecord(def: Def, compiled: Map<z.ZodType, Accepts>, byZod: Accep
   const valueAccepts = compile(def.valueType, compiled);
   return (value) => {
     if (!isPlainJsonObject(value)) return byZod(value);
-    for (const key of Object.keys(value)) if (!valueAccepts(value[key])) return false;
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) if (!valueAccepts(value[keys[i] as string])) return false;
     return true;
   };
 }
 
-/** A strict or loose object: each declared field, then (strict) no other key. */
+interface Field {
+  key: string;
+  optional: boolean;
+  accepts: Accepts;
+}
+
+/**
+ * A strict or loose object: each declared field, then (strict) no other key. The checks that run for every value
+ * loop by index: `for…of` runs the iterator protocol until the optimizer compiles it away, and a render is over by
+ * then.
+ */
 function compileObject(def: Def, compiled: Map<z.ZodType, Accepts>): Accepts | undefined {
   const shape = def.shape ?? {};
   const catchallType = def.catchall ? defOf(def.catchall).type : 'unknown';
   if (catchallType !== 'never' && catchallType !== 'unknown') return undefined;
   const strict = catchallType === 'never';
-  const fields: { key: string; optional: boolean; accepts: Accepts }[] = [];
+  const fields: Field[] = [];
   for (const [key, field] of Object.entries(shape)) {
     if (key === '__proto__') return undefined;
     const fieldType = defOf(field).type;
@@ -158,11 +170,12 @@ function compileObject(def: Def, compiled: Map<z.ZodType, Accepts>): Accepts | u
   return (value) => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
     const input = value as Record<string, unknown>;
-    for (const { key, optional, accepts } of fields) {
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i] as Field;
       // zod asks `key in input`: an absent field is fine only when it is optional.
-      if (!(key in input)) {
-        if (!optional) return false;
-      } else if (!accepts(input[key])) return false;
+      if (!(field.key in input)) {
+        if (!field.optional) return false;
+      } else if (!field.accepts(input[field.key])) return false;
     }
     if (strict) for (const key in input) if (!declared.has(key)) return false;
     return true;

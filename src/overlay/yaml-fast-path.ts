@@ -51,6 +51,8 @@ const COLON = 58;
 const DOUBLE_QUOTE = 34;
 const SINGLE_QUOTE = 39;
 const BACKSLASH = 92;
+/** A comment after content: YAML needs the space before its `#`. */
+const SPACE_HASH = ' #';
 
 /** Characters that may not start a plain scalar here (YAML's indicators; `-`, `?` and `:` are checked apart). */
 const INDICATOR = new Uint8Array(128);
@@ -85,7 +87,7 @@ class Reader {
   private readonly nowhere: number;
   private readonly newline: Search = { needle: '\n', from: 0, at: -1 };
   private readonly colonSpace: Search = { needle: ': ', from: 0, at: -1 };
-  private readonly spaceHash: Search = { needle: ' #', from: 0, at: -1 };
+  private readonly spaceHash: Search = { needle: SPACE_HASH, from: 0, at: -1 };
   /** Past the document's first content line: a document marker now starts another document. */
   private started = false;
 
@@ -346,7 +348,8 @@ class Reader {
    */
   private next(search: Search, from: number): number {
     if (from < search.from || from > search.at) {
-      const at = this.text.indexOf(search.needle, from);
+      const at =
+        search.needle === SPACE_HASH ? spaceHashAt(this.text, from) : this.text.indexOf(search.needle, from);
       search.from = from;
       search.at = at < 0 ? this.nowhere : at;
     }
@@ -397,6 +400,17 @@ class Reader {
   private isListEntry(): boolean {
     return this.text.charCodeAt(this.pos) === DASH && isBlankOrEnd(this.text, this.pos + 1);
   }
+}
+
+/**
+ * `text.indexOf(' #', from)`, found by its `#`. V8's string search stops at each occurrence of a needle's first
+ * character, and indented YAML has a space on every line: over a 2 MB overlay without comments `indexOf(' #')` took
+ * 4.5 ms, `indexOf('#')` 0.1 ms.
+ */
+function spaceHashAt(text: string, from: number): number {
+  let hash = text.indexOf('#', from + 1);
+  while (hash >= 0 && text.charCodeAt(hash - 1) !== SPACE) hash = text.indexOf('#', hash + 1);
+  return hash < 0 ? -1 : hash - 1;
 }
 
 function isBlank(c: number): boolean {

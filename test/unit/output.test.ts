@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { load } from 'js-yaml';
 import { parse } from 'yaml';
-import type { Json } from '../../src/overlay/json.js';
+import { sortedKeys, type Json } from '../../src/overlay/json.js';
 import { renderDocument } from '../../src/overlay/output.js';
 
 const tricky = fc.constantFrom(
@@ -84,4 +84,20 @@ test('a document of many thousand lines is written whole, each line once and in 
     ...items.flatMap(({ name, value }) => [`  - name: ${name}`, `    value: ${value}`]),
   ];
   expect(text).toBe(expected.join('\n') + '\n');
+});
+
+test('keys come in the order Object.keys(...).sort() gives, for maps small and large', () => {
+  // Short keys from a few characters, so that orders, prefixes and integer-like keys (which Object.keys lists first)
+  // all come up; up to 40 keys, past the size where sortedKeys hands over to Array.prototype.sort.
+  const key = fc.string({
+    unit: fc.constantFrom('a', 'B', '0', '1', '9', '-', '_', '.', 'é', '😀'),
+    maxLength: 4,
+  });
+  fc.assert(
+    fc.property(fc.uniqueArray(key, { maxLength: 40 }), (keys) => {
+      const map = Object.fromEntries(keys.map((k, i) => [k, i]));
+      expect(sortedKeys(map)).toEqual(Object.keys(map).sort());
+    }),
+    { numRuns: 2000 },
+  );
 });
