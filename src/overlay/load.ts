@@ -6,7 +6,8 @@ import type { Issue } from '../errors.js';
 import { MAX_INPUT_BYTES, parseYamlSource, type ParsedSource } from './yaml-source.js';
 
 export const STDIN_PATH = '-';
-const READ_CHUNK_BYTES = 1 << 20;
+/** The smallest chunk a file is read in (Node's default), for files that are empty or tiny when stat looks. */
+const MIN_CHUNK_BYTES = 64 * 1024;
 
 export interface ReadDeps {
   /** Standard input as a stream of chunks; read only as far as the size limit. */
@@ -62,16 +63,16 @@ async function readText(file: string, deps: ReadDeps): Promise<string | Issue> {
     if (info.size > MAX_INPUT_BYTES)
       return { file, path: '', message: `file is ${info.size} bytes, over the limit of ${MAX_INPUT_BYTES}` };
     // The size can change between stat and read (a file being written, /proc): the limit holds while reading too.
-    // 1 MiB chunks: with the default 64 KiB, a 2 MB overlay waited for 30 round trips to the thread pool.
-    return decode(
-      await readLimited(createReadStream(absolute, { highWaterMark: READ_CHUNK_BYTES }), MAX_INPUT_BYTES),
-    );
+    // Chunks of the file's size: with the default 64 KiB, a 2 MB overlay waited for 30 round trips to the thread
+    // pool, and a file read in one chunk needs no copy to join its chunks (1.2 ms for 2 MB).
+    const highWaterMark = Math.max(MIN_CHUNK_BYTES, Math.min(info.size + 1, MAX_INPUT_BYTES + 1));
+    return decode(await readLimited(createReadStream(absolute, { highWaterMark }), MAX_INPUT_BYTES));
   } catch (error) {
     return { file, path: '', message: describeFsError(error) };
   }
 }
 
-export type ReadResult = { bytes: Buffer } | { tooLarge: true };
+export type ReadResult = { bytes: Uint8Array } | { tooLarge: true };
 
 /**
  * Reads chunks until the end or until more than `limit` bytes came, whichever is first; then stops reading
@@ -85,10 +86,10 @@ export async function readLimited(chunks: AsyncIterable<Uint8Array>, limit: numb
     if (size > limit) return { tooLarge: true };
     kept.push(chunk);
   }
-  return { bytes: Buffer.concat(kept) };
+  return { bytes: kept.length === 1 ? (kept[0] as Uint8Array) : Buffer.concat(kept) };
 }
 
-function decodeUtf8(bytes: Buffer): string | undefined {
+function decodeUtf8(bytes: Uint8Array): string | undefined {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
