@@ -24,8 +24,33 @@ export function readPlainBlockYaml(
   keptAsWritten: ReadonlySet<string>,
   maxDepth: number,
 ): Json | typeof NOT_PLAIN {
-  if (NOT_PRINTABLE_ASCII.test(text)) return NOT_PLAIN;
-  const reader = new Reader(text, keptAsWritten, maxDepth);
+  const read = readWith(new Reader(text, keptAsWritten, maxDepth, undefined));
+  return read === NOT_PLAIN ? NOT_PLAIN : read.value;
+}
+
+/**
+ * Where each node of plain block YAML starts, as offsets into the text: for a map, where each of its keys is
+ * written; for a list, where each item's node starts (after its dash); and where the root node starts. The same
+ * places the `yaml` library reports for them, so a message points at the same line and column either way.
+ */
+export interface PlainPositions {
+  value: Json;
+  root: number;
+  /** By the maps and lists of `value` (an empty `{}` or `[]` has none). */
+  of: Map<object, Map<string, number> | number[]>;
+}
+
+/** readPlainBlockYaml, also noting where each key and list item is written: only run when a message needs one. */
+export function readPlainBlockYamlPositions(
+  text: string,
+  keptAsWritten: ReadonlySet<string>,
+  maxDepth: number,
+): PlainPositions | typeof NOT_PLAIN {
+  return readWith(new Reader(text, keptAsWritten, maxDepth, new Map()));
+}
+
+function readWith(reader: Reader): PlainPositions | typeof NOT_PLAIN {
+  if (NOT_PRINTABLE_ASCII.test(reader.text)) return NOT_PLAIN;
   try {
     return reader.document();
   } catch (error) {
@@ -92,15 +117,17 @@ class Reader {
   private started = false;
 
   constructor(
-    private readonly text: string,
+    readonly text: string,
     private readonly keptAsWritten: ReadonlySet<string>,
     private readonly maxDepth: number,
+    /** Where keys and items are written, when asked (PlainPositions.of); undefined on the fast path. */
+    private readonly positions: Map<object, Map<string, number> | number[]> | undefined,
   ) {
     // A small integer, where Infinity would make every position a boxed double.
     this.nowhere = text.length + 1;
   }
 
-  document(): Json {
+  document(): PlainPositions {
     if (!this.nextContentLine()) throw BAIL; // empty: js-yaml says what that is
     this.started = true;
     if (this.indent === 0 && this.isMarker('...')) throw BAIL;
@@ -110,9 +137,10 @@ class Reader {
       this.pos = after;
       if (!this.nextLine()) throw BAIL;
     }
+    const start = this.pos;
     const root = this.blockNode(this.indent);
     if (this.pos < this.text.length) throw BAIL;
-    return root;
+    return { value: root, root: start, of: this.positions ?? new Map() };
   }
 
   /** A map or a list starting at `pos`, whose column is `indent`. */
@@ -125,9 +153,13 @@ class Reader {
 
   private map(indent: number): JsonObject {
     const map: JsonObject = {};
+    const keyOffsets = this.positions && new Map<string, number>();
+    if (keyOffsets) this.positions?.set(map, keyOffsets);
     for (;;) {
+      const start = this.pos;
       const key = this.key();
       if (key === '__proto__' || Object.hasOwn(map, key)) throw BAIL;
+      keyOffsets?.set(key, start);
       map[key] = this.valueAfterColon(indent, key);
       if (this.pos >= this.text.length || this.indent < indent) return map;
       if (this.indent > indent || this.isListEntry()) throw BAIL;
@@ -136,9 +168,11 @@ class Reader {
 
   private list(indent: number): Json[] {
     const list: Json[] = [];
+    const itemOffsets: number[] | undefined = this.positions && [];
+    if (itemOffsets) this.positions?.set(list, itemOffsets);
     for (;;) {
       this.pos++; // the dash
-      list.push(this.listItem(indent));
+      list.push(this.listItem(indent, itemOffsets));
       if (this.pos >= this.text.length || this.indent < indent) return list;
       if (this.indent > indent) throw BAIL;
       // Same column, no dash: the key after a list written at its parent key's own column.
@@ -146,14 +180,16 @@ class Reader {
     }
   }
 
-  private listItem(indent: number): Json {
+  /** After the dash; `offsets` (when positions are noted) gets where the item's node starts. */
+  private listItem(indent: number, offsets: number[] | undefined): Json {
     this.skipSpaces();
     if (this.atLineEnd()) {
       // A bare `-` with nothing below: js-yaml reads the lines after `- -` differently from YAML's spec (and `yaml`).
-      const item = this.nestedOrNull(indent, false);
-      if (item === null) throw BAIL;
-      return item;
+      if (!this.toNestedNode(indent, false)) throw BAIL;
+      offsets?.push(this.pos);
+      return this.blockNode(this.indent);
     }
+    offsets?.push(this.pos);
     // `- - x` and `- key: value`: a list or map that starts on the dash's line, at this column.
     const column = this.pos - this.lineStart;
     if (this.isListEntry() || this.keyEnd() >= 0) return this.blockNode(column);
@@ -163,16 +199,17 @@ class Reader {
   /** After a key's colon: a scalar on the same line, or a node on the lines below, or null. */
   private valueAfterColon(indent: number, key: string): Json {
     this.skipSpaces();
-    if (this.atLineEnd()) return this.nestedOrNull(indent, true);
+    if (this.atLineEnd()) return this.toNestedNode(indent, true) ? this.blockNode(this.indent) : null;
     return this.scalarLine(key);
   }
 
-  /** Nothing more on this line: the value is the more indented node below (or a list at the key's column). */
-  private nestedOrNull(indent: number, listAtSameColumn: boolean): Json {
-    if (!this.nextLine()) return null;
-    if (this.indent > indent) return this.blockNode(this.indent);
-    if (listAtSameColumn && this.indent === indent && this.isListEntry()) return this.blockNode(indent);
-    return null;
+  /**
+   * Nothing more on this line: moves to the next content line, and says whether a node nested below starts there
+   * (more indented, or a list at the key's own column); if not, the value was null.
+   */
+  private toNestedNode(indent: number, listAtSameColumn: boolean): boolean {
+    if (!this.nextLine()) return false;
+    return this.indent > indent || (listAtSameColumn && this.indent === indent && this.isListEntry());
   }
 
   /** A scalar that ends its line. (A more indented line after it would continue it: map and list refuse that.) */

@@ -12,8 +12,14 @@ import {
   type Node,
 } from 'yaml';
 import type { Issue } from '../errors.js';
-import { formatPath, type DocPath, type Json } from './json.js';
-import { mayBeNumber, NOT_PLAIN, readPlainBlockYaml } from './yaml-fast-path.js';
+import { formatPath, isObject, type DocPath, type Json } from './json.js';
+import {
+  mayBeNumber,
+  NOT_PLAIN,
+  readPlainBlockYaml,
+  readPlainBlockYamlPositions,
+  type PlainPositions,
+} from './yaml-fast-path.js';
 
 /** Inputs larger than this are refused before parsing: a values file or overlay is never megabytes of YAML by accident. */
 export const MAX_INPUT_BYTES = 8 * 1024 * 1024;
@@ -65,7 +71,7 @@ export function parseYamlSource(
 
   const plain = readPlainBlockYaml(text, KEYS_KEPT_AS_WRITTEN, MAX_DEPTH / 2);
   if (plain === NOT_PLAIN) return parseAnyYaml(text, label);
-  return { ok: true, source: { label, value: plain, locate: lazyLocator(text, label) } };
+  return { ok: true, source: { label, value: plain, locate: lazyPlainLocator(text, label) } };
 }
 
 /** The general path: any YAML js-yaml reads, each problem located by `yaml`. Also what the fast path is tested against. */
@@ -103,6 +109,62 @@ export function parseAnyYaml(text: string, label: string): ParseResult {
 function lazyLocator(text: string, label: string): Locator {
   let cached: Locator | undefined;
   return (path) => (cached ??= positionsOf(text, label))(path);
+}
+
+/**
+ * For text the fast path read: the fast path reads it again, noting positions, when a message first needs one. The
+ * places are those `yaml` gives (see `locatorFor`); for Rancher's values, whose installer keys always warn, this
+ * spares every run `yaml`'s parse.
+ */
+function lazyPlainLocator(text: string, label: string): Locator {
+  let cached: Locator | undefined;
+  return (path) => (cached ??= plainPositionsOf(text, label))(path);
+}
+
+function plainPositionsOf(text: string, label: string): Locator {
+  const read = readPlainBlockYamlPositions(text, KEYS_KEPT_AS_WRITTEN, MAX_DEPTH / 2);
+  // The fast path read this very text before; should it ever not, `yaml` still knows.
+  if (read === NOT_PLAIN) return positionsOf(text, label);
+  const at = lineAndColumn(text);
+  return (path) => ({ file: label, ...at(plainOffset(read, path)) });
+}
+
+/** Where `path` is written, as locatorFor finds it: the deepest key or item of the path that exists. */
+function plainOffset(read: PlainPositions, path: DocPath): number {
+  let node: Json | undefined = read.value;
+  let offset = read.root;
+  for (const segment of path) {
+    const offsets: Map<string, number> | number[] | undefined =
+      node === null || typeof node !== 'object' ? undefined : read.of.get(node);
+    let next: number | undefined;
+    if (isObject(node) && offsets instanceof Map) {
+      const key = String(segment);
+      next = offsets.get(key);
+      node = next === undefined ? undefined : node[key];
+    } else if (Array.isArray(node) && Array.isArray(offsets) && typeof segment === 'number') {
+      next = offsets[segment];
+      node = next === undefined ? undefined : node[segment];
+    }
+    if (next === undefined) break;
+    offset = next;
+  }
+  return offset;
+}
+
+/** An offset's 1-based line and column, as `yaml`'s LineCounter gives them; the line starts are found once. */
+function lineAndColumn(text: string): (offset: number) => { line: number; col: number } {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if ((starts[middle] as number) <= offset) low = middle;
+      else high = middle - 1;
+    }
+    return { line: low + 1, col: offset - (starts[low] as number) + 1 };
+  };
 }
 
 /** A number as js-yaml read it, with the text it was written as, so `tag: 1.20` can stay "1.20". */

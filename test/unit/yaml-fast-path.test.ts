@@ -5,7 +5,13 @@ import * as fc from 'fast-check';
 import { stringify } from 'yaml';
 import { bigOverlay } from '../../bench/big-overlay.js';
 import { NOT_PLAIN, readPlainBlockYaml } from '../../src/overlay/yaml-fast-path.js';
-import { parseAnyYaml, parseYamlSource, type ParseResult } from '../../src/overlay/yaml-source.js';
+import { formatPath, type DocPath } from '../../src/overlay/json.js';
+import {
+  parseAnyYaml,
+  parseYamlSource,
+  type ParsedSource,
+  type ParseResult,
+} from '../../src/overlay/yaml-source.js';
 
 const KEPT = new Set(['tag', 'compatibilityVersion']);
 const readsFast = (text: string) => readPlainBlockYaml(text, KEPT, 50) !== NOT_PLAIN;
@@ -30,9 +36,43 @@ function spelled(value: unknown): unknown {
   ];
 }
 
-/** The contract: parseYamlSource (fast path first) and the general path agree on every text. */
+/**
+ * The contract: parseYamlSource (fast path first) and the general path agree on every text, on the data and on
+ * where each key and list item is written (the fast path's own positions against the `yaml` library's).
+ */
 function expectSameAsGeneral(text: string): void {
-  expect(outcome(parseYamlSource(text, 't.yaml'))).toStrictEqual(outcome(parseAnyYaml(text, 't.yaml')));
+  const fast = parseYamlSource(text, 't.yaml');
+  const general = parseAnyYaml(text, 't.yaml');
+  expect(outcome(fast)).toStrictEqual(outcome(general));
+  if (!fast.ok || !general.ok) return;
+  const paths = pathsOf(fast.source.value, MAX_PATHS_COMPARED);
+  const located = (source: ParsedSource) => paths.map((p) => [formatPath(p), source.locate(p)]);
+  expect(located(fast.source)).toStrictEqual(located(general.source));
+}
+
+/** Positions of at most this many paths per document: the benchmark overlay has 80 000. */
+const MAX_PATHS_COMPARED = 3000;
+
+/**
+ * Every path to a node of `value` (evenly thinned to at most `limit`), and under each map and list a key and an
+ * index that are not there, which locate to the deepest part that is.
+ */
+function pathsOf(value: unknown, limit: number): DocPath[] {
+  const paths: DocPath[] = [[]];
+  const walk = (node: unknown, at: DocPath) => {
+    if (node === null || typeof node !== 'object') return;
+    paths.push([...at, 'no-such-key'], [...at, 99_999], [...at, 0, 'below']);
+    const entries: [string | number, unknown][] = Array.isArray(node)
+      ? node.map((item, i) => [i, item])
+      : Object.entries(node);
+    for (const [key, child] of entries) {
+      paths.push([...at, key]);
+      walk(child, [...at, key]);
+    }
+  };
+  walk(value, []);
+  const step = Math.max(1, Math.ceil(paths.length / limit));
+  return paths.filter((_, i) => i % step === 0);
 }
 
 function yamlFiles(dir: string): string[] {
@@ -92,6 +132,7 @@ describe('the fast YAML path', () => {
     ['a map on a value line', 'a: b: c\n', false],
     ['a list on a value line', 'a: - b\n', false],
     ['nested lists on one line', '- - a\n  - - b\n    - c\n- d\n', true],
+    ['list items whose node starts on the next line', 'a:\n  -\n    b: 1\n  - # note\n\n    - c\n', true],
     ['bad indentation', 'a:\n    b: 1\n  c: 2\n', false],
     ['a YAML directive', '%YAML 1.2\n---\na: 1\n', false],
   ])('%s: fast path %s', (_name, text, fast) => {
