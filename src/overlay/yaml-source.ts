@@ -151,20 +151,12 @@ function plainOffset(read: PlainPositions, path: DocPath): number {
   return offset;
 }
 
-/** An offset's 1-based line and column, as `yaml`'s LineCounter gives them; the line starts are found once. */
+/** An offset's 1-based line and column by `yaml`'s own LineCounter, fed the line starts `yaml`'s lexer would give it. */
 function lineAndColumn(text: string): (offset: number) => { line: number; col: number } {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return (offset) => {
-    let low = 0;
-    let high = starts.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >> 1;
-      if ((starts[middle] as number) <= offset) low = middle;
-      else high = middle - 1;
-    }
-    return { line: low + 1, col: offset - (starts[low] as number) + 1 };
-  };
+  const lines = new LineCounter();
+  lines.addNewLine(0);
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
+  return (offset) => lines.linePos(offset);
 }
 
 /** A number as js-yaml read it, with the text it was written as, so `tag: 1.20` can stay "1.20". */
