@@ -28,7 +28,7 @@ ARG TARGETARCH
 ARG ISTIO_VERSIONS="1.25.0 1.27.9 1.29.6 1.30.4 1.31.0"
 ARG ISTIO_RELEASE_URL=https://github.com/istio/istio/releases/download
 ARG MIRROR_ARCHES="amd64 arm64"
-COPY docker/build-rootfs.sh docker/istio-sha256sums.txt ./docker/
+COPY docker/build-rootfs.sh docker/istio-sha256sums.txt docker/istio-installer ./docker/
 RUN ISTIO_VERSIONS="${ISTIO_VERSIONS}" TARGETARCH="${TARGETARCH}" MIRROR_ARCHES="${MIRROR_ARCHES}" \
     ISTIO_RELEASE_URL="${ISTIO_RELEASE_URL}" CHECKSUMS=docker/istio-sha256sums.txt APP_SRC=/src OUT=/out \
     sh docker/build-rootfs.sh
@@ -42,6 +42,11 @@ RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /us
         /usr/lib/apt /etc/apt /var/lib/apt /var/cache/apt /var/cache/debconf \
         /usr/bin/dpkg /usr/bin/dpkg-* /usr/sbin/dpkg-* /usr/bin/sudo /usr/bin/su
 COPY --from=artifacts /out/ /
+# The start-up snapshot (src/cli/startup-snapshot.ts) that /usr/local/bin/istio-installer starts Node from: built by this
+# stage's own Node, since a snapshot loads only in the binary that made it, and proven by a run. Exec form: no shell.
+RUN ["/usr/local/bin/node", "--snapshot-blob", "/opt/istio-installer/istio-installer.blob", \
+     "--build-snapshot", "/opt/istio-installer/dist/snapshot/istio-installer.cjs"]
+RUN ["/usr/local/bin/istio-installer", "--version"]
 
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown

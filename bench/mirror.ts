@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { imageMemoryEnv } from './image-env.js';
 
 const NGINX = '/usr/sbin/nginx';
 const VERSION = '1.99.0';
@@ -26,19 +27,6 @@ const FILE_PATH = `/istio/istio/releases/download/${VERSION}/${FILE}`;
 const CONCURRENCY = [1, 16, 64];
 const ROUNDS = 3;
 const INDEX_CLIENTS = 16;
-
-/** The memory settings the image's ENV sets (NODE_OPTIONS, MALLOC_*), so the server is measured as it ships. */
-function imageMemoryEnv(): Record<string, string> {
-  const dockerfile = readFileSync('Dockerfile', 'utf8');
-  const settings = Object.fromEntries(
-    [...dockerfile.matchAll(/^\s*(?:ENV\s+)?(NODE_OPTIONS|MALLOC_[A-Z_]+)=(\S+)/gm)].map((m) => [
-      m[1]!,
-      m[2]!,
-    ]),
-  );
-  if (!settings.NODE_OPTIONS) throw new Error('Dockerfile sets no NODE_OPTIONS');
-  return settings;
-}
 
 interface Options {
   durationMs: number;

@@ -9,7 +9,7 @@ set -euf
 : "${ISTIO_VERSIONS:?space-separated Istio versions, e.g. 1.29.4 1.30.3}"
 : "${TARGETARCH:?amd64 or arm64 (set by the image builder)}"
 : "${CHECKSUMS:?file of pinned sha256s in sha256sum format (docker/istio-sha256sums.txt)}"
-: "${APP_SRC:?directory holding the built CLI: bin/, dist/bundle/ and package.json}"
+: "${APP_SRC:?directory holding the built CLI: bin/, dist/bundle/, dist/snapshot/, package.json and docker/istio-installer}"
 ISTIO_RELEASE_URL="${ISTIO_RELEASE_URL:-https://github.com/istio/istio/releases/download}"
 # The mirror serves every arch side by side, whatever arch this image is for.
 MIRROR_ARCHES="${MIRROR_ARCHES:-amd64 arm64}"
@@ -70,10 +70,12 @@ newest=$(printf '%s\n' $ISTIO_VERSIONS | grep -v -- '-' | sort -V | tail -n 1)
 mkdir -p "$OUT/usr/local/bin"
 ln -sfn "../lib/istioctl/$newest/istioctl" "$OUT/usr/local/bin/istioctl"
 
-# The CLI: the esbuild bundle needs no node_modules; /usr/local/bin/istio-installer is the image's entrypoint.
+# The CLI: the esbuild bundles need no node_modules. /usr/local/bin/istio-installer, the image's entrypoint, starts Node
+# from the start-up snapshot that the runtime stage builds from dist/snapshot (Dockerfile).
 mkdir -p "$OUT/opt/istio-installer/dist"
 cp -R "$APP_SRC/bin" "$APP_SRC/package.json" "$OUT/opt/istio-installer/"
-cp -R "$APP_SRC/dist/bundle" "$OUT/opt/istio-installer/dist/"
-ln -sfn ../../../opt/istio-installer/bin/istio-installer.js "$OUT/usr/local/bin/istio-installer"
+cp -R "$APP_SRC/dist/bundle" "$APP_SRC/dist/snapshot" "$OUT/opt/istio-installer/dist/"
+cp "$APP_SRC/docker/istio-installer" "$OUT/usr/local/bin/istio-installer"
+chmod 755 "$OUT/usr/local/bin/istio-installer"
 rm -rf "$DOWNLOADS"
 echo "build-rootfs: istioctl $ISTIO_VERSIONS for linux-$TARGETARCH; mirror with $MIRROR_ARCHES; default $newest" >&2

@@ -33,7 +33,12 @@ describe('the image under the chart security context', () => {
 
   test('the entrypoint runs as uid/gid 65532 with every capability dropped and no privilege escalation', async () => {
     const status = procStatus((await server.exec(['cat', '/proc/1/status'])).stdout);
-    expect((await server.exec(['cat', '/proc/1/cmdline'])).stdout).toContain('istio-installer');
+    // Started by the launcher's `#!` line: the image's Node from the start-up snapshot, then the launcher's path.
+    expect((await server.exec(['cat', '/proc/1/cmdline'])).stdout.split('\0').slice(0, 3)).toEqual([
+      '/usr/local/bin/node',
+      '--snapshot-blob=/opt/istio-installer/istio-installer.blob',
+      '/usr/local/bin/istio-installer',
+    ]);
     expect(status.Uid?.split(/\s+/)).toEqual(['65532', '65532', '65532', '65532']);
     expect(status.Gid?.split(/\s+/)).toEqual(['65532', '65532', '65532', '65532']);
     for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'])

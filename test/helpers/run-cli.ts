@@ -1,5 +1,6 @@
 // Runs the CLI in-process with captured output; a test double for process IO, not for any of our logic.
 import { Readable } from 'node:stream';
+import { COMMANDS } from '../../src/cli/commands.js';
 import { main } from '../../src/cli/main.js';
 import type { CliIO } from '../../src/cli/io.js';
 
@@ -22,6 +23,6 @@ export async function runCli(
     env: {},
     cwd: options.cwd ?? process.cwd(),
   };
-  const code = await main(args, io);
+  const code = await main(args, io, COMMANDS);
   return { code, stdout, stderr };
 }

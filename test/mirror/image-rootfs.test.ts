@@ -90,12 +90,26 @@ test('assembles mirror, per-version istioctl for TARGETARCH, the default istioct
       );
   expect(existsSync(join(out, '.downloads'))).toBe(false);
 
-  // The entrypoint as the image runs it: through the /usr/local/bin link, with no node_modules next to the app.
+  // The entrypoint as the image runs it, with no node_modules next to the app: its `#!` line starts the image's Node
+  // from the start-up snapshot, which the runtime stage builds from the rootfs (Dockerfile); here this Node builds it.
   const entry = join(out, 'usr/local/bin/istio-installer');
   expect(existsSync(join(out, 'opt/istio-installer/node_modules'))).toBe(false);
-  const verify = await execa(entry, ['mirror', 'verify', '--dir', mirror], { reject: false, cwd: work.path });
-  expect(verify.exitCode).toBe(0);
-  expect((await execa(entry, ['--help'], { cwd: work.path })).stdout).toMatch(/mirror/);
+  expect(readFileSync(entry, 'utf8').split('\n')[0]).toBe(
+    '#!/usr/local/bin/node --snapshot-blob=/opt/istio-installer/istio-installer.blob',
+  );
+  const blob = join(work.path, 'istio-installer.blob');
+  const snapshotSource = join(out, 'opt/istio-installer/dist/snapshot/istio-installer.cjs');
+  await execa(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', snapshotSource]);
+  const fromSnapshot = (args: string[]) =>
+    execa(process.execPath, [`--snapshot-blob=${blob}`, entry, ...args], { reject: false, cwd: work.path });
+  // mirror and help are outside the snapshot: it runs the rootfs's bundle for them.
+  expect((await fromSnapshot(['mirror', 'verify', '--dir', mirror])).exitCode).toBe(0);
+  expect((await fromSnapshot(['--help'])).stdout).toMatch(/mirror/);
+  expect((await fromSnapshot(['schema'])).stdout).toMatch(/"\$schema"/);
+  // Handed to Node without the snapshot, the launcher runs the rootfs's bin.
+  expect((await execa(process.execPath, [entry, '--version'], { cwd: work.path })).stdout).toMatch(
+    /^\d+\.\d+\.\d+$/,
+  );
 });
 
 test('a download whose sha256 differs from its pin stops the build, naming the file', async () => {
@@ -195,7 +209,29 @@ describe('Dockerfile', () => {
       '/usr/bin/sudo',
     ])
       expect(removal.split(/\s+/)).toContain(path);
-    expect(final.filter((l) => /^RUN /.test(l))).toHaveLength(1);
+    // Every other RUN of the final stage is in exec form (no shell), the start-up snapshot's build and its proof.
+    expect(final.filter((l) => /^RUN /.test(l) && l !== removal)).toEqual([
+      expect.stringMatching(/^RUN \["\/usr\/local\/bin\/node", "--snapshot-blob", /),
+      'RUN ["/usr/local/bin/istio-installer", "--version"]',
+    ]);
+  });
+
+  test('builds the start-up snapshot that the launcher starts Node from, with the Node that runs it', () => {
+    const shebang = readFileSync('docker/istio-installer', 'utf8').split('\n')[0]!;
+    const [, node, blob] = /^#!(\S+) --snapshot-blob=(\S+)$/.exec(shebang)!;
+    const build = final.find((l) => l.includes('--build-snapshot'))!;
+    expect(JSON.parse(build.slice('RUN '.length))).toEqual([
+      node,
+      '--snapshot-blob',
+      blob,
+      '--build-snapshot',
+      '/opt/istio-installer/dist/snapshot/istio-installer.cjs',
+    ]);
+    // After the rootfs is in place, before the user changes: the blob is root's and read-only to the CLI.
+    expect(final.indexOf(build)).toBeGreaterThan(
+      final.findIndex((l) => l.startsWith('COPY --from=artifacts')),
+    );
+    expect(final.indexOf(build)).toBeLessThan(final.findIndex((l) => l.startsWith('USER ')));
   });
 
   test('never uses a floating tag, and every file it copies exists', () => {

@@ -24,6 +24,7 @@ describe('the Dockerfile as the local build reads it', () => {
       'src',
       'docker/build-rootfs.sh',
       'docker/istio-sha256sums.txt',
+      'docker/istio-installer',
     ]);
     expect(dockerfileCopySources('COPY --from=artifacts /out/ /\nCOPY --chown=1:1 a b ./dst/\n')).toEqual([
       'a',
