@@ -13,9 +13,9 @@ import { registerSchema } from './schema.js';
 /**
  * Why: a `render` spends most of its time starting, not rendering: loading and evaluating the modules (zod builds
  * hundreds of schema objects), compiling the functions it calls, compiling the IstioOperator check. A V8 start-up
- * snapshot taken after one warm-up render holds all of that, so `render -f values.yaml` starts about 27 ms sooner
- * and the 1.9 MB render finishes about 29 ms sooner on Node 24 (`npm run bench`). The image builds the snapshot
- * with its own Node (Dockerfile) and its `istio-installer` starts Node from it (`docker/istio-installer`).
+ * snapshot taken after one warm-up render holds all of that, so `render -f values.yaml` and the 1.9 MB render each
+ * finish about 30 ms sooner on Node 24 (alternating runs; `npm run bench` times both ways). The image builds the
+ * snapshot with its own Node (Dockerfile) and its `istio-installer` starts Node from it (`docker/istio-installer`).
  *
  * Only the commands CI pipelines run many times are inside; the others would make the snapshot larger, and every
  * start slower, for commands that run once per install and spend seconds in istioctl.
