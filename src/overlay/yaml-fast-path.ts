@@ -24,8 +24,7 @@ export function readPlainBlockYaml(
   keptAsWritten: ReadonlySet<string>,
   maxDepth: number,
 ): Json | typeof NOT_PLAIN {
-  const read = readWith(new Reader(text, keptAsWritten, maxDepth, undefined));
-  return read === NOT_PLAIN ? NOT_PLAIN : read.value;
+  return readWith(new Reader(text, keptAsWritten, maxDepth, undefined));
 }
 
 /**
@@ -46,10 +45,13 @@ export function readPlainBlockYamlPositions(
   keptAsWritten: ReadonlySet<string>,
   maxDepth: number,
 ): PlainPositions | typeof NOT_PLAIN {
-  return readWith(new Reader(text, keptAsWritten, maxDepth, new Map()));
+  const of: PlainPositions['of'] = new Map();
+  const reader = new Reader(text, keptAsWritten, maxDepth, of);
+  const value = readWith(reader);
+  return value === NOT_PLAIN ? NOT_PLAIN : { value, root: reader.rootStart, of };
 }
 
-function readWith(reader: Reader): PlainPositions | typeof NOT_PLAIN {
+function readWith(reader: Reader): Json | typeof NOT_PLAIN {
   if (NOT_PRINTABLE_ASCII.test(reader.text)) return NOT_PLAIN;
   try {
     return reader.document();
@@ -115,6 +117,8 @@ class Reader {
   private readonly spaceHash: Search = { needle: SPACE_HASH, from: 0, at: -1 };
   /** Past the document's first content line: a document marker now starts another document. */
   private started = false;
+  /** Where the root node starts, once `document` has read it. */
+  rootStart = 0;
 
   constructor(
     readonly text: string,
@@ -127,7 +131,7 @@ class Reader {
     this.nowhere = text.length + 1;
   }
 
-  document(): PlainPositions {
+  document(): Json {
     if (!this.nextContentLine()) throw BAIL; // empty: js-yaml says what that is
     this.started = true;
     if (this.indent === 0 && this.isMarker('...')) throw BAIL;
@@ -137,10 +141,10 @@ class Reader {
       this.pos = after;
       if (!this.nextLine()) throw BAIL;
     }
-    const start = this.pos;
+    this.rootStart = this.pos;
     const root = this.blockNode(this.indent);
     if (this.pos < this.text.length) throw BAIL;
-    return { value: root, root: start, of: this.positions ?? new Map() };
+    return root;
   }
 
   /** A map or a list starting at `pos`, whose column is `indent`. */

@@ -71,7 +71,10 @@ export function parseYamlSource(
 
   const plain = readPlainBlockYaml(text, KEYS_KEPT_AS_WRITTEN, MAX_DEPTH / 2);
   if (plain === NOT_PLAIN) return parseAnyYaml(text, label);
-  return { ok: true, source: { label, value: plain, locate: lazyPlainLocator(text, label) } };
+  return {
+    ok: true,
+    source: { label, value: plain, locate: lazyLocator(() => plainPositionsOf(text, label)) },
+  };
 }
 
 /** The general path: any YAML js-yaml reads, each problem located by `yaml`. Also what the fast path is tested against. */
@@ -87,7 +90,7 @@ export function parseAnyYaml(text: string, label: string): ParseResult {
     return { ok: false, issues: preciseIssues(text, label, error) };
   }
   if (documents.length > 1) return { ok: false, issues: preciseIssues(text, label, undefined) };
-  const locate = lazyLocator(text, label);
+  const locate = lazyLocator(() => positionsOf(text, label));
   if (documents.length === 0 || documents[0] === null || documents[0] === undefined)
     return { ok: true, source: { label, value: undefined, locate } };
 
@@ -105,22 +108,16 @@ export function parseAnyYaml(text: string, label: string): ParseResult {
   return { ok: true, source: { label, value, locate } };
 }
 
-/** Positions are found only when a message needs one: `yaml` then parses the text again, keeping them. */
-function lazyLocator(text: string, label: string): Locator {
+/** Positions are found only when a message needs one: `find` then reads the text again, keeping them. */
+function lazyLocator(find: () => Locator): Locator {
   let cached: Locator | undefined;
-  return (path) => (cached ??= positionsOf(text, label))(path);
+  return (path) => (cached ??= find())(path);
 }
 
 /**
- * For text the fast path read: the fast path reads it again, noting positions, when a message first needs one. The
- * places are those `yaml` gives (see `locatorFor`); for Rancher's values, whose installer keys always warn, this
- * spares every run `yaml`'s parse.
+ * For text the fast path read: the fast path reads it again, noting positions, at the places `yaml` gives (see
+ * `locatorFor`). For Rancher's values, whose installer keys always warn, this spares every run `yaml`'s parse.
  */
-function lazyPlainLocator(text: string, label: string): Locator {
-  let cached: Locator | undefined;
-  return (path) => (cached ??= plainPositionsOf(text, label))(path);
-}
-
 function plainPositionsOf(text: string, label: string): Locator {
   const read = readPlainBlockYamlPositions(text, KEYS_KEPT_AS_WRITTEN, MAX_DEPTH / 2);
   // The fast path read this very text before; should it ever not, `yaml` still knows.

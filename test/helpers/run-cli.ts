@@ -1,7 +1,7 @@
 // Runs the CLI in-process with captured output; a test double for process IO, not for any of our logic.
 import { Readable } from 'node:stream';
 import { COMMANDS } from '../../src/cli/commands.js';
-import { main } from '../../src/cli/main.js';
+import { main, type CommandLoaders } from '../../src/cli/main.js';
 import type { CliIO } from '../../src/cli/io.js';
 
 export interface CliRun {
@@ -12,7 +12,8 @@ export interface CliRun {
 
 export async function runCli(
   args: readonly string[],
-  options: { cwd?: string; stdin?: string } = {},
+  /** `commands`: the loaders main gets (the bin's by default). */
+  options: { cwd?: string; stdin?: string; commands?: CommandLoaders } = {},
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
@@ -23,6 +24,6 @@ export async function runCli(
     env: {},
     cwd: options.cwd ?? process.cwd(),
   };
-  const code = await main(args, io, COMMANDS);
+  const code = await main(args, io, options.commands ?? COMMANDS);
   return { code, stdout, stderr };
 }

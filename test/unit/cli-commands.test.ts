@@ -1,8 +1,6 @@
 // Which command modules the CLI loads for a command line: only the named one, or all of them when in doubt.
-import { Readable } from 'node:stream';
 import { COMMANDS } from '../../src/cli/commands.js';
-import type { CliIO } from '../../src/cli/io.js';
-import { commandsNeeded, main } from '../../src/cli/main.js';
+import { commandsNeeded } from '../../src/cli/main.js';
 import { runCli } from '../helpers/run-cli.js';
 
 const NAMES = ['render', 'schema', 'mirror'];
@@ -50,16 +48,10 @@ test('a misspelt command is still answered with the closest one', async () => {
 });
 
 test('a command line that needs a command this build lacks is a bug line and exit 1, not a crash', async () => {
-  let stderr = '';
-  const io: CliIO = {
-    stdout: { write: () => undefined },
-    stderr: { write: (text) => void (stderr += text) },
-    stdin: () => Readable.from([]),
-    env: {},
-    cwd: process.cwd(),
-  };
   // The start-up snapshot's table, which holds render and schema only (src/cli/startup-snapshot.ts).
-  const code = await main(['status'], io, { render: COMMANDS.render, schema: COMMANDS.schema });
+  const { code, stderr } = await runCli(['status'], {
+    commands: { render: COMMANDS.render, schema: COMMANDS.schema },
+  });
   expect(code).toBe(1);
   expect(stderr).toBe(
     'internal error (a bug, please report it): the status command is not available in this build\n',
